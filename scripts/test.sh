@@ -1,0 +1,208 @@
+#!/bin/bash
+# The whole bqstream test suite, as the README gives it and CI runs it:
+#   installs dependencies, builds and installs the extension, starts the local
+#   emulator on free ports, then runs the emulator's own tests, pg_regress
+#   (throwaway instance, library preloaded), the TAP suite and the conformance
+#   tests with Google's official Node clients. Stops everything it started,
+#   even on failure, and ends with one line "N passed, N failed".
+#
+# As root (CI, a fresh machine) the tests run as the "postgres" OS user in a
+# copy of the tree under /tmp, since initdb refuses root. As another user
+# they run as that user, who must be able to "make install" (or have done it).
+#
+# Usage: scripts/test.sh [suite ...]   suites: emulator regress tap conformance
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ALL_SUITES=(emulator regress tap conformance)
+SUITES=("${@:-${ALL_SUITES[@]}}")
+SUITE_TIMEOUT=${BQSTREAM_SUITE_TIMEOUT:-1200}
+PYTHON=/usr/bin/python3
+
+PASSED=0
+FAILED=0
+SUMMARY=()
+EMULATOR_PID=
+
+note() { echo "== test.sh: $*"; }
+
+if [ "$(id -u)" -eq 0 ]; then
+	TEST_USER=postgres
+else
+	TEST_USER=$(id -un)
+fi
+
+# Run a command as the test user with a neutral environment: root's PATH may
+# hold private interpreters the postgres user cannot read.
+as_tester() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$TEST_USER" -- env HOME="$WORK/home" PATH=/usr/local/bin:/usr/bin:/bin \
+			LANG=C.UTF-8 "$@"
+	else
+		env PATH="/usr/local/bin:/usr/bin:/bin:$PATH" "$@"
+	fi
+}
+
+cleanup() {
+	if [ -n "$EMULATOR_PID" ] && kill -0 "$EMULATOR_PID" 2>/dev/null; then
+		kill -TERM "$EMULATOR_PID" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$EMULATOR_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$EMULATOR_PID" 2>/dev/null
+	fi
+	pkill -KILL -f -- "--ports-file $WORK/ports.json" 2>/dev/null
+	# leftover test clusters of a killed run would keep ports and memory
+	pkill -u "$TEST_USER" -f "$WORK/src/tmp_" 2>/dev/null
+	if [ "$FAILED" -eq 0 ] && [ -z "${BQSTREAM_KEEP_TEST_DIR:-}" ]; then
+		rm -rf "$WORK"
+	else
+		note "test directory kept: $WORK"
+	fi
+}
+
+# sum the numbers read on standard input
+sum() { awk '{ s += $1 } END { print s + 0 }'; }
+
+# record SUITE PASSED FAILED: add one suite's counts to the summary
+record() {
+	PASSED=$((PASSED + $2))
+	FAILED=$((FAILED + $3))
+	SUMMARY+=("$(printf '%-12s %4d passed, %d failed' "$1" "$2" "$3")")
+}
+
+# ---------------------------------------------------------------- setup
+"$ROOT/scripts/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
+
+WORK=$(mktemp -d /tmp/bqstream-test.XXXXXX)
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$WORK/src" "$WORK/home" "$WORK/logs"
+tar -C "$ROOT" --exclude=.git --exclude=./tmp_check --exclude=./tmp_regress \
+	--exclude=./test/results --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . |
+	tar -C "$WORK/src" -xf -
+[ "$(id -u)" -eq 0 ] && chown -R "$TEST_USER" "$WORK"
+
+note "building and installing the extension"
+if ! as_tester make -s -C "$WORK/src" >"$WORK/logs/build.log" 2>&1 ||
+	! make -s -C "$WORK/src" install >>"$WORK/logs/build.log" 2>&1; then
+	cat "$WORK/logs/build.log"
+	record build 0 1
+	printf '%s\n' "${SUMMARY[@]}"
+	echo "$PASSED passed, $FAILED failed"
+	exit 1
+fi
+grep -E "warning|error" "$WORK/logs/build.log" || true
+
+note "starting the emulator"
+cd "$WORK/src"
+# a plain command in the background, so that $! is the process to signal
+if [ "$(id -u)" -eq 0 ]; then
+	runuser -u "$TEST_USER" -- env HOME="$WORK/home" PATH=/usr/bin:/bin \
+		"$PYTHON" -m emulator --services pubsub,bigquery --pubsub-port 0 --bigquery-port 0 \
+		--data-dir "$WORK/emulator-data" --ports-file "$WORK/ports.json" \
+		>"$WORK/logs/emulator-server.log" 2>&1 &
+else
+	"$PYTHON" -m emulator --services pubsub,bigquery --pubsub-port 0 --bigquery-port 0 \
+		--data-dir "$WORK/emulator-data" --ports-file "$WORK/ports.json" \
+		>"$WORK/logs/emulator-server.log" 2>&1 &
+fi
+EMULATOR_PID=$!
+cd "$ROOT"
+for _ in $(seq 100); do
+	[ -s "$WORK/ports.json" ] && break
+	kill -0 "$EMULATOR_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if [ ! -s "$WORK/ports.json" ]; then
+	cat "$WORK/logs/emulator-server.log"
+	record emulator-up 0 1
+	printf '%s\n' "${SUMMARY[@]}"
+	echo "$PASSED passed, $FAILED failed"
+	exit 1
+fi
+PUBSUB_PORT=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["pubsub"])' "$WORK/ports.json")
+BIGQUERY_PORT=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["bigquery"])' "$WORK/ports.json")
+note "emulator: Pub/Sub on 127.0.0.1:$PUBSUB_PORT, BigQuery on 127.0.0.1:$BIGQUERY_PORT"
+# what the TAP and regression tests read to reach the shared emulator
+export BQSTREAM_TEST_PUBSUB_ENDPOINT="http://127.0.0.1:$PUBSUB_PORT"
+export BQSTREAM_TEST_BIGQUERY_ENDPOINT="http://127.0.0.1:$BIGQUERY_PORT"
+export BQSTREAM_TEST_EMULATOR_PORTS_FILE="$WORK/ports.json"
+
+# run_suite NAME COMMAND...: run one suite as the test user, log its output
+run_suite() {
+	local name=$1
+	shift
+	note "suite $name"
+	(cd "$WORK/src" && as_tester env \
+		BQSTREAM_TEST_PUBSUB_ENDPOINT="$BQSTREAM_TEST_PUBSUB_ENDPOINT" \
+		BQSTREAM_TEST_BIGQUERY_ENDPOINT="$BQSTREAM_TEST_BIGQUERY_ENDPOINT" \
+		BQSTREAM_TEST_EMULATOR_PORTS_FILE="$BQSTREAM_TEST_EMULATOR_PORTS_FILE" \
+		timeout --kill-after=30 "$SUITE_TIMEOUT" "$@") 2>&1 | tee "$WORK/logs/$name.log"
+	return "${PIPESTATUS[0]}"
+}
+
+# ---------------------------------------------------------------- suites
+suite_emulator() {
+	run_suite emulator "$PYTHON" -m unittest discover -s test/emulator -t . -v
+	local rc=$? log="$WORK/logs/emulator.log"
+	local ran bad skipped
+	ran=$(grep -oE '^Ran [0-9]+ tests?' "$log" | grep -oE '[0-9]+' | tail -1)
+	bad=$(grep -oE '(failures|errors)=[0-9]+' "$log" | grep -oE '[0-9]+' | sum)
+	skipped=$(grep -oE 'skipped=[0-9]+' "$log" | grep -oE '[0-9]+' | tail -1)
+	ran=${ran:-0} bad=${bad:-0} skipped=${skipped:-0}
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	record emulator $((ran - bad - skipped)) "$bad"
+}
+
+suite_regress() {
+	run_suite regress make -s regresscheck
+	local rc=$? log="$WORK/logs/regress.log"
+	local ok bad
+	ok=$(grep -cE '^(ok|test) .*\.\.\. ok' "$log")
+	bad=$(grep -cE '\.\.\. FAILED' "$log")
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	if [ "$bad" -ne 0 ] && [ -f "$WORK/src/test/regression.diffs" ]; then
+		cat "$WORK/src/test/regression.diffs"
+	fi
+	record regress "$ok" "$bad"
+}
+
+suite_tap() {
+	run_suite tap make -s tapcheck PROVE_FLAGS=--timer
+	local rc=$? log="$WORK/logs/tap.log"
+	local total bad
+	total=$(grep -oE '^Files=[0-9]+, Tests=[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+	bad=$(grep -oE 'Failed: [0-9]+\)' "$log" | grep -oE '[0-9]+' | sum)
+	total=${total:-0} bad=${bad:-0}
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	if [ "$rc" -ne 0 ]; then
+		for f in "$WORK"/src/tmp_check/log/regress_log_*; do
+			[ -f "$f" ] && { echo "---- $f (last 60 lines)"; tail -60 "$f"; }
+		done
+	fi
+	record tap $((total > bad ? total - bad : 0)) "$bad"
+}
+
+suite_conformance() {
+	run_suite conformance env PUBSUB_EMULATOR_HOST="127.0.0.1:$PUBSUB_PORT" \
+		BIGQUERY_EMULATOR_HOST="127.0.0.1:$BIGQUERY_PORT" \
+		node --test --test-reporter=spec test/conformance/*.test.js
+	local rc=$? log="$WORK/logs/conformance.log"
+	local ok bad
+	ok=$(grep -oE '^. pass [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+	bad=$(grep -oE '^. fail [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+	ok=${ok:-0} bad=${bad:-0}
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	record conformance "$ok" "$bad"
+}
+
+for suite in "${SUITES[@]}"; do
+	case "$suite" in
+		emulator | regress | tap | conformance) "suite_$suite" ;;
+		*) echo "test.sh: unknown suite \"$suite\" (known: ${ALL_SUITES[*]})" >&2; record "$suite" 0 1 ;;
+	esac
+done
+
+echo
+printf '%s\n' "${SUMMARY[@]}"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
