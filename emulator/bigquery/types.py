@@ -1,0 +1,713 @@
+"""BigQuery value types: names, input coercion, internal storage form, output encoding.
+
+Owns everything about a single BigQuery value:
+
+* type names (GoogleSQL ``INT64`` vs the legacy ``INTEGER`` the REST API reports);
+* the *internal* representation used in SQLite and inside query evaluation
+  (TIMESTAMP = int microseconds UTC, NUMERIC = canonical decimal text, BOOL = 0/1,
+  DATE/DATETIME/TIME = fixed-width sortable text, BYTES = blob, REPEATED = JSON text,
+  FLOAT64 = REAL except NaN, which SQLite cannot store and is kept as the text 'NaN');
+* coercion of insertAll JSON values and query parameter strings into that form,
+  with BigQuery's error texts;
+* the REST cell encoding of query results and tabledata.list (§2.6 of the notes);
+* BigQuery's logical byte sizes, used for totalBytesProcessed and numBytes.
+"""
+
+import base64
+import datetime
+import decimal
+import json
+import math
+import re
+
+# ---------------------------------------------------------------- type names
+
+# GoogleSQL name -> name the REST API reports in schemas (the legacy spelling).
+LEGACY = {
+    'INT64': 'INTEGER', 'FLOAT64': 'FLOAT', 'BOOL': 'BOOLEAN', 'STRING': 'STRING',
+    'BYTES': 'BYTES', 'NUMERIC': 'NUMERIC', 'BIGNUMERIC': 'BIGNUMERIC',
+    'TIMESTAMP': 'TIMESTAMP', 'DATE': 'DATE', 'TIME': 'TIME', 'DATETIME': 'DATETIME',
+    'JSON': 'JSON',
+}
+
+# Every spelling accepted in a table schema or a query parameter type -> GoogleSQL name.
+SCHEMA_ALIASES = {
+    'INT64': 'INT64', 'INTEGER': 'INT64', 'FLOAT64': 'FLOAT64', 'FLOAT': 'FLOAT64',
+    'BOOL': 'BOOL', 'BOOLEAN': 'BOOL', 'STRING': 'STRING', 'BYTES': 'BYTES',
+    'NUMERIC': 'NUMERIC', 'DECIMAL': 'NUMERIC', 'BIGNUMERIC': 'BIGNUMERIC',
+    'BIGDECIMAL': 'BIGNUMERIC', 'TIMESTAMP': 'TIMESTAMP', 'DATE': 'DATE', 'TIME': 'TIME',
+    'DATETIME': 'DATETIME', 'JSON': 'JSON',
+}
+
+# Types BigQuery has that the emulator deliberately does not model.
+UNSUPPORTED_SCHEMA_TYPES = {'RECORD', 'STRUCT', 'GEOGRAPHY', 'RANGE', 'INTERVAL'}
+
+# GoogleSQL type names accepted in CAST and in DDL column definitions.
+SQL_TYPE_NAMES = {
+    'INT64': 'INT64', 'INT': 'INT64', 'INTEGER': 'INT64', 'BIGINT': 'INT64',
+    'SMALLINT': 'INT64', 'TINYINT': 'INT64', 'BYTEINT': 'INT64',
+    'FLOAT64': 'FLOAT64', 'BOOL': 'BOOL', 'BOOLEAN': 'BOOL', 'STRING': 'STRING',
+    'BYTES': 'BYTES', 'NUMERIC': 'NUMERIC', 'DECIMAL': 'NUMERIC',
+    'BIGNUMERIC': 'BIGNUMERIC', 'BIGDECIMAL': 'BIGNUMERIC', 'TIMESTAMP': 'TIMESTAMP',
+    'DATE': 'DATE', 'TIME': 'TIME', 'DATETIME': 'DATETIME', 'JSON': 'JSON',
+}
+
+NUMERIC_TYPES = ('INT64', 'FLOAT64', 'NUMERIC', 'BIGNUMERIC')
+
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+
+
+class ValueError_(Exception):
+    """A value that cannot be converted; message is BigQuery's wording."""
+
+
+def is_array(t):
+    return t.startswith('ARRAY<')
+
+
+def array_elem(t):
+    return t[6:-1]
+
+
+def array_of(t):
+    return 'ARRAY<%s>' % t
+
+
+# ---------------------------------------------------------------- dates and times
+
+_EPOCH_ORD = datetime.date(1970, 1, 1).toordinal()
+_DAY_US = 86400 * 1000000
+MIN_TS = (datetime.date(1, 1, 1).toordinal() - _EPOCH_ORD) * _DAY_US
+MAX_TS = (datetime.date(9999, 12, 31).toordinal() - _EPOCH_ORD + 1) * _DAY_US - 1
+
+_TS_RE = re.compile(
+    r'\s*(\d{4})-(\d{1,2})-(\d{1,2})'
+    r'(?:(?:[Tt]|\s+)(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{0,12}))?)?)?'
+    r'\s*(Z|z|[Uu][Tt][Cc]|[+-]\d{1,2}(?::?\d{2})?|[A-Za-z_]+(?:/[A-Za-z_+\-0-9]+)*)?\s*$')
+_DATE_RE = re.compile(r'\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$')
+_DATETIME_RE = re.compile(
+    r'\s*(\d{4})-(\d{1,2})-(\d{1,2})'
+    r'(?:(?:[Tt]|\s+)(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{0,12}))?)?)?\s*$')
+_TIME_RE = re.compile(r'\s*(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{0,12}))?)?\s*$')
+_NUMBER_RE = re.compile(r'\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$')
+
+
+def days_from_civil(y, m, d):
+    """Days since 1970-01-01; raises ValueError_ for an impossible date."""
+    try:
+        return datetime.date(y, m, d).toordinal() - _EPOCH_ORD
+    except ValueError:
+        raise ValueError_('invalid date') from None
+
+
+def civil_from_days(n):
+    return datetime.date.fromordinal(n + _EPOCH_ORD)
+
+
+def date_text(n):
+    return civil_from_days(n).isoformat()
+
+
+def date_days(text):
+    return int(text[0:4]), int(text[5:7]), int(text[8:10])
+
+
+def date_to_days(text):
+    return datetime.date(int(text[0:4]), int(text[5:7]), int(text[8:10])).toordinal() - _EPOCH_ORD
+
+
+def _frac_us(frac):
+    """Fraction digits -> microseconds (BigQuery keeps microseconds, truncating finer digits)."""
+    if not frac:
+        return 0
+    return int((frac + '000000')[:6])
+
+
+def _tz_offset_us(tz, y, mo, d, h, mi, s):
+    """Offset of a zone suffix in microseconds for the given local wall time."""
+    if tz is None or tz in ('Z', 'z') or tz.upper() == 'UTC':
+        return 0
+    if tz[0] in '+-':
+        body = tz[1:].replace(':', '')
+        if len(body) <= 2:
+            hh, mm = int(body), 0
+        else:
+            hh, mm = int(body[:-2]), int(body[-2:])
+        if hh > 14 or mm > 59:
+            raise ValueError_('bad offset')
+        off = (hh * 3600 + mm * 60) * 1000000
+        return off if tz[0] == '+' else -off
+    zone = zone_info(tz)
+    local = datetime.datetime(y, mo, d, h, mi, s)
+    return int(zone.utcoffset(local).total_seconds()) * 1000000
+
+
+_ZONES = {}
+
+
+def zone_info(name):
+    """A zoneinfo zone by IANA name (cached); ValueError_ for an unknown zone."""
+    z = _ZONES.get(name)
+    if z is None:
+        try:
+            import zoneinfo
+            z = zoneinfo.ZoneInfo(name)
+        except Exception:
+            raise ValueError_('Invalid time zone: %s' % name) from None
+        _ZONES[name] = z
+    return z
+
+
+def parse_timestamp_text(s):
+    """Canonical/RFC 3339 timestamp text -> int microseconds UTC, or raise ValueError_."""
+    m = _TS_RE.match(s)
+    if not m:
+        raise ValueError_('bad timestamp')
+    y, mo, d, h, mi, sec, frac, tz = m.groups()
+    y, mo, d = int(y), int(mo), int(d)
+    h = int(h) if h else 0
+    mi = int(mi) if mi else 0
+    sec = int(sec) if sec else 0
+    if h > 23 or mi > 59 or sec > 60:
+        raise ValueError_('bad time')
+    if sec == 60:  # a leap second is read as the next second, as BigQuery does
+        sec = 59
+        extra = 1000000
+    else:
+        extra = 0
+    days = days_from_civil(y, mo, d)
+    us = ((days * 86400 + h * 3600 + mi * 60 + sec) * 1000000 + _frac_us(frac) + extra
+          - _tz_offset_us(tz, y, mo, d, h, mi, sec))
+    if us < MIN_TS or us > MAX_TS:
+        raise ValueError_('timestamp out of range')
+    return us
+
+
+def timestamp_to_text(us, sep=' ', suffix='+00'):
+    """int micros -> 'YYYY-MM-DD HH:MM:SS[.ffffff]+00' (CAST(ts AS STRING) form)."""
+    days, rem = divmod(us, _DAY_US)
+    secs, frac = divmod(rem, 1000000)
+    h, r = divmod(secs, 3600)
+    mi, s = divmod(r, 60)
+    text = '%s%s%02d:%02d:%02d' % (date_text(days), sep, h, mi, s)
+    if frac:
+        text += '.%06d' % frac
+    return text + suffix
+
+
+def timestamp_parts(us):
+    """int micros -> naive UTC datetime.datetime."""
+    days, rem = divmod(us, _DAY_US)
+    return datetime.datetime.combine(civil_from_days(days), datetime.time()) + \
+        datetime.timedelta(microseconds=rem)
+
+
+def datetime_to_micros_utc(dt):
+    """naive datetime (UTC wall clock) -> int micros."""
+    days = dt.toordinal() - _EPOCH_ORD
+    return ((days * 86400 + dt.hour * 3600 + dt.minute * 60 + dt.second) * 1000000
+            + dt.microsecond)
+
+
+def parse_date_text(s):
+    m = _DATE_RE.match(s)
+    if not m:
+        raise ValueError_('bad date')
+    y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    days_from_civil(y, mo, d)
+    return '%04d-%02d-%02d' % (y, mo, d)
+
+
+def parse_datetime_text(s):
+    """-> fixed-width 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    m = _DATETIME_RE.match(s)
+    if not m:
+        raise ValueError_('bad datetime')
+    y, mo, d, h, mi, sec, frac = m.groups()
+    y, mo, d = int(y), int(mo), int(d)
+    days_from_civil(y, mo, d)
+    h = int(h) if h else 0
+    mi = int(mi) if mi else 0
+    sec = int(sec) if sec else 0
+    if h > 23 or mi > 59 or sec > 59:
+        raise ValueError_('bad time')
+    return '%04d-%02d-%02d %02d:%02d:%02d.%06d' % (y, mo, d, h, mi, sec, _frac_us(frac))
+
+
+def parse_time_text(s):
+    """-> fixed-width 'HH:MM:SS.ffffff'."""
+    m = _TIME_RE.match(s)
+    if not m:
+        raise ValueError_('bad time')
+    h, mi, sec, frac = m.groups()
+    h, mi = int(h), int(mi)
+    sec = int(sec) if sec else 0
+    if h > 23 or mi > 59 or sec > 59:
+        raise ValueError_('bad time')
+    return '%02d:%02d:%02d.%06d' % (h, mi, sec, _frac_us(frac))
+
+
+def datetime_from_micros(us):
+    days, rem = divmod(us, _DAY_US)
+    secs, frac = divmod(rem, 1000000)
+    h, r = divmod(secs, 3600)
+    mi, s = divmod(r, 60)
+    return '%s %02d:%02d:%02d.%06d' % (date_text(days), h, mi, s, frac)
+
+
+def datetime_to_micros(text):
+    days = date_to_days(text)
+    return ((days * 86400 + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19]))
+            * 1000000 + int(text[20:26]))
+
+
+def _trim_frac(text):
+    """'...SS.ffffff' -> without the fraction when it is zero."""
+    if text.endswith('.000000'):
+        return text[:-7]
+    return text
+
+
+# ---------------------------------------------------------------- numbers
+
+NUMERIC_CTX = decimal.Context(prec=200, rounding=decimal.ROUND_HALF_UP,
+                              Emin=-999999, Emax=999999, traps=[decimal.InvalidOperation])
+_NUMERIC_Q = decimal.Decimal('1e-9')
+_BIGNUMERIC_Q = decimal.Decimal('1e-38')
+_NUMERIC_MAX = decimal.Decimal('99999999999999999999999999999.999999999')
+# (2^255 - 1) / 10^38
+_BIGNUMERIC_MAX = decimal.Decimal('578960446186580977117854925043439539266.'
+                                  '34992332820282019728792003956564819967')
+
+
+def decimal_text(d):
+    """Canonical decimal text: no exponent, no trailing fraction zeros ('1.5', '-2', '0')."""
+    if d == 0:
+        return '0'
+    t = format(d, 'f')
+    if '.' in t:
+        t = t.rstrip('0').rstrip('.')
+    return t
+
+
+def to_numeric(d, big=False):
+    """Decimal -> canonical NUMERIC/BIGNUMERIC text, rounding half away from zero."""
+    if not d.is_finite():
+        raise ValueError_('not finite')
+    q = d.quantize(_BIGNUMERIC_Q if big else _NUMERIC_Q, context=NUMERIC_CTX)
+    if q.copy_abs() > (_BIGNUMERIC_MAX if big else _NUMERIC_MAX):
+        raise ValueError_('out of range')
+    return decimal_text(q)
+
+
+def parse_decimal(v):
+    if isinstance(v, bool):
+        raise ValueError_('bool')
+    if isinstance(v, int):
+        return decimal.Decimal(v)
+    if isinstance(v, float):
+        return decimal.Decimal(repr(v))
+    if isinstance(v, str):
+        if not _NUMBER_RE.match(v):
+            raise ValueError_('bad number')
+        return decimal.Decimal(v.strip())
+    raise ValueError_('bad type')
+
+
+_NUMKEY_WIDTH = 80
+
+
+def numeric_key(text):
+    """Sortable text key for a NUMERIC/BIGNUMERIC canonical text (ordering in SQLite)."""
+    if text is None:
+        return None
+    neg = text.startswith('-')
+    if neg:
+        text = text[1:]
+    ip, _, fp = text.partition('.')
+    ip = ip.rjust(_NUMKEY_WIDTH // 2, '0')
+    fp = fp.ljust(_NUMKEY_WIDTH // 2, '0')
+    digits = ip + fp
+    if neg:
+        if digits.strip('0') == '':
+            return '1' + digits
+        # nines' complement so larger magnitudes sort first
+        return '0' + digits.translate(_NINES)
+    return '1' + digits
+
+
+_NINES = str.maketrans('0123456789', '9876543210')
+
+
+def java_double(x):
+    """Format a float as Java's Double.toString does (BigQuery's FLOAT64/TIMESTAMP cells)."""
+    if x != x:
+        return 'NaN'
+    if x == math.inf:
+        return 'Infinity'
+    if x == -math.inf:
+        return '-Infinity'
+    if x == 0:
+        return '-0.0' if math.copysign(1.0, x) < 0 else '0.0'
+    r = repr(x)
+    sign = ''
+    if r[0] == '-':
+        sign = '-'
+        r = r[1:]
+    mant, _, exp = r.partition('e')
+    exp = int(exp) if exp else 0
+    ip, _, fp = mant.partition('.')
+    ds = ip + fp
+    stripped = ds.lstrip('0')
+    lead = len(ds) - len(stripped)
+    ds = stripped.rstrip('0') or '0'
+    e = len(ip) - lead - 1 + exp
+    ax = abs(x)
+    if 1e-3 <= ax < 1e7:
+        if e >= 0:
+            ipart = ds[:e + 1].ljust(e + 1, '0')
+            frac = ds[e + 1:] or '0'
+        else:
+            ipart = '0'
+            frac = '0' * (-e - 1) + ds
+        return sign + ipart + '.' + frac
+    return sign + ds[0] + '.' + (ds[1:] or '0') + 'E' + str(e)
+
+
+def float_to_sql_string(x):
+    """CAST(FLOAT64 AS STRING): shortest round-trip text, integral values without '.0'."""
+    if x != x:
+        return 'nan'
+    if x == math.inf:
+        return 'inf'
+    if x == -math.inf:
+        return '-inf'
+    r = repr(float(x))
+    if r.endswith('.0'):
+        r = r[:-2]
+    return r
+
+
+def float_internal(x):
+    """Python float -> storage value (NaN cannot live in SQLite as a REAL)."""
+    return 'NaN' if x != x else x
+
+
+def float_from_internal(v):
+    if isinstance(v, str):
+        return math.nan
+    return float(v)
+
+
+# ---------------------------------------------------------------- insertAll / parameter coercion
+
+def _coerce_int64(v):
+    if isinstance(v, bool):
+        raise ValueError_('bool')
+    if isinstance(v, int):
+        n = v
+    elif isinstance(v, float):
+        if not v.is_integer():
+            raise ValueError_('fraction')
+        n = int(v)
+    elif isinstance(v, str):
+        s = v.strip()
+        try:
+            n = int(s, 10)
+        except ValueError:
+            try:
+                d = decimal.Decimal(s)
+            except decimal.InvalidOperation:
+                raise ValueError_('bad') from None
+            if not d.is_finite() or d != d.to_integral_value():
+                raise ValueError_('fraction') from None
+            n = int(d)
+    else:
+        raise ValueError_('type')
+    if n < INT64_MIN or n > INT64_MAX:
+        raise ValueError_('range')
+    return n
+
+
+_FLOAT_WORDS = {'nan': math.nan, '+nan': math.nan, '-nan': math.nan, 'inf': math.inf,
+                '+inf': math.inf, '-inf': -math.inf, 'infinity': math.inf,
+                '+infinity': math.inf, '-infinity': -math.inf}
+
+
+def _coerce_float64(v):
+    if isinstance(v, bool):
+        raise ValueError_('bool')
+    if isinstance(v, float):
+        return float_internal(v)
+    if isinstance(v, int):
+        return float(v)
+    if isinstance(v, str):
+        s = v.strip()
+        w = _FLOAT_WORDS.get(s.lower())
+        if w is not None:
+            return float_internal(w)
+        if not _NUMBER_RE.match(s):
+            raise ValueError_('bad')
+        return float(s)
+    raise ValueError_('type')
+
+
+def _coerce_numeric(v):
+    return to_numeric(parse_decimal(v))
+
+
+def _coerce_bignumeric(v):
+    return to_numeric(parse_decimal(v), big=True)
+
+
+def _coerce_bool(v):
+    if isinstance(v, bool):
+        return 1 if v else 0
+    if isinstance(v, int) and v in (0, 1):
+        return v
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if s in ('true', '1'):
+            return 1
+        if s in ('false', '0'):
+            return 0
+    raise ValueError_('bad')
+
+
+def _coerce_string(v):
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return 'true' if v else 'false'
+    if isinstance(v, (int, float)):
+        # insertAll accepts a JSON number for a STRING column and keeps its text
+        return json.dumps(v)
+    raise ValueError_('type')
+
+
+def b64decode_any(s):
+    """Standard or URL-safe base64, padded or not."""
+    s = s.strip().replace('-', '+').replace('_', '/')
+    s += '=' * (-len(s) % 4)
+    try:
+        return base64.b64decode(s, validate=True)
+    except Exception:
+        raise ValueError_('bad base64') from None
+
+
+def _coerce_bytes(v):
+    if isinstance(v, str):
+        return b64decode_any(v)
+    raise ValueError_('type')
+
+
+def _coerce_timestamp(v):
+    if isinstance(v, bool):
+        raise ValueError_('bool')
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError_('bad')
+        us = int(round(decimal.Decimal(repr(v) if isinstance(v, float) else v) * 1000000))
+    elif isinstance(v, str):
+        if _NUMBER_RE.match(v):
+            us = int((decimal.Decimal(v.strip()) * 1000000).to_integral_value(
+                rounding=decimal.ROUND_HALF_EVEN))
+        else:
+            return parse_timestamp_text(v)
+    else:
+        raise ValueError_('type')
+    if us < MIN_TS or us > MAX_TS:
+        raise ValueError_('range')
+    return us
+
+
+def _coerce_date(v):
+    if isinstance(v, str):
+        return parse_date_text(v)
+    raise ValueError_('type')
+
+
+def _coerce_datetime(v):
+    if isinstance(v, str):
+        return parse_datetime_text(v)
+    raise ValueError_('type')
+
+
+def _coerce_time(v):
+    if isinstance(v, str):
+        return parse_time_text(v)
+    raise ValueError_('type')
+
+
+def canonical_json(value):
+    return json.dumps(value, separators=(',', ':'), ensure_ascii=False, allow_nan=False)
+
+
+def _coerce_json(v):
+    if isinstance(v, str):
+        try:
+            return canonical_json(json.loads(v))
+        except (ValueError, TypeError):
+            raise ValueError_('bad json') from None
+    try:
+        return canonical_json(v)
+    except ValueError:
+        raise ValueError_('bad json') from None
+
+
+COERCE = {
+    'INT64': _coerce_int64, 'FLOAT64': _coerce_float64, 'NUMERIC': _coerce_numeric,
+    'BIGNUMERIC': _coerce_bignumeric, 'BOOL': _coerce_bool, 'STRING': _coerce_string,
+    'BYTES': _coerce_bytes, 'TIMESTAMP': _coerce_timestamp, 'DATE': _coerce_date,
+    'DATETIME': _coerce_datetime, 'TIME': _coerce_time, 'JSON': _coerce_json,
+}
+
+# What insertAll says about a value it cannot convert (BigQuery's wording where known).
+_INSERT_ERR = {
+    'INT64': 'Cannot convert value to integer (bad value): %s',
+    'FLOAT64': 'Cannot convert value to floating point (bad value): %s',
+    'NUMERIC': 'Invalid NUMERIC value: %s',
+    'BIGNUMERIC': 'Invalid BIGNUMERIC value: %s',
+    'BOOL': 'Cannot convert value to boolean (bad value): %s',
+    'STRING': 'Cannot convert value to string.',
+    'BYTES': 'Could not decode base64 string to bytes.',
+    'TIMESTAMP': "Could not parse '%s' as a timestamp. Required format is "
+                 "YYYY-MM-DD HH:MM[:SS[.SSSSSS]] or YYYY/MM/DD HH:MM[:SS[.SSSSSS]]",
+    'DATE': "Could not parse '%s' as a date. Required format is YYYY-MM-DD",
+    'DATETIME': "Could not parse '%s' as a datetime. Required format is "
+                "YYYY-MM-DD HH:MM[:SS[.SSSSSS]]",
+    'TIME': "Could not parse '%s' as a time. Required format is HH:MM[:SS[.SSSSSS]]",
+    'JSON': 'Invalid JSON value: %s',
+}
+
+
+def insert_error_message(bqtype, value):
+    tmpl = _INSERT_ERR[bqtype]
+    if '%s' not in tmpl:
+        return tmpl
+    shown = value if isinstance(value, str) else json.dumps(value)
+    return tmpl % shown
+
+
+def coerce_param(bqtype, text):
+    """A query parameter's string value -> internal value, or raise ValueError_."""
+    return COERCE[bqtype](text)
+
+
+# ---------------------------------------------------------------- output encoding
+
+def _enc_int(v):
+    return str(v)
+
+
+def _enc_float(v):
+    if isinstance(v, str):
+        return 'NaN'
+    return java_double(float(v))
+
+
+def _enc_numeric(v):
+    if isinstance(v, str):
+        return v
+    return decimal_text(decimal.Decimal(v))
+
+
+def _enc_bool(v):
+    return 'true' if v else 'false'
+
+
+def _enc_str(v):
+    return v if isinstance(v, str) else str(v)
+
+
+def _enc_bytes(v):
+    if isinstance(v, str):
+        v = v.encode('utf-8')
+    return base64.b64encode(v).decode('ascii')
+
+
+def _enc_ts_float(v):
+    return java_double(v / 1000000.0)
+
+
+def _enc_ts_int(v):
+    return str(v)
+
+
+def _enc_datetime(v):
+    return _trim_frac(v[:10] + 'T' + v[11:])
+
+
+def _enc_time(v):
+    return _trim_frac(v)
+
+
+_ENC = {
+    'INT64': _enc_int, 'FLOAT64': _enc_float, 'NUMERIC': _enc_numeric,
+    'BIGNUMERIC': _enc_numeric, 'BOOL': _enc_bool, 'STRING': _enc_str, 'BYTES': _enc_bytes,
+    'DATE': _enc_str, 'DATETIME': _enc_datetime, 'TIME': _enc_time, 'JSON': _enc_str,
+}
+
+
+def cell_encoder(bqtype, int64_timestamp):
+    """internal value -> REST cell value 'v' (a string, or a list of {'v':…} for arrays)."""
+    if is_array(bqtype):
+        elem = cell_encoder(array_elem(bqtype), int64_timestamp)
+
+        def enc_array(v):
+            return [{'v': None if x is None else elem(x)} for x in array_from_storage(
+                array_elem(bqtype), v)]
+        return enc_array
+    if bqtype == 'TIMESTAMP':
+        return _enc_ts_int if int64_timestamp else _enc_ts_float
+    return _ENC[bqtype]
+
+
+# ---------------------------------------------------------------- arrays (REPEATED)
+
+def array_to_storage(elem_type, values):
+    """list of internal values -> JSON text stored for a REPEATED column / ARRAY value."""
+    if elem_type == 'BYTES':
+        values = [None if x is None else base64.b64encode(x).decode('ascii') for x in values]
+    return json.dumps(values, separators=(',', ':'), ensure_ascii=False)
+
+
+def array_from_storage(elem_type, text):
+    if text is None:
+        return []
+    vals = json.loads(text) if isinstance(text, str) else text
+    if elem_type == 'BYTES':
+        return [None if x is None else base64.b64decode(x) for x in vals]
+    return vals
+
+
+# ---------------------------------------------------------------- logical sizes
+
+_FIXED_SIZE = {'INT64': 8, 'FLOAT64': 8, 'TIMESTAMP': 8, 'DATETIME': 8, 'TIME': 8, 'DATE': 8,
+               'BOOL': 1, 'NUMERIC': 16, 'BIGNUMERIC': 32}
+
+
+def _size_text(v):
+    return 2 + (len(v) if v.isascii() else len(v.encode('utf-8')))
+
+
+def _size_bytes(v):
+    return 2 + len(v)
+
+
+def size_function(bqtype):
+    """internal value (not None) -> BigQuery logical bytes (NULL is 0 and never passed)."""
+    if is_array(bqtype):
+        elem = size_function(array_elem(bqtype))
+        et = array_elem(bqtype)
+
+        def size_array(v):
+            return sum(elem(x) for x in array_from_storage(et, v) if x is not None)
+        return size_array
+    fixed = _FIXED_SIZE.get(bqtype)
+    if fixed is not None:
+        return fixed
+    if bqtype == 'BYTES':
+        return _size_bytes
+    return _size_text

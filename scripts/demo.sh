@@ -1,0 +1,148 @@
+#!/bin/bash
+# The bqstream demo: starts the local Pub/Sub + BigQuery emulator and a
+# PostgreSQL 15 instance with bqstream preloaded in a local folder, creates
+# the extension and runs the pipeline as far as it is built today.
+#
+# Usage: scripts/demo.sh [--keep]
+#   --keep  leave the emulator and PostgreSQL running afterwards and print how
+#           to connect; stop them later with scripts/demo.sh --stop
+# As root it installs what is missing first (scripts/install-deps.sh).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PYTHON=/usr/bin/python3
+PGBIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+KEEP=no
+case "${1:-}" in
+	--keep) KEEP=yes ;;
+	--stop) STOP_ONLY=yes ;;
+	"") ;;
+	*) echo "usage: scripts/demo.sh [--keep|--stop]" >&2; exit 2 ;;
+esac
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+if [ "$(id -u)" -eq 0 ]; then
+	PGUSER_OS=postgres
+else
+	PGUSER_OS=$(id -un)
+fi
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$PGUSER_OS" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# The demo's state lives in .demo/ unless the PostgreSQL OS user cannot reach
+# the checkout (e.g. a clone under /root); then in /tmp.
+DEMO=${BQSTREAM_DEMO_DIR:-$ROOT/.demo}
+mkdir -p "$DEMO"
+[ "$(id -u)" -eq 0 ] && chown "$PGUSER_OS" "$DEMO"
+if ! as_pg test -w "$DEMO"; then
+	DEMO=/tmp/bqstream-demo
+	mkdir -p "$DEMO"
+	[ "$(id -u)" -eq 0 ] && chown "$PGUSER_OS" "$DEMO"
+fi
+PGDATA=$DEMO/pgdata
+PGPORT=${BQSTREAM_DEMO_PGPORT:-54329}
+PUBSUB_PORT=${BQSTREAM_DEMO_PUBSUB_PORT:-8085}
+BIGQUERY_PORT=${BQSTREAM_DEMO_BIGQUERY_PORT:-9050}
+
+stop_all() {
+	if [ -f "$PGDATA/postmaster.pid" ]; then
+		as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+	if [ -f "$DEMO/emulator.pid" ]; then
+		kill -TERM "$(cat "$DEMO/emulator.pid")" 2>/dev/null || true
+		rm -f "$DEMO/emulator.pid"
+	fi
+}
+
+if [ "${STOP_ONLY:-}" = yes ]; then
+	stop_all
+	echo "demo stopped"
+	exit 0
+fi
+
+stop_all
+if [ "$KEEP" = no ]; then
+	trap stop_all EXIT
+fi
+
+step "1. dependencies and build"
+if [ "$(id -u)" -eq 0 ]; then
+	"$ROOT/scripts/install-deps.sh"
+fi
+make -s -C "$ROOT" >/dev/null
+make -s -C "$ROOT" install >/dev/null
+echo "bqstream built and installed into $(pg_config --pkglibdir)"
+
+step "2. the local emulator (Pub/Sub on :$PUBSUB_PORT, BigQuery on :$BIGQUERY_PORT)"
+rm -f "$DEMO/ports.json"
+(cd "$ROOT" && exec "$PYTHON" -m emulator --services pubsub,bigquery \
+	--pubsub-port "$PUBSUB_PORT" --bigquery-port "$BIGQUERY_PORT" \
+	--data-dir "$DEMO/emulator-data" --ports-file "$DEMO/ports.json" \
+	>"$DEMO/emulator.log" 2>&1) &
+echo $! >"$DEMO/emulator.pid"
+for _ in $(seq 100); do
+	[ -s "$DEMO/ports.json" ] && break
+	sleep 0.1
+done
+if [ ! -s "$DEMO/ports.json" ]; then
+	echo "the emulator did not start; its log:" >&2
+	cat "$DEMO/emulator.log" >&2
+	exit 1
+fi
+echo "emulator running (log: $DEMO/emulator.log, state: $DEMO/emulator-data)"
+
+step "3. PostgreSQL 15 with shared_preload_libraries = 'bqstream' (port $PGPORT)"
+if [ ! -f "$PGDATA/PG_VERSION" ]; then
+	as_pg "$PGBIN/initdb" -D "$PGDATA" -A trust -U postgres >/dev/null
+	cat >>"$PGDATA/postgresql.conf" <<EOF
+shared_preload_libraries = 'bqstream'
+port = $PGPORT
+listen_addresses = ''
+unix_socket_directories = '$DEMO'
+EOF
+fi
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$DEMO/postgresql.log" -w start >/dev/null
+echo "PostgreSQL running (log: $DEMO/postgresql.log)"
+
+PSQL=(as_pg psql -X -h "$DEMO" -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
+sql() {
+	echo "postgres=# $1"
+	"${PSQL[@]}" -c "$1"
+}
+
+step "4. the extension"
+sql "CREATE EXTENSION IF NOT EXISTS bqstream"
+sql "SELECT bqstream.version()"
+sql "SELECT * FROM bqstream.library_versions()"
+
+step "5. the Pub/Sub emulator answers like pubsub.googleapis.com"
+P=http://127.0.0.1:$PUBSUB_PORT/v1/projects/demo-project
+show() {
+	echo "\$ $*"
+	"$@"
+	echo
+}
+show curl -sS -X PUT "$P/topics/demo-orders"
+show curl -sS -X PUT -H 'Content-Type: application/json' \
+	-d '{"topic":"projects/demo-project/topics/demo-orders","ackDeadlineSeconds":10}' \
+	"$P/subscriptions/demo-orders-sub"
+DATA=$(printf '{"order_id":"o-1","amount":12.5}' | base64 -w0)
+show curl -sS -X POST -H 'Content-Type: application/json' \
+	-d "{\"messages\":[{\"data\":\"$DATA\",\"attributes\":{\"source\":\"demo\"}}]}" "$P/topics/demo-orders:publish"
+show curl -sS -X POST -H 'Content-Type: application/json' -d '{"maxMessages":10}' \
+	"$P/subscriptions/demo-orders-sub:pull"
+
+echo
+if [ "$KEEP" = yes ]; then
+	echo "The demo is still running. Connect with:"
+	echo "  ${PSQL[*]:1}"
+	echo "Stop it with: scripts/demo.sh --stop"
+else
+	echo "Demo finished; stopping the emulator and PostgreSQL (run with --keep to explore)."
+fi
