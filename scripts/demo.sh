@@ -138,6 +138,20 @@ show curl -sS -X POST -H 'Content-Type: application/json' \
 show curl -sS -X POST -H 'Content-Type: application/json' -d '{"maxMessages":10}' \
 	"$P/subscriptions/demo-orders-sub:pull"
 
+step "6. the BigQuery emulator answers like bigquery.googleapis.com"
+B=http://127.0.0.1:$BIGQUERY_PORT/bigquery/v2/projects/demo-project
+post() {
+	echo "\$ curl -X POST $1 -d '$2'"
+	curl -sS -X POST -H 'Content-Type: application/json' -d "$2" "$1"
+	echo
+}
+post "$B/datasets" '{"datasetReference":{"projectId":"demo-project","datasetId":"shop"}}' >/dev/null
+echo "(dataset shop created or already there)"
+post "$B/queries" '{"useLegacySql":false,"query":"CREATE TABLE IF NOT EXISTS shop.demo_orders (order_id STRING NOT NULL, product_id STRING, amount FLOAT64, event_time TIMESTAMP NOT NULL) PARTITION BY DATE(event_time) CLUSTER BY product_id"}'
+post "$B/datasets/shop/tables/demo_orders/insertAll" \
+	'{"rows":[{"insertId":"o-1","json":{"order_id":"o-1","product_id":"p-7","amount":12.5,"event_time":"2026-11-24T10:00:01Z"}},{"insertId":"o-2","json":{"order_id":"o-2","product_id":"p-7","amount":"7.25","event_time":"2026-11-24T10:00:42Z"}},{"insertId":"o-3","json":{"order_id":"o-3","product_id":"p-2","amount":-1,"event_time":"not a time"}}],"skipInvalidRows":true}'
+post "$B/queries" '{"useLegacySql":false,"formatOptions":{"useInt64Timestamp":true},"query":"SELECT product_id, TIMESTAMP_TRUNC(event_time, MINUTE) AS minute, COUNT(*) AS orders, SUM(amount) AS revenue FROM shop.demo_orders WHERE event_time >= @since GROUP BY product_id, minute ORDER BY revenue DESC","parameterMode":"NAMED","queryParameters":[{"name":"since","parameterType":{"type":"TIMESTAMP"},"parameterValue":{"value":"2026-11-24 00:00:00+00"}}]}'
+
 echo
 if [ "$KEEP" = yes ]; then
 	echo "The demo is still running. Connect with:"

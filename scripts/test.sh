@@ -183,10 +183,21 @@ suite_tap() {
 }
 
 suite_conformance() {
+	# a throwaway PostgreSQL that the BigQuery conformance test uses as an oracle
+	local pgbin oracle_url=
+	pgbin=$(pg_config --bindir)
+	if as_tester "$pgbin/initdb" -D "$WORK/oracle" -A trust >"$WORK/logs/oracle.log" 2>&1 &&
+		as_tester "$pgbin/pg_ctl" -D "$WORK/oracle" -l "$WORK/logs/oracle-server.log" -w \
+			-o "-c listen_addresses='' -c unix_socket_directories='$WORK' -p 54999" start >/dev/null; then
+		oracle_url="postgresql:///postgres?host=$WORK&port=54999"
+	else
+		cat "$WORK/logs/oracle.log" "$WORK/logs/oracle-server.log" 2>/dev/null
+	fi
 	run_suite conformance env PUBSUB_EMULATOR_HOST="127.0.0.1:$PUBSUB_PORT" \
-		BIGQUERY_EMULATOR_HOST="127.0.0.1:$BIGQUERY_PORT" \
+		BIGQUERY_EMULATOR_HOST="127.0.0.1:$BIGQUERY_PORT" BQSTREAM_ORACLE_PGURL="$oracle_url" \
 		node --test --test-reporter=spec test/conformance/*.test.js
 	local rc=$? log="$WORK/logs/conformance.log"
+	[ -n "$oracle_url" ] && as_tester "$pgbin/pg_ctl" -D "$WORK/oracle" -m immediate -w stop >/dev/null
 	local ok bad
 	ok=$(grep -oE '^. pass [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
 	bad=$(grep -oE '^. fail [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
