@@ -12,11 +12,9 @@
 // starts one); without it this file starts its own /usr/bin/python3 -m emulator.
 
 const {test, before, after} = require('node:test');
+const {startEmulator} = require('./emulator');
 const assert = require('node:assert/strict');
-const {spawn, execFileSync} = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
+const {execFileSync} = require('node:child_process');
 // Never probe for a GCE metadata server (that would send traffic off this machine).
 process.env.METADATA_SERVER_DETECTION = 'none';
 const {BigQuery} = require('@google-cloud/bigquery');
@@ -24,33 +22,18 @@ const {PassThroughClient} = require('google-auth-library');
 
 const PROJECT = 'conformance';
 const RUN = `${process.pid}_${Date.now().toString(36)}`;
-const REPO = path.resolve(__dirname, '..', '..');
 const DATASET = `shop_${RUN}`;
 
-let emulator = null;
-let tmpDir = null;
+let emulator = null; // the private emulator, when this file started one
 let host = null; // 127.0.0.1:PORT
 let bq; // client on apiEndpoint (paths with /bigquery/v2)
 let bqBare; // client through BIGQUERY_EMULATOR_HOST (paths without the prefix)
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function startEmulator() {
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bqstream-conformance-bq-'));
-  const portsFile = path.join(tmpDir, 'ports.json');
-  emulator = spawn('/usr/bin/python3', ['-m', 'emulator', '--services', 'bigquery', '--bigquery-port', '0',
-    '--ports-file', portsFile], {cwd: REPO, env: {...process.env, PYTHONPATH: REPO}, stdio: ['ignore', 'ignore', 'inherit']});
-  const deadline = Date.now() + 20000;
-  while (!fs.existsSync(portsFile)) {
-    if (emulator.exitCode !== null) throw new Error(`emulator exited with ${emulator.exitCode}`);
-    if (Date.now() > deadline) throw new Error('emulator did not start');
-    await sleep(50);
-  }
-  return `127.0.0.1:${JSON.parse(fs.readFileSync(portsFile, 'utf8')).bigquery}`;
-}
 
 before(async () => {
-  host = process.env.BIGQUERY_EMULATOR_HOST || (await startEmulator());
+  if (!process.env.BIGQUERY_EMULATOR_HOST) emulator = await startEmulator('bigquery');
+  host = process.env.BIGQUERY_EMULATOR_HOST || emulator.host;
   host = host.replace(/^https?:\/\//, '');
   const saved = process.env.BIGQUERY_EMULATOR_HOST;
   delete process.env.BIGQUERY_EMULATOR_HOST;
@@ -80,11 +63,7 @@ before(async () => {
 
 after(async () => {
   if (bq) await bq.dataset(DATASET).delete({force: true}).catch(() => {});
-  if (emulator) {
-    emulator.kill('SIGTERM');
-    await new Promise((r) => (emulator.exitCode !== null ? r() : emulator.once('exit', r)));
-  }
-  if (tmpDir) fs.rmSync(tmpDir, {recursive: true, force: true});
+  if (emulator) await emulator.stop();
 });
 
 // 60 orders over three days and five users; amounts are exact decimals

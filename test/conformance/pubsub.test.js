@@ -9,45 +9,28 @@
 // one); without it this file starts its own /usr/bin/python3 -m emulator.
 
 const {test, before, after} = require('node:test');
+const {startEmulator, sleep} = require('./emulator');
 const assert = require('node:assert/strict');
-const {spawn} = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const {PubSub, v1} = require('@google-cloud/pubsub');
 const {PassThroughClient} = require('google-auth-library');
 
 const PROJECT = 'conformance';
 const RUN = `${process.pid}-${Date.now().toString(36)}`;
-const REPO = path.resolve(__dirname, '..', '..');
 const GRPC = {NOT_FOUND: 5, ALREADY_EXISTS: 6, INVALID_ARGUMENT: 3};
 
-let emulator = null; // child process when this file started the emulator
-let tmpDir = null;
+let emulator = null; // the private emulator, when this file started one
 let pubsub;
 let publisher;
 let subscriber;
 
 const name = (kind) => `${kind}-${RUN}-${Math.random().toString(36).slice(2, 8)}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function startEmulator() {
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bqstream-conformance-'));
-  const portsFile = path.join(tmpDir, 'ports.json');
-  emulator = spawn('/usr/bin/python3', ['-m', 'emulator', '--services', 'pubsub', '--pubsub-port', '0',
-    '--ports-file', portsFile], {cwd: REPO, env: {...process.env, PYTHONPATH: REPO}, stdio: ['ignore', 'ignore', 'inherit']});
-  const deadline = Date.now() + 20000;
-  while (!fs.existsSync(portsFile)) {
-    if (emulator.exitCode !== null) throw new Error(`emulator exited with ${emulator.exitCode}`);
-    if (Date.now() > deadline) throw new Error('emulator did not start');
-    await sleep(50);
-  }
-  const ports = JSON.parse(fs.readFileSync(portsFile, 'utf8'));
-  process.env.PUBSUB_EMULATOR_HOST = `127.0.0.1:${ports.pubsub}`;
-}
 
 before(async () => {
-  if (!process.env.PUBSUB_EMULATOR_HOST) await startEmulator();
+  if (!process.env.PUBSUB_EMULATOR_HOST) {
+    emulator = await startEmulator('pubsub');
+    process.env.PUBSUB_EMULATOR_HOST = emulator.host;
+  }
   const options = {projectId: PROJECT, fallback: 'rest', protocol: 'http', authClient: new PassThroughClient()};
   pubsub = new PubSub(options);
   // the low-level clients get the emulator endpoint the high-level one derived
@@ -58,11 +41,7 @@ before(async () => {
 
 after(async () => {
   await Promise.allSettled([pubsub && pubsub.close(), publisher && publisher.close(), subscriber && subscriber.close()]);
-  if (emulator) {
-    emulator.kill('SIGTERM');
-    await new Promise((r) => (emulator.exitCode !== null ? r() : emulator.once('exit', r)));
-  }
-  if (tmpDir) fs.rmSync(tmpDir, {recursive: true, force: true});
+  if (emulator) await emulator.stop();
 });
 
 async function createTopicAndSub(subOptions = {}) {

@@ -728,6 +728,20 @@ class Parser:
     def path_name(self):
         return self.table_path()
 
+    def partition_and_cluster(self):
+        """The optional PARTITION BY expr and CLUSTER BY columns of a CREATE."""
+        partition = None
+        cluster = []
+        if self.accept_kw('PARTITION'):
+            self.expect_kw('BY')
+            partition = self.expr()
+        if self.accept_word('CLUSTER'):
+            self.expect_kw('BY')
+            cluster.append(self.identifier('column name'))
+            while self.accept_op(','):
+                cluster.append(self.identifier('column name'))
+        return partition, cluster
+
     def options(self):
         opts = {}
         if self.accept_word('OPTIONS'):
@@ -775,16 +789,7 @@ class Parser:
                 self.expect_op(')')
             if self.is_kw('DEFAULT'):
                 raise unsupported('DEFAULT COLLATE', self.tok.pos)
-            partition = None
-            cluster = []
-            if self.accept_kw('PARTITION'):
-                self.expect_kw('BY')
-                partition = self.expr()
-            if self.accept_word('CLUSTER'):
-                self.expect_kw('BY')
-                cluster.append(self.identifier('column name'))
-                while self.accept_op(','):
-                    cluster.append(self.identifier('column name'))
+            partition, cluster = self.partition_and_cluster()
             opts = self.options()
             as_query = None
             if self.accept_kw('AS'):
@@ -800,16 +805,7 @@ class Parser:
             name = self.path_name()
             if self.is_op('('):
                 raise unsupported('A view column list', self.tok.pos)
-            partition = None
-            cluster = []
-            if self.accept_kw('PARTITION'):
-                self.expect_kw('BY')
-                partition = self.expr()
-            if self.accept_word('CLUSTER'):
-                self.expect_kw('BY')
-                cluster.append(self.identifier('column name'))
-                while self.accept_op(','):
-                    cluster.append(self.identifier('column name'))
+            partition, cluster = self.partition_and_cluster()
             opts = self.options()
             self.expect_kw('AS')
             qstart = self.tok.start
