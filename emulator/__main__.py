@@ -24,6 +24,7 @@ from .core import journal
 from .core.counters import Counters
 from .core.faults import FaultInjector, validate as validate_faults
 from .core.errors import ApiError
+from .core.oauth import TokenAuthority
 from .core.server import ServicePort
 
 SERVICES = {
@@ -64,6 +65,9 @@ def build_parser(service_classes):
                                         "services listen; removed again on a clean exit")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
                    help="debug logs one line per request (default info)")
+    p.add_argument("--auth-public-key", metavar="PEM_FILE",
+                   help="auth mode: serve POST /token (jwt-bearer grant, RS256 verified with this "
+                        "public key) on every port and require the issued Bearer tokens on API calls")
     f = p.add_argument_group("fault injection (also settable at run time: /emulator/faults)")
     f.add_argument("--fault-error-rate", type=float, default=0.0, metavar="P",
                    help="probability of answering an API request with an injected error")
@@ -147,6 +151,11 @@ def main(argv=None):
     stop_signals = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
 
+    try:
+        auth = TokenAuthority(args.auth_public_key) if args.auth_public_key else None
+    except (OSError, ValueError) as e:
+        raise SystemExit("emulator: cannot use --auth-public-key: %s" % e)
+
     lock_fd = lock_data_dir(args.data_dir) if args.data_dir else None
     ports, services = [], []
     try:
@@ -161,7 +170,7 @@ def main(argv=None):
             faults = FaultInjector(seed=args.fault_seed, initial=fault_cfg)
             port = getattr(args, "%s_port" % cls.name)
             try:
-                ports.append(ServicePort(service, args.host, port, counters, faults))
+                ports.append(ServicePort(service, args.host, port, counters, faults, auth))
             except OSError as e:
                 raise SystemExit("emulator: %s cannot listen on %s:%d: %s" % (cls.name, args.host, port, e))
     except SystemExit:

@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
 from .errors import ApiError
+from .oauth import OAuthError
 
 log = logging.getLogger("emulator.http")
 
@@ -94,8 +95,9 @@ class ServicePort:
     """One service bound to one listening socket, with its counters and
     fault injector."""
 
-    def __init__(self, service, host, port, counters, faults):
+    def __init__(self, service, host, port, counters, faults, auth=None):
         self.service = service
+        self.auth = auth            # core.oauth.TokenAuthority in auth mode, else None
         self.counters = counters
         self.faults = faults
         self.name = service.name
@@ -220,6 +222,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._log(req, t0)
             return
 
+        if ctx.auth is not None:
+            if path == "/token" and self.command == "POST":
+                self._token(req, ctx)
+                self._log(req, t0)
+                return
+            try:
+                ctx.auth.check(self.headers.get("Authorization"))
+            except ApiError as e:
+                self._send_error(e, ctx)
+                self._log(req, t0)
+                return
+
         try:
             handler, method_name = ctx.service.route(self.command, path)
         except ApiError as e:
@@ -273,6 +287,17 @@ class _Handler(BaseHTTPRequestHandler):
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s %d bytes in, %.1f ms", self.server.port_ctx.name, req.method,
                       self.path, len(req.body), (time.monotonic() - t0) * 1000)
+
+    def _token(self, req, ctx):
+        """The OAuth2 token endpoint of auth mode (see core/oauth.py)."""
+        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+        try:
+            out = ctx.auth.token_request(req.body, self.headers.get("Content-Type"),
+                                         "http://%s/token" % host)
+            code = 200
+        except OAuthError as e:
+            code, out = e.http_code, e.body
+        self._send(code, json.dumps(out, separators=(",", ":")).encode(), ctx, count=False)
 
     # ---------------------------------------------------------------- control
     def _control(self, req, ctx):
