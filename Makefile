@@ -3,7 +3,8 @@
 EXTENSION = bqstream
 MODULE_big = bqstream
 OBJS = \
-	src/bqstream.o
+	src/bqstream.o \
+	src/gcp/options.o
 
 DATA = $(wildcard sql/bqstream--*.sql)
 

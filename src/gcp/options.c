@@ -1,0 +1,256 @@
+/*-------------------------------------------------------------------------
+ *
+ * options.c
+ *	  Validator of the bqstream_fdw options: GCP endpoints and project on a
+ *	  foreign server, the credential on a user mapping.
+ *
+ * Configuration lives in SQL/MED objects, as in postgres_fdw, so that a
+ * publish call, a pipeline and a foreign table naming the same server reach
+ * the same endpoints with the same credential.  Values are checked here, at
+ * CREATE/ALTER time, so that a typo fails where it is made and not later in
+ * a background worker.  Credential values are never echoed in messages:
+ * they may hold a private key.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_user_mapping.h"
+#include "catalog/pg_authid.h"
+#include "commands/defrem.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+
+#include "gcp/gcp_json.h"
+
+PG_FUNCTION_INFO_V1(bqstream_fdw_validator);
+
+typedef bool (*OptionCheck) (const char *value);
+
+typedef struct BqOption
+{
+	const char *name;
+	Oid			context;		/* catalog the option belongs to */
+	OptionCheck check;			/* NULL: any non-empty value */
+	const char *expected;		/* what a valid value looks like, for errdetail */
+	bool		secret;			/* never echo the value */
+} BqOption;
+
+static bool
+is_gcp_project_id(const char *v)
+{
+	/* optionally domain-scoped ("example.com:my-project"), as GCP allows */
+	const char *id = strrchr(v, ':') ? strrchr(v, ':') + 1 : v;
+	size_t		len = strlen(id);
+
+	if (len < 6 || len > 30 || !(id[0] >= 'a' && id[0] <= 'z') || id[len - 1] == '-')
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	return true;
+}
+
+static bool
+is_location(const char *v)
+{
+	if (*v == '\0' || strlen(v) > 64)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	return true;
+}
+
+static bool
+is_http_url(const char *v)
+{
+	const char *rest;
+
+	if (strncmp(v, "https://", 8) == 0)
+		rest = v + 8;
+	else if (strncmp(v, "http://", 7) == 0)
+		rest = v + 7;
+	else
+		return false;
+	if (*rest == '\0' || *rest == '/')
+		return false;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char) *p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
+			return false;
+	return true;
+}
+
+/* BigQuery dataset IDs: letters, digits and underscores, at most 1024 */
+static bool
+is_dataset_id(const char *v)
+{
+	if (*v == '\0' || strlen(v) > 1024)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return true;
+}
+
+static bool
+is_server_file_path(const char *v)
+{
+	return is_absolute_path(v);
+}
+
+static bool
+is_auth_mode(const char *v)
+{
+	return strcmp(v, "adc") == 0 || strcmp(v, "metadata") == 0 || strcmp(v, "none") == 0;
+}
+
+static const BqOption bq_options[] = {
+	{"project_id", ForeignServerRelationId, is_gcp_project_id,
+	"A GCP project ID has 6 to 30 lower-case letters, digits or hyphens and starts with a letter.", false},
+	{"location", ForeignServerRelationId, is_location,
+	"A location is a name such as US, EU or europe-west1.", false},
+	{"pubsub_endpoint", ForeignServerRelationId, is_http_url,
+	"An endpoint is an http:// or https:// URL such as https://pubsub.googleapis.com.", false},
+	{"bigquery_endpoint", ForeignServerRelationId, is_http_url,
+	"An endpoint is an http:// or https:// URL such as https://bigquery.googleapis.com.", false},
+	{"dataset", ForeignServerRelationId, is_dataset_id,
+	"A dataset ID has only letters, digits and underscores.", false},
+	{"credentials_file", UserMappingRelationId, is_server_file_path,
+	"The credentials file must be given by an absolute path.", false},
+	{"credentials_json", UserMappingRelationId, NULL, NULL, true},	/* checked whole below */
+	{"auth", UserMappingRelationId, is_auth_mode,
+	"Valid values are \"adc\", \"metadata\" and \"none\".", false},
+};
+
+/*
+ * Check an inline service-account key without ever quoting it: name the
+ * missing or wrong field only.
+ */
+static void
+check_credentials_json(const char *value)
+{
+	json_error_t jerr;
+	json_t	   *key = json_loads(value, JSON_REJECT_DUPLICATES, &jerr);
+	const char *problem = NULL;
+
+	if (key == NULL || !json_is_object(key))
+		problem = "The value is not a JSON object.";
+	else if (!json_is_string(json_object_get(key, "type")) ||
+			 strcmp(json_string_value(json_object_get(key, "type")), "service_account") != 0)
+		problem = "Field \"type\" must be \"service_account\".";
+	else if (!json_is_string(json_object_get(key, "client_email")))
+		problem = "Field \"client_email\" is missing.";
+	else if (!json_is_string(json_object_get(key, "private_key")))
+		problem = "Field \"private_key\" is missing.";
+	else if (json_object_get(key, "token_uri") != NULL &&
+			 !json_is_string(json_object_get(key, "token_uri")))
+		problem = "Field \"token_uri\" must be a string.";
+	json_decref(key);
+
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"credentials_json\""),
+				 errdetail_internal("%s", problem),
+				 errhint("Give the contents of a service-account key file as created by \"gcloud iam service-accounts keys create\".")));
+}
+
+static const BqOption *
+find_option(const char *name, Oid context)
+{
+	for (int i = 0; i < lengthof(bq_options); i++)
+		if (bq_options[i].context == context && strcmp(bq_options[i].name, name) == 0)
+			return &bq_options[i];
+	return NULL;
+}
+
+static char *
+valid_option_names(Oid context)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < lengthof(bq_options); i++)
+		if (bq_options[i].context == context)
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", bq_options[i].name);
+	return buf.data;
+}
+
+/*
+ * bqstream_fdw_validator(options text[], catalog oid)
+ */
+Datum
+bqstream_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	const char *credential = NULL;
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const BqOption *opt = find_option(def->defname, catalog);
+		const char *value;
+
+		if (opt == NULL)
+		{
+			char	   *valid = valid_option_names(catalog);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 valid[0] != '\0'
+					 ? errhint("Valid options in this context are: %s.", valid)
+					 : errhint("There are no valid options in this context.")));
+		}
+
+		value = defGetString(def);
+		if (value[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" must not be empty", opt->name)));
+
+		if (opt->check && !opt->check(value))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 opt->secret
+					 ? errmsg("invalid value for option \"%s\"", opt->name)
+					 : errmsg("invalid value for option \"%s\": \"%s\"", opt->name, value),
+					 errdetail("%s", opt->expected)));
+
+		if (catalog == UserMappingRelationId)
+		{
+			if (credential != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("conflicting options \"%s\" and \"%s\"", credential, opt->name),
+						 errhint("A user mapping holds one credential: credentials_file, credentials_json or auth.")));
+			credential = opt->name;
+		}
+
+		if (strcmp(opt->name, "credentials_json") == 0)
+			check_credentials_json(value);
+
+		/*
+		 * A key file is read by the server process, so naming one gives
+		 * access to any file the server can read.
+		 */
+		if (strcmp(opt->name, "credentials_file") == 0 && !superuser() &&
+			!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to use option \"credentials_file\""),
+					 errdetail("Only superusers and members of pg_read_server_files may name a file on the database server."),
+					 errhint("Use option \"credentials_json\" to give the key itself.")));
+	}
+
+	PG_RETURN_VOID();
+}
