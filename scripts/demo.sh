@@ -67,6 +67,8 @@ if [ "${STOP_ONLY:-}" = yes ]; then
 fi
 
 stop_all
+# every run starts from scratch, so what it prints does not depend on the last one
+rm -rf "$PGDATA" "$DEMO/emulator-data"
 if [ "$KEEP" = no ]; then
 	trap stop_all EXIT
 fi
@@ -98,15 +100,13 @@ fi
 echo "emulator running (log: $DEMO/emulator.log, state: $DEMO/emulator-data)"
 
 step "3. PostgreSQL 15 with shared_preload_libraries = 'bqstream' (port $PGPORT)"
-if [ ! -f "$PGDATA/PG_VERSION" ]; then
-	as_pg "$PGBIN/initdb" -D "$PGDATA" -A trust -U postgres >/dev/null
-	cat >>"$PGDATA/postgresql.conf" <<EOF
+as_pg "$PGBIN/initdb" -D "$PGDATA" -A trust -U postgres >/dev/null
+cat >>"$PGDATA/postgresql.conf" <<EOF
 shared_preload_libraries = 'bqstream'
 port = $PGPORT
 listen_addresses = ''
 unix_socket_directories = '$DEMO'
 EOF
-fi
 as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$DEMO/postgresql.log" -w start >/dev/null
 echo "PostgreSQL running (log: $DEMO/postgresql.log)"
 
@@ -117,9 +117,14 @@ sql() {
 }
 
 step "4. the extension"
-sql "CREATE EXTENSION IF NOT EXISTS bqstream"
+sql "CREATE EXTENSION bqstream"
 sql "SELECT bqstream.version()"
 sql "SELECT * FROM bqstream.library_versions()"
+
+step "4b. GCP configuration the SQL/MED way (checked as it is written)"
+sql "CREATE SERVER emulator FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'demo-project', location 'US', pubsub_endpoint 'http://127.0.0.1:$PUBSUB_PORT', bigquery_endpoint 'http://127.0.0.1:$BIGQUERY_PORT', dataset 'shop')"
+sql "CREATE USER MAPPING FOR CURRENT_USER SERVER emulator OPTIONS (auth 'none')"
+sql "ALTER SERVER emulator OPTIONS (ADD projectid 'typo')" || echo "(refused, as it should be)"
 
 step "5. the Pub/Sub emulator answers like pubsub.googleapis.com"
 P=http://127.0.0.1:$PUBSUB_PORT/v1/projects/demo-project
