@@ -4,7 +4,15 @@ EXTENSION = bqstream
 MODULE_big = bqstream
 OBJS = \
 	src/bqstream.o \
-	src/gcp/options.o
+	src/admin.o \
+	src/gcp/auth.o \
+	src/gcp/bigquery.o \
+	src/gcp/client.o \
+	src/gcp/http.o \
+	src/gcp/options.o \
+	src/gcp/pubsub.o \
+	src/generator/orders.o \
+	src/generator/publish.o
 
 DATA = $(wildcard sql/bqstream--*.sql)
 
@@ -39,3 +47,6 @@ test:
 
 demo:
 	scripts/demo.sh
+
+# PGXS tracks no header dependencies: rebuild everything when a header changes
+$(OBJS): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)

@@ -126,6 +126,19 @@ sql "CREATE SERVER emulator FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_i
 sql "CREATE USER MAPPING FOR CURRENT_USER SERVER emulator OPTIONS (auth 'none')"
 sql "ALTER SERVER emulator OPTIONS (ADD projectid 'typo')" || echo "(refused, as it should be)"
 
+step "4c. the pipeline's GCP resources, in one idempotent call"
+sql "SELECT * FROM bqstream.setup_demo('emulator')"
+
+step "4d. simulated orders: a preview, then 10,000 published (5% malformed, 10% late)"
+sql "SELECT * FROM bqstream.sample_orders(3, seed => 7)"
+sql "SELECT * FROM bqstream.publish_orders(10000, 'emulator', malformed_fraction => 0.05, late_fraction => 0.10, seed => 7)"
+echo "\$ curl -X POST .../subscriptions/orders-pipeline:pull -d '{\"maxMessages\":2}'   (data decoded)"
+curl -sS -X POST -H 'Content-Type: application/json' -d '{"maxMessages":2}' \
+	"http://127.0.0.1:$PUBSUB_PORT/v1/projects/demo-project/subscriptions/orders-pipeline:pull" |
+	/usr/bin/python3 -c 'import base64, json, sys
+for m in json.load(sys.stdin).get("receivedMessages", []):
+    print(m["message"]["messageId"], base64.b64decode(m["message"]["data"]).decode())'
+
 step "5. the Pub/Sub emulator answers like pubsub.googleapis.com"
 P=http://127.0.0.1:$PUBSUB_PORT/v1/projects/demo-project
 show() {

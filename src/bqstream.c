@@ -24,6 +24,8 @@
 
 #include "bqstream.h"
 #include "gcp/gcp_json.h"
+#include "gcp/http.h"
+#include "gcp/options.h"
 
 PG_MODULE_MAGIC;
 
@@ -39,7 +41,9 @@ _PG_init(void)
 {
 	bqstream_preloaded = process_shared_preload_libraries_in_progress;
 
+	gcp_http_define_gucs();
 	MarkGUCPrefixReserved("bqstream");
+	bqstream_install_secret_guard();
 }
 
 /*

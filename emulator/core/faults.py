@@ -24,8 +24,10 @@ import threading
 from .errors import ApiError
 
 # Injectable codes: status name, message and the legacy `reason` BigQuery uses.
+# 403 stands for a credential that lacks an IAM permission.
 # 502 is answered with a non-JSON HTML body, as proxies and load balancers do.
 FAULT_ERRORS = {
+    403: ("PERMISSION_DENIED", "The caller does not have permission", "accessDenied"),
     409: ("ABORTED", "The operation was aborted.", "aborted"),
     429: ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", "rateLimitExceeded"),
     500: ("INTERNAL", "Internal error encountered.", "internalError"),

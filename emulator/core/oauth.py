@@ -69,13 +69,18 @@ class TokenAuthority:
             raise OAuthError(400, "unsupported_grant_type", "Invalid grant_type: %s" % form.get("grant_type", ""))
         assertion = form.get("assertion", "")
         claims = self._verify(assertion, token_url)
+        out = self.issue_token()
+        out["scope"] = claims.get("scope", "")
+        return out
+
+    def issue_token(self):
+        """A fresh Bearer token, as the token endpoint and the metadata server give."""
         token = "ya29.emulator-" + secrets.token_urlsafe(32)
         with self._lock:
             now = time.time()
             self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
             self._tokens[token] = now + TOKEN_LIFETIME_S
-        return {"access_token": token, "expires_in": TOKEN_LIFETIME_S, "token_type": "Bearer",
-                "scope": claims.get("scope", "")}
+        return {"access_token": token, "expires_in": TOKEN_LIFETIME_S, "token_type": "Bearer"}
 
     def _verify(self, assertion, token_url):
         parts = assertion.split(".")

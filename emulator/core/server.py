@@ -30,6 +30,8 @@ from urllib.parse import parse_qsl, unquote
 from .errors import ApiError
 from .oauth import OAuthError
 
+METADATA_TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
+
 log = logging.getLogger("emulator.http")
 
 MAX_BODY = 64 << 20           # larger bodies are refused (413) before reading
@@ -227,6 +229,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._token(req, ctx)
                 self._log(req, t0)
                 return
+            if path == METADATA_TOKEN_PATH and self.command == "GET":
+                self._metadata_token(ctx)
+                self._log(req, t0)
+                return
             try:
                 ctx.auth.check(self.headers.get("Authorization"))
             except ApiError as e:
@@ -298,6 +304,18 @@ class _Handler(BaseHTTPRequestHandler):
         except OAuthError as e:
             code, out = e.http_code, e.body
         self._send(code, json.dumps(out, separators=(",", ":")).encode(), ctx, count=False)
+
+    def _metadata_token(self, ctx):
+        """The GCE metadata server's token path, so clients' metadata mode can be
+        tested by pointing GCE_METADATA_HOST here. Like the real one it insists on
+        the Metadata-Flavor header and echoes it."""
+        flavor = {"Metadata-Flavor": "Google"}
+        if self.headers.get("Metadata-Flavor") != "Google":
+            self._send(403, b"Missing Metadata-Flavor:Google header.\n", ctx, count=False,
+                       content_type="text/plain; charset=UTF-8", extra_headers=flavor)
+            return
+        self._send(200, json.dumps(ctx.auth.issue_token(), separators=(",", ":")).encode(), ctx,
+                   count=False, extra_headers=flavor)
 
     # ---------------------------------------------------------------- control
     def _control(self, req, ctx):

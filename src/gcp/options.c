@@ -9,7 +9,8 @@
  * the same endpoints with the same credential.  Values are checked here, at
  * CREATE/ALTER time, so that a typo fails where it is made and not later in
  * a background worker.  Credential values are never echoed in messages:
- * they may hold a private key.
+ * they may hold a private key; for the same reason a failing statement that
+ * carries an inline key is kept out of the server log.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,9 +24,12 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 
 #include "gcp/gcp_json.h"
+#include "gcp/options.h"
 
 PG_FUNCTION_INFO_V1(bqstream_fdw_validator);
 
@@ -253,4 +257,86 @@ bqstream_fdw_validator(PG_FUNCTION_ARGS)
 	}
 
 	PG_RETURN_VOID();
+}
+
+/*
+ * A failing CREATE/ALTER USER MAPPING that carries an inline key would have
+ * its statement text, key included, written to the server log along with
+ * the error (log_min_error_statement).  Mark such errors so the statement is
+ * left out.  Statement logging itself (log_statement = 'ddl' or 'all') is
+ * the administrator's choice and logs the text before anything runs, as it
+ * does postgres_fdw passwords.
+ */
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static bool
+statement_carries_key(Node *stmt)
+{
+	List	   *options;
+	ListCell   *lc;
+
+	if (IsA(stmt, CreateUserMappingStmt))
+		options = ((CreateUserMappingStmt *) stmt)->options;
+	else if (IsA(stmt, AlterUserMappingStmt))
+		options = ((AlterUserMappingStmt *) stmt)->options;
+	else
+		return false;
+
+	foreach(lc, options)
+		if (strcmp(((DefElem *) lfirst(lc))->defname, "credentials_json") == 0)
+			return true;
+	return false;
+}
+
+static void
+run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			ProcessUtilityContext context, ParamListInfo params,
+			QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+static void
+secret_guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+							bool readOnlyTree, ProcessUtilityContext context,
+							ParamListInfo params, QueryEnvironment *queryEnv,
+							DestReceiver *dest, QueryCompletion *qc)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!statement_carries_key(pstmt->utilityStmt))
+	{
+		run_utility(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc);
+		return;
+	}
+
+	PG_TRY();
+	{
+		run_utility(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->hide_stmt = true;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
+
+void
+bqstream_install_secret_guard(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = secret_guard_ProcessUtility;
 }

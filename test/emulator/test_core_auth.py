@@ -105,6 +105,17 @@ class AuthModeTests(unittest.TestCase):
         status, body = self.grant(make_jwt(self.key, self.claims()), grant_type="client_credentials")
         self.assertEqual((status, body["error"]), (400, "unsupported_grant_type"))
 
+    def test_metadata_server_token_path(self):
+        path = "/computeMetadata/v1/instance/service-accounts/default/token"
+        status, _ = self.emu.call("GET", path)
+        self.assertEqual(status, 403, "the Metadata-Flavor header is required")
+        status, body = self.emu.call("GET", path, headers={"Metadata-Flavor": "Google"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["token_type"], "Bearer")
+        auth = {"Authorization": "Bearer " + body["access_token"]}
+        status, body = self.emu.call("PUT", "/v1/projects/p/topics/via-metadata", headers=auth)
+        self.assertEqual(status, 200, body)
+
     def test_control_endpoints_need_no_token(self):
         status, body = self.emu.call("GET", "/emulator/health")
         self.assertEqual((status, body), (200, {"ok": True}))

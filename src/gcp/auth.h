@@ -1,0 +1,50 @@
+/*-------------------------------------------------------------------------
+ *
+ * auth.h
+ *	  OAuth2 access tokens for Google APIs: service-account keys (RS256 JWT
+ *	  bearer grant), Application Default Credentials, the metadata server,
+ *	  and no authentication for emulators.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GCP_AUTH_H
+#define GCP_AUTH_H
+
+typedef enum GcpAuthKind
+{
+	GCP_AUTH_NONE,				/* emulator: send no Authorization header */
+	GCP_AUTH_KEY_JSON,			/* inline service-account key */
+	GCP_AUTH_KEY_FILE,			/* service-account key in a server file */
+	GCP_AUTH_ADC,				/* Application Default Credentials lookup */
+	GCP_AUTH_METADATA			/* GCE metadata server */
+} GcpAuthKind;
+
+/*
+ * A credential as configured in a user mapping.  "secret" is the inline key
+ * JSON for GCP_AUTH_KEY_JSON and the file path for GCP_AUTH_KEY_FILE, NULL
+ * otherwise.  Never print it.
+ */
+typedef struct GcpCredential
+{
+	GcpAuthKind kind;
+	const char *secret;
+} GcpCredential;
+
+/* OAuth scope that covers Pub/Sub and BigQuery alike */
+#define GCP_SCOPE_CLOUD_PLATFORM "https://www.googleapis.com/auth/cloud-platform"
+
+/*
+ * Return an access token for the credential, palloc'd in the current memory
+ * context, or NULL for GCP_AUTH_NONE.  Tokens are cached per credential for
+ * the life of the process and refreshed before they expire.  Raises an
+ * ERROR (never quoting key material) when no token can be had.
+ */
+extern char *gcp_auth_token(const GcpCredential *cred);
+
+/* Forget the cached token of a credential, after an API answered 401. */
+extern void gcp_auth_forget(const GcpCredential *cred);
+
+/* Short description of the credential for messages, e.g. "service account sa@p.iam…" */
+extern char *gcp_auth_describe(const GcpCredential *cred);
+
+#endif							/* GCP_AUTH_H */

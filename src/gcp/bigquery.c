@@ -1,0 +1,198 @@
+/*-------------------------------------------------------------------------
+ *
+ * bigquery.c
+ *	  BigQuery v2 REST client: datasets, the raw_orders table and the
+ *	  orders_per_minute materialized view.
+ *
+ * IDs are validated against BigQuery's character sets before they are put
+ * into a URL or a query: a materialized view's query cannot take query
+ * parameters, so the table it reads is named in its text, back-quoted, and
+ * only names that need no escaping are accepted.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "gcp/bigquery.h"
+
+static const long tolerate_409[] = {409, 0};
+static const long tolerate_404[] = {404, 0};
+
+/* dataset and table IDs: letters, digits and underscores, at most 1024 */
+void
+bq_check_id(const char *kind, const char *id)
+{
+	size_t		len = strlen(id);
+	bool		ok = len >= 1 && len <= 1024;
+
+	for (const char *p = id; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '_';
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid BigQuery %s ID \"%s\"", kind, id),
+				 errdetail("An ID has 1 to 1024 letters, digits or underscores.")));
+}
+
+static char *
+table_url(const GcpServer *srv, const char *dataset, const char *table)
+{
+	return gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets/%s/tables%s%s",
+				   gcp_url_escape(srv->project_id), dataset,
+				   table ? "/" : "", table ? table : "");
+}
+
+static json_t *
+table_reference(const GcpServer *srv, const char *dataset, const char *table)
+{
+	return json_pack("{s:s, s:s, s:s}", "projectId", srv->project_id,
+					 "datasetId", dataset, "tableId", table);
+}
+
+/* POST a table resource; false after a NOTICE when it already exists */
+static bool
+insert_table(const GcpServer *srv, const char *dataset, const char *table,
+			 const char *kind, json_t *resource)
+{
+	long		status;
+
+	gcp_call(srv, GCP_BIGQUERY, "POST", table_url(srv, dataset, NULL), resource,
+			 psprintf("create %s \"%s.%s\"", kind, dataset, table),
+			 tolerate_409, &status);
+	if (status == 409)
+	{
+		ereport(NOTICE,
+				(errmsg("%s \"%s.%s\" already exists, skipping", kind, dataset, table)));
+		return false;
+	}
+	return true;
+}
+
+bool
+bq_create_dataset(const GcpServer *srv, const char *dataset)
+{
+	json_t	   *body;
+	long		status;
+
+	bq_check_id("dataset", dataset);
+	body = gcp_json_track(json_pack("{s:{s:s, s:s}, s:s}",
+									"datasetReference",
+									"projectId", srv->project_id,
+									"datasetId", dataset,
+									"location", srv->location));
+	gcp_call(srv, GCP_BIGQUERY, "POST",
+			 gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets",
+					 gcp_url_escape(srv->project_id)),
+			 body, psprintf("create dataset \"%s\"", dataset), tolerate_409, &status);
+	if (status == 409)
+	{
+		ereport(NOTICE,
+				(errmsg("dataset \"%s\" already exists, skipping", dataset)));
+		return false;
+	}
+	return true;
+}
+
+bool
+bq_delete_dataset(const GcpServer *srv, const char *dataset, bool cascade)
+{
+	long		status;
+
+	bq_check_id("dataset", dataset);
+	gcp_call(srv, GCP_BIGQUERY, "DELETE",
+			 gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets/%s%s",
+					 gcp_url_escape(srv->project_id), dataset,
+					 cascade ? "?deleteContents=true" : ""),
+			 NULL, psprintf("drop dataset \"%s\"", dataset), tolerate_404, &status);
+	if (status == 404)
+	{
+		ereport(NOTICE,
+				(errmsg("dataset \"%s\" does not exist, skipping", dataset)));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * raw_orders: one row per accepted order.  Daily partitions by event time
+ * keep time-range queries cheap; clustering by product serves the
+ * per-product aggregates.
+ */
+bool
+bq_create_raw_orders(const GcpServer *srv, const char *dataset, const char *table)
+{
+	json_t	   *resource;
+
+	bq_check_id("dataset", dataset);
+	bq_check_id("table", table);
+	resource = gcp_json_track(json_pack("{s:o, s:s, s:{s:[{s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}]},"
+										" s:{s:s, s:s}, s:{s:[s]}}",
+										"tableReference", table_reference(srv, dataset, table),
+										"description", "Orders streamed from Pub/Sub by bqstream",
+										"schema", "fields",
+										"name", "order_id", "type", "STRING", "mode", "REQUIRED",
+										"name", "user_id", "type", "STRING", "mode", "REQUIRED",
+										"name", "product_id", "type", "STRING", "mode", "REQUIRED",
+										"name", "amount", "type", "FLOAT64", "mode", "REQUIRED",
+										"name", "event_time", "type", "TIMESTAMP", "mode", "REQUIRED",
+										"timePartitioning", "type", "DAY", "field", "event_time",
+										"clustering", "fields", "product_id"));
+	return insert_table(srv, dataset, table, "table", resource);
+}
+
+/*
+ * orders_per_minute: orders and revenue per product per minute of event
+ * time.  COUNT and SUM keep it incrementally maintainable, and its
+ * partitioning follows the base table's, as BigQuery requires.
+ */
+bool
+bq_create_orders_per_minute(const GcpServer *srv, const char *dataset,
+							const char *view, const char *source_table)
+{
+	json_t	   *resource;
+	char	   *query;
+
+	bq_check_id("dataset", dataset);
+	bq_check_id("table", view);
+	bq_check_id("table", source_table);
+
+	/*
+	 * The project ID was checked by the option validator (letters, digits,
+	 * hyphens, an optional domain prefix), the others just above: none can
+	 * hold a back-quote or a backslash.
+	 */
+	query = psprintf("SELECT product_id, TIMESTAMP_TRUNC(event_time, MINUTE) AS order_minute, "
+					 "COUNT(*) AS order_count, SUM(amount) AS revenue "
+					 "FROM `%s.%s.%s` "
+					 "GROUP BY product_id, order_minute",
+					 srv->project_id, dataset, source_table);
+	resource = gcp_json_track(json_pack("{s:o, s:s, s:{s:s, s:b, s:s}, s:{s:s, s:s}, s:{s:[s]}}",
+										"tableReference", table_reference(srv, dataset, view),
+										"description", "Orders and revenue per product per minute",
+										"materializedView",
+										"query", query,
+										"enableRefresh", 1,
+										"refreshIntervalMs", "60000",
+										"timePartitioning", "type", "DAY", "field", "order_minute",
+										"clustering", "fields", "product_id"));
+	return insert_table(srv, dataset, view, "materialized view", resource);
+}
+
+bool
+bq_delete_table(const GcpServer *srv, const char *dataset, const char *table)
+{
+	long		status;
+
+	bq_check_id("dataset", dataset);
+	bq_check_id("table", table);
+	gcp_call(srv, GCP_BIGQUERY, "DELETE", table_url(srv, dataset, table), NULL,
+			 psprintf("drop table \"%s.%s\"", dataset, table), tolerate_404, &status);
+	if (status == 404)
+	{
+		ereport(NOTICE,
+				(errmsg("table \"%s.%s\" does not exist, skipping", dataset, table)));
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,74 @@
+/*-------------------------------------------------------------------------
+ *
+ * client.h
+ *	  A GCP project as configured in SQL/MED (foreign server and user
+ *	  mapping), and authorized JSON calls to its Pub/Sub and BigQuery APIs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GCP_CLIENT_H
+#define GCP_CLIENT_H
+
+#include "gcp/auth.h"
+#include "gcp/gcp_json.h"
+#include "gcp/http.h"
+
+typedef enum GcpService
+{
+	GCP_PUBSUB,
+	GCP_BIGQUERY
+} GcpService;
+
+#define GCP_NUM_SERVICES 2
+
+typedef struct GcpServer
+{
+	Oid			serverid;
+	char	   *servername;
+	char	   *project_id;
+	char	   *location;
+	char	   *dataset;
+	/* per service: API root URL ("https://pubsub.googleapis.com/v1") */
+	char	   *api_root[GCP_NUM_SERVICES];
+	GcpCredential cred[GCP_NUM_SERVICES];
+} GcpServer;
+
+/*
+ * Resolve a bqstream_fdw server and the current user's mapping for it.
+ * Checks USAGE on the server.  Raises an ERROR with a hint when something
+ * is missing.
+ */
+extern GcpServer *gcp_server_lookup(const char *servername);
+
+extern const char *gcp_service_name(GcpService svc);
+
+/* API root + "/" + path built from a format; segments must be escaped */
+extern char *gcp_url(const GcpServer *srv, GcpService svc, const char *fmt,...) pg_attribute_printf(3, 4);
+
+/*
+ * Fill an HTTP request for an API call, with the credential's token.
+ * Body (if any) must outlive the call.
+ */
+extern void gcp_request_init(GcpHttpRequest *req, const GcpServer *srv,
+							 GcpService svc, const char *method,
+							 const char *url, const char *body, size_t body_len);
+
+/*
+ * One authorized JSON call.  Returns the parsed response (owned by the
+ * current memory context) and its HTTP status.  A status other than 2xx
+ * raises an ERROR, unless it is listed in "tolerated" (0-terminated), in
+ * which case NULL may be returned for a non-JSON body.  "action" completes
+ * "could not ..." in messages.
+ */
+extern json_t *gcp_call(const GcpServer *srv, GcpService svc,
+						const char *method, const char *url, json_t *body,
+						const char *action, const long *tolerated,
+						long *status);
+
+/* Tie a jansson value to the current memory context: decref'd on reset. */
+extern json_t *gcp_json_track(json_t *value);
+
+/* Serialize compactly into palloc'd memory. */
+extern char *gcp_json_dump(json_t *value, size_t *len);
+
+#endif							/* GCP_CLIENT_H */

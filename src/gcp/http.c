@@ -1,0 +1,944 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *	  The HTTP transport of every GCP call: one libcurl multi handle per
+ *	  process, driven from the process latch, with retries and backoff.
+ *
+ * libcurl's connection cache lives in the multi handle, so keeping one
+ * multi handle for the life of the process keeps connections to each
+ * endpoint alive between calls and statements.  Transfers are driven with
+ * the socket interface: curl tells us which sockets it waits on and for how
+ * long, and we wait for those sockets together with the latch in a
+ * WaitEventSet, so that cancels and termination are noticed at once.
+ *
+ * Nothing here raises an ERROR from inside a libcurl callback: callbacks
+ * only record what happened, and errors are raised once curl has returned.
+ * Each call owns a small memory context whose reset callback removes the
+ * transfer from the multi handle and frees what libcurl malloc'd, so an
+ * ERROR anywhere leaves no transfer behind.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "common/pg_prng.h"
+#include "lib/ilist.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "bqstream.h"
+#include "gcp/gcp_json.h"
+#include "gcp/http.h"
+
+/* backoff of retried calls: 100 ms doubling up to a minute, as Google advises */
+#define BACKOFF_INITIAL_MS	100
+#define BACKOFF_MAX_MS		60000
+
+/* a response larger than this cannot become a PostgreSQL value anyway */
+#define MAX_RESPONSE_BYTES	((size_t) MaxAllocSize - 1)
+
+/* easy handles kept for reuse between calls */
+#define EASY_POOL_SIZE		16
+
+int			gcp_http_connect_timeout_ms = 10000;
+int			gcp_http_timeout_ms = 60000;
+int			gcp_http_deadline_ms = 120000;
+int			gcp_http_max_retries = 5;
+bool		gcp_http_catch_cancel = false;
+
+typedef enum CallState
+{
+	CALL_ACTIVE,				/* in the multi handle */
+	CALL_BACKOFF,				/* waiting to be retried */
+	CALL_DONE
+} CallState;
+
+struct GcpHttpCall
+{
+	dlist_node	node;			/* in active_calls while not freed */
+	MemoryContext cxt;			/* owns this struct; deleting it ends the call */
+	CallState	state;
+	CURL	   *easy;
+	struct curl_slist *headers;
+	bool		retry;
+	TimestampTz deadline;
+	TimestampTz retry_at;
+	int			attempts;
+
+	/* filled by the callbacks of the current attempt */
+	char	   *resp;			/* malloc'd, NUL-terminated */
+	size_t		resp_len;
+	size_t		resp_cap;
+	bool		resp_too_large;
+	long		retry_after_s;	/* -1 when absent */
+	char		errbuf[CURL_ERROR_SIZE];
+
+	GcpHttpResult result;
+};
+
+typedef struct WatchedSocket
+{
+	curl_socket_t fd;
+	int			what;			/* CURL_POLL_IN, _OUT or _INOUT */
+} WatchedSocket;
+
+static CURLM *multi = NULL;
+static dlist_head active_calls = DLIST_STATIC_INIT(active_calls);
+static WatchedSocket *sockets = NULL;
+static int	nsockets = 0;
+static int	maxsockets = 0;
+static TimestampTz curl_timer_at = -1;	/* -1: curl wants no timeout */
+static uint64 calls_finished = 0;
+static CURL *easy_pool[EASY_POOL_SIZE];
+static int	easy_pool_len = 0;
+
+void
+gcp_http_define_gucs(void)
+{
+	DefineCustomIntVariable("bqstream.http_connect_timeout",
+							"Time allowed to connect to a GCP endpoint.",
+							NULL,
+							&gcp_http_connect_timeout_ms,
+							10000, 100, 600000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("bqstream.http_timeout",
+							"Time allowed for one attempt of a GCP request.",
+							NULL,
+							&gcp_http_timeout_ms,
+							60000, 100, 3600000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("bqstream.http_retry_deadline",
+							"Time allowed for a GCP request including its retries.",
+							"Retries stop when the next one would start after this deadline.",
+							&gcp_http_deadline_ms,
+							120000, 100, 86400000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("bqstream.http_max_retries",
+							"Retries of a GCP request that failed transiently.",
+							"Transient failures are HTTP 408, 429, 500, 502, 503 and 504 and lost connections.",
+							&gcp_http_max_retries,
+							5, 0, 100,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * libcurl callbacks: record only, never raise
+ * ---------------------------------------------------------------------
+ */
+
+static size_t
+write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	GcpHttpCall *call = (GcpHttpCall *) userp;
+	size_t		n = size * nmemb;
+
+	if (call->resp_len + n > MAX_RESPONSE_BYTES)
+	{
+		call->resp_too_large = true;
+		return 0;				/* makes curl fail with CURLE_WRITE_ERROR */
+	}
+	if (call->resp_len + n + 1 > call->resp_cap)
+	{
+		size_t		cap = Max(call->resp_cap * 2, call->resp_len + n + 1);
+		char	   *p;
+
+		cap = Max(cap, 8192);
+		p = realloc(call->resp, cap);
+		if (p == NULL)
+			return 0;
+		call->resp = p;
+		call->resp_cap = cap;
+	}
+	memcpy(call->resp + call->resp_len, data, n);
+	call->resp_len += n;
+	call->resp[call->resp_len] = '\0';
+	return n;
+}
+
+static size_t
+header_cb(char *line, size_t size, size_t nmemb, void *userp)
+{
+	GcpHttpCall *call = (GcpHttpCall *) userp;
+	size_t		n = size * nmemb;
+	static const char name[] = "retry-after:";
+
+	if (n > sizeof(name) - 1 && pg_strncasecmp(line, name, sizeof(name) - 1) == 0)
+	{
+		char		value[64];
+		size_t		vlen = Min(n - (sizeof(name) - 1), sizeof(value) - 1);
+		char	   *end;
+		long		secs;
+
+		memcpy(value, line + sizeof(name) - 1, vlen);
+		value[vlen] = '\0';
+		secs = strtol(value, &end, 10);
+		if (end != value && secs >= 0)
+			call->retry_after_s = secs;
+		else
+		{
+			/* an HTTP-date */
+			time_t		when = curl_getdate(value, NULL);
+
+			if (when != -1)
+				call->retry_after_s = Max(0, (long) (when - time(NULL)));
+		}
+	}
+	return n;
+}
+
+static int
+socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	int			i;
+
+	for (i = 0; i < nsockets; i++)
+		if (sockets[i].fd == fd)
+			break;
+
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < nsockets)
+			sockets[i] = sockets[--nsockets];
+		return 0;
+	}
+	if (i == nsockets)
+	{
+		if (nsockets == maxsockets)
+		{
+			int			newmax = Max(16, maxsockets * 2);
+			WatchedSocket *p = realloc(sockets, newmax * sizeof(WatchedSocket));
+
+			if (p == NULL)
+				return -1;		/* curl fails the transfer */
+			sockets = p;
+			maxsockets = newmax;
+		}
+		nsockets++;
+	}
+	sockets[i].fd = fd;
+	sockets[i].what = what;
+	return 0;
+}
+
+static int
+timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	curl_timer_at = timeout_ms < 0 ? -1 :
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * process state
+ * ---------------------------------------------------------------------
+ */
+
+static void
+ensure_multi(void)
+{
+	if (multi != NULL)
+		return;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not initialize libcurl")));
+	multi = curl_multi_init();
+	if (multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a libcurl multi handle.")));
+	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+}
+
+static void
+release_attempt_buffers(GcpHttpCall *call)
+{
+	free(call->resp);
+	call->resp = NULL;
+	call->resp_len = call->resp_cap = 0;
+	call->resp_too_large = false;
+	call->retry_after_s = -1;
+	call->errbuf[0] = '\0';
+}
+
+/* memory-context reset callback: whatever happens, leave nothing behind */
+static void
+call_cleanup(void *arg)
+{
+	GcpHttpCall *call = (GcpHttpCall *) arg;
+
+	if (call->state == CALL_ACTIVE)
+		curl_multi_remove_handle(multi, call->easy);
+	if (call->easy)
+	{
+		if (easy_pool_len < EASY_POOL_SIZE)
+		{
+			curl_easy_reset(call->easy);
+			easy_pool[easy_pool_len++] = call->easy;
+		}
+		else
+			curl_easy_cleanup(call->easy);
+		call->easy = NULL;
+	}
+	curl_slist_free_all(call->headers);
+	call->headers = NULL;
+	release_attempt_buffers(call);
+	dlist_delete(&call->node);
+	call->state = CALL_DONE;
+}
+
+static TimestampTz
+deadline_of(const GcpHttpRequest *req)
+{
+	int			ms = req->deadline_ms > 0 ? req->deadline_ms : gcp_http_deadline_ms;
+
+	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+}
+
+static void
+append_header(GcpHttpCall *call, const char *header)
+{
+	struct curl_slist *l = curl_slist_append(call->headers, header);
+
+	if (l == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	call->headers = l;
+}
+
+/* (Re)submit the transfer to the multi handle for one attempt. */
+static void
+submit_attempt(GcpHttpCall *call)
+{
+	long		remaining_ms;
+
+	remaining_ms = (long) ((call->deadline - GetCurrentTimestamp()) / 1000);
+	remaining_ms = Max(remaining_ms, 1);
+	curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS,
+					 (long) Min(remaining_ms, (long) gcp_http_timeout_ms));
+	curl_easy_setopt(call->easy, CURLOPT_CONNECTTIMEOUT_MS,
+					 (long) Min(remaining_ms, (long) gcp_http_connect_timeout_ms));
+
+	release_attempt_buffers(call);
+	call->attempts++;
+	call->state = CALL_ACTIVE;
+	if (curl_multi_add_handle(multi, call->easy) != CURLM_OK)
+	{
+		call->state = CALL_DONE;
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not start an HTTP transfer")));
+	}
+}
+
+GcpHttpCall *
+gcp_http_start(const GcpHttpRequest *req)
+{
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	GcpHttpCall *call;
+	MemoryContextCallback *cb;
+	CURL	   *easy;
+
+	ensure_multi();
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "bqstream HTTP call",
+								ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	call = palloc0(sizeof(GcpHttpCall));
+	call->cxt = cxt;
+	call->state = CALL_DONE;
+	call->retry_after_s = -1;
+	dlist_push_tail(&active_calls, &call->node);
+	cb = palloc0(sizeof(MemoryContextCallback));
+	cb->func = call_cleanup;
+	cb->arg = call;
+	MemoryContextRegisterResetCallback(cxt, cb);
+
+	easy = easy_pool_len > 0 ? easy_pool[--easy_pool_len] : curl_easy_init();
+	if (easy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a libcurl handle.")));
+	call->easy = easy;
+	call->retry = req->retry;
+	call->deadline = deadline_of(req);
+
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_URL, req->url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "bqstream/" BQSTREAM_VERSION);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->errbuf);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
+
+	if (strcmp(req->method, "GET") == 0)
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+	else
+	{
+		if (strcmp(req->method, "POST") != 0)
+			curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
+		if (req->body != NULL || strcmp(req->method, "DELETE") != 0)
+		{
+			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+							 (curl_off_t) (req->body ? req->body_len : 0));
+			curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		}
+	}
+
+	if (req->body != NULL)
+		append_header(call, psprintf("Content-Type: %s",
+									 req->content_type ? req->content_type : "application/json"));
+	/* no 100-continue round trip before large bodies */
+	append_header(call, "Expect:");
+	if (req->bearer_token)
+		append_header(call, psprintf("Authorization: Bearer %s", req->bearer_token));
+	if (req->extra_header)
+		append_header(call, req->extra_header);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call->headers);
+
+	submit_attempt(call);
+	MemoryContextSwitchTo(oldcxt);
+	return call;
+}
+
+/* ---------------------------------------------------------------------
+ * completion and retries
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+transient_transport_error(CURLcode rc)
+{
+	switch (rc)
+	{
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_OPERATION_TIMEDOUT:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+		case CURLE_SSL_CONNECT_ERROR:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static bool
+transient_status(long status)
+{
+	return status == 408 || status == 429 || status == 500 ||
+		status == 502 || status == 503 || status == 504;
+}
+
+/* Delay before the next attempt: Retry-After if given, else jittered backoff. */
+static long
+retry_delay_ms(GcpHttpCall *call)
+{
+	long		cap;
+
+	if (call->retry_after_s >= 0)
+		return call->retry_after_s * 1000;
+
+	cap = BACKOFF_INITIAL_MS;
+	for (int i = 1; i < call->attempts && cap < BACKOFF_MAX_MS; i++)
+		cap *= 2;
+	cap = Min(cap, BACKOFF_MAX_MS);
+	/* half fixed, half random: spreads clients without retrying at once */
+	return cap / 2 + (long) (pg_prng_double(&pg_global_prng_state) * (cap / 2));
+}
+
+static void
+finish_attempt(GcpHttpCall *call, CURLcode rc)
+{
+	long		status = 0;
+	bool		transient;
+
+	curl_multi_remove_handle(multi, call->easy);
+	call->state = CALL_DONE;
+
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+
+	/*
+	 * A call that may not be repeated is still retried when the connection
+	 * was refused, since the request never reached the server then.
+	 */
+	if (rc != CURLE_OK)
+		transient = call->retry ? transient_transport_error(rc) : rc == CURLE_COULDNT_CONNECT;
+	else
+		transient = call->retry && transient_status(status);
+
+	if (transient && call->attempts <= gcp_http_max_retries)
+	{
+		TimestampTz at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 retry_delay_ms(call));
+
+		if (at < call->deadline)
+		{
+			call->state = CALL_BACKOFF;
+			call->retry_at = at;
+			return;
+		}
+	}
+
+	call->result.status = rc == CURLE_OK ? status : 0;
+	if (call->resp == NULL)
+		write_cb("", 1, 0, call);	/* an empty body is still a string */
+	call->result.body = call->resp ? call->resp : "";
+	call->result.body_len = call->resp_len;
+	call->result.attempts = call->attempts;
+	if (rc != CURLE_OK)
+	{
+		const char *msg = call->resp_too_large ? "response too large"
+			: call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc);
+
+		call->result.transport_error = MemoryContextStrdup(call->cxt, msg);
+	}
+	calls_finished++;
+}
+
+static void
+collect_finished(void)
+{
+	CURLMsg    *msg;
+	int			left;
+
+	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+	{
+		GcpHttpCall *call;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &call);
+		finish_attempt(call, msg->data.result);
+	}
+}
+
+/*
+ * Resubmit the calls whose backoff has passed, when "now" is given; return
+ * when the next of the others is due (-1: none).
+ */
+static TimestampTz
+next_retry(TimestampTz now)
+{
+	dlist_iter	it;
+	TimestampTz next = -1;
+
+	dlist_foreach(it, &active_calls)
+	{
+		GcpHttpCall *call = dlist_container(GcpHttpCall, node, it.cur);
+
+		if (call->state != CALL_BACKOFF)
+			continue;
+		if (now >= 0 && call->retry_at <= now)
+			submit_attempt(call);
+		else if (next < 0 || call->retry_at < next)
+			next = call->retry_at;
+	}
+	return next;
+}
+
+static bool
+any_call_in_flight(void)
+{
+	dlist_iter	it;
+
+	dlist_foreach(it, &active_calls)
+	{
+		GcpHttpCall *call = dlist_container(GcpHttpCall, node, it.cur);
+
+		if (call->state != CALL_DONE)
+			return true;
+	}
+	return false;
+}
+
+static long
+ms_until(TimestampTz now, TimestampTz then)
+{
+	if (then <= now)
+		return 0;
+	return (long) Min((then - now + 999) / 1000, (int64) INT_MAX);
+}
+
+void
+gcp_http_wait(long timeout_ms)
+{
+	uint64		finished_before = calls_finished;
+	TimestampTz give_up = timeout_ms < 0 ? -1 :
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+
+	for (;;)
+	{
+		TimestampTz now;
+		TimestampTz retry_at;
+		long		wait_ms = -1;
+		WaitEventSet *set;
+		WaitEvent  *events;
+		int			nevents;
+		int			nfired;
+		bool		latch_set = false;
+		int			running;
+
+		if (gcp_http_catch_cancel && QueryCancelPending && !ProcDiePending)
+			return;
+		CHECK_FOR_INTERRUPTS();
+
+		now = GetCurrentTimestamp();
+		retry_at = -1;
+		if (multi)
+		{
+			(void) next_retry(now);
+			/* let curl act on expired timers, then harvest */
+			if (curl_timer_at >= 0 && curl_timer_at <= GetCurrentTimestamp())
+			{
+				curl_timer_at = -1;
+				curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+			}
+			collect_finished();
+			retry_at = next_retry(-1);
+		}
+
+		if (calls_finished != finished_before)
+			return;
+		if (give_up >= 0 && now >= give_up)
+			return;
+		if (give_up < 0 && !any_call_in_flight())
+			return;
+
+		if (give_up >= 0)
+			wait_ms = ms_until(now, give_up);
+		if (curl_timer_at >= 0)
+			wait_ms = wait_ms < 0 ? ms_until(now, curl_timer_at) : Min(wait_ms, ms_until(now, curl_timer_at));
+		if (retry_at >= 0)
+			wait_ms = wait_ms < 0 ? ms_until(now, retry_at) : Min(wait_ms, ms_until(now, retry_at));
+
+		nevents = nsockets + 2;
+		set = CreateWaitEventSet(CurrentMemoryContext, nevents);
+		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+		for (int i = 0; i < nsockets; i++)
+		{
+			uint32		ev = 0;
+
+			if (sockets[i].what & CURL_POLL_IN)
+				ev |= WL_SOCKET_READABLE;
+			if (sockets[i].what & CURL_POLL_OUT)
+				ev |= WL_SOCKET_WRITEABLE;
+			AddWaitEventToSet(set, ev, sockets[i].fd, NULL, NULL);
+		}
+		events = palloc(sizeof(WaitEvent) * nevents);
+		nfired = WaitEventSetWait(set, wait_ms, events, nevents, PG_WAIT_EXTENSION);
+		FreeWaitEventSet(set);
+
+		for (int i = 0; i < nfired; i++)
+		{
+			int			mask = 0;
+
+			if (events[i].events & WL_LATCH_SET)
+			{
+				latch_set = true;
+				continue;
+			}
+			if (events[i].events & WL_SOCKET_READABLE)
+				mask |= CURL_CSELECT_IN;
+			if (events[i].events & WL_SOCKET_WRITEABLE)
+				mask |= CURL_CSELECT_OUT;
+			if (mask)
+				curl_multi_socket_action(multi, events[i].fd, mask, &running);
+		}
+		pfree(events);
+
+		if (latch_set)
+		{
+			ResetLatch(MyLatch);
+			if (gcp_http_catch_cancel && QueryCancelPending && !ProcDiePending)
+				return;
+			CHECK_FOR_INTERRUPTS();
+			/* a latch set for another reason is the caller's to look at */
+			if (multi)
+				collect_finished();
+			return;
+		}
+	}
+}
+
+bool
+gcp_http_finished(GcpHttpCall *call)
+{
+	return call->state == CALL_DONE;
+}
+
+const GcpHttpResult *
+gcp_http_result(GcpHttpCall *call)
+{
+	Assert(call->state == CALL_DONE);
+	return &call->result;
+}
+
+void
+gcp_http_free(GcpHttpCall *call)
+{
+	MemoryContextDelete(call->cxt);
+}
+
+GcpHttpCall *
+gcp_http_run(const GcpHttpRequest *req)
+{
+	GcpHttpCall *call = gcp_http_start(req);
+	bool		catch_cancel = gcp_http_catch_cancel;
+
+	/* a single call has no partial result to report: a cancel ends it */
+	gcp_http_catch_cancel = false;
+	while (!gcp_http_finished(call))
+		gcp_http_wait(-1);
+	gcp_http_catch_cancel = catch_cancel;
+	return call;
+}
+
+bool
+gcp_http_ok(const GcpHttpResult *res)
+{
+	return res->status >= 200 && res->status < 300;
+}
+
+/* ---------------------------------------------------------------------
+ * errors
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * SQLSTATE for a Google status.  Statuses are the reliable signal: HTTP 409
+ * means both ALREADY_EXISTS and ABORTED, 400 both INVALID_ARGUMENT and
+ * FAILED_PRECONDITION.
+ */
+static int
+sqlstate_for(long http, const char *status, const char *reason)
+{
+	if (reason && (strcmp(reason, "quotaExceeded") == 0 ||
+				   strcmp(reason, "rateLimitExceeded") == 0))
+		return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
+	if (status)
+	{
+		static const struct
+		{
+			const char *status;
+			int			sqlstate;
+		}			map[] = {
+			{"INVALID_ARGUMENT", ERRCODE_INVALID_PARAMETER_VALUE},
+			{"OUT_OF_RANGE", ERRCODE_INVALID_PARAMETER_VALUE},
+			{"FAILED_PRECONDITION", ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE},
+			{"NOT_FOUND", ERRCODE_UNDEFINED_OBJECT},
+			{"ALREADY_EXISTS", ERRCODE_DUPLICATE_OBJECT},
+			{"PERMISSION_DENIED", ERRCODE_INSUFFICIENT_PRIVILEGE},
+			{"UNAUTHENTICATED", ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION},
+			{"RESOURCE_EXHAUSTED", ERRCODE_CONFIGURATION_LIMIT_EXCEEDED},
+			{"UNAVAILABLE", ERRCODE_CONNECTION_FAILURE},
+			{"DEADLINE_EXCEEDED", ERRCODE_CONNECTION_FAILURE},
+			{"UNIMPLEMENTED", ERRCODE_FEATURE_NOT_SUPPORTED},
+			{"CANCELLED", ERRCODE_QUERY_CANCELED},
+		};
+
+		for (int i = 0; i < lengthof(map); i++)
+			if (strcmp(status, map[i].status) == 0)
+				return map[i].sqlstate;
+	}
+	switch (http)
+	{
+		case 400:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case 401:
+			return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+		case 403:
+			return ERRCODE_INSUFFICIENT_PRIVILEGE;
+		case 404:
+			return ERRCODE_UNDEFINED_OBJECT;
+		case 409:
+			return ERRCODE_DUPLICATE_OBJECT;
+		case 429:
+			return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
+		case 0:
+		case 502:
+		case 503:
+		case 504:
+			return ERRCODE_CONNECTION_FAILURE;
+		default:
+			return ERRCODE_FDW_ERROR;
+	}
+}
+
+static const char *
+hint_for(int sqlstate, const char *service)
+{
+	switch (sqlstate)
+	{
+		case ERRCODE_INSUFFICIENT_PRIVILEGE:
+			return strcmp(service, "BigQuery") == 0
+				? "The credential of the user mapping needs a BigQuery role that allows this, such as roles/bigquery.dataEditor."
+				: "The credential of the user mapping needs a Pub/Sub role that allows this, such as roles/pubsub.editor.";
+		case ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION:
+			return "Check the credential in the user mapping of the foreign server.";
+		case ERRCODE_UNDEFINED_OBJECT:
+			return "Check the name and the project_id option of the foreign server.";
+		case ERRCODE_CONFIGURATION_LIMIT_EXCEEDED:
+			return "A quota or rate limit was exceeded; retry later, more slowly, or raise the quota.";
+		case ERRCODE_CONNECTION_FAILURE:
+			return "Check the endpoint options of the foreign server and that the service is reachable.";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Text from a remote party, made safe and short for a message: control
+ * characters become spaces, and bytes that do not form valid characters of
+ * the server encoding become '?'.
+ */
+static char *
+sanitize(const char *s, size_t len)
+{
+	StringInfoData buf;
+	size_t		limit = Min(len, 500);
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, s, (int) limit);
+	for (int i = 0; i < buf.len; i++)
+	{
+		unsigned char c = (unsigned char) buf.data[i];
+
+		if (c < 0x20 || c == 0x7f)
+			buf.data[i] = ' ';
+	}
+	if (!pg_verifymbstr(buf.data, buf.len, true))
+	{
+		for (int i = 0; i < buf.len; i++)
+			if ((unsigned char) buf.data[i] >= 0x80)
+				buf.data[i] = '?';
+	}
+	if (len > limit)
+		appendStringInfoString(&buf, "...");
+	return buf.data;
+}
+
+void
+gcp_http_report(const GcpHttpResult *res, int elevel,
+				const char *service, const char *action)
+{
+	json_t	   *root = NULL;
+	const char *status = NULL;
+	const char *reason = NULL;
+	char	   *message = NULL;
+	int			sqlstate;
+
+	if (res->status == 0)
+	{
+		sqlstate = ERRCODE_CONNECTION_FAILURE;
+		ereport(elevel,
+				(errcode(sqlstate),
+				 errmsg("could not %s", action),
+				 errdetail_plural("%s could not be reached after %d attempt: %s.",
+								  "%s could not be reached after %d attempts: %s.",
+								  res->attempts, service, res->attempts,
+								  res->transport_error ? res->transport_error : "unknown error"),
+				 errhint("%s", hint_for(sqlstate, service))));
+		return;
+	}
+
+	root = json_loadb(res->body, res->body_len, 0, NULL);
+	if (root)
+	{
+		json_t	   *err = json_object_get(root, "error");
+
+		if (json_is_object(err))
+		{
+			json_t	   *errors = json_object_get(err, "errors");
+
+			status = json_string_value(json_object_get(err, "status"));
+			if (json_is_string(json_object_get(err, "message")))
+				message = pstrdup(json_string_value(json_object_get(err, "message")));
+			if (json_is_array(errors) && json_array_size(errors) > 0)
+				reason = json_string_value(json_object_get(json_array_get(errors, 0), "reason"));
+		}
+		else if (json_is_string(err))
+		{
+			/* OAuth shape: {"error":"invalid_grant","error_description":"..."} */
+			const char *desc = json_string_value(json_object_get(root, "error_description"));
+
+			message = psprintf("%s%s%s", json_string_value(err), desc ? ": " : "", desc ? desc : "");
+		}
+		status = status ? pstrdup(status) : NULL;
+		reason = reason ? pstrdup(reason) : NULL;
+		json_decref(root);
+	}
+
+	/* errdetail is a sentence; Google's messages mostly are, not always */
+	if (message && message[0] && message[strlen(message) - 1] != '.')
+		message = psprintf("%s.", message);
+
+	sqlstate = sqlstate_for(res->status, status, reason);
+	{
+		const char *hint = hint_for(sqlstate, service);
+
+		ereport(elevel,
+				(errcode(sqlstate),
+				 errmsg("could not %s", action),
+				 message
+				 ? errdetail("%s answered HTTP %ld%s%s: %s",
+							 service, res->status,
+							 status ? " " : "", status ? status : "",
+							 sanitize(message, strlen(message)))
+				 : errdetail("%s answered HTTP %ld with an unexpected body: %s",
+							 service, res->status,
+							 res->body_len > 0 ? sanitize(res->body, res->body_len) : "(empty)"),
+				 hint ? errhint("%s", hint) : 0));
+	}
+}
+
+char *
+gcp_url_escape(const char *segment)
+{
+	StringInfoData buf;
+	static const char hex[] = "0123456789ABCDEF";
+
+	initStringInfo(&buf);
+	for (const unsigned char *p = (const unsigned char *) segment; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
+			appendStringInfoChar(&buf, (char) *p);
+		else
+		{
+			appendStringInfoChar(&buf, '%');
+			appendStringInfoChar(&buf, hex[*p >> 4]);
+			appendStringInfoChar(&buf, hex[*p & 15]);
+		}
+	}
+	return buf.data;
+}
