@@ -15,9 +15,6 @@
 
 #include "gcp/bigquery.h"
 
-static const long tolerate_409[] = {409, 0};
-static const long tolerate_404[] = {404, 0};
-
 /* dataset and table IDs: letters, digits and underscores, at most 1024 */
 void
 bq_check_id(const char *kind, const char *id)
@@ -55,25 +52,15 @@ static bool
 insert_table(const GcpServer *srv, const char *dataset, const char *table,
 			 const char *kind, json_t *resource)
 {
-	long		status;
-
-	gcp_call(srv, GCP_BIGQUERY, "POST", table_url(srv, dataset, NULL), resource,
-			 psprintf("create %s \"%s.%s\"", kind, dataset, table),
-			 tolerate_409, &status);
-	if (status == 409)
-	{
-		ereport(NOTICE,
-				(errmsg("%s \"%s.%s\" already exists, skipping", kind, dataset, table)));
-		return false;
-	}
-	return true;
+	return gcp_call_unless(srv, GCP_BIGQUERY, "POST", table_url(srv, dataset, NULL), resource,
+						   psprintf("create %s \"%s.%s\"", kind, dataset, table), 409,
+						   psprintf("%s \"%s.%s\" already exists, skipping", kind, dataset, table));
 }
 
 bool
 bq_create_dataset(const GcpServer *srv, const char *dataset)
 {
 	json_t	   *body;
-	long		status;
 
 	bq_check_id("dataset", dataset);
 	body = gcp_json_track(json_pack("{s:{s:s, s:s}, s:s}",
@@ -81,37 +68,23 @@ bq_create_dataset(const GcpServer *srv, const char *dataset)
 									"projectId", srv->project_id,
 									"datasetId", dataset,
 									"location", srv->location));
-	gcp_call(srv, GCP_BIGQUERY, "POST",
-			 gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets",
-					 gcp_url_escape(srv->project_id)),
-			 body, psprintf("create dataset \"%s\"", dataset), tolerate_409, &status);
-	if (status == 409)
-	{
-		ereport(NOTICE,
-				(errmsg("dataset \"%s\" already exists, skipping", dataset)));
-		return false;
-	}
-	return true;
+	return gcp_call_unless(srv, GCP_BIGQUERY, "POST",
+						   gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets",
+								   gcp_url_escape(srv->project_id)),
+						   body, psprintf("create dataset \"%s\"", dataset), 409,
+						   psprintf("dataset \"%s\" already exists, skipping", dataset));
 }
 
 bool
 bq_delete_dataset(const GcpServer *srv, const char *dataset, bool cascade)
 {
-	long		status;
-
 	bq_check_id("dataset", dataset);
-	gcp_call(srv, GCP_BIGQUERY, "DELETE",
-			 gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets/%s%s",
-					 gcp_url_escape(srv->project_id), dataset,
-					 cascade ? "?deleteContents=true" : ""),
-			 NULL, psprintf("drop dataset \"%s\"", dataset), tolerate_404, &status);
-	if (status == 404)
-	{
-		ereport(NOTICE,
-				(errmsg("dataset \"%s\" does not exist, skipping", dataset)));
-		return false;
-	}
-	return true;
+	return gcp_call_unless(srv, GCP_BIGQUERY, "DELETE",
+						   gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets/%s%s",
+								   gcp_url_escape(srv->project_id), dataset,
+								   cascade ? "?deleteContents=true" : ""),
+						   NULL, psprintf("drop dataset \"%s\"", dataset), 404,
+						   psprintf("dataset \"%s\" does not exist, skipping", dataset));
 }
 
 /*
@@ -182,17 +155,9 @@ bq_create_orders_per_minute(const GcpServer *srv, const char *dataset,
 bool
 bq_delete_table(const GcpServer *srv, const char *dataset, const char *table)
 {
-	long		status;
-
 	bq_check_id("dataset", dataset);
 	bq_check_id("table", table);
-	gcp_call(srv, GCP_BIGQUERY, "DELETE", table_url(srv, dataset, table), NULL,
-			 psprintf("drop table \"%s.%s\"", dataset, table), tolerate_404, &status);
-	if (status == 404)
-	{
-		ereport(NOTICE,
-				(errmsg("table \"%s.%s\" does not exist, skipping", dataset, table)));
-		return false;
-	}
-	return true;
+	return gcp_call_unless(srv, GCP_BIGQUERY, "DELETE", table_url(srv, dataset, table), NULL,
+						   psprintf("drop table \"%s.%s\"", dataset, table), 404,
+						   psprintf("table \"%s.%s\" does not exist, skipping", dataset, table));
 }

@@ -342,3 +342,20 @@ gcp_call(const GcpServer *srv, GcpService svc, const char *method,
 	gcp_http_free(call);
 	return gcp_json_track(result);
 }
+
+bool
+gcp_call_unless(const GcpServer *srv, GcpService svc, const char *method,
+				const char *url, json_t *body, const char *action,
+				long skip_status, const char *skip_notice)
+{
+	long		tolerated[2] = {skip_status, 0};
+	long		status;
+
+	gcp_call(srv, svc, method, url, body, action, tolerated, &status);
+	if (status == skip_status)
+	{
+		ereport(NOTICE, (errmsg_internal("%s", skip_notice)));
+		return false;
+	}
+	return true;
+}

@@ -65,6 +65,17 @@ extern json_t *gcp_call(const GcpServer *srv, GcpService svc,
 						const char *action, const long *tolerated,
 						long *status);
 
+/*
+ * A create or a drop that may find nothing to do: an answer with status
+ * "skip_status" (409 for a create, 404 for a drop) raises "skip_notice" as
+ * a NOTICE and returns false; success returns true; anything else is an
+ * ERROR.
+ */
+extern bool gcp_call_unless(const GcpServer *srv, GcpService svc,
+							const char *method, const char *url, json_t *body,
+							const char *action, long skip_status,
+							const char *skip_notice);
+
 /* Tie a jansson value to the current memory context: decref'd on reset. */
 extern json_t *gcp_json_track(json_t *value);
 

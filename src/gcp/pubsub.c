@@ -14,9 +14,6 @@
 
 #include "gcp/pubsub.h"
 
-static const long tolerate_409[] = {409, 0};
-static const long tolerate_404[] = {404, 0};
-
 /* Pub/Sub's rule: 3-255 of [A-Za-z0-9-_.~+%], a letter first, not "goog..." */
 void
 pubsub_check_id(const char *kind, const char *id)
@@ -67,36 +64,20 @@ topic_name(const GcpServer *srv, const char *topic)
 bool
 pubsub_create_topic(const GcpServer *srv, const char *topic)
 {
-	long		status;
-
 	pubsub_check_id("topic", topic);
-	gcp_call(srv, GCP_PUBSUB, "PUT", pubsub_topic_url(srv, topic, NULL),
-			 gcp_json_track(json_object()),
-			 psprintf("create topic \"%s\"", topic), tolerate_409, &status);
-	if (status == 409)
-	{
-		ereport(NOTICE,
-				(errmsg("topic \"%s\" already exists, skipping", topic)));
-		return false;
-	}
-	return true;
+	return gcp_call_unless(srv, GCP_PUBSUB, "PUT", pubsub_topic_url(srv, topic, NULL),
+						   gcp_json_track(json_object()),
+						   psprintf("create topic \"%s\"", topic), 409,
+						   psprintf("topic \"%s\" already exists, skipping", topic));
 }
 
 bool
 pubsub_delete_topic(const GcpServer *srv, const char *topic)
 {
-	long		status;
-
 	pubsub_check_id("topic", topic);
-	gcp_call(srv, GCP_PUBSUB, "DELETE", pubsub_topic_url(srv, topic, NULL),
-			 NULL, psprintf("delete topic \"%s\"", topic), tolerate_404, &status);
-	if (status == 404)
-	{
-		ereport(NOTICE,
-				(errmsg("topic \"%s\" does not exist, skipping", topic)));
-		return false;
-	}
-	return true;
+	return gcp_call_unless(srv, GCP_PUBSUB, "DELETE", pubsub_topic_url(srv, topic, NULL),
+						   NULL, psprintf("delete topic \"%s\"", topic), 404,
+						   psprintf("topic \"%s\" does not exist, skipping", topic));
 }
 
 bool
@@ -106,7 +87,6 @@ pubsub_create_subscription(const GcpServer *srv, const char *sub,
 						   int max_delivery_attempts)
 {
 	json_t	   *body;
-	long		status;
 
 	pubsub_check_id("subscription", sub);
 	pubsub_check_id("topic", topic);
@@ -132,30 +112,16 @@ pubsub_create_subscription(const GcpServer *srv, const char *sub,
 									  "deadLetterTopic", topic_name(srv, dead_letter_topic),
 									  "maxDeliveryAttempts", max_delivery_attempts));
 
-	gcp_call(srv, GCP_PUBSUB, "PUT", pubsub_subscription_url(srv, sub, NULL), body,
-			 psprintf("create subscription \"%s\"", sub), tolerate_409, &status);
-	if (status == 409)
-	{
-		ereport(NOTICE,
-				(errmsg("subscription \"%s\" already exists, skipping", sub)));
-		return false;
-	}
-	return true;
+	return gcp_call_unless(srv, GCP_PUBSUB, "PUT", pubsub_subscription_url(srv, sub, NULL),
+						   body, psprintf("create subscription \"%s\"", sub), 409,
+						   psprintf("subscription \"%s\" already exists, skipping", sub));
 }
 
 bool
 pubsub_delete_subscription(const GcpServer *srv, const char *sub)
 {
-	long		status;
-
 	pubsub_check_id("subscription", sub);
-	gcp_call(srv, GCP_PUBSUB, "DELETE", pubsub_subscription_url(srv, sub, NULL),
-			 NULL, psprintf("delete subscription \"%s\"", sub), tolerate_404, &status);
-	if (status == 404)
-	{
-		ereport(NOTICE,
-				(errmsg("subscription \"%s\" does not exist, skipping", sub)));
-		return false;
-	}
-	return true;
+	return gcp_call_unless(srv, GCP_PUBSUB, "DELETE", pubsub_subscription_url(srv, sub, NULL),
+						   NULL, psprintf("delete subscription \"%s\"", sub), 404,
+						   psprintf("subscription \"%s\" does not exist, skipping", sub));
 }
