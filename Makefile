@@ -12,7 +12,11 @@ OBJS = \
 	src/gcp/options.o \
 	src/gcp/pubsub.o \
 	src/generator/orders.o \
-	src/generator/publish.o
+	src/generator/publish.o \
+	src/worker/launcher.o \
+	src/worker/pipeline.o \
+	src/worker/stats.o \
+	src/worker/validate.o
 
 DATA = $(wildcard sql/bqstream--*.sql)
 

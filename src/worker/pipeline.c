@@ -1,0 +1,628 @@
+/*-------------------------------------------------------------------------
+ *
+ * pipeline.c
+ *	  A pipeline worker: pull orders from a Pub/Sub subscription, validate
+ *	  them, stream the valid ones into BigQuery, dead-letter the others, and
+ *	  acknowledge exactly what was stored.
+ *
+ * The rule that keeps data safe: a message is acknowledged only after
+ * BigQuery accepted its row or its dead-letter row was committed locally.
+ * Anything else (a crash, SIGTERM, a failed request) leaves it unacked, so
+ * Pub/Sub redelivers it; the row's insertId is the message ID, so BigQuery
+ * drops the duplicate a redelivery would otherwise create.
+ *
+ * Errors of a batch (a missing table, a revoked permission, a service
+ * down past the retry deadline) are logged, shown in pipeline_stats, and
+ * answered with an exponential backoff instead of a tight loop.  SIGTERM
+ * ends the worker at once through the ordinary die() path: an unfinished
+ * batch is simply redelivered later.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+/* first: jansson beside builtins.h */
+#include "gcp/gcp_json.h"
+
+#include "access/xact.h"
+#include "common/base64.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "gcp/bigquery.h"
+#include "gcp/pubsub.h"
+#include "worker/validate.h"
+#include "worker/worker.h"
+
+/* BigQuery's advice: about 500 rows per insertAll request */
+#define INSERT_CHUNK_ROWS	500
+#define BACKOFF_MIN_MS		1000
+#define BACKOFF_MAX_MS		60000
+#define CONFIG_REFRESH_S	30
+
+typedef struct PipelineConfig
+{
+	char	   *name;
+	char	   *server;
+	char	   *subscription;
+	char	   *dataset;
+	char	   *table;
+	int			batch_size;
+	int64		max_lateness_us;
+	ValidationRules rules;
+	GcpServer  *srv;
+	TableSchema *schema;
+	char	   *pull_url;
+	char	   *ack_url;
+	char	   *insert_url;
+	TimestampTz loaded_at;
+} PipelineConfig;
+
+/* one pulled message while its batch is processed */
+typedef struct Message
+{
+	const char *ack_id;
+	const char *message_id;
+	json_t	   *message;		/* the PubsubMessage, for dead letters */
+	TimestampTz publish_time;
+	char	   *payload;		/* decoded data */
+	int			payload_len;
+	Verdict		verdict;
+	bool		stored;			/* inserted, or dead-lettered and committed */
+	char	   *bq_error;		/* row refused by BigQuery */
+} Message;
+
+static WorkerSlot *slot;
+
+static void
+set_state(WorkerState state, const char *activity)
+{
+	pg_atomic_write_u32(&slot->state, state);
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+count(pg_atomic_uint64 *counter, uint64 n)
+{
+	if (n > 0)
+		pg_atomic_fetch_add_u64(counter, n);
+}
+
+/* ---------------------------------------------------------------------
+ * configuration
+ * ---------------------------------------------------------------------
+ */
+
+/* Read the pipeline's row and resolve its server; false if it is gone or stopped. */
+static bool
+load_config(PipelineConfig *cfg, MemoryContext cxt)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		found = false;
+	MemoryContext old;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	args[0] = CStringGetTextDatum(slot->pipeline);
+	if (SPI_execute_with_args("SELECT server, subscription, coalesce(dataset, ''), target_table, batch_size, "
+							  "extract(epoch FROM max_lateness)::float8, extract(epoch FROM max_future_skew)::float8 "
+							  "FROM bqstream.pipelines WHERE name = $1 AND enabled",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline \"%s\"", slot->pipeline);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		old = MemoryContextSwitchTo(cxt);
+		cfg->name = pstrdup(slot->pipeline);
+		cfg->server = SPI_getvalue(tup, desc, 1);
+		cfg->subscription = SPI_getvalue(tup, desc, 2);
+		cfg->dataset = SPI_getvalue(tup, desc, 3);
+		cfg->table = SPI_getvalue(tup, desc, 4);
+		cfg->batch_size = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+		cfg->max_lateness_us = (int64) (DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull)) * USECS_PER_SEC);
+		cfg->rules.max_future_skew_us = (int64) (DatumGetFloat8(SPI_getbinval(tup, desc, 7, &isnull)) * USECS_PER_SEC);
+		cfg->rules.max_id_length = 128;
+		cfg->srv = gcp_server_lookup(cfg->server);
+		if (cfg->dataset[0] == '\0')
+			cfg->dataset = cfg->srv->dataset;
+		pubsub_check_id("subscription", cfg->subscription);
+		bq_check_id("dataset", cfg->dataset);
+		bq_check_id("table", cfg->table);
+		cfg->pull_url = pubsub_subscription_url(cfg->srv, cfg->subscription, ":pull");
+		cfg->ack_url = pubsub_subscription_url(cfg->srv, cfg->subscription, ":acknowledge");
+		cfg->insert_url = gcp_url(cfg->srv, GCP_BIGQUERY,
+								  "projects/%s/datasets/%s/tables/%s/insertAll",
+								  gcp_url_escape(cfg->srv->project_id), cfg->dataset, cfg->table);
+		MemoryContextSwitchTo(old);
+		found = true;
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	if (found)
+	{
+		/* the table's schema drives validation */
+		json_t	   *table;
+
+		old = MemoryContextSwitchTo(cxt);
+		table = gcp_call(cfg->srv, GCP_BIGQUERY, "GET",
+						 gcp_url(cfg->srv, GCP_BIGQUERY, "projects/%s/datasets/%s/tables/%s",
+								 gcp_url_escape(cfg->srv->project_id), cfg->dataset, cfg->table),
+						 NULL, psprintf("read the schema of table \"%s.%s\"", cfg->dataset, cfg->table),
+						 NULL, NULL);
+		cfg->schema = schema_from_table(table, cfg->table);
+		cfg->loaded_at = GetCurrentTimestamp();
+		MemoryContextSwitchTo(old);
+	}
+	return found;
+}
+
+/* ---------------------------------------------------------------------
+ * one batch
+ * ---------------------------------------------------------------------
+ */
+
+static void
+append_json_string(StringInfo buf, const char *s)
+{
+	appendStringInfoChar(buf, '"');
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if (c == '"' || c == '\\')
+		{
+			appendStringInfoChar(buf, '\\');
+			appendStringInfoChar(buf, (char) c);
+		}
+		else if (c < 0x20)
+			appendStringInfo(buf, "\\u%04x", c);
+		else
+			appendStringInfoChar(buf, (char) c);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+static int
+pull(PipelineConfig *cfg, json_t **response, Message **messages)
+{
+	json_t	   *body = gcp_json_track(json_pack("{s:i, s:b}", "maxMessages", cfg->batch_size,
+												"returnImmediately", 0));
+	json_t	   *received;
+	size_t		i;
+	json_t	   *rm;
+	int			n = 0;
+
+	set_state(WS_PULLING, "pulling");
+	*response = gcp_call(cfg->srv, GCP_PUBSUB, "POST", cfg->pull_url, body,
+						 psprintf("pull from subscription \"%s\"", cfg->subscription),
+						 NULL, NULL);
+	received = json_object_get(*response, "receivedMessages");
+	if (!json_is_array(received) || json_array_size(received) == 0)
+		return 0;
+
+	*messages = palloc0(sizeof(Message) * json_array_size(received));
+	json_array_foreach(received, i, rm)
+	{
+		Message    *m = &(*messages)[n];
+		json_t	   *msg = json_object_get(rm, "message");
+		const char *data = json_string_value(json_object_get(msg, "data"));
+		const char *pt = json_string_value(json_object_get(msg, "publishTime"));
+		json_t	   *attempt = json_object_get(rm, "deliveryAttempt");
+
+		m->verdict.reason = -1;
+		m->ack_id = json_string_value(json_object_get(rm, "ackId"));
+		m->message_id = json_string_value(json_object_get(msg, "messageId"));
+		if (m->ack_id == NULL || m->message_id == NULL)
+			continue;			/* nothing to ack it with: Pub/Sub will redeliver */
+		m->message = msg;
+		if (pt == NULL || !parse_timestamp(pt, strlen(pt), &m->publish_time))
+			m->publish_time = 0;
+		if (json_is_integer(attempt) && json_integer_value(attempt) > 1)
+			count(&slot->redelivered, 1);
+
+		if (data == NULL)
+			data = "";
+		m->payload = palloc(pg_b64_dec_len(strlen(data)) + 1);
+		m->payload_len = pg_b64_decode(data, strlen(data), m->payload,
+									   pg_b64_dec_len(strlen(data)));
+		if (m->payload_len < 0)
+		{
+			m->verdict.reason = DL_BAD_ENCODING;
+			m->verdict.detail = pstrdup("The message data is not valid base64.");
+			m->payload_len = 0;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Send rows [from, to) that passed validation; mark the ones BigQuery took. */
+static void
+insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
+{
+	StringInfoData body;
+	json_t	   *resp;
+	json_t	   *errors;
+	size_t		i;
+	json_t	   *e;
+	bool	   *refused = palloc0(sizeof(bool) * nrows);
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"skipInvalidRows\":true,\"ignoreUnknownValues\":false,\"rows\":[");
+	for (int r = 0; r < nrows; r++)
+	{
+		Message    *m = &msgs[rows[r]];
+
+		if (r > 0)
+			appendStringInfoChar(&body, ',');
+		appendStringInfoString(&body, "{\"insertId\":");
+		append_json_string(&body, m->message_id);
+		appendStringInfoString(&body, ",\"json\":");
+		/* validated JSON: spliced as it came */
+		appendBinaryStringInfo(&body, m->payload, m->payload_len);
+		appendStringInfoChar(&body, '}');
+	}
+	appendStringInfoString(&body, "]}");
+
+	{
+		GcpHttpRequest req;
+		GcpHttpCall *call;
+		const GcpHttpResult *res;
+
+		gcp_request_init(&req, cfg->srv, GCP_BIGQUERY, "POST", cfg->insert_url,
+						 body.data, body.len);
+		call = gcp_http_run(&req);
+		res = gcp_http_result(call);
+		if (res->attempts > 1)
+			count(&slot->retries, res->attempts - 1);
+		if (!gcp_http_ok(res))
+			gcp_http_report(res, ERROR, "BigQuery",
+							psprintf("stream rows into table \"%s.%s\"", cfg->dataset, cfg->table));
+		resp = gcp_json_track(json_loadb(res->body, res->body_len, 0, NULL));
+		gcp_http_free(call);
+	}
+	if (resp == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("could not stream rows into table \"%s.%s\"", cfg->dataset, cfg->table),
+				 errdetail("BigQuery answered with a body that is not JSON.")));
+
+	errors = json_object_get(resp, "insertErrors");
+	json_array_foreach(errors, i, e)
+	{
+		json_t	   *idx = json_object_get(e, "index");
+		json_t	   *first = json_array_get(json_object_get(e, "errors"), 0);
+		int			r = json_is_integer(idx) ? (int) json_integer_value(idx) : -1;
+		const char *reason = json_string_value(json_object_get(first, "reason"));
+
+		if (r < 0 || r >= nrows)
+			continue;
+		refused[r] = true;
+		/* "stopped" rows were fine and only held back: left for redelivery */
+		if (reason && strcmp(reason, "stopped") == 0)
+			continue;
+		msgs[rows[r]].bq_error = psprintf("%s: %s",
+										  reason ? reason : "invalid",
+										  json_string_value(json_object_get(first, "message"))
+										  ? json_string_value(json_object_get(first, "message")) : "");
+	}
+
+	for (int r = 0; r < nrows; r++)
+	{
+		Message    *m = &msgs[rows[r]];
+
+		if (refused[r])
+			continue;
+		m->stored = true;
+	}
+}
+
+static void
+record_latency(TimestampTz publish_time, TimestampTz now)
+{
+	int64		ms;
+	int			bucket = 0;
+
+	if (publish_time == 0)
+		return;
+	ms = (now - publish_time) / 1000;
+	while (bucket < LATENCY_BUCKETS - 1 && ms >= (INT64CONST(1) << bucket))
+		bucket++;
+	count(&slot->latency_hist[bucket], 1);
+}
+
+static void
+count_throughput(uint64 n)
+{
+	uint64		sec = (uint64) (GetCurrentTimestamp() / USECS_PER_SEC);
+	int			i = (int) (sec % THROUGHPUT_SECONDS);
+
+	if (pg_atomic_read_u64(&slot->per_second_stamp[i]) != sec)
+	{
+		pg_atomic_write_u64(&slot->per_second[i], 0);
+		pg_atomic_write_u64(&slot->per_second_stamp[i], sec);
+	}
+	count(&slot->per_second[i], n);
+}
+
+/* Commit the dead letters of the batch; after this they may be acked. */
+static void
+store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID, BYTEAOID, TEXTOID, TEXTOID};
+	int			stored = 0;
+	bool		any = false;
+
+	for (int i = 0; i < n && !any; i++)
+		any = msgs[i].verdict.reason >= 0 || msgs[i].bq_error != NULL;
+	if (!any)
+		return;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (plan == NULL)
+	{
+		plan = SPI_prepare("INSERT INTO bqstream.dead_letters (pipeline, message_id, publish_time, "
+						   "attributes, payload, reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+						   7, types);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the dead-letter insert");
+	}
+	for (int i = 0; i < n; i++)
+	{
+		Message    *m = &msgs[i];
+		Datum		values[7];
+		char		nulls[7] = "       ";
+		json_t	   *attrs;
+		char	   *attrs_text;
+		bytea	   *payload;
+		int			reason;
+
+		if (m->verdict.reason < 0 && m->bq_error == NULL)
+			continue;
+		reason = m->verdict.reason >= 0 ? m->verdict.reason : DL_BIGQUERY_REJECTED;
+		attrs = json_object_get(m->message, "attributes");
+		attrs_text = attrs ? json_dumps(attrs, JSON_COMPACT) : NULL;
+		payload = palloc(VARHDRSZ + m->payload_len);
+		SET_VARSIZE(payload, VARHDRSZ + m->payload_len);
+		memcpy(VARDATA(payload), m->payload, m->payload_len);
+
+		values[0] = CStringGetTextDatum(cfg->name);
+		values[1] = CStringGetTextDatum(m->message_id);
+		values[2] = TimestampTzGetDatum(m->publish_time);
+		if (m->publish_time == 0)
+			nulls[2] = 'n';
+		if (attrs_text)
+		{
+			values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(pstrdup(attrs_text)));
+			free(attrs_text);
+		}
+		else
+			nulls[3] = 'n';
+		values[4] = PointerGetDatum(payload);
+		values[5] = CStringGetTextDatum(dead_letter_reason_names[reason]);
+		values[6] = CStringGetTextDatum(m->verdict.reason >= 0 ? m->verdict.detail : m->bq_error);
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not store a dead letter");
+		count(&slot->dead_by_reason[reason], 1);
+		m->stored = true;
+		stored++;
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	count(&slot->dead_lettered, stored);
+}
+
+static void
+acknowledge(PipelineConfig *cfg, Message *msgs, int n)
+{
+	json_t	   *ids = json_array();
+	json_t	   *body = gcp_json_track(json_pack("{s:o}", "ackIds", ids));
+	int			nacks = 0;
+
+	for (int i = 0; i < n; i++)
+		if (msgs[i].stored)
+		{
+			json_array_append_new(ids, json_string(msgs[i].ack_id));
+			nacks++;
+		}
+	if (nacks == 0)
+		return;
+	gcp_call(cfg->srv, GCP_PUBSUB, "POST", cfg->ack_url, body,
+			 psprintf("acknowledge messages of subscription \"%s\"", cfg->subscription),
+			 NULL, NULL);
+	count(&slot->acked, nacks);
+}
+
+static void
+run_batch(PipelineConfig *cfg)
+{
+	json_t	   *response;
+	Message    *msgs = NULL;
+	int			n = pull(cfg, &response, &msgs);
+	int		   *rows;
+	int			nrows = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	uint64		late = 0;
+	uint64		inserted = 0;
+
+	if (n == 0)
+	{
+		count(&slot->empty_pulls, 1);
+		return;
+	}
+	/* full pulls mean a backlog: the launcher adds workers on them */
+	if (n >= cfg->batch_size)
+		count(&slot->full_pulls, 1);
+	count(&slot->received, n);
+	count(&slot->batches, 1);
+
+	rows = palloc(sizeof(int) * n);
+	for (int i = 0; i < n; i++)
+	{
+		Message    *m = &msgs[i];
+
+		if (m->verdict.reason < 0)
+			validate_payload(cfg->schema, &cfg->rules, m->payload, m->payload_len, now, &m->verdict);
+		if (m->verdict.reason >= 0)
+			continue;
+		if (m->publish_time != 0 && m->verdict.event_time != 0 &&
+			m->publish_time - m->verdict.event_time > cfg->max_lateness_us)
+			late++;
+		rows[nrows++] = i;
+	}
+
+	set_state(WS_INSERTING, "inserting");
+	for (int from = 0; from < nrows; from += INSERT_CHUNK_ROWS)
+		insert_chunk(cfg, msgs, rows + from, Min(INSERT_CHUNK_ROWS, nrows - from));
+
+	now = GetCurrentTimestamp();
+	for (int r = 0; r < nrows; r++)
+		if (msgs[rows[r]].stored)
+		{
+			record_latency(msgs[rows[r]].publish_time, now);
+			inserted++;
+		}
+	count(&slot->inserted, inserted);
+	count(&slot->late, late);
+	count_throughput(inserted);
+
+	store_dead_letters(cfg, msgs, n);
+	acknowledge(cfg, msgs, n);
+}
+
+/* ---------------------------------------------------------------------
+ * main
+ * ---------------------------------------------------------------------
+ */
+
+static void
+backoff(long ms)
+{
+	set_state(WS_BACKING_OFF, "backing off after an error");
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
+worker_detach(int code, Datum arg)
+{
+	pg_atomic_write_u32(&slot->state, WS_STOPPED);
+	slot->latch = NULL;
+	slot->pid = 0;
+}
+
+void
+bqstream_pipeline_main(Datum arg)
+{
+	int			slotno = DatumGetInt32(arg);
+	MemoryContext worker_cxt;
+	MemoryContext batch_cxt;
+	MemoryContext config_cxt;
+	PipelineConfig *cfg = NULL;
+	long		delay = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	bq_shmem_attach();
+	slot = &bq_shared->slots[slotno];
+	BackgroundWorkerInitializeConnectionByOid(slot->database, slot->owner, 0);
+	pgstat_report_appname(psprintf("bqstream pipeline %s", slot->pipeline));
+
+	slot->pid = MyProcPid;
+	slot->latch = MyLatch;
+	before_shmem_exit(worker_detach, (Datum) 0);
+	slot->started_at = GetCurrentTimestamp();
+	set_state(WS_STARTING, "starting");
+
+	worker_cxt = AllocSetContextCreate(TopMemoryContext, "bqstream pipeline",
+									   ALLOCSET_DEFAULT_SIZES);
+	batch_cxt = AllocSetContextCreate(worker_cxt, "bqstream batch",
+									  ALLOCSET_DEFAULT_SIZES);
+	config_cxt = AllocSetContextCreate(worker_cxt, "bqstream pipeline configuration",
+									   ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			cfg = NULL;			/* re-read the pipeline too */
+		}
+		if (slot->stop_requested)
+			break;
+
+		PG_TRY();
+		{
+			if (cfg == NULL ||
+				GetCurrentTimestamp() - cfg->loaded_at > CONFIG_REFRESH_S * USECS_PER_SEC)
+			{
+				MemoryContextReset(config_cxt);
+				cfg = MemoryContextAllocZero(config_cxt, sizeof(PipelineConfig));
+				if (!load_config(cfg, config_cxt))
+				{
+					ereport(LOG,
+							(errmsg("bqstream pipeline \"%s\" is stopped or dropped; worker %d exits",
+									slot->pipeline, slot->worker_no)));
+					set_state(WS_STOPPED, "stopped");
+					proc_exit(0);
+				}
+			}
+			MemoryContextSwitchTo(batch_cxt);
+			run_batch(cfg);
+			delay = 0;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(worker_cxt);
+			edata = CopyErrorData();
+			EmitErrorReport();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			bq_slot_set_error(slot, edata->detail
+							  ? psprintf("%s: %s", edata->message, edata->detail)
+							  : edata->message);
+			FreeErrorData(edata);
+			count(&slot->retries, 1);
+			cfg = NULL;			/* the table may have changed: read it again */
+			delay = delay == 0 ? BACKOFF_MIN_MS : Min(delay * 2, BACKOFF_MAX_MS);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(worker_cxt);
+		MemoryContextReset(batch_cxt);
+		if (delay > 0)
+			backoff(delay);
+	}
+
+	set_state(WS_STOPPED, "stopped");
+	proc_exit(0);
+}
