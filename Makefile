@@ -13,6 +13,7 @@ OBJS = \
 	src/gcp/pubsub.o \
 	src/generator/orders.o \
 	src/generator/publish.o \
+	src/worker/deadletter.o \
 	src/worker/launcher.o \
 	src/worker/pipeline.o \
 	src/worker/stats.o \

@@ -129,15 +129,33 @@ sql "ALTER SERVER emulator OPTIONS (ADD projectid 'typo')" || echo "(refused, as
 step "4c. the pipeline's GCP resources, in one idempotent call"
 sql "SELECT * FROM bqstream.setup_demo('emulator')"
 
-step "4d. simulated orders: a preview, then 10,000 published (5% malformed, 10% late)"
+step "4d. a streaming pipeline: subscription orders-pipeline -> validation -> shop.raw_orders"
+sql "SELECT bqstream.create_pipeline('orders', 'emulator', 'orders-pipeline', max_workers => 2)"
+
+step "4e. simulated orders: a preview, then 10,000 published (5% malformed, 10% late)"
 sql "SELECT * FROM bqstream.sample_orders(3, seed => 7)"
 sql "SELECT * FROM bqstream.publish_orders(10000, 'emulator', malformed_fraction => 0.05, late_fraction => 0.10, seed => 7)"
-echo "\$ curl -X POST .../subscriptions/orders-pipeline:pull -d '{\"maxMessages\":2}'   (data decoded)"
-curl -sS -X POST -H 'Content-Type: application/json' -d '{"maxMessages":2}' \
-	"http://127.0.0.1:$PUBSUB_PORT/v1/projects/demo-project/subscriptions/orders-pipeline:pull" |
-	/usr/bin/python3 -c 'import base64, json, sys
-for m in json.load(sys.stdin).get("receivedMessages", []):
-    print(m["message"]["messageId"], base64.b64decode(m["message"]["data"]).decode())'
+
+step "4f. the pipeline at work"
+for _ in $(seq 60); do
+	done_n=$("${PSQL[@]}" -At -c "SELECT coalesce(sum(inserted + dead_lettered), 0) FROM bqstream.pipeline_stats")
+	[ "${done_n:-0}" -ge 10000 ] && break
+	sleep 0.5
+done
+sql "SELECT pipeline, state, workers, received, inserted, acked, dead_lettered, late, latency_p50_ms, latency_p99_ms FROM bqstream.pipeline_stats"
+sql "SELECT reason, count(*), min(detail) AS example FROM bqstream.dead_letters GROUP BY reason ORDER BY count(*) DESC"
+echo "\$ BigQuery: SELECT COUNT(*) FROM shop.raw_orders; the top products of orders_per_minute"
+for q in "SELECT COUNT(*) AS orders, COUNT(DISTINCT order_id) AS distinct_orders FROM shop.raw_orders" \
+	"SELECT product_id, SUM(order_count) AS orders, ROUND(SUM(revenue), 2) AS revenue FROM shop.orders_per_minute GROUP BY product_id ORDER BY orders DESC LIMIT 5"; do
+	curl -sS -X POST -H 'Content-Type: application/json' \
+		-d "{\"useLegacySql\":false,\"query\":\"$q\"}" \
+		"http://127.0.0.1:$BIGQUERY_PORT/bigquery/v2/projects/demo-project/queries" |
+		/usr/bin/python3 -c 'import json, sys
+r = json.load(sys.stdin)
+print("  " + " | ".join(f["name"] for f in r["schema"]["fields"]))
+for row in r.get("rows", []):
+    print("  " + " | ".join(str(c["v"]) for c in row["f"]))'
+done
 
 step "5. the Pub/Sub emulator answers like pubsub.googleapis.com"
 P=http://127.0.0.1:$PUBSUB_PORT/v1/projects/demo-project

@@ -341,3 +341,11 @@ SELECT p.name AS pipeline,
 
 COMMENT ON VIEW bqstream.pipeline_stats IS
 'per pipeline: workers, counters summed over them, the worst worker''s latency percentiles, the latest error';
+
+CREATE FUNCTION bqstream.republish_dead_letters(ids bigint[], server text, topic text DEFAULT 'orders')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'bqstream_republish_dead_letters'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION bqstream.republish_dead_letters(bigint[], text, text) IS
+'publishes the payloads (and attributes) of the given dead letters to a topic again, typically after fixing them, and deletes them';

@@ -63,6 +63,8 @@ typedef struct PipelineConfig
 	TableSchema *schema;
 	char	   *pull_url;
 	char	   *ack_url;
+	char	   *modack_url;
+	int			ack_deadline_s; /* the subscription's */
 	char	   *insert_url;
 	TimestampTz loaded_at;
 } PipelineConfig;
@@ -82,6 +84,11 @@ typedef struct Message
 } Message;
 
 static WorkerSlot *slot;
+
+/* the batch in progress, whose leases are extended while it takes long */
+static Message *batch_msgs;
+static int	batch_len;
+static TimestampTz batch_leased_at;
 
 static void
 set_state(WorkerState state, const char *activity)
@@ -145,6 +152,7 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 		bq_check_id("table", cfg->table);
 		cfg->pull_url = pubsub_subscription_url(cfg->srv, cfg->subscription, ":pull");
 		cfg->ack_url = pubsub_subscription_url(cfg->srv, cfg->subscription, ":acknowledge");
+		cfg->modack_url = pubsub_subscription_url(cfg->srv, cfg->subscription, ":modifyAckDeadline");
 		cfg->insert_url = gcp_url(cfg->srv, GCP_BIGQUERY,
 								  "projects/%s/datasets/%s/tables/%s/insertAll",
 								  gcp_url_escape(cfg->srv->project_id), cfg->dataset, cfg->table);
@@ -167,6 +175,14 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 						 NULL, psprintf("read the schema of table \"%s.%s\"", cfg->dataset, cfg->table),
 						 NULL, NULL);
 		cfg->schema = schema_from_table(table, cfg->table);
+
+		/* how long a pulled message is ours: half of it is when to extend */
+		table = gcp_call(cfg->srv, GCP_PUBSUB, "GET",
+						 pubsub_subscription_url(cfg->srv, cfg->subscription, NULL), NULL,
+						 psprintf("read subscription \"%s\"", cfg->subscription), NULL, NULL);
+		cfg->ack_deadline_s = json_is_integer(json_object_get(table, "ackDeadlineSeconds"))
+			? (int) json_integer_value(json_object_get(table, "ackDeadlineSeconds")) : 10;
+		cfg->ack_deadline_s = Max(cfg->ack_deadline_s, 10);
 		cfg->loaded_at = GetCurrentTimestamp();
 		MemoryContextSwitchTo(old);
 	}
@@ -253,6 +269,43 @@ pull(PipelineConfig *cfg, json_t **response, Message **messages)
 	return n;
 }
 
+/*
+ * While a batch takes longer than half its ack deadline (BigQuery slow or
+ * retrying), extend the deadline of its messages, so that Pub/Sub does not
+ * hand them to another worker meanwhile.  A failed extension is no error:
+ * at worst the messages are redelivered and de-duplicated by insertId.
+ */
+static void
+extend_leases(PipelineConfig *cfg)
+{
+	json_t	   *ids;
+	json_t	   *body;
+	GcpHttpRequest req;
+	GcpHttpCall *call;
+	char	   *text;
+	size_t		len;
+
+	if (GetCurrentTimestamp() - batch_leased_at < (int64) cfg->ack_deadline_s * USECS_PER_SEC / 2)
+		return;
+
+	ids = json_array();
+	for (int i = 0; i < batch_len; i++)
+		if (!batch_msgs[i].stored && batch_msgs[i].ack_id)
+			json_array_append_new(ids, json_string(batch_msgs[i].ack_id));
+	body = gcp_json_track(json_pack("{s:o, s:i}", "ackIds", ids,
+									"ackDeadlineSeconds", cfg->ack_deadline_s));
+	text = gcp_json_dump(body, &len);
+	gcp_request_init(&req, cfg->srv, GCP_PUBSUB, "POST", cfg->modack_url, text, len);
+	req.deadline_ms = cfg->ack_deadline_s * 1000 / 4;
+	call = gcp_http_run(&req);
+	if (gcp_http_ok(gcp_http_result(call)))
+		batch_leased_at = GetCurrentTimestamp();
+	else
+		gcp_http_report(gcp_http_result(call), LOG, "Pub/Sub",
+						psprintf("extend the ack deadline of %zu messages", json_array_size(ids)));
+	gcp_http_free(call);
+}
+
 /* Send rows [from, to) that passed validation; mark the ones BigQuery took. */
 static void
 insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
@@ -288,7 +341,12 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 
 		gcp_request_init(&req, cfg->srv, GCP_BIGQUERY, "POST", cfg->insert_url,
 						 body.data, body.len);
-		call = gcp_http_run(&req);
+		call = gcp_http_start(&req);
+		while (!gcp_http_finished(call))
+		{
+			gcp_http_wait(1000);
+			extend_leases(cfg);
+		}
 		res = gcp_http_result(call);
 		if (res->attempts > 1)
 			count(&slot->retries, res->attempts - 1);
@@ -477,6 +535,9 @@ run_batch(PipelineConfig *cfg)
 		count(&slot->full_pulls, 1);
 	count(&slot->received, n);
 	count(&slot->batches, 1);
+	batch_msgs = msgs;
+	batch_len = n;
+	batch_leased_at = now;
 
 	rows = palloc(sizeof(int) * n);
 	for (int i = 0; i < n; i++)
