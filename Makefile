@@ -9,6 +9,7 @@ OBJS = \
 	src/gcp/bigquery.o \
 	src/gcp/client.o \
 	src/gcp/http.o \
+	src/gcp/jsonscan.o \
 	src/gcp/options.o \
 	src/gcp/pubsub.o \
 	src/generator/orders.o \

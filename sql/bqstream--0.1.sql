@@ -349,3 +349,19 @@ LANGUAGE C STRICT VOLATILE;
 
 COMMENT ON FUNCTION bqstream.republish_dead_letters(bigint[], text, text) IS
 'publishes the payloads (and attributes) of the given dead letters to a topic again, typically after fixing them, and deletes them';
+
+-- The pipelines' validation, for one payload and the raw_orders schema: NULLs
+-- when a pipeline would stream it, else the dead-letter reason and detail.
+CREATE FUNCTION bqstream.check_order(payload bytea, max_future_skew interval DEFAULT '1 hour',
+                                     "at" timestamptz DEFAULT now(),
+                                     OUT reason text, OUT detail text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'bqstream_check_order'
+LANGUAGE C STRICT STABLE;
+
+CREATE FUNCTION bqstream.check_order(payload text, max_future_skew interval DEFAULT '1 hour',
+                                     "at" timestamptz DEFAULT now(),
+                                     OUT reason text, OUT detail text)
+RETURNS record
+LANGUAGE sql STRICT STABLE
+AS $$ SELECT * FROM bqstream.check_order(convert_to($1, 'UTF8'), $2, $3) $$;

@@ -92,6 +92,18 @@ bq_delete_dataset(const GcpServer *srv, const char *dataset, bool cascade)
  * keep time-range queries cheap; clustering by product serves the
  * per-product aggregates.
  */
+json_t *
+bq_raw_orders_schema(void)
+{
+	return json_pack("{s:[{s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}]}",
+					 "fields",
+					 "name", "order_id", "type", "STRING", "mode", "REQUIRED",
+					 "name", "user_id", "type", "STRING", "mode", "REQUIRED",
+					 "name", "product_id", "type", "STRING", "mode", "REQUIRED",
+					 "name", "amount", "type", "FLOAT64", "mode", "REQUIRED",
+					 "name", "event_time", "type", "TIMESTAMP", "mode", "REQUIRED");
+}
+
 bool
 bq_create_raw_orders(const GcpServer *srv, const char *dataset, const char *table)
 {
@@ -99,16 +111,10 @@ bq_create_raw_orders(const GcpServer *srv, const char *dataset, const char *tabl
 
 	bq_check_id("dataset", dataset);
 	bq_check_id("table", table);
-	resource = gcp_json_track(json_pack("{s:o, s:s, s:{s:[{s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}]},"
-										" s:{s:s, s:s}, s:{s:[s]}}",
+	resource = gcp_json_track(json_pack("{s:o, s:s, s:o, s:{s:s, s:s}, s:{s:[s]}}",
 										"tableReference", table_reference(srv, dataset, table),
 										"description", "Orders streamed from Pub/Sub by bqstream",
-										"schema", "fields",
-										"name", "order_id", "type", "STRING", "mode", "REQUIRED",
-										"name", "user_id", "type", "STRING", "mode", "REQUIRED",
-										"name", "product_id", "type", "STRING", "mode", "REQUIRED",
-										"name", "amount", "type", "FLOAT64", "mode", "REQUIRED",
-										"name", "event_time", "type", "TIMESTAMP", "mode", "REQUIRED",
+										"schema", bq_raw_orders_schema(),
 										"timePartitioning", "type", "DAY", "field", "event_time",
 										"clustering", "fields", "product_id"));
 	return insert_table(srv, dataset, table, "table", resource);

@@ -13,6 +13,9 @@
 /* Raise an ERROR unless "id" is a valid dataset or table ID. */
 extern void bq_check_id(const char *kind, const char *id);
 
+/* {"fields":[...]} of raw_orders (new reference) */
+extern json_t *bq_raw_orders_schema(void);
+
 /* Create or delete; return false (after a NOTICE) when nothing had to be done. */
 extern bool bq_create_dataset(const GcpServer *srv, const char *dataset);
 extern bool bq_delete_dataset(const GcpServer *srv, const char *dataset, bool cascade);

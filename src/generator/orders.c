@@ -12,8 +12,11 @@
  * validation and dead-letter paths.  Everything random comes from one
  * seeded PRNG, so a seed and an event time reproduce a run byte for byte.
  *
- * The hot path writes JSON by hand into reused buffers: no allocation per
- * order, no JSON library, the formatted second of the event time cached.
+ * The hot path writes each order with plain stores into room reserved once
+ * in the caller's buffer: no allocation, no JSON library, no printf, and
+ * the formatted date cached per day.  Changing the order or number of PRNG
+ * draws changes every seeded run (and the expected outputs of the tests),
+ * so formatting work may move freely but the draws may not.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,7 +30,6 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
@@ -40,6 +42,16 @@ PG_FUNCTION_INFO_V1(bqstream_sample_orders);
 #define AMOUNT_LOG_SIGMA	0.9
 
 #define FAR_FUTURE_USECS	(INT64CONST(365) * USECS_PER_DAY)
+
+/* the CDF costs 8 bytes a product; past this a table is the wrong tool */
+#define MAX_PRODUCTS		10000000
+
+/*
+ * Room reserved for one payload.  The longest is a valid order with
+ * 10-digit ids and an 8-digit amount (log-normal draws cannot go higher),
+ * about 180 bytes.
+ */
+#define ORDER_MAX_LEN		256
 
 typedef enum MalformedKind
 {
@@ -62,18 +74,30 @@ struct OrderGenerator
 	double	   *product_cdf;	/* cumulative Zipf probabilities by rank */
 	int			user_digits;
 	int			product_digits;
+	int64		late_min_usecs;
+	int64		late_span_usecs;	/* late_max - late_min, in microseconds */
+	int64		jitter_usecs;
+
+	/* "now" values whose every event time is an RFC 3339 timestamp */
+	TimestampTz min_now;
+	TimestampTz max_now;
+
 	StringInfoData payload;		/* scratch for order_gen_next_message */
 
-	/* "YYYY-MM-DDTHH:MM:SS" of the last second formatted */
-	int64		cached_second;
-	char		cached_text[32];
+	/* "YYYY-MM-DDT" of the last day formatted */
+	int64		cached_day;
+	char		cached_date[11];
 };
+
+static const char hex_digits[] = "0123456789abcdef";
 
 void
 order_gen_default_options(OrderGenOptions *opts)
 {
 	memset(opts, 0, sizeof(OrderGenOptions));
 	opts->seed = 0;
+	opts->malformed_fraction = 0;
+	opts->late_fraction = 0;
 	opts->late_min_minutes = 5;
 	opts->late_max_minutes = 120;
 	opts->jitter_ms = 0;
@@ -82,6 +106,7 @@ order_gen_default_options(OrderGenOptions *opts)
 	opts->zipf_exponent = 1.1;
 }
 
+/* width of the zero-padded ids: the largest id fits, never under 5 */
 static int
 digits_for(int n)
 {
@@ -98,6 +123,7 @@ digits_for(int n)
 static void
 check_fraction(const char *name, double v)
 {
+	/* written so that NaN fails too */
 	if (!(v >= 0 && v <= 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -109,6 +135,8 @@ order_gen_create(const OrderGenOptions *opts)
 {
 	OrderGenerator *gen;
 	double		total = 0;
+	TimestampTz rfc3339_min;
+	TimestampTz rfc3339_max;
 
 	check_fraction("malformed_fraction", opts->malformed_fraction);
 	check_fraction("late_fraction", opts->late_fraction);
@@ -116,31 +144,57 @@ order_gen_create(const OrderGenOptions *opts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("malformed_fraction and late_fraction must not add up to more than 1")));
-	if (opts->n_users < 1 || opts->n_products < 1)
+	if (opts->n_users < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the user population and the product catalogue must not be empty")));
-	if (opts->late_min_minutes < 0 || opts->late_min_minutes > opts->late_max_minutes)
+				 errmsg("n_users must be at least 1")));
+	if (opts->n_products < 1 || opts->n_products > MAX_PRODUCTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid lateness range of %d to %d minutes",
-						opts->late_min_minutes, opts->late_max_minutes)));
+				 errmsg("n_products must be between 1 and %d", MAX_PRODUCTS)));
+	if (opts->late_min_minutes < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("late_min_minutes must not be negative")));
+	if (opts->late_min_minutes > opts->late_max_minutes)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("late_min_minutes must not be greater than late_max_minutes"),
+				 errdetail("The lateness range given is %d to %d minutes.",
+						   opts->late_min_minutes, opts->late_max_minutes)));
 	if (opts->jitter_ms < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event time jitter must not be negative")));
-	if (!(opts->zipf_exponent > 0))
+				 errmsg("jitter_ms must not be negative")));
+	if (!(opts->zipf_exponent > 0) || isinf(opts->zipf_exponent))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("Zipf exponent must be positive")));
+				 errmsg("zipf_exponent must be a positive finite number")));
 
 	gen = palloc0(sizeof(OrderGenerator));
 	gen->opts = *opts;
 	pg_prng_seed(&gen->rng, opts->seed);
 	gen->user_digits = digits_for(opts->n_users);
 	gen->product_digits = digits_for(opts->n_products);
+	gen->late_min_usecs = opts->late_min_minutes * USECS_PER_MINUTE;
+	gen->late_span_usecs = (opts->late_max_minutes - (int64) opts->late_min_minutes) *
+		USECS_PER_MINUTE;
+	gen->jitter_usecs = opts->jitter_ms * INT64CONST(1000);
 	initStringInfo(&gen->payload);
-	gen->cached_second = PG_INT64_MIN;
+	gen->cached_day = PG_INT64_MIN;
+
+	/*
+	 * RFC 3339 has four-digit years only.  Checking "now" against bounds
+	 * that already allow for the furthest shift of an event time keeps the
+	 * shifts themselves from overflowing, infinities included.
+	 */
+	rfc3339_min = (date2j(1, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
+	rfc3339_max = (date2j(10000, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY - 1;
+	gen->min_now = rfc3339_min +
+		Max(gen->jitter_usecs,
+			opts->late_fraction > 0 ? gen->late_min_usecs + gen->late_span_usecs : 0);
+	gen->max_now = rfc3339_max -
+		Max(gen->jitter_usecs, opts->malformed_fraction > 0 ? FAR_FUTURE_USECS : 0);
 
 	gen->product_cdf = palloc(sizeof(double) * opts->n_products);
 	for (int i = 0; i < opts->n_products; i++)
@@ -148,16 +202,27 @@ order_gen_create(const OrderGenOptions *opts)
 		total += pow(i + 1, -opts->zipf_exponent);
 		gen->product_cdf[i] = total;
 	}
+	/* x / x is exactly 1, so the last entry is above every draw */
 	for (int i = 0; i < opts->n_products; i++)
 		gen->product_cdf[i] /= total;
 	return gen;
 }
 
+/*
+ * Uniform in [0, 1): pg_prng_double()'s value bit for bit (52 bits scaled
+ * by 2^-52, both exact), without its call to ldexp().
+ */
+static inline double
+draw_unit(OrderGenerator *gen)
+{
+	return (double) (pg_prng_uint64(&gen->rng) >> 12) * (1.0 / 4503599627370496.0);
+}
+
 /* rank 1..n_products, rank 1 the most popular */
-static int
+static inline int
 draw_product(OrderGenerator *gen)
 {
-	double		u = pg_prng_double(&gen->rng);
+	double		u = draw_unit(gen);
 	int			lo = 0;
 	int			hi = gen->opts.n_products - 1;
 
@@ -174,130 +239,23 @@ draw_product(OrderGenerator *gen)
 }
 
 /* amount in cents, at least one cent */
-static int64
+static inline int64
 draw_amount_cents(OrderGenerator *gen)
 {
-	/* Box-Muller: PostgreSQL 15's PRNG has no normal distribution */
-	double		u1 = 1.0 - pg_prng_double(&gen->rng);	/* (0, 1] */
-	double		u2 = pg_prng_double(&gen->rng);
+	/*
+	 * Box-Muller: PostgreSQL 15's PRNG has no normal distribution.  The sine
+	 * half of the pair is dropped; keeping it would change seeded runs.
+	 */
+	double		u1 = 1.0 - draw_unit(gen);	/* (0, 1] */
+	double		u2 = draw_unit(gen);
 	double		z = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 	int64		cents = (int64) llround(exp(AMOUNT_LOG_MEDIAN + AMOUNT_LOG_SIGMA * z) * 100.0);
 
 	return Max(cents, 1);
 }
 
-static void
-append_uuid(OrderGenerator *gen, StringInfo out)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint8		b[16];
-	uint64		hi = pg_prng_uint64(&gen->rng);
-	uint64		lo = pg_prng_uint64(&gen->rng);
-	char		text[36];
-	int			j = 0;
-
-	for (int i = 0; i < 8; i++)
-	{
-		b[i] = (uint8) (hi >> (56 - 8 * i));
-		b[8 + i] = (uint8) (lo >> (56 - 8 * i));
-	}
-	b[6] = (b[6] & 0x0f) | 0x40;	/* version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
-
-	for (int i = 0; i < 16; i++)
-	{
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			text[j++] = '-';
-		text[j++] = hex[b[i] >> 4];
-		text[j++] = hex[b[i] & 15];
-	}
-	appendBinaryStringInfo(out, text, 36);
-}
-
-/* RFC 3339 in UTC with microseconds: 2026-11-25T05:42:08.123456Z */
-static void
-append_timestamp(OrderGenerator *gen, TimestampTz ts, StringInfo out)
-{
-	int64		second = ts / USECS_PER_SEC;
-	int64		usec = ts % USECS_PER_SEC;
-	char		frac[9];
-
-	if (usec < 0)
-	{
-		usec += USECS_PER_SEC;
-		second--;
-	}
-	if (second != gen->cached_second)
-	{
-		int64		day = second / SECS_PER_DAY;
-		int64		sec_of_day = second % SECS_PER_DAY;
-		int			year,
-					month,
-					mday;
-
-		if (sec_of_day < 0)
-		{
-			sec_of_day += SECS_PER_DAY;
-			day--;
-		}
-		j2date((int) (day + POSTGRES_EPOCH_JDATE), &year, &month, &mday);
-		snprintf(gen->cached_text, sizeof(gen->cached_text),
-				 "%04d-%02d-%02dT%02d:%02d:%02d", year, month, mday,
-				 (int) (sec_of_day / 3600), (int) (sec_of_day / 60 % 60),
-				 (int) (sec_of_day % 60));
-		gen->cached_second = second;
-	}
-	appendStringInfoString(out, gen->cached_text);
-	frac[0] = '.';
-	for (int i = 6; i >= 1; i--)
-	{
-		frac[i] = '0' + (char) (usec % 10);
-		usec /= 10;
-	}
-	frac[7] = 'Z';
-	appendBinaryStringInfo(out, frac, 8);
-}
-
-static void
-append_padded_id(StringInfo out, char prefix, int64 n, int digits)
-{
-	char		buf[32];
-	int			len = snprintf(buf, sizeof(buf), "\"%c-%0*lld\"", prefix, digits, (long long) n);
-
-	appendBinaryStringInfo(out, buf, len);
-}
-
-static void
-append_cents(StringInfo out, int64 cents)
-{
-	char		buf[32];
-	int			len;
-
-	if (cents < 0)
-		len = snprintf(buf, sizeof(buf), "-%lld.%02lld",
-					   (long long) (-cents / 100), (long long) (-cents % 100));
-	else
-		len = snprintf(buf, sizeof(buf), "%lld.%02lld",
-					   (long long) (cents / 100), (long long) (cents % 100));
-	appendBinaryStringInfo(out, buf, len);
-}
-
-/* a member name (objects) or just the separator (arrays) */
-static void
-append_key(StringInfo out, const char *name, bool as_array, bool first)
-{
-	if (!first)
-		appendStringInfoChar(out, ',');
-	if (!as_array)
-	{
-		appendStringInfoChar(out, '"');
-		appendStringInfoString(out, name);
-		appendBinaryStringInfo(out, "\":", 2);
-	}
-}
-
 /* microseconds in [0, range) */
-static int64
+static inline int64
 draw_usecs(OrderGenerator *gen, int64 range)
 {
 	if (range <= 0)
@@ -305,42 +263,216 @@ draw_usecs(OrderGenerator *gen, int64 range)
 	return (int64) pg_prng_uint64_range(&gen->rng, 0, (uint64) range - 1);
 }
 
+/*
+ * Writers: each stores at p, into room the caller reserved, and returns
+ * the end of what it wrote.
+ */
+static inline char *
+put_bytes(char *p, const char *s, size_t len)
+{
+	memcpy(p, s, len);
+	return p + len;
+}
+
+#define PUT_LITERAL(p, lit)	put_bytes((p), (lit), sizeof(lit) - 1)
+
+static inline char *
+put_uint(char *p, uint64 n)
+{
+	char		buf[20];
+	char	   *b = buf + sizeof(buf);
+
+	do
+	{
+		*--b = '0' + (char) (n % 10);
+		n /= 10;
+	} while (n > 0);
+	return put_bytes(p, b, buf + sizeof(buf) - b);
+}
+
+/* exactly "digits" digits; n must fit */
+static inline char *
+put_padded(char *p, uint64 n, int digits)
+{
+	for (int i = digits - 1; i >= 0; i--)
+	{
+		p[i] = '0' + (char) (n % 10);
+		n /= 10;
+	}
+	Assert(n == 0);
+	return p + digits;
+}
+
+/* "u-0001234", quoted */
+static inline char *
+put_id(char *p, char prefix, uint64 n, int digits)
+{
+	*p++ = '"';
+	*p++ = prefix;
+	*p++ = '-';
+	p = put_padded(p, n, digits);
+	*p++ = '"';
+	return p;
+}
+
+/* a JSON number with exactly two decimals: 37.49, -0.05 */
+static inline char *
+put_cents(char *p, int64 cents)
+{
+	uint64		abs_cents;
+
+	if (cents < 0)
+	{
+		*p++ = '-';
+		abs_cents = -(uint64) cents;
+	}
+	else
+		abs_cents = (uint64) cents;
+	p = put_uint(p, abs_cents / 100);
+	*p++ = '.';
+	return put_padded(p, abs_cents % 100, 2);
+}
+
+/* a random version-4 UUID, quoted */
+static inline char *
+put_uuid(OrderGenerator *gen, char *p)
+{
+	uint64		hi = pg_prng_uint64(&gen->rng);
+	uint64		lo = pg_prng_uint64(&gen->rng);
+
+	/* version 4 in the high nibble of byte 6, RFC 4122 variant in byte 8 */
+	hi = (hi & ~UINT64CONST(0xf000)) | UINT64CONST(0x4000);
+	lo = (lo & ~(UINT64CONST(0xc0) << 56)) | (UINT64CONST(0x80) << 56);
+
+	*p++ = '"';
+	for (int i = 0; i < 16; i++)
+	{
+		if (i == 8 || i == 12)
+			*p++ = '-';
+		*p++ = hex_digits[(hi >> (60 - 4 * i)) & 15];
+	}
+	for (int i = 0; i < 16; i++)
+	{
+		if (i == 0 || i == 4)
+			*p++ = '-';
+		*p++ = hex_digits[(lo >> (60 - 4 * i)) & 15];
+	}
+	*p++ = '"';
+	return p;
+}
+
+/* "2026-11-25T05:42:08.123456Z", quoted; ts within the years 1 to 9999 */
+static char *
+put_timestamp(OrderGenerator *gen, char *p, TimestampTz ts)
+{
+	int64		day = ts / USECS_PER_DAY;
+	int64		usec_of_day = ts % USECS_PER_DAY;
+	int			sec_of_day;
+	int			usec;
+
+	/* C division truncates toward zero; times before 2000 need the floor */
+	if (usec_of_day < 0)
+	{
+		usec_of_day += USECS_PER_DAY;
+		day--;
+	}
+	if (day != gen->cached_day)
+	{
+		int			year,
+					month,
+					mday;
+		char	   *d = gen->cached_date;
+
+		j2date((int) (day + POSTGRES_EPOCH_JDATE), &year, &month, &mday);
+		Assert(year >= 1 && year <= 9999);
+		d = put_padded(d, year, 4);
+		*d++ = '-';
+		d = put_padded(d, month, 2);
+		*d++ = '-';
+		d = put_padded(d, mday, 2);
+		*d++ = 'T';
+		gen->cached_day = day;
+	}
+	sec_of_day = (int) (usec_of_day / USECS_PER_SEC);
+	usec = (int) (usec_of_day % USECS_PER_SEC);
+
+	*p++ = '"';
+	p = put_bytes(p, gen->cached_date, sizeof(gen->cached_date));
+	p = put_padded(p, sec_of_day / 3600, 2);
+	*p++ = ':';
+	p = put_padded(p, sec_of_day / 60 % 60, 2);
+	*p++ = ':';
+	p = put_padded(p, sec_of_day % 60, 2);
+	*p++ = '.';
+	p = put_padded(p, usec, 6);
+	return PUT_LITERAL(p, "Z\"");
+}
+
+/* a member name (objects), or nothing but the separator (arrays) */
+static inline char *
+put_key(char *p, const char *quoted_name_colon, size_t len,
+		bool as_array, bool first)
+{
+	if (!first)
+		*p++ = ',';
+	if (!as_array)
+		p = put_bytes(p, quoted_name_colon, len);
+	return p;
+}
+
+#define PUT_KEY(p, lit, as_array, first) \
+	put_key((p), (lit), sizeof(lit) - 1, (as_array), (first))
+
+static void
+report_now_out_of_range(TimestampTz now)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("event time %s is out of range for simulated orders",
+					timestamptz_to_str(now)),
+			 errdetail("Event times, shifted by lateness, jitter or a year into the future, must stay within the years 1 to 9999 of RFC 3339 timestamps.")));
+}
+
 OrderKind
 order_gen_next_payload(OrderGenerator *gen, TimestampTz now, StringInfo out)
 {
-	double		u = pg_prng_double(&gen->rng);
-	OrderKind	kind = u < gen->opts.malformed_fraction ? ORDER_MALFORMED
-		: u < gen->opts.malformed_fraction + gen->opts.late_fraction ? ORDER_LATE
-		: ORDER_VALID;
+	double		u;
+	OrderKind	kind;
 	MalformedKind bad = NUM_MALFORMED_KINDS;
 	int			missing = -1;
-	int			start = out->len;
-	int64		user = (int64) pg_prng_uint64_range(&gen->rng, 1, gen->opts.n_users);
-	int			product = draw_product(gen);
-	int64		cents = draw_amount_cents(gen);
+	int64		user;
+	int			product;
+	int64		cents;
 	TimestampTz event_time = now;
 	bool		as_array;
+	char	   *start;
+	char	   *p;
+
+	if (unlikely(now < gen->min_now || now > gen->max_now))
+		report_now_out_of_range(now);
+
+	/* the draws, in the order every seeded run depends on */
+	u = draw_unit(gen);
+	kind = u < gen->opts.malformed_fraction ? ORDER_MALFORMED
+		: u < gen->opts.malformed_fraction + gen->opts.late_fraction ? ORDER_LATE
+		: ORDER_VALID;
+	user = (int64) pg_prng_uint64_range(&gen->rng, 1, gen->opts.n_users);
+	product = draw_product(gen);
+	cents = draw_amount_cents(gen);
 
 	if (kind == ORDER_LATE)
-	{
-		int64		lo = gen->opts.late_min_minutes * USECS_PER_MINUTE;
-		int64		hi = gen->opts.late_max_minutes * USECS_PER_MINUTE;
-
-		event_time = now - lo - draw_usecs(gen, hi - lo + 1);
-	}
-	else if (gen->opts.jitter_ms > 0)
-	{
-		int64		j = gen->opts.jitter_ms * INT64CONST(1000);
-
-		event_time = now - j + draw_usecs(gen, 2 * j + 1);
-	}
+		event_time = now - gen->late_min_usecs -
+			draw_usecs(gen, gen->late_span_usecs + 1);
+	else if (gen->jitter_usecs > 0)
+		event_time = now - gen->jitter_usecs +
+			draw_usecs(gen, 2 * gen->jitter_usecs + 1);
 
 	if (kind == ORDER_MALFORMED)
 	{
 		bad = (MalformedKind) pg_prng_uint64_range(&gen->rng, 0, NUM_MALFORMED_KINDS - 1);
 		if (bad == MALFORMED_EMPTY_OBJECT)
 		{
-			appendStringInfoString(out, "{}");
+			appendBinaryStringInfo(out, "{}", 2);
 			return kind;
 		}
 		if (bad == MALFORMED_MISSING_FIELD)
@@ -351,59 +483,59 @@ order_gen_next_payload(OrderGenerator *gen, TimestampTz now, StringInfo out)
 			event_time = now + FAR_FUTURE_USECS;
 	}
 
+	enlargeStringInfo(out, ORDER_MAX_LEN);
+	start = p = out->data + out->len;
+
 	/* the values without their names: valid JSON, but no object */
 	as_array = bad == MALFORMED_NOT_OBJECT;
-	appendStringInfoChar(out, as_array ? '[' : '{');
+	*p++ = as_array ? '[' : '{';
 	if (missing != 0)
 	{
-		append_key(out, "order_id", as_array, out->len == start + 1);
+		p = PUT_KEY(p, "\"order_id\":", as_array, true);
 		if (bad == MALFORMED_ORDER_ID_NOT_STRING)
-			appendStringInfo(out, "%u", pg_prng_uint32(&gen->rng));
+			p = put_uint(p, pg_prng_uint32(&gen->rng));
 		else
-		{
-			appendStringInfoChar(out, '"');
-			append_uuid(gen, out);
-			appendStringInfoChar(out, '"');
-		}
+			p = put_uuid(gen, p);
 	}
 	if (missing != 1)
 	{
-		append_key(out, "user_id", as_array, out->len == start + 1);
-		append_padded_id(out, 'u', user, gen->user_digits);
+		p = PUT_KEY(p, "\"user_id\":", as_array, missing == 0);
+		p = put_id(p, 'u', user, gen->user_digits);
 	}
+	/* order_id or user_id precedes: one field at most is missing */
 	if (missing != 2)
 	{
-		append_key(out, "product_id", as_array, false);
-		append_padded_id(out, 'p', product, gen->product_digits);
+		p = PUT_KEY(p, "\"product_id\":", as_array, false);
+		p = put_id(p, 'p', product, gen->product_digits);
 	}
 	if (missing != 3)
 	{
-		append_key(out, "amount", as_array, false);
+		p = PUT_KEY(p, "\"amount\":", as_array, false);
 		if (bad == MALFORMED_AMOUNT_NOT_NUMBER)
-			appendStringInfoString(out, "\"a lot\"");
+			p = PUT_LITERAL(p, "\"a lot\"");
 		else
-			append_cents(out, cents);
+			p = put_cents(p, cents);
 	}
 	if (missing != 4)
 	{
-		append_key(out, "event_time", as_array, false);
+		p = PUT_KEY(p, "\"event_time\":", as_array, false);
 		if (bad == MALFORMED_BAD_TIMESTAMP)
-			appendStringInfoString(out, "\"yesterday at noon\"");
+			p = PUT_LITERAL(p, "\"yesterday at noon\"");
 		else
-		{
-			appendStringInfoChar(out, '"');
-			append_timestamp(gen, event_time, out);
-			appendStringInfoChar(out, '"');
-		}
+			p = put_timestamp(gen, p, event_time);
 	}
-	appendStringInfoChar(out, as_array ? ']' : '}');
+	*p++ = as_array ? ']' : '}';
 
-	/* cut inside the object: no closing brace, so never valid JSON */
+	/*
+	 * Cut inside the object: the closing brace is gone, so never valid
+	 * JSON; everything is ASCII, so still valid UTF-8.
+	 */
 	if (bad == MALFORMED_TRUNCATED)
-	{
-		out->len = start + (out->len - start) / 2;
-		out->data[out->len] = '\0';
-	}
+		p = start + (p - start) / 2;
+
+	Assert(p - start <= ORDER_MAX_LEN);
+	out->len += p - start;
+	out->data[out->len] = '\0';
 	return kind;
 }
 
@@ -417,6 +549,7 @@ order_gen_next_message(OrderGenerator *gen, TimestampTz now, StringInfo out)
 	resetStringInfo(&gen->payload);
 	kind = order_gen_next_payload(gen, now, &gen->payload);
 
+	/* base64 straight into the caller's buffer */
 	enc_len = pg_b64_enc_len(gen->payload.len);
 	enlargeStringInfo(out, enc_len + 16);
 	appendBinaryStringInfo(out, "{\"data\":\"", 9);
@@ -462,6 +595,11 @@ bqstream_sample_orders(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	gen = order_gen_create(&opts);
+
+	/*
+	 * Each payload is written behind a varlena header in one reused buffer
+	 * (palloc'd, so aligned): the tuplestore copies it, nothing to free.
+	 */
 	initStringInfo(&buf);
 	for (int i = 0; i < n; i++)
 	{
@@ -469,11 +607,11 @@ bqstream_sample_orders(PG_FUNCTION_ARGS)
 		bool		isnull = false;
 
 		CHECK_FOR_INTERRUPTS();
-		resetStringInfo(&buf);
+		buf.len = VARHDRSZ;
 		order_gen_next_payload(gen, at, &buf);
-		value = PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
+		SET_VARSIZE(buf.data, buf.len);
+		value = PointerGetDatum(buf.data);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
-		pfree(DatumGetPointer(value));
 	}
 	return (Datum) 0;
 }

@@ -37,18 +37,30 @@ typedef struct OrderGenerator OrderGenerator;
 /* Fill in the defaults (every field) for later overriding. */
 extern void order_gen_default_options(OrderGenOptions *opts);
 
-/* Allocated in the current memory context; raises ERROR on bad options. */
+/*
+ * Allocated in the current memory context (with a CDF of 8 bytes a
+ * product); raises ERROR on bad options.
+ */
 extern OrderGenerator *order_gen_create(const OrderGenOptions *opts);
 
 /*
  * Append the next order as one Pub/Sub PubsubMessage JSON object,
  * {"data":"<base64 of the order JSON>"}, to "out" and return its kind.
- * "now" is the event time of an on-time order.
+ * "now" is the event time of an on-time order; late, jittered and
+ * far-future event times are shifted from it.  An ERROR is raised when a
+ * shifted time could leave the years 1 to 9999 that RFC 3339 can write
+ * (infinite timestamps included).  Allocates nothing per order once "out"
+ * has grown.
  */
 extern OrderKind order_gen_next_message(OrderGenerator *gen, TimestampTz now,
 										StringInfo out);
 
-/* Append the next order's JSON itself (the message payload) to "out". */
+/*
+ * Append the next order's JSON itself (the message payload) to "out": an
+ * order object, or for ORDER_MALFORMED one of bad JSON, a missing field, a
+ * wrong type, a negative amount, a far-future or unparsable event_time, {}
+ * or an array.  Same seed, options and "now" values, same payloads.
+ */
 extern OrderKind order_gen_next_payload(OrderGenerator *gen, TimestampTz now,
 										StringInfo out);
 

@@ -16,9 +16,16 @@
 
 #include <math.h>
 
+#include "fmgr.h"
+#include "funcapi.h"
 #include "utils/datetime.h"
+#include "utils/timestamp.h"
 
+#include "gcp/bigquery.h"
+#include "gcp/jsonscan.h"
 #include "worker/validate.h"
+
+PG_FUNCTION_INFO_V1(bqstream_check_order);
 
 TableSchema *
 schema_from_table(json_t *table, const char *table_name)
@@ -43,7 +50,12 @@ schema_from_table(json_t *table, const char *table_name)
 		BqField    *field = &schema->fields[schema->nfields++];
 
 		field->name = pstrdup(name ? name : "");
+		field->name_len = strlen(field->name);
 		field->required = mode && strcmp(mode, "REQUIRED") == 0;
+		field->is_id = field->name_len > 3 &&
+			strcmp(field->name + field->name_len - 3, "_id") == 0;
+		field->is_amount = strcmp(field->name, "amount") == 0;
+		field->is_event_time = strcmp(field->name, "event_time") == 0;
 		if (type == NULL)
 			field->type = BQT_OTHER;
 		else if (strcmp(type, "STRING") == 0)
@@ -63,6 +75,8 @@ schema_from_table(json_t *table, const char *table_name)
 		if (mode && strcmp(mode, "REPEATED") == 0)
 			field->type = BQT_OTHER;
 	}
+	schema->seen = palloc0(sizeof(bool) * schema->nfields);
+	schema->scratch = makeStringInfo();
 	return schema;
 }
 
@@ -159,147 +173,243 @@ is_int64_text(const char *s)
 	return true;
 }
 
+/* the first problem found is the one reported */
 static void
 reject(Verdict *v, DeadLetterReason reason, const char *fmt, const char *arg)
 {
+	if (v->reason >= 0)
+		return;
 	v->reason = reason;
 	v->detail = psprintf(fmt, arg);
 }
 
-/* checks of one present, non-null value; true when it passes */
+/* Skip the rest of an object or array already entered. */
+static void
+skip_entered(JsonScan *s, JsonTokenType type)
+{
+	JsonToken	key;
+	bool		first = true;
+
+	if (type == JT_OBJECT)
+	{
+		while (js_object_next(s, &key, &first))
+			js_skip(s, NULL, NULL);
+	}
+	else
+	{
+		while (js_array_next(s, &first))
+			js_skip(s, NULL, NULL);
+	}
+}
+
 static bool
-check_value(const BqField *field, json_t *value, const ValidationRules *rules,
-			TimestampTz now, Verdict *v)
+is_integer_span(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] == '.' || p[i] == 'e' || p[i] == 'E')
+			return false;
+	return true;
+}
+
+/* checks of one present, non-null value */
+static void
+check_value(const BqField *field, const JsonToken *tok, StringInfo scratch,
+			const ValidationRules *rules, TimestampTz now, Verdict *v)
 {
 	switch (field->type)
 	{
 		case BQT_STRING:
-			if (!json_is_string(value))
-			{
+			if (tok->type != JT_STRING)
 				reject(v, DL_WRONG_TYPE, "Field \"%s\" must be a string.", field->name);
-				return false;
-			}
 			/* identifiers: present and of a sane size */
-			if (strlen(field->name) > 3 &&
-				strcmp(field->name + strlen(field->name) - 3, "_id") == 0 &&
-				(json_string_length(value) == 0 ||
-				 json_string_length(value) > (size_t) rules->max_id_length))
-			{
+			else if (field->is_id &&
+					 (tok->len == 0 || tok->len > (size_t) rules->max_id_length))
 				reject(v, DL_INVALID_ID, "Field \"%s\" is empty or too long.", field->name);
-				return false;
-			}
-			return true;
+			break;
 		case BQT_INT64:
-			if (!json_is_integer(value) &&
-				!(json_is_string(value) && is_int64_text(json_string_value(value))))
-			{
+			if (!(tok->type == JT_NUMBER && is_integer_span(tok->start, tok->len)) &&
+				!(tok->type == JT_STRING && is_int64_text(js_string_value(tok, scratch))))
 				reject(v, DL_WRONG_TYPE, "Field \"%s\" must be an integer.", field->name);
-				return false;
-			}
-			return true;
+			break;
 		case BQT_FLOAT64:
-			if (!json_is_number(value))
-			{
+			if (tok->type != JT_NUMBER)
 				reject(v, DL_WRONG_TYPE, "Field \"%s\" must be a number.", field->name);
-				return false;
-			}
-			if (strcmp(field->name, "amount") == 0 &&
-				(!isfinite(json_number_value(value)) || json_number_value(value) < 0))
+			else if (field->is_amount)
 			{
-				reject(v, DL_INVALID_AMOUNT, "Field \"%s\" is negative.", field->name);
-				return false;
+				char		num[64];
+				double		d;
+
+				if (tok->len >= sizeof(num))
+				{
+					reject(v, DL_INVALID_AMOUNT, "Field \"%s\" has too many digits.", field->name);
+					break;
+				}
+				memcpy(num, tok->start, tok->len);
+				num[tok->len] = '\0';
+				d = strtod(num, NULL);
+				if (!isfinite(d) || d < 0)
+					reject(v, DL_INVALID_AMOUNT, "Field \"%s\" is negative or not finite.", field->name);
 			}
-			return true;
+			break;
 		case BQT_BOOL:
-			if (!json_is_boolean(value))
-			{
+			if (tok->type != JT_TRUE && tok->type != JT_FALSE)
 				reject(v, DL_WRONG_TYPE, "Field \"%s\" must be true or false.", field->name);
-				return false;
-			}
-			return true;
+			break;
 		case BQT_TIMESTAMP:
 			{
 				TimestampTz ts;
+				const char *text;
 
-				if (!json_is_string(value) ||
-					!parse_timestamp(json_string_value(value), json_string_length(value), &ts))
+				if (tok->type != JT_STRING)
 				{
 					reject(v, DL_BAD_TIMESTAMP, "Field \"%s\" is not an RFC 3339 timestamp.", field->name);
-					return false;
+					break;
 				}
-				if (ts > now + rules->max_future_skew_us)
-				{
+				text = tok->escaped ? js_string_value(tok, scratch) : tok->start;
+				if (!parse_timestamp(text, tok->escaped ? strlen(text) : tok->len, &ts))
+					reject(v, DL_BAD_TIMESTAMP, "Field \"%s\" is not an RFC 3339 timestamp.", field->name);
+				else if (ts > now + rules->max_future_skew_us)
 					reject(v, DL_FUTURE_EVENT_TIME, "Field \"%s\" lies too far in the future.", field->name);
-					return false;
-				}
-				if (strcmp(field->name, "event_time") == 0)
+				else if (field->is_event_time)
 					v->event_time = ts;
-				return true;
+				break;
 			}
 		case BQT_OTHER:
-			return true;
+			break;
 	}
-	return true;
+}
+
+static int
+find_field(const TableSchema *schema, const JsonToken *key, StringInfo scratch)
+{
+	const char *name = key->start;
+	size_t		len = key->len;
+
+	if (key->escaped)
+	{
+		name = js_string_value(key, scratch);
+		len = strlen(name);
+	}
+	for (int i = 0; i < schema->nfields; i++)
+		if (schema->fields[i].name_len == len &&
+			memcmp(schema->fields[i].name, name, len) == 0)
+			return i;
+	return -1;
 }
 
 void
 validate_payload(const TableSchema *schema, const ValidationRules *rules,
 				 const char *data, size_t len, TimestampTz now, Verdict *v)
 {
-	json_error_t jerr;
-	json_t	   *row = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-	const char *key;
-	json_t	   *value;
+	JsonScan	s;
+	JsonToken	tok;
+	JsonToken	key;
+	JsonTokenType root;
+	JsonTokenType type;
+	bool		first = true;
+	bool	   *seen = schema->seen;
 
 	v->reason = -1;
 	v->detail = NULL;
 	v->event_time = 0;
+	memset(seen, 0, sizeof(bool) * schema->nfields);
 
-	if (row == NULL)
+	js_init(&s, data, len);
+	root = js_value(&s, &tok);
+	if (root == JT_OBJECT)
+	{
+		/* scan to the end even after a problem: broken JSON is reported first */
+		while (js_object_next(&s, &key, &first))
+		{
+			int			f = find_field(schema, &key, schema->scratch);
+
+			type = js_value(&s, &tok);
+			if (type == JT_OBJECT || type == JT_ARRAY)
+				skip_entered(&s, type);
+			if (type == JT_ERROR)
+				break;
+			if (f < 0)
+			{
+				reject(v, DL_UNKNOWN_FIELD, "Field \"%s\" is not a column of the table.",
+					   js_string_value(&key, schema->scratch));
+				continue;
+			}
+			if (seen[f])
+			{
+				reject(v, DL_NOT_JSON, "Field \"%s\" appears twice.", schema->fields[f].name);
+				continue;
+			}
+			if (type == JT_NULL)
+				continue;		/* as if absent */
+			seen[f] = true;
+			if ((type == JT_OBJECT || type == JT_ARRAY) && schema->fields[f].type != BQT_OTHER)
+				reject(v, DL_WRONG_TYPE, "Field \"%s\" must not be an object or an array.",
+					   schema->fields[f].name);
+			else
+				check_value(&schema->fields[f], &tok, schema->scratch, rules, now, v);
+		}
+	}
+
+	else if (root == JT_ARRAY)
+		skip_entered(&s, JT_ARRAY);
+
+	if (!js_at_end(&s))
 	{
 		v->reason = DL_NOT_JSON;
-		v->detail = psprintf("The payload is not JSON: %s at byte %d.", jerr.text, jerr.position);
+		v->detail = psprintf("The payload is not JSON: %s at byte %d.",
+							 s.error, js_error_offset(&s, data));
 		return;
 	}
-	if (!json_is_object(row))
+	if (root != JT_OBJECT && v->reason < 0)
 	{
 		v->reason = DL_NOT_AN_OBJECT;
 		v->detail = pstrdup("The payload is JSON but not an object.");
-		json_decref(row);
 		return;
 	}
+	for (int i = 0; i < schema->nfields && v->reason < 0; i++)
+		if (schema->fields[i].required && !seen[i])
+			reject(v, DL_MISSING_FIELD, "Required field \"%s\" is missing.", schema->fields[i].name);
+}
 
-	/* every key must be a column */
-	json_object_foreach(row, key, value)
+/*
+ * check_order(payload, max_future_skew, at): what a pipeline writing into a
+ * raw_orders table would make of a payload: (NULL, NULL) when it would be
+ * streamed, else the dead-letter reason and detail.
+ */
+Datum
+bqstream_check_order(PG_FUNCTION_ARGS)
+{
+	bytea	   *payload = PG_GETARG_BYTEA_PP(0);
+	Interval   *skew = PG_GETARG_INTERVAL_P(1);
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(2);
+	json_t	   *table = json_pack("{s:o}", "schema", bq_raw_orders_schema());
+	TableSchema *schema;
+	ValidationRules rules;
+	Verdict		v;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {true, true};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	PG_TRY();
 	{
-		bool		known = false;
-
-		for (int i = 0; i < schema->nfields && !known; i++)
-			known = strcmp(schema->fields[i].name, key) == 0;
-		if (!known)
-		{
-			reject(v, DL_UNKNOWN_FIELD, "Field \"%s\" is not a column of the table.", key);
-			json_decref(row);
-			return;
-		}
+		schema = schema_from_table(table, "raw_orders");
 	}
-
-	for (int i = 0; i < schema->nfields; i++)
+	PG_FINALLY();
 	{
-		const BqField *field = &schema->fields[i];
-
-		value = json_object_get(row, field->name);
-		if (value == NULL || json_is_null(value))
-		{
-			if (field->required)
-			{
-				reject(v, DL_MISSING_FIELD, "Required field \"%s\" is missing.", field->name);
-				break;
-			}
-			continue;
-		}
-		if (!check_value(field, value, rules, now, v))
-			break;
+		json_decref(table);
 	}
-	json_decref(row);
+	PG_END_TRY();
+
+	rules.max_future_skew_us = skew->time + (skew->day + skew->month * (int64) DAYS_PER_MONTH) * USECS_PER_DAY;
+	rules.max_id_length = 128;
+	validate_payload(schema, &rules, VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload), at, &v);
+	if (v.reason >= 0)
+	{
+		values[0] = CStringGetTextDatum(dead_letter_reason_names[v.reason]);
+		values[1] = CStringGetTextDatum(v.detail);
+		nulls[0] = nulls[1] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -11,6 +11,7 @@
 
 #include "datatype/timestamp.h"
 #include "gcp/gcp_json.h"
+#include "lib/stringinfo.h"
 #include "worker/worker.h"
 
 typedef enum BqFieldType
@@ -26,14 +27,22 @@ typedef enum BqFieldType
 typedef struct BqField
 {
 	char	   *name;
+	size_t		name_len;
 	BqFieldType type;
 	bool		required;
+	/* the order rules, decided once from the name */
+	bool		is_id;			/* *_id: non-empty, bounded */
+	bool		is_amount;		/* not negative, finite */
+	bool		is_event_time;	/* late-event accounting */
 } BqField;
 
 typedef struct TableSchema
 {
 	int			nfields;
 	BqField    *fields;
+	/* scratch space of validate_payload(), to allocate nothing per message */
+	bool	   *seen;
+	StringInfo	scratch;
 } TableSchema;
 
 typedef struct ValidationRules

@@ -1,0 +1,441 @@
+/*-------------------------------------------------------------------------
+ *
+ * jsonscan.c
+ *	  A validating, allocation-free JSON scanner (see jsonscan.h).
+ *
+ * Everything here is a plain function of the input: no palloc, no ereport,
+ * so it is safe anywhere and cheap enough for every message of a pull.
+ * Errors set s->error and make every later call fail.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mb/pg_wchar.h"
+
+#include "gcp/jsonscan.h"
+
+/* deeper documents are refused, as jansson refuses past its own limit */
+#define JS_MAX_DEPTH 64
+
+static inline void
+skip_ws(JsonScan *s)
+{
+	while (s->p < s->end &&
+		   (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+		s->p++;
+}
+
+static bool
+fail(JsonScan *s, const char *why)
+{
+	if (s->error == NULL)
+	{
+		s->error = why;
+		s->error_at = s->p;
+	}
+	s->p = s->end;
+	return false;
+}
+
+void
+js_init(JsonScan *s, const char *data, size_t len)
+{
+	s->p = data;
+	s->end = data + len;
+	s->depth = 0;
+	s->error = NULL;
+	s->error_at = NULL;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int
+read_hex4(const char *p)
+{
+	int			v = 0;
+
+	for (int i = 0; i < 4; i++)
+	{
+		int			h = hexval(p[i]);
+
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+/* s->p is at the opening quote */
+static bool
+scan_string(JsonScan *s, JsonToken *tok)
+{
+	const char *p = s->p + 1;
+
+	tok->type = JT_STRING;
+	tok->start = p;
+	tok->escaped = false;
+	while (p < s->end)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (c == '"')
+		{
+			tok->len = p - tok->start;
+			s->p = p + 1;
+			return true;
+		}
+		if (c < 0x20)
+		{
+			s->p = p;
+			return fail(s, "control character in a string");
+		}
+		if (c == '\\')
+		{
+			tok->escaped = true;
+			if (p + 1 >= s->end)
+				break;
+			switch (p[1])
+			{
+				case '"':
+				case '\\':
+				case '/':
+				case 'b':
+				case 'f':
+				case 'n':
+				case 'r':
+				case 't':
+					p += 2;
+					continue;
+				case 'u':
+					{
+						int			cp;
+
+						if (p + 6 > s->end || (cp = read_hex4(p + 2)) < 0)
+						{
+							s->p = p;
+							return fail(s, "invalid \\u escape");
+						}
+						if (cp == 0)
+						{
+							s->p = p;
+							return fail(s, "\\u0000 in a string");
+						}
+						p += 6;
+						if (cp >= 0xD800 && cp <= 0xDBFF)
+						{
+							int			lo;
+
+							if (p + 6 > s->end || p[0] != '\\' || p[1] != 'u' ||
+								(lo = read_hex4(p + 2)) < 0xDC00 || lo > 0xDFFF)
+							{
+								s->p = p;
+								return fail(s, "unpaired surrogate in a string");
+							}
+							p += 6;
+						}
+						else if (cp >= 0xDC00 && cp <= 0xDFFF)
+						{
+							s->p = p;
+							return fail(s, "unpaired surrogate in a string");
+						}
+						continue;
+					}
+				default:
+					s->p = p;
+					return fail(s, "invalid escape in a string");
+			}
+		}
+		if (c < 0x80)
+		{
+			p++;
+			continue;
+		}
+		{
+			int			l = pg_utf_mblen((const unsigned char *) p);
+
+			if (p + l > s->end || !pg_utf8_islegal((const unsigned char *) p, l))
+			{
+				s->p = p;
+				return fail(s, "invalid UTF-8 in a string");
+			}
+			p += l;
+		}
+	}
+	s->p = p;
+	return fail(s, "unterminated string");
+}
+
+static bool
+scan_number(JsonScan *s, JsonToken *tok)
+{
+	const char *p = s->p;
+
+	tok->type = JT_NUMBER;
+	tok->start = p;
+	if (p < s->end && *p == '-')
+		p++;
+	if (p < s->end && *p == '0')
+		p++;
+	else if (p < s->end && *p >= '1' && *p <= '9')
+		while (p < s->end && *p >= '0' && *p <= '9')
+			p++;
+	else
+		return fail(s, "invalid number");
+	if (p < s->end && *p == '.')
+	{
+		p++;
+		if (p >= s->end || *p < '0' || *p > '9')
+			return fail(s, "invalid number");
+		while (p < s->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < s->end && (*p == 'e' || *p == 'E'))
+	{
+		p++;
+		if (p < s->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= s->end || *p < '0' || *p > '9')
+			return fail(s, "invalid number");
+		while (p < s->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	tok->len = p - tok->start;
+	s->p = p;
+	return true;
+}
+
+static bool
+scan_literal(JsonScan *s, JsonToken *tok, const char *word, JsonTokenType type)
+{
+	size_t		n = strlen(word);
+
+	if ((size_t) (s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+		return fail(s, "invalid literal");
+	tok->type = type;
+	tok->start = s->p;
+	tok->len = n;
+	s->p += n;
+	return true;
+}
+
+JsonTokenType
+js_value(JsonScan *s, JsonToken *tok)
+{
+	tok->type = JT_ERROR;
+	skip_ws(s);
+	if (s->p >= s->end)
+	{
+		fail(s, "unexpected end of input");
+		return JT_ERROR;
+	}
+	switch (*s->p)
+	{
+		case '{':
+		case '[':
+			if (++s->depth > JS_MAX_DEPTH)
+			{
+				fail(s, "nesting too deep");
+				return JT_ERROR;
+			}
+			tok->type = *s->p == '{' ? JT_OBJECT : JT_ARRAY;
+			tok->start = s->p++;
+			tok->len = 1;
+			return tok->type;
+		case '"':
+			return scan_string(s, tok) ? JT_STRING : JT_ERROR;
+		case 't':
+			return scan_literal(s, tok, "true", JT_TRUE) ? JT_TRUE : JT_ERROR;
+		case 'f':
+			return scan_literal(s, tok, "false", JT_FALSE) ? JT_FALSE : JT_ERROR;
+		case 'n':
+			return scan_literal(s, tok, "null", JT_NULL) ? JT_NULL : JT_ERROR;
+		default:
+			return scan_number(s, tok) ? JT_NUMBER : JT_ERROR;
+	}
+}
+
+/* After a member or element: a comma, or the closing bracket. */
+static bool
+next_member(JsonScan *s, bool *first, char close)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+		return fail(s, "unexpected end of input");
+	if (*s->p == close)
+	{
+		s->p++;
+		s->depth--;
+		return false;
+	}
+	if (!*first)
+	{
+		if (*s->p != ',')
+			return fail(s, "expected a comma");
+		s->p++;
+		skip_ws(s);
+	}
+	*first = false;
+	return true;
+}
+
+bool
+js_object_next(JsonScan *s, JsonToken *key, bool *first)
+{
+	if (!next_member(s, first, '}'))
+		return false;
+	if (s->p >= s->end || *s->p != '"')
+		return fail(s, "expected a member name");
+	if (!scan_string(s, key))
+		return false;
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != ':')
+		return fail(s, "expected a colon");
+	s->p++;
+	return true;
+}
+
+bool
+js_array_next(JsonScan *s, bool *first)
+{
+	return next_member(s, first, ']');
+}
+
+bool
+js_skip(JsonScan *s, const char **span, size_t *len)
+{
+	JsonToken	tok;
+	JsonToken	key;
+	const char *start;
+	bool		first = true;
+
+	skip_ws(s);
+	start = s->p;
+	switch (js_value(s, &tok))
+	{
+		case JT_ERROR:
+			return false;
+		case JT_OBJECT:
+			while (js_object_next(s, &key, &first))
+				if (!js_skip(s, NULL, NULL))
+					return false;
+			break;
+		case JT_ARRAY:
+			while (js_array_next(s, &first))
+				if (!js_skip(s, NULL, NULL))
+					return false;
+			break;
+		default:
+			break;
+	}
+	if (s->error)
+		return false;
+	if (span)
+	{
+		*span = start;
+		*len = s->p - start;
+	}
+	return true;
+}
+
+bool
+js_at_end(JsonScan *s)
+{
+	skip_ws(s);
+	if (s->error == NULL && s->p < s->end)
+		fail(s, "text after the end of the document");
+	return s->error == NULL;
+}
+
+bool
+js_string_is(const JsonToken *tok, const char *str)
+{
+	return !tok->escaped && strlen(str) == tok->len &&
+		memcmp(tok->start, str, tok->len) == 0;
+}
+
+static void
+append_utf8(StringInfo buf, pg_wchar cp)
+{
+	unsigned char tmp[4];
+	int			n;
+
+	unicode_to_utf8(cp, tmp);
+	n = pg_utf_mblen(tmp);
+	appendBinaryStringInfo(buf, (char *) tmp, n);
+}
+
+char *
+js_string_value(const JsonToken *tok, StringInfo buf)
+{
+	const char *p = tok->start;
+	const char *end = tok->start + tok->len;
+
+	resetStringInfo(buf);
+	if (!tok->escaped)
+	{
+		appendBinaryStringInfo(buf, tok->start, tok->len);
+		return buf->data;
+	}
+	/* the scanner checked the escapes already */
+	while (p < end)
+	{
+		if (*p != '\\')
+		{
+			appendStringInfoChar(buf, *p++);
+			continue;
+		}
+		switch (p[1])
+		{
+			case 'b':
+				appendStringInfoChar(buf, '\b');
+				break;
+			case 'f':
+				appendStringInfoChar(buf, '\f');
+				break;
+			case 'n':
+				appendStringInfoChar(buf, '\n');
+				break;
+			case 'r':
+				appendStringInfoChar(buf, '\r');
+				break;
+			case 't':
+				appendStringInfoChar(buf, '\t');
+				break;
+			case 'u':
+				{
+					pg_wchar	cp = read_hex4(p + 2);
+
+					if (cp >= 0xD800 && cp <= 0xDBFF)
+					{
+						cp = 0x10000 + ((cp - 0xD800) << 10) + (read_hex4(p + 8) - 0xDC00);
+						p += 6;
+					}
+					append_utf8(buf, cp);
+					p += 6;
+					continue;
+				}
+			default:
+				appendStringInfoChar(buf, p[1]);
+				break;
+		}
+		p += 2;
+	}
+	return buf->data;
+}
+
+int
+js_error_offset(const JsonScan *s, const char *data)
+{
+	return s->error_at ? (int) (s->error_at - data) : 0;
+}

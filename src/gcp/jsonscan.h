@@ -1,0 +1,80 @@
+/*-------------------------------------------------------------------------
+ *
+ * jsonscan.h
+ *	  A validating, allocation-free JSON scanner for the hot paths: pull
+ *	  responses and order payloads, thousands per second per worker.
+ *
+ * jansson builds a tree of malloc'd nodes for every document; a worker
+ * only needs a few fields of each message and a yes/no on each payload,
+ * so it walks the text instead.  Strings and numbers are returned as spans
+ * of the input; the scanner checks the full JSON grammar (RFC 8259),
+ * escapes and UTF-8 as it goes, so a span it accepted can be spliced into
+ * a request body as it is.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GCP_JSONSCAN_H
+#define GCP_JSONSCAN_H
+
+#include "lib/stringinfo.h"
+
+typedef enum JsonTokenType
+{
+	JT_ERROR,
+	JT_OBJECT,					/* the scanner is now inside the object */
+	JT_ARRAY,					/* the scanner is now inside the array */
+	JT_STRING,
+	JT_NUMBER,
+	JT_TRUE,
+	JT_FALSE,
+	JT_NULL
+} JsonTokenType;
+
+typedef struct JsonToken
+{
+	JsonTokenType type;
+	const char *start;			/* strings: the text between the quotes */
+	size_t		len;
+	bool		escaped;		/* a string holding backslash escapes */
+} JsonToken;
+
+typedef struct JsonScan
+{
+	const char *p;
+	const char *end;
+	int			depth;
+	const char *error;			/* set once, on the first error */
+	const char *error_at;
+} JsonScan;
+
+extern void js_init(JsonScan *s, const char *data, size_t len);
+
+/* Read one value; an object or array is entered, not skipped. */
+extern JsonTokenType js_value(JsonScan *s, JsonToken *tok);
+
+/*
+ * Iterate an entered object: each call reads the next key (and its colon)
+ * into *key and returns true, or consumes the closing brace and returns
+ * false.  "first" must be true on the first call for an object.
+ */
+extern bool js_object_next(JsonScan *s, JsonToken *key, bool *first);
+
+/* Iterate an entered array the same way; the element is read by the caller. */
+extern bool js_array_next(JsonScan *s, bool *first);
+
+/* Skip a whole value, checking it; span and len (if not NULL) get its text. */
+extern bool js_skip(JsonScan *s, const char **span, size_t *len);
+
+/* true when only whitespace is left and no error happened */
+extern bool js_at_end(JsonScan *s);
+
+/* Does a string token equal a plain (escape-free) C string? */
+extern bool js_string_is(const JsonToken *tok, const char *s);
+
+/* The string's value, unescaped, as a NUL-terminated copy in buf. */
+extern char *js_string_value(const JsonToken *tok, StringInfo buf);
+
+/* byte offset of the first error, for messages */
+extern int	js_error_offset(const JsonScan *s, const char *data);
+
+#endif							/* GCP_JSONSCAN_H */
