@@ -137,6 +137,18 @@ gcp_http_define_gucs(void)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Response buffers are kept for reuse: pulls and queries bring hundreds of
+ * kilobytes, and a fresh buffer of that size every time would be a fresh
+ * mmap, page faults and all.
+ */
+#define BUFFER_POOL_SIZE	8
+#define BUFFER_POOL_MAX		(16 * 1024 * 1024)
+
+static char *buffer_pool[BUFFER_POOL_SIZE];
+static size_t buffer_pool_cap[BUFFER_POOL_SIZE];
+static int	buffer_pool_len = 0;
+
 static size_t
 write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
@@ -147,6 +159,11 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	{
 		call->resp_too_large = true;
 		return 0;				/* makes curl fail with CURLE_WRITE_ERROR */
+	}
+	if (call->resp == NULL && buffer_pool_len > 0)
+	{
+		call->resp = buffer_pool[--buffer_pool_len];
+		call->resp_cap = buffer_pool_cap[buffer_pool_len];
 	}
 	if (call->resp_len + n + 1 > call->resp_cap)
 	{
@@ -267,7 +284,13 @@ ensure_multi(void)
 static void
 release_attempt_buffers(GcpHttpCall *call)
 {
-	free(call->resp);
+	if (call->resp && call->resp_cap <= BUFFER_POOL_MAX && buffer_pool_len < BUFFER_POOL_SIZE)
+	{
+		buffer_pool[buffer_pool_len] = call->resp;
+		buffer_pool_cap[buffer_pool_len++] = call->resp_cap;
+	}
+	else
+		free(call->resp);
 	call->resp = NULL;
 	call->resp_len = call->resp_cap = 0;
 	call->resp_too_large = false;

@@ -76,18 +76,39 @@ read_hex4(const char *p)
 	return v;
 }
 
+/* bytes a string may hold as they are: printable ASCII but '"' and '\\' */
+static bool plain_byte[256];
+static bool plain_ready = false;
+
+static void
+init_plain(void)
+{
+	for (int c = 0x20; c < 0x80; c++)
+		plain_byte[c] = c != '"' && c != '\\';
+	plain_ready = true;
+}
+
 /* s->p is at the opening quote */
 static bool
 scan_string(JsonScan *s, JsonToken *tok)
 {
 	const char *p = s->p + 1;
 
+	if (unlikely(!plain_ready))
+		init_plain();
 	tok->type = JT_STRING;
 	tok->start = p;
 	tok->escaped = false;
 	while (p < s->end)
 	{
-		unsigned char c = (unsigned char) *p;
+		unsigned char c;
+
+		/* the common case, base64 and identifiers: a run of plain bytes */
+		while (p < s->end && plain_byte[(unsigned char) *p])
+			p++;
+		if (p >= s->end)
+			break;
+		c = (unsigned char) *p;
 
 		if (c == '"')
 		{
@@ -438,4 +459,67 @@ int
 js_error_offset(const JsonScan *s, const char *data)
 {
 	return s->error_at ? (int) (s->error_at - data) : 0;
+}
+
+/*
+ * Decode standard base64 (with or without padding) into dst, which has
+ * room for len / 4 * 3 + 3 bytes; return the length, or -1 when the input
+ * is not base64.  Four characters at a time through a table: Pub/Sub data
+ * is most of what a worker reads.
+ */
+int
+js_base64_decode(const char *src, size_t len, char *dst)
+{
+	static int8 table[256];
+	static bool ready = false;
+	const unsigned char *p = (const unsigned char *) src;
+	char	   *out = dst;
+	size_t		i = 0;
+
+	if (unlikely(!ready))
+	{
+		const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+		memset(table, -1, sizeof(table));
+		for (int k = 0; k < 64; k++)
+			table[(unsigned char) alphabet[k]] = (int8) k;
+		ready = true;
+	}
+
+	/* one or two '=' may pad the last group; '=' anywhere else is invalid */
+	if (len > 0 && len % 4 == 0 && src[len - 1] == '=')
+	{
+		len--;
+		if (src[len - 1] == '=')
+			len--;
+	}
+	if (len % 4 == 1)
+		return -1;
+
+	for (; i + 4 <= len; i += 4)
+	{
+		int			a = table[p[i]],
+					b = table[p[i + 1]],
+					c = table[p[i + 2]],
+					d = table[p[i + 3]];
+
+		if ((a | b | c | d) < 0)
+			return -1;
+		*out++ = (char) ((a << 2) | (b >> 4));
+		*out++ = (char) ((b << 4) | (c >> 2));
+		*out++ = (char) ((c << 6) | d);
+	}
+	if (len - i >= 2)
+	{
+		int			a = table[p[i]],
+					b = table[p[i + 1]],
+					c = len - i == 3 ? table[p[i + 2]] : 0;
+
+		if ((a | b | c) < 0)
+			return -1;
+		*out++ = (char) ((a << 2) | (b >> 4));
+		if (len - i == 3)
+			*out++ = (char) ((b << 4) | (c >> 2));
+	}
+	return (int) (out - dst);
 }

@@ -74,6 +74,9 @@ extern bool js_string_is(const JsonToken *tok, const char *s);
 /* The string's value, unescaped, as a NUL-terminated copy in buf. */
 extern char *js_string_value(const JsonToken *tok, StringInfo buf);
 
+/* standard base64 into dst (room for len / 4 * 3 + 3); -1 if not base64 */
+extern int	js_base64_decode(const char *src, size_t len, char *dst);
+
 /* byte offset of the first error, for messages */
 extern int	js_error_offset(const JsonScan *s, const char *data);
 

@@ -49,6 +49,7 @@ typedef struct PipelineRow
 	int			max_workers;
 	Oid			owner;
 	bool		enabled;
+	TransactionId version;		/* xmin of the row: changes with every update */
 } PipelineRow;
 
 /* the launcher's private view of each slot */
@@ -64,6 +65,7 @@ typedef struct ScaleState
 {
 	char		name[PIPELINE_NAME_LEN];
 	int			target;
+	TransactionId version;		/* of the row the workers run with */
 	uint64		full_pulls;
 	uint64		empty_pulls;
 	TimestampTz checked_at;
@@ -98,7 +100,7 @@ read_pipelines(PipelineRow **rows)
 					"JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace "
 					"WHERE s.nspname = 'bqstream' AND c.relname = 'pipelines'",
 					true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
-		SPI_execute("SELECT name, min_workers, max_workers, owner, enabled "
+		SPI_execute("SELECT name, min_workers, max_workers, owner, enabled, xmin::text "
 					"FROM bqstream.pipelines ORDER BY name",
 					true, 0) == SPI_OK_SELECT)
 	{
@@ -117,6 +119,7 @@ read_pipelines(PipelineRow **rows)
 			(*rows)[n].max_workers = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 			(*rows)[n].owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
 			(*rows)[n].enabled = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+			(*rows)[n].version = (TransactionId) strtoul(SPI_getvalue(tup, desc, 6), NULL, 10);
 			n++;
 		}
 	}
@@ -138,6 +141,7 @@ scale_state(const PipelineRow *p)
 	memset(&scaling[nscaling], 0, sizeof(ScaleState));
 	strlcpy(scaling[nscaling].name, p->name, PIPELINE_NAME_LEN);
 	scaling[nscaling].target = Max(p->min_workers, 1);
+	scaling[nscaling].version = p->version;
 	scaling[nscaling].checked_at = GetCurrentTimestamp();
 	return &scaling[nscaling++];
 }
@@ -190,6 +194,28 @@ scale(const PipelineRow *p)
  * A worker of a previous launcher has no handle here but still its pid in
  * the slot (cleared when it exits).
  */
+/* alter_pipeline() changed the row: running workers re-read it */
+static void
+notify_changes(const PipelineRow *p)
+{
+	ScaleState *st = scale_state(p);
+
+	if (st->version == p->version)
+		return;
+	st->version = p->version;
+	for (int i = 0; i < bq_shared->nslots; i++)
+	{
+		WorkerSlot *slot = &bq_shared->slots[i];
+
+		if (slot->in_use && strcmp(slot->pipeline, p->name) == 0)
+		{
+			slot->reload_requested = true;
+			if (slot->latch)
+				SetLatch(slot->latch);
+		}
+	}
+}
+
 static bool
 worker_running(int i)
 {
@@ -262,6 +288,9 @@ reconcile(void)
 	for (int p = 0; p < npipelines; p++)
 	{
 		int			target = rows[p].enabled ? scale(&rows[p]) : 0;
+
+		if (rows[p].enabled)
+			notify_changes(&rows[p]);
 
 		for (int w = 1; w <= target; w++)
 		{

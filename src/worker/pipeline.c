@@ -199,19 +199,22 @@ static void
 append_json_string(StringInfo buf, const char *s)
 {
 	appendStringInfoChar(buf, '"');
-	for (; *s; s++)
+	while (*s)
 	{
-		unsigned char c = (unsigned char) *s;
+		size_t		run = 0;
 
-		if (c == '"' || c == '\\')
+		/* most IDs need no escaping at all: copy runs in one go */
+		while (s[run] && s[run] != '"' && s[run] != '\\' && (unsigned char) s[run] >= 0x20)
+			run++;
+		appendBinaryStringInfo(buf, s, run);
+		s += run;
+		if (*s == '"' || *s == '\\')
 		{
 			appendStringInfoChar(buf, '\\');
-			appendStringInfoChar(buf, (char) c);
+			appendStringInfoChar(buf, *s++);
 		}
-		else if (c < 0x20)
-			appendStringInfo(buf, "\\u%04x", c);
-		else
-			appendStringInfoChar(buf, (char) c);
+		else if (*s)
+			appendStringInfo(buf, "\\u%04x", (unsigned char) *s++);
 	}
 	appendStringInfoChar(buf, '"');
 }
@@ -252,9 +255,8 @@ parse_pubsub_message(JsonScan *s, Message *m, StringInfo scratch)
 					js_skip(s, NULL, NULL);
 				continue;
 			}
-			m->payload = palloc(pg_b64_dec_len(data.len) + 1);
-			m->payload_len = pg_b64_decode(data.start, data.len, m->payload,
-										   pg_b64_dec_len(data.len));
+			m->payload = palloc(data.len / 4 * 3 + 4);
+			m->payload_len = js_base64_decode(data.start, data.len, m->payload);
 			if (m->payload_len < 0)
 			{
 				m->verdict.reason = DL_BAD_ENCODING;
@@ -767,6 +769,11 @@ bqstream_pipeline_main(Datum arg)
 		}
 		if (slot->stop_requested)
 			break;
+		if (slot->reload_requested)
+		{
+			slot->reload_requested = false;
+			cfg = NULL;
+		}
 
 		PG_TRY();
 		{

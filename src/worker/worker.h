@@ -67,6 +67,7 @@ typedef struct WorkerSlot
 	pid_t		pid;			/* 0 when not running */
 	Latch	   *latch;			/* the worker's, to wake it */
 	bool		stop_requested;
+	bool		reload_requested;	/* the pipeline's row changed */
 
 	/* set by the worker */
 	pg_atomic_uint32 state;

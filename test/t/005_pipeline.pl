@@ -286,6 +286,15 @@ ok(wait_for('scaling up', 60, sub { stat_of('chaos', 'workers') >= 2 }), 'a back
 faults($bq, undef);
 ok(wait_for('scaling down', 120, sub { stat_of('chaos', 'workers') == 1 }), 'idle workers are removed');
 
+# alter_pipeline() reaches running workers without a restart
+my ($batches0, $stored0) = split /\|/, stat_of('main', "batches || '|' || (inserted + dead_lettered)");
+$node->safe_psql('postgres', "SELECT bqstream.alter_pipeline('main', batch_size => 10)");
+sleep 2;
+$node->safe_psql('postgres', "SELECT published FROM bqstream.publish_orders(200, 'emu', progress_interval => 0)");
+ok(wait_for('the main pipeline', 30, sub { stat_of('main', 'inserted + dead_lettered') >= $stored0 + 200 }),
+	'main pipeline stores the new orders');
+cmp_ok(stat_of('main', 'batches') - $batches0, '>=', 20, 'in batches of the new size (10)');
+
 $node->safe_psql('postgres', "SELECT bqstream.drop_pipeline('chaos')");
 ok(wait_for('chaos to go', 20, sub {
 			$node->safe_psql('postgres', "SELECT count(*) FROM bqstream.worker_stats WHERE pipeline = 'chaos'") == 0
