@@ -6,7 +6,10 @@ emulator -> pipeline workers -> BigQuery emulator.
    a pipeline with W workers drains; time from the first publish until every
    order is in BigQuery (pipeline_stats.inserted), the workers' CPU per order
    (from /proc), and the emulator's CPU per order, to see which side limits.
-2. Latency at a steady rate: publish at R orders/s for S seconds into a
+2. A backlog: the same number of orders published while a second pipeline
+   is stopped, then drained with full pulls, which shows the workers' own
+   CPU per order apart from waiting on the emulator.
+3. Latency at a steady rate: publish at R orders/s for S seconds into a
    fresh pipeline, then read the publish-to-BigQuery latency percentiles
    from pipeline_stats.
 
@@ -42,10 +45,13 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rate", type=int, default=10000)
     ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--no-compression", action="store_true",
+                    help="set bqstream.http_compression = off (no gzip'd responses)")
     args = ap.parse_args()
 
     bench = Bench(services="pubsub,bigquery",
-                  pg_conf="shared_preload_libraries = 'bqstream'\nbqstream.launcher_naptime = 200")
+                  pg_conf="shared_preload_libraries = 'bqstream'\nbqstream.launcher_naptime = 200\n"
+                  + ("bqstream.http_compression = off\n" if args.no_compression else ""))
     try:
         bench.create_server()
         bench.psql("SELECT count(*) FROM bqstream.setup_demo('bench')",
@@ -69,6 +75,27 @@ def main():
         print("  worker CPU %.2f us/order, emulator CPU %.2f us/order (both services, one process)"
               % (cpu * 1e6 / args.orders, emu * 1e6 / args.orders))
         bench.psql("SELECT bqstream.stop_pipeline('throughput')")
+
+        # a backlog drained with full pulls: the workers' own cost per order
+        bench.psql("SELECT bqstream.create_subscription('bench', 'backlog', 'orders')",
+                   "SELECT bqstream.create_pipeline('backlog', 'bench', 'backlog', workers => %d, "
+                   "start => false)" % args.workers)
+        bench.psql("SELECT published FROM bqstream.publish_orders(%d, 'bench', progress_interval => 0)"
+                   % args.orders)
+        emu0 = proc_cpu(bench.emulator.pid)
+        bench.psql("SELECT bqstream.start_pipeline('backlog')")
+        t0 = time.monotonic()
+        while len(worker_pids(bench, "backlog")) < args.workers:
+            time.sleep(0.01)
+        pids = worker_pids(bench, "backlog")
+        t_done = wait_inserted(bench, "backlog", args.orders, 1800)
+        cpu = sum(proc_cpu(p) for p in pids)
+        emu = proc_cpu(bench.emulator.pid) - emu0
+        print("backlog of %d orders drained by %d workers in %.1f s: %.0f orders/s"
+              % (args.orders, args.workers, t_done - t0, args.orders / (t_done - t0)))
+        print("  worker CPU %.2f us/order (whole life of the workers), emulator CPU %.2f us/order"
+              % (cpu * 1e6 / args.orders, emu * 1e6 / args.orders))
+        bench.psql("SELECT bqstream.stop_pipeline('backlog')")
 
         bench.psql("SELECT bqstream.create_subscription('bench', 'latency', 'orders')",
                    "SELECT bqstream.create_pipeline('latency', 'bench', 'latency', workers => %d)"

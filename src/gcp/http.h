@@ -48,6 +48,7 @@ extern int	gcp_http_connect_timeout_ms;
 extern int	gcp_http_timeout_ms;
 extern int	gcp_http_deadline_ms;
 extern int	gcp_http_max_retries;
+extern bool gcp_http_compression;
 
 /*
  * Set by a caller that reports partial work when cancelled: a query cancel
