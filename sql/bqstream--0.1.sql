@@ -254,31 +254,31 @@ BEGIN
     PERFORM bqstream.wake_launcher();
 END $$;
 
-CREATE FUNCTION bqstream.start_pipeline(name text)
+-- start_pipeline() and stop_pipeline() are this with true and false
+CREATE FUNCTION bqstream.set_pipeline_enabled(name text, enabled boolean)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    UPDATE bqstream.pipelines p SET enabled = true WHERE p.name = start_pipeline.name;
+    UPDATE bqstream.pipelines p SET enabled = set_pipeline_enabled.enabled
+     WHERE p.name = set_pipeline_enabled.name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'pipeline "%" does not exist', start_pipeline.name USING ERRCODE = 'undefined_object';
+        RAISE EXCEPTION 'pipeline "%" does not exist', set_pipeline_enabled.name
+            USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM bqstream.wake_launcher();
 END $$;
 
+CREATE FUNCTION bqstream.start_pipeline(name text)
+RETURNS void
+LANGUAGE sql
+AS $$ SELECT bqstream.set_pipeline_enabled($1, true) $$;
+
 CREATE FUNCTION bqstream.stop_pipeline(name text)
 RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    UPDATE bqstream.pipelines p SET enabled = false WHERE p.name = stop_pipeline.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'pipeline "%" does not exist', stop_pipeline.name USING ERRCODE = 'undefined_object';
-    END IF;
-    PERFORM bqstream.wake_launcher();
-END $$;
+LANGUAGE sql
+AS $$ SELECT bqstream.set_pipeline_enabled($1, false) $$;
 
 CREATE FUNCTION bqstream.drop_pipeline(name text)
 RETURNS void
