@@ -5,6 +5,9 @@ MODULE_big = bqstream
 OBJS = \
 	src/bqstream.o \
 	src/admin.o \
+	src/fdw/convert.o \
+	src/fdw/fdw.o \
+	src/fdw/import.o \
 	src/gcp/auth.o \
 	src/gcp/bigquery.o \
 	src/gcp/client.o \

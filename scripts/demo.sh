@@ -157,6 +157,12 @@ for row in r.get("rows", []):
     print("  " + " | ".join(str(c["v"]) for c in row["f"]))'
 done
 
+step "4g. BigQuery through PostgreSQL: bqstream_fdw foreign tables"
+sql "IMPORT FOREIGN SCHEMA shop LIMIT TO (raw_orders, orders_per_minute) FROM SERVER emulator INTO public"
+sql "SELECT count(*) AS orders, round(sum(amount)::numeric, 2) AS revenue, min(event_time), max(event_time) FROM raw_orders"
+sql "SELECT product_id, sum(order_count) AS orders, round(sum(revenue)::numeric, 2) AS revenue FROM orders_per_minute GROUP BY product_id ORDER BY orders DESC LIMIT 5"
+sql "EXPLAIN (VERBOSE, COSTS OFF) SELECT product_id, amount FROM raw_orders WHERE amount > 100"
+
 step "5. the Pub/Sub emulator answers like pubsub.googleapis.com"
 P=http://127.0.0.1:$PUBSUB_PORT/v1/projects/demo-project
 show() {

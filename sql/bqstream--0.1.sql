@@ -26,14 +26,20 @@ COMMENT ON FUNCTION bqstream.library_versions() IS
 'versions of the libraries bqstream was compiled against and the ones it runs with';
 
 -- Configuration the SQL/MED way: a foreign server holds a GCP project and its
--- endpoints, a user mapping holds the credential. The wrapper's handler (the
--- foreign tables themselves) is not built yet.
+-- endpoints, a user mapping holds the credential; foreign tables read
+-- BigQuery tables (options dataset, table, fetch_size; column option column_name).
 CREATE FUNCTION bqstream.fdw_validator(text[], oid)
 RETURNS void
 AS 'MODULE_PATHNAME', 'bqstream_fdw_validator'
 LANGUAGE C STRICT;
 
+CREATE FUNCTION bqstream.fdw_handler()
+RETURNS fdw_handler
+AS 'MODULE_PATHNAME', 'bqstream_fdw_handler'
+LANGUAGE C STRICT;
+
 CREATE FOREIGN DATA WRAPPER bqstream_fdw
+  HANDLER bqstream.fdw_handler
   VALIDATOR bqstream.fdw_validator;
 
 COMMENT ON FOREIGN DATA WRAPPER bqstream_fdw IS

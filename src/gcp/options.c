@@ -17,7 +17,9 @@
 #include "postgres.h"
 
 #include "access/reloptions.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
 #include "catalog/pg_user_mapping.h"
 #include "catalog/pg_authid.h"
 #include "commands/defrem.h"
@@ -104,6 +106,15 @@ is_dataset_id(const char *v)
 }
 
 static bool
+is_fetch_size(const char *v)
+{
+	char	   *end;
+	long		n = strtol(v, &end, 10);
+
+	return *end == '\0' && n >= 1 && n <= 100000;
+}
+
+static bool
 is_server_file_path(const char *v)
 {
 	return is_absolute_path(v);
@@ -131,6 +142,14 @@ static const BqOption bq_options[] = {
 	{"credentials_json", UserMappingRelationId, NULL, NULL, true},	/* checked whole below */
 	{"auth", UserMappingRelationId, is_auth_mode,
 	"Valid values are \"adc\", \"metadata\" and \"none\".", false},
+	{"dataset", ForeignTableRelationId, is_dataset_id,
+	"A dataset ID has only letters, digits and underscores.", false},
+	{"table", ForeignTableRelationId, is_dataset_id,
+	"A table ID has only letters, digits and underscores.", false},
+	{"fetch_size", ForeignTableRelationId, is_fetch_size,
+	"The fetch size is a number of rows between 1 and 100000.", false},
+	{"column_name", AttributeRelationId, is_dataset_id,
+	"A BigQuery column name has only letters, digits and underscores.", false},
 };
 
 /*

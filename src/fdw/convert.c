@@ -1,0 +1,192 @@
+/*-------------------------------------------------------------------------
+ *
+ * convert.c
+ *	  From BigQuery's result encoding to the foreign table's declared column
+ *	  types, and from BigQuery's types to PostgreSQL's for IMPORT FOREIGN
+ *	  SCHEMA.
+ *
+ * Cells are converted by the column type's own input function, so NUMERIC
+ * and INT64 (which BigQuery sends as strings) never pass through a C double,
+ * and a value that does not fit is an error naming the column and both
+ * types.  TIMESTAMP is requested as int64 microseconds and converted
+ * exactly; BYTES arrive in base64.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+/* first: jansson beside builtins.h */
+#include "fdw/fdw.h"
+
+#include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+BqCellType
+bq_cell_type(const char *type, const char *mode)
+{
+	if (mode && strcmp(mode, "REPEATED") == 0)
+		return BQC_UNSUPPORTED;
+	if (type == NULL)
+		return BQC_TEXT;
+	if (strcmp(type, "TIMESTAMP") == 0)
+		return BQC_TIMESTAMP_MICROS;
+	if (strcmp(type, "BYTES") == 0)
+		return BQC_BYTES;
+	if (strcmp(type, "RECORD") == 0 || strcmp(type, "STRUCT") == 0)
+		return BQC_UNSUPPORTED;
+	return BQC_TEXT;
+}
+
+const char *
+bq_pg_type_for(const char *type, const char *mode)
+{
+	static const struct
+	{
+		const char *bq;
+		const char *pg;
+	}			map[] = {
+		{"STRING", "text"},
+		{"INTEGER", "bigint"},
+		{"INT64", "bigint"},
+		{"FLOAT", "double precision"},
+		{"FLOAT64", "double precision"},
+		{"NUMERIC", "numeric"},
+		{"BIGNUMERIC", "numeric"},
+		{"BOOLEAN", "boolean"},
+		{"BOOL", "boolean"},
+		{"TIMESTAMP", "timestamp with time zone"},
+		{"DATETIME", "timestamp without time zone"},
+		{"DATE", "date"},
+		{"TIME", "time without time zone"},
+		{"BYTES", "bytea"},
+		{"JSON", "jsonb"},
+		{"GEOGRAPHY", "text"},
+	};
+
+	if (type == NULL || bq_cell_type(type, mode) == BQC_UNSUPPORTED)
+		return NULL;
+	for (int i = 0; i < lengthof(map); i++)
+		if (strcmp(map[i].bq, type) == 0)
+			return map[i].pg;
+	return NULL;
+}
+
+void
+bq_append_identifier(StringInfo buf, const char *name)
+{
+	/* names that need no escaping only: then back-quotes cannot be broken out of */
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == ':' || *p == '.'))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+					 errmsg("BigQuery name \"%s\" has characters bqstream_fdw does not quote", name),
+					 errhint("Use the column_name option to name a column with letters, digits and underscores.")));
+	appendStringInfoChar(buf, '`');
+	appendStringInfoString(buf, name);
+	appendStringInfoChar(buf, '`');
+}
+
+void
+bq_converter_init(BqConverter *conv, const char *colname, const char *bq_type,
+				  const char *mode, Oid pg_type, int32 typmod)
+{
+	Oid			infunc;
+
+	conv->colname = colname;
+	conv->bq_type = bq_type ? bq_type : "?";
+	conv->cell = bq_cell_type(bq_type, mode);
+	conv->pg_type = pg_type;
+	conv->typmod = typmod;
+	if (conv->cell == BQC_UNSUPPORTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("column \"%s\" has BigQuery type %s%s, which bqstream_fdw does not convert yet",
+						colname, mode && strcmp(mode, "REPEATED") == 0 ? "REPEATED " : "",
+						conv->bq_type)));
+	if (conv->cell == BQC_TIMESTAMP_MICROS &&
+		pg_type != TIMESTAMPTZOID && pg_type != TIMESTAMPOID)
+		conv->cell = BQC_TEXT;	/* e.g. into text: the microseconds as digits */
+	if (conv->cell == BQC_BYTES && pg_type != BYTEAOID)
+		conv->cell = BQC_TEXT;
+	getTypeInputInfo(pg_type, &infunc, &conv->ioparam);
+	fmgr_info(infunc, &conv->input);
+}
+
+typedef struct ConvertContext
+{
+	BqConverter *conv;
+} ConvertContext;
+
+static void
+convert_error_callback(void *arg)
+{
+	BqConverter *conv = (BqConverter *) arg;
+
+	errcontext("converting column \"%s\" from BigQuery %s to PostgreSQL %s",
+			   conv->colname, conv->bq_type, format_type_with_typemod(conv->pg_type, conv->typmod));
+}
+
+Datum
+bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch, bool *isnull)
+{
+	ErrorContextCallback errcb;
+	Datum		result;
+
+	*isnull = false;
+	if (tok->type == JT_NULL)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+
+	errcb.callback = convert_error_callback;
+	errcb.arg = conv;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	if (tok->type != JT_STRING)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("BigQuery sent a cell that is not a string or null")));
+
+	switch (conv->cell)
+	{
+		case BQC_TIMESTAMP_MICROS:
+			{
+				char	   *end;
+				int64		us = strtoi64(js_string_value(tok, scratch), &end, 10);
+
+				if (*end != '\0' || scratch->len == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+							 errmsg("invalid TIMESTAMP cell \"%s\"", scratch->data),
+							 errhint("bqstream_fdw asks for int64 microseconds (formatOptions.useInt64Timestamp).")));
+				/* Unix epoch to PostgreSQL's 2000-01-01, exactly */
+				result = Int64GetDatum(us - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+				break;
+			}
+		case BQC_BYTES:
+			{
+				bytea	   *b = palloc(VARHDRSZ + tok->len / 4 * 3 + 4);
+				int			n = js_base64_decode(tok->start, tok->len, VARDATA(b));
+
+				if (tok->escaped || n < 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+							 errmsg("invalid BYTES cell: not base64")));
+				SET_VARSIZE(b, VARHDRSZ + n);
+				result = PointerGetDatum(b);
+				break;
+			}
+		default:
+			result = InputFunctionCall(&conv->input, js_string_value(tok, scratch),
+									   conv->ioparam, conv->typmod);
+			break;
+	}
+	error_context_stack = errcb.previous;
+	return result;
+}

@@ -1,0 +1,70 @@
+--
+-- bqstream_fdw scans against the local BigQuery emulator (scripts/test.sh
+-- starts it): IMPORT FOREIGN SCHEMA, type conversion, projection pushdown,
+-- paging, rescans, and errors.
+--
+\getenv pubsub_endpoint BQSTREAM_TEST_PUBSUB_ENDPOINT
+\getenv bigquery_endpoint BQSTREAM_TEST_BIGQUERY_ENDPOINT
+SET timezone = 'UTC';
+
+CREATE SERVER fdw_emu FOREIGN DATA WRAPPER bqstream_fdw
+  OPTIONS (project_id 'fdw-project', dataset 'fdw_shop',
+           pubsub_endpoint :'pubsub_endpoint', bigquery_endpoint :'bigquery_endpoint');
+CREATE USER MAPPING FOR CURRENT_USER SERVER fdw_emu OPTIONS (auth 'none');
+SELECT bqstream.create_dataset('fdw_emu');
+SELECT bqstream.create_raw_orders_table('fdw_emu');
+SELECT bqstream.create_orders_per_minute_view('fdw_emu');
+
+-- some orders, and a table of every scalar type, written with the REST API
+\set bq :bigquery_endpoint '/bigquery/v2/projects/fdw-project'
+\setenv BQ :bq
+\! curl -sf -o /dev/null -X POST "$BQ/datasets/fdw_shop/tables/raw_orders/insertAll" -H 'Content-Type: application/json' -d '{"rows":[{"json":{"order_id":"o-1","user_id":"u-1","product_id":"p-1","amount":10.5,"event_time":"2026-11-25T10:00:01.000001Z"}},{"json":{"order_id":"o-2","user_id":"u-2","product_id":"p-1","amount":4.25,"event_time":"2026-11-25T10:00:59Z"}},{"json":{"order_id":"o-3 it'"'"'s \"quoted\" \\ é","user_id":"u-1","product_id":"p-2","amount":99.99,"event_time":"2026-11-25T10:01:30.5Z"}},{"json":{"order_id":"o-4","user_id":"u-3","product_id":"p-2","amount":0.01,"event_time":"2026-11-24T23:59:59.999999Z"}}]}'
+\! curl -sf -o /dev/null -X POST "$BQ/queries" -H 'Content-Type: application/json' -d '{"useLegacySql":false,"query":"CREATE TABLE fdw_shop.types (s STRING, i INT64, f FLOAT64, n NUMERIC, b BOOL, ts TIMESTAMP, dt DATETIME, d DATE, t TIME, bt BYTES, j JSON, tags ARRAY<STRING>)"}'
+\! curl -sf -o /dev/null -X POST "$BQ/datasets/fdw_shop/tables/types/insertAll" -H 'Content-Type: application/json' -d '{"rows":[{"json":{"s":"text","i":"9007199254740993","f":1.5,"n":"123456789012345678.123456789","b":true,"ts":"2026-11-25T10:00:00.123456Z","dt":"2026-11-25T10:00:00.5","d":"2026-11-25","t":"10:00:00.25","bt":"AAEC/w==","j":"{\"a\":[1,2]}","tags":["x"]}},{"json":{}}]}'
+
+-- the dataset's tables, views and materialized views, with mapped types
+CREATE SCHEMA fdw_local;
+IMPORT FOREIGN SCHEMA fdw_shop FROM SERVER fdw_emu INTO fdw_local;
+\d fdw_local.raw_orders
+\d fdw_local.orders_per_minute
+\d fdw_local.types
+IMPORT FOREIGN SCHEMA fdw_shop LIMIT TO (raw_orders) FROM SERVER fdw_emu INTO public;
+IMPORT FOREIGN SCHEMA no_such_dataset FROM SERVER fdw_emu INTO public;
+
+-- scans: every value exactly (NUMERIC, INT64 past 2^53, microseconds, bytes)
+SELECT * FROM fdw_local.raw_orders ORDER BY order_id;
+SELECT s, i, f, n, b, ts, dt, d, t, bt, j FROM fdw_local.types ORDER BY s NULLS LAST;
+SELECT product_id, order_minute, order_count, revenue
+  FROM fdw_local.orders_per_minute ORDER BY product_id, order_minute;
+
+-- only the columns a query needs are selected; filters run locally (for now)
+EXPLAIN (VERBOSE, COSTS OFF) SELECT order_id FROM fdw_local.raw_orders WHERE amount > 5;
+SELECT order_id FROM fdw_local.raw_orders WHERE amount > 5 ORDER BY 1;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM fdw_local.raw_orders;
+SELECT count(*) FROM fdw_local.raw_orders;
+SELECT user_id, sum(amount) FROM fdw_local.raw_orders GROUP BY user_id ORDER BY user_id;
+
+-- pages of one row; rescans inside a join
+ALTER FOREIGN TABLE fdw_local.raw_orders OPTIONS (ADD fetch_size '1');
+SELECT count(*), sum(amount) FROM fdw_local.raw_orders;
+SELECT g, (SELECT count(*) FROM fdw_local.raw_orders r WHERE r.amount > g)
+  FROM generate_series(0, 20, 10) g;
+
+-- a column named differently in BigQuery
+CREATE FOREIGN TABLE renamed (id text OPTIONS (column_name 'order_id'), amount numeric)
+  SERVER fdw_emu OPTIONS ("table" 'raw_orders');
+SELECT id, amount FROM renamed ORDER BY id LIMIT 2;
+
+-- errors: a type that does not fit names the column; missing tables; bad options
+CREATE FOREIGN TABLE wrong_type (order_id integer) SERVER fdw_emu OPTIONS ("table" 'raw_orders');
+SELECT * FROM wrong_type;
+CREATE FOREIGN TABLE missing (x text) SERVER fdw_emu OPTIONS ("table" 'no_such_table');
+SELECT * FROM missing;
+CREATE FOREIGN TABLE bad (x text) SERVER fdw_emu OPTIONS (fetch_size '0');
+CREATE FOREIGN TABLE bad (x text) SERVER fdw_emu OPTIONS ("table" 'a`b');
+CREATE FOREIGN TABLE bad (x text OPTIONS (column_name 'x y')) SERVER fdw_emu;
+CREATE FOREIGN TABLE bad (x text) SERVER fdw_emu OPTIONS (tablename 'x');
+
+DROP SCHEMA fdw_local CASCADE;
+DROP FOREIGN TABLE raw_orders, renamed, wrong_type, missing;
+DROP SERVER fdw_emu CASCADE;
