@@ -6,6 +6,7 @@ OBJS = \
 	src/bqstream.o \
 	src/admin.o \
 	src/fdw/convert.o \
+	src/fdw/deparse.o \
 	src/fdw/fdw.o \
 	src/fdw/import.o \
 	src/gcp/auth.o \

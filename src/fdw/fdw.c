@@ -5,9 +5,10 @@
  *	  read with jobs.query and its result pages, streamed into tuples.
  *
  * What this version pushes down: the projection (only the columns the
- * query needs are selected, since BigQuery bills by column).  Every WHERE
- * clause, ORDER BY, LIMIT and aggregate is still evaluated locally, which
- * is always correct; pushing them down is the next step.
+ * query needs are selected, since BigQuery bills by column) and the WHERE
+ * clauses deparse.c proves BigQuery reads the same way, with their values
+ * as typed parameters computed at execution start.  The other clauses,
+ * ORDER BY, LIMIT and aggregates are evaluated locally.
  *
  * Pages are converted row by row and released, so a scan holds one page
  * at a time (fetch_size rows), never the whole result.  A job
@@ -28,14 +29,19 @@
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
 
@@ -50,6 +56,8 @@ typedef struct BqScanState
 	char	   *sql;
 	List	   *retrieved_attrs;	/* attnums, in the order of the SELECT list */
 	int			fetch_size;
+	List	   *param_exprs;	/* ExprStates behind @p1, @p2, ... */
+	List	   *param_types;
 
 	/* the job */
 	bool		started;
@@ -129,12 +137,34 @@ server_of(Oid relid)
  * ---------------------------------------------------------------------
  */
 
+typedef struct BqRelInfo
+{
+	List	   *remote_conds;	/* RestrictInfos BigQuery evaluates */
+	List	   *local_conds;
+} BqRelInfo;
+
 static void
 bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
+	BqRelInfo  *info = palloc0(sizeof(BqRelInfo));
+	Relation	rel = table_open(foreigntableid, NoLock);
+	ListCell   *lc;
+
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *ri = (RestrictInfo *) lfirst(lc);
+
+		if (bq_is_pushable(baserel, rel, ri->clause))
+			info->remote_conds = lappend(info->remote_conds, ri);
+		else
+			info->local_conds = lappend(info->local_conds, ri);
+	}
+	table_close(rel, NoLock);
+	baserel->fdw_private = info;
+
 	/*
-	 * No remote call at plan time: estimates from table metadata come with
-	 * the pushdown work.  Local quals reduce the default.
+	 * No remote call at plan time: estimates from table metadata are still
+	 * to come.  The quals reduce the default.
 	 */
 	baserel->rows = clamp_row_est(1000 *
 								  clauselist_selectivity(root, baserel->baserestrictinfo,
@@ -162,8 +192,12 @@ bqGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	ForeignTable *ft = GetForeignTable(rte->relid);
 	GcpServer  *srv = server_of(rte->relid);
 	BqTableRef *ref = bq_table_ref(ft, srv);
+	BqRelInfo  *info = (BqRelInfo *) baserel->fdw_private;
 	Bitmapset  *attrs = NULL;
 	List	   *retrieved = NIL;
+	List	   *params = NIL;
+	List	   *local = NIL;
+	List	   *remote = NIL;
 	StringInfoData sql;
 	ListCell   *lc;
 	bool		whole_row;
@@ -171,7 +205,7 @@ bqGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 
 	/* the columns the query needs: targets and local quals */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
-	foreach(lc, baserel->baserestrictinfo)
+	foreach(lc, info->local_conds)
 		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, baserel->relid, &attrs);
 	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
 
@@ -192,13 +226,26 @@ bqGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		appendStringInfoString(&sql, "1");	/* row count only, as for count(*) */
 	appendStringInfoString(&sql, " FROM ");
 	bq_append_identifier(&sql, psprintf("%s.%s.%s", srv->project_id, ref->dataset, ref->table));
+
+	/* the clauses BigQuery evaluates leave the local filter */
+	foreach(lc, scan_clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (ri->pseudoconstant)
+			continue;
+		if (list_member_ptr(info->remote_conds, ri))
+			remote = lappend(remote, ri->clause);
+		else
+			local = lappend(local, ri->clause);
+	}
+	bq_deparse_where(&sql, baserel, rel, remote, &params);
 	table_close(rel, NoLock);
 
-	return make_foreignscan(tlist, extract_actual_clauses(scan_clauses, false),
-							baserel->relid, NIL,
+	return make_foreignscan(tlist, local, baserel->relid, params,
 							list_make3(makeString(sql.data), retrieved,
 									   makeInteger(ref->fetch_size)),
-							NIL, NIL, outer_plan);
+							NIL, remote, outer_plan);
 }
 
 /* ---------------------------------------------------------------------
@@ -222,6 +269,13 @@ bqBeginForeignScan(ForeignScanState *node, int eflags)
 	st->page_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
 										 "bqstream_fdw page", ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&st->scratch);
+	st->param_exprs = ExecInitExprList(plan->fdw_exprs, (PlanState *) node);
+	{
+		ListCell   *lc;
+
+		foreach(lc, plan->fdw_exprs)
+			st->param_types = lappend_oid(st->param_types, exprType(lfirst(lc)));
+	}
 	node->fdw_state = st;
 }
 
@@ -263,6 +317,85 @@ init_converters(ForeignScanState *node, BqScanState *st, json_t *fields)
 	}
 }
 
+/* A parameter's value as BigQuery wants it: a string, in UTC for times. */
+static char *
+param_text(Oid type, Datum value)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return psprintf("%d", DatumGetInt16(value));
+		case INT4OID:
+			return psprintf("%d", DatumGetInt32(value));
+		case INT8OID:
+			return psprintf(INT64_FORMAT, DatumGetInt64(value));
+		case BOOLOID:
+			return pstrdup(DatumGetBool(value) ? "true" : "false");
+		case DATEOID:
+			{
+				DateADT		d = DatumGetDateADT(value);
+				int			y,
+							m,
+							dd;
+
+				if (DATE_NOT_FINITE(d))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("infinite dates cannot be sent to BigQuery")));
+				j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
+				if (y < 1 || y > 9999)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("date out of BigQuery's range (years 1 to 9999)")));
+				return psprintf("%04d-%02d-%02d", y, m, dd);
+			}
+		case TIMESTAMPTZOID:
+			{
+				TimestampTz ts = DatumGetTimestampTz(value);
+				struct pg_tm tm;
+				fsec_t		fsec;
+
+				if (TIMESTAMP_NOT_FINITE(ts) ||
+					timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+					tm.tm_year < 1 || tm.tm_year > 9999)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("timestamp out of BigQuery's range (years 1 to 9999)")));
+				return psprintf("%04d-%02d-%02d %02d:%02d:%02d.%06d+00:00",
+								tm.tm_year, tm.tm_mon, tm.tm_mday,
+								tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+			}
+		default:
+			return TextDatumGetCString(value);
+	}
+}
+
+/* [{"name":"p1","parameterType":{"type":...},"parameterValue":{"value":...}}, ...] */
+static json_t *
+query_parameters(ForeignScanState *node, BqScanState *st)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	json_t	   *params = json_array();
+	ListCell   *le;
+	ListCell   *lt;
+	int			n = 0;
+
+	forboth(le, st->param_exprs, lt, st->param_types)
+	{
+		bool		isnull;
+		Datum		value = ExecEvalExpr((ExprState *) lfirst(le), econtext, &isnull);
+		Oid			type = lfirst_oid(lt);
+
+		json_array_append_new(params,
+							  json_pack("{s:s, s:{s:s}, s:{s:o}}",
+										"name", psprintf("p%d", ++n),
+										"parameterType", "type", bq_param_type(type),
+										"parameterValue", "value",
+										isnull ? json_null() : json_string(param_text(type, value))));
+	}
+	return params;
+}
+
 /*
  * Fetch the next page: the first with jobs.query, the rest (and any page
  * of a job still running) with getQueryResults.
@@ -289,6 +422,11 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 											"timeoutMs", QUERY_TIMEOUT_MS,
 											"formatOptions", "useInt64Timestamp", 1,
 											"location", st->srv->location));
+			if (st->param_exprs != NIL)
+			{
+				json_object_set_new(body, "parameterMode", json_string("NAMED"));
+				json_object_set_new(body, "queryParameters", query_parameters(node, st));
+			}
 			url = gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/queries",
 						  gcp_url_escape(st->srv->project_id));
 		}

@@ -11,6 +11,7 @@
 #define BQSTREAM_FDW_H
 
 #include "foreign/foreign.h"
+#include "nodes/pathnodes.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
@@ -63,6 +64,12 @@ extern void bq_converter_init(BqConverter *conv, const char *colname, const char
 							  const char *mode, Oid pg_type, int32 typmod);
 extern Datum bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch,
 							 bool *isnull);
+
+/* deparse.c: the WHERE clauses BigQuery evaluates, as typed parameters */
+extern const char *bq_param_type(Oid type);
+extern bool bq_is_pushable(RelOptInfo *baserel, Relation rel, Expr *clause);
+extern void bq_deparse_where(StringInfo buf, RelOptInfo *baserel, Relation rel,
+							 List *clauses, List **params);
 
 /* PostgreSQL type name for a BigQuery column, NULL when none fits */
 extern const char *bq_pg_type_for(const char *type, const char *mode);

@@ -37,9 +37,42 @@ SELECT s, i, f, n, b, ts, dt, d, t, bt, j FROM fdw_local.types ORDER BY s NULLS 
 SELECT product_id, order_minute, order_count, revenue
   FROM fdw_local.orders_per_minute ORDER BY product_id, order_minute;
 
--- only the columns a query needs are selected; filters run locally (for now)
+-- only the columns a query needs are selected; floating point stays local (NaN)
 EXPLAIN (VERBOSE, COSTS OFF) SELECT order_id FROM fdw_local.raw_orders WHERE amount > 5;
 SELECT order_id FROM fdw_local.raw_orders WHERE amount > 5 ORDER BY 1;
+
+-- WHERE clauses BigQuery reads the same way go there, values as typed parameters
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT order_id FROM fdw_local.raw_orders
+ WHERE event_time >= '2026-11-25 10:00:00+00' AND user_id = 'u-1' AND amount > 1;
+SELECT order_id FROM fdw_local.raw_orders
+ WHERE event_time >= '2026-11-25 10:00:00+00' AND user_id = 'u-1' AND amount > 1 ORDER BY 1;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT order_id FROM fdw_local.raw_orders
+ WHERE (product_id = 'p-2' OR user_id IS NULL) AND NOT (order_id = 'o-4');
+SELECT order_id FROM fdw_local.raw_orders
+ WHERE (product_id = 'p-2' OR user_id IS NULL) AND NOT (order_id = 'o-4') ORDER BY 1;
+-- a hostile string is a value, nothing else
+SELECT count(*) FROM fdw_local.raw_orders WHERE order_id = E'o-3 it''s "quoted" \\ é';
+SELECT count(*) FROM fdw_local.raw_orders WHERE order_id = E'x'' OR ''1''=''1';
+SELECT count(*) FROM fdw_local.raw_orders WHERE order_id = E'x`; DROP TABLE t; --\n';
+-- stable expressions and parameters are computed at execution start
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT count(*) FROM fdw_local.raw_orders WHERE event_time > now() - interval '100 years';
+SELECT count(*) FROM fdw_local.raw_orders WHERE event_time > now() - interval '100 years';
+PREPARE by_user(text) AS SELECT order_id FROM fdw_local.raw_orders WHERE user_id = $1 ORDER BY 1;
+EXECUTE by_user('u-1');
+EXECUTE by_user('nobody');
+DEALLOCATE by_user;
+-- NULLs compare the same on both sides
+SELECT count(*) FROM fdw_local.raw_orders WHERE user_id = NULL;
+SELECT count(*) FROM fdw_local.types WHERE i IS NULL;
+SELECT count(*) FROM fdw_local.types WHERE b;
+SELECT count(*) FROM fdw_local.types WHERE i = 9007199254740993 AND d = '2026-11-25';
+-- text ordering depends on the collation: only C ordering is pushed
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT order_id FROM fdw_local.raw_orders WHERE order_id < 'o-2' COLLATE "C";
+SELECT order_id FROM fdw_local.raw_orders WHERE order_id < 'o-2' COLLATE "C";
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM fdw_local.raw_orders;
 SELECT count(*) FROM fdw_local.raw_orders;
 SELECT user_id, sum(amount) FROM fdw_local.raw_orders GROUP BY user_id ORDER BY user_id;
