@@ -47,8 +47,13 @@
 
 PG_FUNCTION_INFO_V1(bqstream_fdw_handler);
 
-/* the server keeps a query running this long before we poll it */
+/*
+ * The first request returns soon, so that the job's ID is known and a
+ * cancel can reach it; the polls then let the server hold them longer.
+ */
+#define FIRST_TIMEOUT_MS	1000
 #define QUERY_TIMEOUT_MS	10000
+#define CANCEL_DEADLINE_MS	2000
 
 typedef struct BqScanState
 {
@@ -396,6 +401,66 @@ query_parameters(ForeignScanState *node, BqScanState *st)
 	return params;
 }
 
+/* Ask BigQuery to stop the job: best effort, briefly, never an error. */
+static void
+cancel_job(BqScanState *st)
+{
+	GcpHttpRequest req;
+	GcpHttpCall *call;
+
+	if (st->job_id == NULL)
+		return;
+	gcp_request_init(&req, st->srv, GCP_BIGQUERY, "POST",
+					 gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/jobs/%s/cancel?location=%s",
+							 gcp_url_escape(st->srv->project_id), gcp_url_escape(st->job_id),
+							 gcp_url_escape(st->job_location)),
+					 "", 0);
+	req.retry = false;
+	req.deadline_ms = CANCEL_DEADLINE_MS;
+	call = gcp_http_run(&req);
+	gcp_http_free(call);
+}
+
+/*
+ * A BigQuery request that a query cancel interrupts at once, and that
+ * cancels the BigQuery job on the way out so it stops costing.
+ */
+static json_t *
+call_cancellable(BqScanState *st, const char *method, const char *url, json_t *body,
+				 const char *action)
+{
+	GcpHttpRequest req;
+	GcpHttpCall *call;
+	size_t		len = 0;
+	char	   *text = body ? gcp_json_dump(body, &len) : NULL;
+
+	gcp_request_init(&req, st->srv, GCP_BIGQUERY, method, url, text, len);
+	call = gcp_http_start(&req);
+	PG_TRY();
+	{
+		gcp_http_catch_cancel = true;
+		while (!gcp_http_finished(call))
+		{
+			gcp_http_wait(-1);
+			if (QueryCancelPending && !ProcDiePending)
+			{
+				gcp_http_catch_cancel = false;
+				/* the cancel itself must get out before the ERROR */
+				HOLD_CANCEL_INTERRUPTS();
+				cancel_job(st);
+				RESUME_CANCEL_INTERRUPTS();
+				CHECK_FOR_INTERRUPTS();
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		gcp_http_catch_cancel = false;
+	}
+	PG_END_TRY();
+	return gcp_call_result(GCP_BIGQUERY, call, action, NULL, NULL);
+}
+
 /*
  * Fetch the next page: the first with jobs.query, the rest (and any page
  * of a job still running) with getQueryResults.
@@ -419,7 +484,7 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 			body = gcp_json_track(json_pack("{s:s, s:b, s:i, s:i, s:{s:b}, s:s}",
 											"query", st->sql, "useLegacySql", 0,
 											"maxResults", st->fetch_size,
-											"timeoutMs", QUERY_TIMEOUT_MS,
+											"timeoutMs", FIRST_TIMEOUT_MS,
 											"formatOptions", "useInt64Timestamp", 1,
 											"location", st->srv->location));
 			if (st->param_exprs != NIL)
@@ -439,11 +504,10 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 						  st->page_token ? "&pageToken=" : "",
 						  st->page_token ? gcp_url_escape(st->page_token) : "");
 
-		resp = gcp_call(st->srv, GCP_BIGQUERY, st->started ? "GET" : "POST", url,
-						st->started ? NULL : body,
-						psprintf("read foreign table \"%s\"",
-								 RelationGetRelationName(node->ss.ss_currentRelation)),
-						NULL, NULL);
+		resp = call_cancellable(st, st->started ? "GET" : "POST", url,
+								st->started ? NULL : body,
+								psprintf("read foreign table \"%s\"",
+										 RelationGetRelationName(node->ss.ss_currentRelation)));
 		if (!st->started)
 		{
 			json_t	   *ref = json_object_get(resp, "jobReference");

@@ -288,8 +288,6 @@ gcp_call(const GcpServer *srv, GcpService svc, const char *method,
 	size_t		body_len = 0;
 	char	   *body_text = body ? gcp_json_dump(body, &body_len) : NULL;
 	bool		reauthorized = false;
-	json_t	   *result;
-	json_error_t jerr;
 
 	for (;;)
 	{
@@ -307,6 +305,17 @@ gcp_call(const GcpServer *srv, GcpService svc, const char *method,
 		}
 		break;
 	}
+
+	return gcp_call_result(svc, call, action, tolerated, status);
+}
+
+json_t *
+gcp_call_result(GcpService svc, GcpHttpCall *call, const char *action,
+				const long *tolerated, long *status)
+{
+	const GcpHttpResult *res = gcp_http_result(call);
+	json_t	   *result;
+	json_error_t jerr;
 
 	if (status)
 		*status = res->status;

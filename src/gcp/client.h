@@ -65,6 +65,10 @@ extern json_t *gcp_call(const GcpServer *srv, GcpService svc,
 						const char *action, const long *tolerated,
 						long *status);
 
+/* The second half of gcp_call(), for a call run by the caller; frees it. */
+extern json_t *gcp_call_result(GcpService svc, GcpHttpCall *call, const char *action,
+							   const long *tolerated, long *status);
+
 /*
  * A create or a drop that may find nothing to do: an answer with status
  * "skip_status" (409 for a create, 404 for a drop) raises "skip_notice" as

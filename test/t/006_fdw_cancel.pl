@@ -1,0 +1,92 @@
+# bqstream_fdw and slow BigQuery jobs: a job still running is polled, never
+# taken for an empty result; a query cancel returns at once and cancels the
+# BigQuery job so that it stops costing.
+use strict;
+use warnings;
+
+use File::Temp qw(tempdir);
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $tmp = tempdir(CLEANUP => 1);
+
+# an emulator whose query jobs take 3 s
+my $emulator_pid = fork();
+if ($emulator_pid == 0)
+{
+	open(STDOUT, '>', "$tmp/emulator.log");
+	open(STDERR, '>&', \*STDOUT);
+	exec('/usr/bin/python3', '-m', 'emulator', '--services', 'bigquery', '--bigquery-port', '0',
+		'--ports-file', "$tmp/ports.json", '--bq-job-delay-ms', '3000')
+	  or die "cannot start the emulator: $!";
+}
+END { kill 'TERM', $emulator_pid if $emulator_pid; }
+for (1 .. 100)
+{
+	last if -s "$tmp/ports.json";
+	usleep(100_000);
+}
+my $bq = decode_json(slurp_file("$tmp/ports.json"))->{bigquery};
+
+sub counters
+{
+	my ($out, $err);
+	IPC::Run::run([ 'curl', '-s', "http://127.0.0.1:$bq/emulator/counters" ], '>', \$out, '2>', \$err);
+	return decode_json($out);
+}
+
+my $node = PostgreSQL::Test::Cluster->new('fdw_cancel');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION bqstream;
+	CREATE SERVER bq FOREIGN DATA WRAPPER bqstream_fdw
+	  OPTIONS (project_id 'cancel-project', dataset 'shop', bigquery_endpoint 'http://127.0.0.1:$bq');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER bq OPTIONS (auth 'none');
+	SELECT bqstream.create_dataset('bq');
+	SELECT bqstream.create_raw_orders_table('bq');
+	CREATE FOREIGN TABLE orders (order_id text, amount float8) SERVER bq OPTIONS ("table" 'raw_orders');
+});
+system_or_bail('curl', '-sf', '-o', '/dev/null', '-X', 'POST',
+	"http://127.0.0.1:$bq/bigquery/v2/projects/cancel-project/datasets/shop/tables/raw_orders/insertAll",
+	'-H', 'Content-Type: application/json', '-d',
+	'{"rows":[{"json":{"order_id":"o-1","user_id":"u","product_id":"p","amount":1,"event_time":"2026-11-25T10:00:00Z"}}]}');
+
+# a 3 s job: polled until complete, its row comes back
+my $t0 = time();
+is($node->safe_psql('postgres', 'SELECT order_id FROM orders'), 'o-1',
+	'a job still running after the first request is polled, not taken as empty');
+cmp_ok(time() - $t0, '>=', 2.5, 'the scan waited for the job');
+
+# Ctrl-C during the wait
+my $session = $node->background_psql('postgres', on_error_stop => 0);
+$session->query_until(qr/started/, "\\echo started\nSELECT count(*) FROM orders WHERE order_id <> 'slow';\n");
+my $pid;
+for (1 .. 100)
+{
+	$pid = $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE query LIKE '%<> ''slow''%' AND pid <> pg_backend_pid()");
+	last if $pid;
+	usleep(50_000);
+}
+usleep(1_500_000);	# past the first request: the job ID is known
+my $cancels_before = counters()->{requests}{'jobs.cancel'} // 0;
+$t0 = time();
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+for (1 .. 100)
+{
+	last if $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE pid = $pid AND state = 'active'") eq '0';
+	usleep(20_000);
+}
+my $elapsed = time() - $t0;
+cmp_ok($elapsed, '<', 1.5, "the cancel returns promptly ($elapsed s)");
+cmp_ok(counters()->{requests}{'jobs.cancel'} // 0, '>', $cancels_before, 'and cancels the BigQuery job');
+is($session->query('SELECT 42'), '42', 'the session goes on');
+$session->quit;
+
+$node->stop;
+done_testing();
