@@ -10,7 +10,9 @@
  * deterministic one), IS [NOT] NULL, AND, OR and NOT.  Floating point is
  * kept local, since NaN compares differently.  Every value travels as a
  * typed query parameter (@p1, @p2, ...), never as text spliced into the
- * query, so no string a user supplies can change the remote SQL.  A
+ * query, so no string a user supplies can change the remote SQL.  ORDER BY
+ * goes along when every sort key is such a column and BigQuery orders it
+ * the same way, NULLs placed explicitly.  A
  * parameter may be a constant, a query parameter ($1) or a stable
  * expression such as now() - interval '1 hour': it is computed once at
  * execution start, which is what lets BigQuery prune partitions.
@@ -20,6 +22,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "access/transam.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_operator.h"
@@ -256,5 +259,69 @@ bq_deparse_where(StringInfo buf, RelOptInfo *baserel, Relation rel, List *clause
 	{
 		appendStringInfoString(buf, lc == list_head(clauses) ? " WHERE " : " AND ");
 		deparse(&ctx, lfirst(lc));
+	}
+}
+
+/*
+ * The BigQuery column a pathkey sorts by, when BigQuery sorts it the same
+ * way: a plain column of a pushed type, the type's own btree ordering
+ * (text only under C), NULLS FIRST or LAST spelled out.  NULL otherwise.
+ */
+static Var *
+sortable_column(RelOptInfo *baserel, Relation rel, PathKey *pk)
+{
+	EquivalenceClass *ec = pk->pk_eclass;
+	ListCell   *lc;
+	List	   *params = NIL;
+	DeparseCtx	ctx = {baserel, rel, NULL, &params};
+
+	if (ec->ec_has_volatile)
+		return NULL;
+	foreach(lc, ec->ec_members)
+	{
+		EquivalenceMember *em = (EquivalenceMember *) lfirst(lc);
+		Node	   *expr = (Node *) em->em_expr;
+		Oid			type;
+
+		if (IsA(expr, RelabelType))
+			expr = (Node *) ((RelabelType *) expr)->arg;
+		if (em->em_is_const || !is_column(&ctx, expr))
+			continue;
+		type = exprType(expr);
+		if (bq_param_type(type) == NULL || pk->pk_opfamily >= FirstNormalObjectId ||
+			!OidIsValid(get_opfamily_member(pk->pk_opfamily, type, type, pk->pk_strategy)))
+			return NULL;
+		if ((type == TEXTOID || type == VARCHAROID) && !lc_collate_is_c(ec->ec_collation))
+			return NULL;
+		return (Var *) expr;
+	}
+	return NULL;
+}
+
+bool
+bq_pathkeys_pushable(RelOptInfo *baserel, Relation rel, List *pathkeys)
+{
+	ListCell   *lc;
+
+	foreach(lc, pathkeys)
+		if (sortable_column(baserel, rel, lfirst(lc)) == NULL)
+			return false;
+	return pathkeys != NIL;
+}
+
+void
+bq_deparse_order_by(StringInfo buf, RelOptInfo *baserel, Relation rel, List *pathkeys)
+{
+	ListCell   *lc;
+
+	foreach(lc, pathkeys)
+	{
+		PathKey    *pk = (PathKey *) lfirst(lc);
+		Var		   *var = sortable_column(baserel, rel, pk);
+
+		appendStringInfoString(buf, lc == list_head(pathkeys) ? " ORDER BY " : ", ");
+		bq_append_identifier(buf, bq_column_name(rel, var->varattno));
+		appendStringInfoString(buf, pk->pk_strategy == BTLessStrategyNumber ? " ASC" : " DESC");
+		appendStringInfoString(buf, pk->pk_nulls_first ? " NULLS FIRST" : " NULLS LAST");
 	}
 }

@@ -182,9 +182,20 @@ bqGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	Cost		startup = 1000;	/* a BigQuery job costs a round trip or two */
 	Cost		total = startup + baserel->rows * 0.01;
 
+	Relation	rel;
+
 	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
 													   startup, total, NIL, baserel->lateral_relids,
 													   NULL, NIL));
+
+	/* sorted by BigQuery: a little dearer than unsorted, cheaper than a local sort */
+	rel = table_open(foreigntableid, NoLock);
+	if (bq_pathkeys_pushable(baserel, rel, root->query_pathkeys))
+		add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
+														   startup, total * 1.05,
+														   root->query_pathkeys,
+														   baserel->lateral_relids, NULL, NIL));
+	table_close(rel, NoLock);
 }
 
 static ForeignScan *
@@ -245,6 +256,8 @@ bqGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 			local = lappend(local, ri->clause);
 	}
 	bq_deparse_where(&sql, baserel, rel, remote, &params);
+	if (best_path->path.pathkeys != NIL)
+		bq_deparse_order_by(&sql, baserel, rel, best_path->path.pathkeys);
 	table_close(rel, NoLock);
 
 	return make_foreignscan(tlist, local, baserel->relid, params,

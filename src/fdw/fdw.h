@@ -70,6 +70,9 @@ extern const char *bq_param_type(Oid type);
 extern bool bq_is_pushable(RelOptInfo *baserel, Relation rel, Expr *clause);
 extern void bq_deparse_where(StringInfo buf, RelOptInfo *baserel, Relation rel,
 							 List *clauses, List **params);
+extern bool bq_pathkeys_pushable(RelOptInfo *baserel, Relation rel, List *pathkeys);
+extern void bq_deparse_order_by(StringInfo buf, RelOptInfo *baserel, Relation rel,
+								List *pathkeys);
 
 /* PostgreSQL type name for a BigQuery column, NULL when none fits */
 extern const char *bq_pg_type_for(const char *type, const char *mode);

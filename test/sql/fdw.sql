@@ -77,6 +77,20 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM fdw_local.raw_orders;
 SELECT count(*) FROM fdw_local.raw_orders;
 SELECT user_id, sum(amount) FROM fdw_local.raw_orders GROUP BY user_id ORDER BY user_id;
 
+-- ORDER BY goes along when BigQuery sorts the same way, NULLs placed explicitly
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT order_id, event_time FROM fdw_local.raw_orders ORDER BY event_time DESC;
+SELECT order_id, event_time FROM fdw_local.raw_orders ORDER BY event_time DESC;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT s, i FROM fdw_local.types ORDER BY i NULLS FIRST, d;
+SELECT s, i FROM fdw_local.types ORDER BY i NULLS FIRST, d;
+SELECT s, i FROM fdw_local.types ORDER BY i;
+SELECT s, i FROM fdw_local.types ORDER BY i DESC;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT order_id FROM fdw_local.raw_orders ORDER BY order_id COLLATE "C" DESC;
+SELECT order_id FROM fdw_local.raw_orders ORDER BY order_id COLLATE "C" DESC;
+-- floating point sorts locally (NaN)
+EXPLAIN (VERBOSE, COSTS OFF) SELECT order_id FROM fdw_local.raw_orders ORDER BY amount;
+
 -- pages of one row; rescans inside a join
 ALTER FOREIGN TABLE fdw_local.raw_orders OPTIONS (ADD fetch_size '1');
 SELECT count(*), sum(amount) FROM fdw_local.raw_orders;
