@@ -89,31 +89,16 @@ typedef struct BqScanState
  * ---------------------------------------------------------------------
  */
 
-static char *
-defelem_value(List *options, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, name) == 0)
-			return defGetString(def);
-	}
-	return NULL;
-}
-
 BqTableRef *
 bq_table_ref(ForeignTable *ft, const GcpServer *srv)
 {
 	BqTableRef *ref = palloc0(sizeof(BqTableRef));
-	char	   *fetch = defelem_value(ft->options, "fetch_size");
+	char	   *fetch = gcp_option_value(ft->options, "fetch_size");
 
-	ref->dataset = defelem_value(ft->options, "dataset");
+	ref->dataset = gcp_option_value(ft->options, "dataset");
 	if (ref->dataset == NULL)
 		ref->dataset = srv->dataset;
-	ref->table = defelem_value(ft->options, "table");
+	ref->table = gcp_option_value(ft->options, "table");
 	if (ref->table == NULL)
 		ref->table = get_rel_name(ft->relid);
 	ref->fetch_size = fetch ? atoi(fetch) : BQ_DEFAULT_FETCH_SIZE;
@@ -124,7 +109,7 @@ char *
 bq_column_name(Relation rel, AttrNumber attnum)
 {
 	List	   *options = GetForeignColumnOptions(RelationGetRelid(rel), attnum);
-	char	   *name = defelem_value(options, "column_name");
+	char	   *name = gcp_option_value(options, "column_name");
 
 	return name ? name : NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
 }

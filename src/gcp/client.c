@@ -47,8 +47,8 @@ gcp_service_name(GcpService svc)
 	return services[svc].name;
 }
 
-static char *
-option_value(List *options, const char *name)
+char *
+gcp_option_value(List *options, const char *name)
 {
 	ListCell   *lc;
 
@@ -97,17 +97,17 @@ credential_from_mapping(List *options)
 	GcpCredential cred = {GCP_AUTH_ADC, NULL};
 	char	   *v;
 
-	if ((v = option_value(options, "credentials_json")) != NULL)
+	if ((v = gcp_option_value(options, "credentials_json")) != NULL)
 	{
 		cred.kind = GCP_AUTH_KEY_JSON;
 		cred.secret = v;
 	}
-	else if ((v = option_value(options, "credentials_file")) != NULL)
+	else if ((v = gcp_option_value(options, "credentials_file")) != NULL)
 	{
 		cred.kind = GCP_AUTH_KEY_FILE;
 		cred.secret = v;
 	}
-	else if ((v = option_value(options, "auth")) != NULL)
+	else if ((v = gcp_option_value(options, "auth")) != NULL)
 	{
 		if (strcmp(v, "none") == 0)
 			cred.kind = GCP_AUTH_NONE;
@@ -141,14 +141,14 @@ gcp_server_lookup(const char *servername)
 	srv = palloc0(sizeof(GcpServer));
 	srv->serverid = server->serverid;
 	srv->servername = pstrdup(server->servername);
-	srv->location = option_value(server->options, "location");
+	srv->location = gcp_option_value(server->options, "location");
 	if (srv->location == NULL)
 		srv->location = "US";
-	srv->dataset = option_value(server->options, "dataset");
+	srv->dataset = gcp_option_value(server->options, "dataset");
 	if (srv->dataset == NULL)
 		srv->dataset = "bqstream";
 
-	srv->project_id = option_value(server->options, "project_id");
+	srv->project_id = gcp_option_value(server->options, "project_id");
 	if (srv->project_id == NULL)
 		srv->project_id = getenv("GOOGLE_CLOUD_PROJECT");
 	if (srv->project_id == NULL || srv->project_id[0] == '\0')
@@ -162,7 +162,7 @@ gcp_server_lookup(const char *servername)
 
 	for (int s = 0; s < GCP_NUM_SERVICES; s++)
 	{
-		char	   *endpoint = option_value(server->options, services[s].option);
+		char	   *endpoint = gcp_option_value(server->options, services[s].option);
 		const char *emulator = getenv(services[s].emulator_env);
 
 		if (endpoint != NULL)

@@ -42,6 +42,9 @@ extern GcpServer *gcp_server_lookup(const char *servername);
 
 extern const char *gcp_service_name(GcpService svc);
 
+/* The value of a DefElem option in a list, or NULL. */
+extern char *gcp_option_value(List *options, const char *name);
+
 /* API root + "/" + path built from a format; segments must be escaped */
 extern char *gcp_url(const GcpServer *srv, GcpService svc, const char *fmt,...) pg_attribute_printf(3, 4);
 
