@@ -9,6 +9,8 @@
 #ifndef GCP_CLIENT_H
 #define GCP_CLIENT_H
 
+#include "nodes/pg_list.h"
+
 #include "gcp/auth.h"
 #include "gcp/gcp_json.h"
 #include "gcp/http.h"
