@@ -127,6 +127,75 @@ server_of(Oid relid)
  * ---------------------------------------------------------------------
  */
 
+/* how long a table's row count is trusted for planning */
+#define ROW_COUNT_TTL_S		300
+
+typedef struct RowCount
+{
+	Oid			relid;
+	double		rows;
+	TimestampTz fetched_at;
+} RowCount;
+
+static List *row_counts = NIL;	/* of RowCount, in CacheMemoryContext */
+
+/*
+ * Rows of the BigQuery table, from its metadata (numRows plus what is
+ * still in the streaming buffer), cached for a few minutes; -1 when the
+ * metadata has no count.  A table that cannot be reached fails here, at
+ * planning, as it would at execution.
+ */
+static double
+remote_row_count(Oid relid)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	ListCell   *lc;
+	RowCount   *rc = NULL;
+	MemoryContext old;
+	double		rows = -1;
+
+	foreach(lc, row_counts)
+	{
+		RowCount   *c = (RowCount *) lfirst(lc);
+
+		if (c->relid == relid)
+			rc = c;
+	}
+	if (rc && now - rc->fetched_at < ROW_COUNT_TTL_S * USECS_PER_SEC)
+		return rc->rows;
+
+	{
+		ForeignTable *ft = GetForeignTable(relid);
+		GcpServer  *srv = server_of(relid);
+		BqTableRef *ref = bq_table_ref(ft, srv);
+		json_t	   *table = gcp_call(srv, GCP_BIGQUERY, "GET",
+									 gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets/%s/tables/%s",
+											 gcp_url_escape(srv->project_id), ref->dataset,
+											 gcp_url_escape(ref->table)),
+									 NULL, psprintf("read the metadata of table \"%s.%s\"",
+													ref->dataset, ref->table),
+									 NULL, NULL);
+		const char *n = json_string_value(json_object_get(table, "numRows"));
+		const char *buffered = json_string_value(json_object_get(json_object_get(table, "streamingBuffer"),
+																 "estimatedRows"));
+
+		if (n)
+			rows = strtod(n, NULL) + (buffered ? strtod(buffered, NULL) : 0);
+	}
+
+	old = MemoryContextSwitchTo(CacheMemoryContext);
+	if (rc == NULL)
+	{
+		rc = palloc0(sizeof(RowCount));
+		rc->relid = relid;
+		row_counts = lappend(row_counts, rc);
+	}
+	MemoryContextSwitchTo(old);
+	rc->rows = rows;
+	rc->fetched_at = now;
+	return rows;
+}
+
 typedef struct BqRelInfo
 {
 	List	   *remote_conds;	/* RestrictInfos BigQuery evaluates */
@@ -152,11 +221,10 @@ bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	table_close(rel, NoLock);
 	baserel->fdw_private = info;
 
-	/*
-	 * No remote call at plan time: estimates from table metadata are still
-	 * to come.  The quals reduce the default.
-	 */
-	baserel->rows = clamp_row_est(1000 *
+	baserel->tuples = remote_row_count(foreigntableid);
+	if (baserel->tuples < 0)
+		baserel->tuples = 1000;	/* no metadata: a guess */
+	baserel->rows = clamp_row_est(baserel->tuples *
 								  clauselist_selectivity(root, baserel->baserestrictinfo,
 														 0, JOIN_INNER, NULL));
 }
@@ -173,11 +241,14 @@ bqGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 													   startup, total, NIL, baserel->lateral_relids,
 													   NULL, NIL));
 
-	/* sorted by BigQuery: a little dearer than unsorted, cheaper than a local sort */
+	/*
+	 * Sorted by BigQuery: the transfer a little dearer than unsorted, which
+	 * stays cheaper than sorting locally.
+	 */
 	rel = table_open(foreigntableid, NoLock);
 	if (bq_pathkeys_pushable(baserel, rel, root->query_pathkeys))
 		add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
-														   startup, total * 1.05,
+														   startup, startup + (total - startup) * 1.05,
 														   root->query_pathkeys,
 														   baserel->lateral_relids, NULL, NIL));
 	table_close(rel, NoLock);

@@ -91,6 +91,9 @@ SELECT order_id FROM fdw_local.raw_orders ORDER BY order_id COLLATE "C" DESC;
 -- floating point sorts locally (NaN)
 EXPLAIN (VERBOSE, COSTS OFF) SELECT order_id FROM fdw_local.raw_orders ORDER BY amount;
 
+-- row estimates come from the table's metadata
+EXPLAIN SELECT s FROM fdw_local.types;
+
 -- pages of one row; rescans inside a join
 ALTER FOREIGN TABLE fdw_local.raw_orders OPTIONS (ADD fetch_size '1');
 SELECT count(*), sum(amount) FROM fdw_local.raw_orders;
