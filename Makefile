@@ -9,6 +9,7 @@ OBJS = \
 	src/fdw/deparse.o \
 	src/fdw/fdw.o \
 	src/fdw/import.o \
+	src/fdw/modify.o \
 	src/gcp/auth.o \
 	src/gcp/bigquery.o \
 	src/gcp/client.o \

@@ -718,6 +718,20 @@ bqExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 extern List *bqImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
+/* modify.c */
+extern List *bqPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+								 Index resultRelation, int subplan_index);
+extern void bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+								 List *fdw_private, int subplan_index, int eflags);
+extern TupleTableSlot **bqExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
+												 TupleTableSlot **slots, TupleTableSlot **planSlots,
+												 int *numSlots);
+extern TupleTableSlot *bqExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+										   TupleTableSlot *slot, TupleTableSlot *planSlot);
+extern int	bqGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+extern void bqEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern int	bqIsForeignRelUpdatable(Relation rel);
+
 Datum
 bqstream_fdw_handler(PG_FUNCTION_ARGS)
 {
@@ -732,5 +746,12 @@ bqstream_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = bqEndForeignScan;
 	routine->ExplainForeignScan = bqExplainForeignScan;
 	routine->ImportForeignSchema = bqImportForeignSchema;
+	routine->IsForeignRelUpdatable = bqIsForeignRelUpdatable;
+	routine->PlanForeignModify = bqPlanForeignModify;
+	routine->BeginForeignModify = bqBeginForeignModify;
+	routine->ExecForeignInsert = bqExecForeignInsert;
+	routine->ExecForeignBatchInsert = bqExecForeignBatchInsert;
+	routine->GetForeignModifyBatchSize = bqGetForeignModifyBatchSize;
+	routine->EndForeignModify = bqEndForeignModify;
 	PG_RETURN_POINTER(routine);
 }

@@ -115,6 +115,15 @@ is_fetch_size(const char *v)
 }
 
 static bool
+is_batch_size(const char *v)
+{
+	char	   *end;
+	long		n = strtol(v, &end, 10);
+
+	return *end == '\0' && n >= 1 && n <= 10000;
+}
+
+static bool
 is_server_file_path(const char *v)
 {
 	return is_absolute_path(v);
@@ -148,6 +157,8 @@ static const BqOption bq_options[] = {
 	"A table ID has only letters, digits and underscores.", false},
 	{"fetch_size", ForeignTableRelationId, is_fetch_size,
 	"The fetch size is a number of rows between 1 and 100000.", false},
+	{"batch_size", ForeignTableRelationId, is_batch_size,
+	"The batch size is a number of rows between 1 and 10000.", false},
 	{"column_name", AttributeRelationId, is_dataset_id,
 	"A BigQuery column name has only letters, digits and underscores.", false},
 };

@@ -100,6 +100,28 @@ SELECT count(*), sum(amount) FROM fdw_local.raw_orders;
 SELECT g, (SELECT count(*) FROM fdw_local.raw_orders r WHERE r.amount > g)
   FROM generate_series(0, 20, 10) g;
 
+-- INSERT streams rows with insertAll, in batches, every type round-tripping
+INSERT INTO fdw_local.raw_orders
+VALUES ('o-5', 'u-5', 'p-3', 5.5, '2026-11-25 11:00:00.25+00'),
+       ('o-6', 'u-5', 'p-3', 6.5, '2026-11-25 11:00:01+00');
+ALTER FOREIGN TABLE fdw_local.raw_orders OPTIONS (ADD batch_size '2');
+INSERT INTO fdw_local.raw_orders
+SELECT 'g-' || i, 'u-9', 'p-9', i, '2026-11-25 12:00:00+00'::timestamptz + i * interval '1 second'
+  FROM generate_series(1, 5) i;
+SELECT user_id, count(*), sum(amount), max(event_time) FROM fdw_local.raw_orders
+ WHERE user_id = 'u-5' OR user_id = 'u-9' GROUP BY 1 ORDER BY 1;
+INSERT INTO fdw_local.types (s, i, f, n, b, ts, dt, d, t, bt, j)
+VALUES (E'round "trip" \\ é', 9007199254740995, -2.25, 0.000000001, false,
+        '0001-01-01 00:00:00+00', '9999-12-31 23:59:59.999999', '2026-02-28', '23:59:59.999999',
+        '\x00ff', '{"k": ["v", null]}');
+SELECT s, i, f, n, b, ts, dt, d, t, bt, j FROM fdw_local.types WHERE s = E'round "trip" \\ é';
+-- a row BigQuery refuses is named by its position; nothing of its batch is stored
+INSERT INTO fdw_local.raw_orders (order_id, user_id, product_id, amount)
+VALUES ('o-8', 'u', 'p', 1), ('o-9', 'u', 'p', 2);
+SELECT count(*) FROM fdw_local.raw_orders WHERE order_id = 'o-8';
+UPDATE fdw_local.raw_orders SET amount = 0;
+DELETE FROM fdw_local.raw_orders;
+
 -- a column named differently in BigQuery
 CREATE FOREIGN TABLE renamed (id text OPTIONS (column_name 'order_id'), amount numeric)
   SERVER fdw_emu OPTIONS ("table" 'raw_orders');

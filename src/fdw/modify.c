@@ -1,0 +1,317 @@
+/*-------------------------------------------------------------------------
+ *
+ * modify.c
+ *	  INSERT into bqstream_fdw foreign tables: rows streamed with
+ *	  tabledata.insertAll in batches, each with its own insertId.
+ *
+ * The insertId makes a retried request harmless: BigQuery drops the rows it
+ * already has.  Rows BigQuery refuses are reported with their position in
+ * the statement.  BigQuery's streaming API cannot change or remove rows,
+ * so UPDATE and DELETE are refused at planning.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "gcp/gcp_json.h"
+
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "common/base64.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "fdw/fdw.h"
+
+/* BigQuery's advice: about 500 rows per insertAll request */
+#define DEFAULT_INSERT_BATCH 500
+
+typedef struct BqModifyState
+{
+	GcpServer  *srv;
+	char	   *url;
+	char	   *table;			/* dataset.table, for messages */
+	int			natts;
+	char	  **names;			/* BigQuery column names; NULL for dropped columns */
+	Oid		   *types;
+	FmgrInfo   *out;
+	int64		rows_sent;		/* rows of the statement before this batch */
+	int			batch_size;
+} BqModifyState;
+
+List	   *bqPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+								Index resultRelation, int subplan_index);
+void		bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+								 List *fdw_private, int subplan_index, int eflags);
+TupleTableSlot **bqExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
+										  TupleTableSlot **slots, TupleTableSlot **planSlots,
+										  int *numSlots);
+TupleTableSlot *bqExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+									TupleTableSlot *slot, TupleTableSlot *planSlot);
+int			bqGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+void		bqEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+int			bqIsForeignRelUpdatable(Relation rel);
+
+List *
+bqPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+					int subplan_index)
+{
+	if (plan->operation != CMD_INSERT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("bqstream_fdw supports INSERT only"),
+				 errdetail("BigQuery's streaming API appends rows; it cannot change or remove them."),
+				 errhint("Run UPDATE and DELETE as DML in BigQuery itself.")));
+	if (plan->returningLists != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("bqstream_fdw does not support INSERT ... RETURNING")));
+	if (plan->onConflictAction != ONCONFLICT_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("bqstream_fdw does not support INSERT ... ON CONFLICT")));
+	return NIL;
+}
+
+void
+bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+					 List *fdw_private, int subplan_index, int eflags)
+{
+	Relation	rel = rinfo->ri_RelationDesc;
+	TupleDesc	desc = RelationGetDescr(rel);
+	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
+	BqModifyState *st;
+	BqTableRef *ref;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	st = palloc0(sizeof(BqModifyState));
+	st->srv = gcp_server_lookup(GetForeignServer(ft->serverid)->servername);
+	ref = bq_table_ref(ft, st->srv);
+	st->url = gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/datasets/%s/tables/%s/insertAll",
+					  gcp_url_escape(st->srv->project_id), ref->dataset,
+					  gcp_url_escape(ref->table));
+	st->table = psprintf("%s.%s", ref->dataset, ref->table);
+	st->natts = desc->natts;
+	st->names = palloc0(sizeof(char *) * desc->natts);
+	st->types = palloc0(sizeof(Oid) * desc->natts);
+	st->out = palloc0(sizeof(FmgrInfo) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			outfunc;
+		bool		isvarlena;
+
+		if (att->attisdropped)
+			continue;
+		st->names[i] = bq_column_name(rel, i + 1);
+		st->types[i] = att->atttypid;
+		getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
+		fmgr_info(outfunc, &st->out[i]);
+	}
+	st->batch_size = bqGetForeignModifyBatchSize(rinfo);
+	rinfo->ri_FdwState = st;
+}
+
+static void
+append_json_text(StringInfo buf, const char *s)
+{
+	json_t	   *str = json_string(s);
+	char	   *text = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+
+	json_decref(str);
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("a value is not valid UTF-8 and cannot be sent to BigQuery")));
+	appendStringInfoString(buf, text);
+	free(text);
+}
+
+/* A column value in insertAll's JSON encoding. */
+static void
+append_value(StringInfo buf, BqModifyState *st, int i, Datum value)
+{
+	switch (st->types[i])
+	{
+		case BOOLOID:
+			appendStringInfoString(buf, DatumGetBool(value) ? "true" : "false");
+			return;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			{
+				Timestamp	ts = DatumGetTimestamp(value);
+				struct pg_tm tm;
+				fsec_t		fsec;
+
+				if (TIMESTAMP_NOT_FINITE(ts) ||
+					timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+					tm.tm_year < 1 || tm.tm_year > 9999)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("timestamp out of BigQuery's range (years 1 to 9999)")));
+				/* TIMESTAMP in UTC; DATETIME without a zone */
+				appendStringInfo(buf, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06d%s\"",
+								 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
+								 tm.tm_sec, (int) fsec,
+								 st->types[i] == TIMESTAMPTZOID ? "Z" : "");
+				return;
+			}
+		case DATEOID:
+			{
+				DateADT		d = DatumGetDateADT(value);
+				int			y,
+							m,
+							dd;
+
+				/* ISO whatever DateStyle says */
+				if (DATE_NOT_FINITE(d))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("infinite dates cannot be sent to BigQuery")));
+				j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
+				if (y < 1 || y > 9999)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("date out of BigQuery's range (years 1 to 9999)")));
+				appendStringInfo(buf, "\"%04d-%02d-%02d\"", y, m, dd);
+				return;
+			}
+		case BYTEAOID:
+			{
+				bytea	   *b = DatumGetByteaPP(value);
+				int			len = VARSIZE_ANY_EXHDR(b);
+				int			enc = pg_b64_enc_len(len);
+
+				appendStringInfoChar(buf, '"');
+				enlargeStringInfo(buf, enc + 2);
+				buf->len += pg_b64_encode(VARDATA_ANY(b), len, buf->data + buf->len, enc);
+				appendStringInfoChar(buf, '"');
+				return;
+			}
+		default:
+			/* numbers as strings too: INT64 and NUMERIC keep every digit */
+			append_json_text(buf, OutputFunctionCall(&st->out[i], value));
+			return;
+	}
+}
+
+TupleTableSlot **
+bqExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **slots,
+						 TupleTableSlot **planSlots, int *numSlots)
+{
+	BqModifyState *st = (BqModifyState *) rinfo->ri_FdwState;
+	StringInfoData body;
+	json_t	   *resp;
+	json_t	   *errors;
+	GcpHttpRequest req;
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"skipInvalidRows\":false,\"ignoreUnknownValues\":false,\"rows\":[");
+	for (int r = 0; r < *numSlots; r++)
+	{
+		bool		first = true;
+		uint8		id[16];
+
+		slot_getallattrs(slots[r]);
+		if (!pg_strong_random(id, sizeof(id)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate an insertId")));
+		appendStringInfo(&body, "%s{\"insertId\":\"", r > 0 ? "," : "");
+		for (int k = 0; k < 16; k++)
+			appendStringInfo(&body, "%02x", id[k]);
+		appendStringInfoString(&body, "\",\"json\":{");
+		for (int i = 0; i < st->natts; i++)
+		{
+			if (st->names[i] == NULL || slots[r]->tts_isnull[i])
+				continue;
+			if (!first)
+				appendStringInfoChar(&body, ',');
+			append_json_text(&body, st->names[i]);
+			appendStringInfoChar(&body, ':');
+			append_value(&body, st, i, slots[r]->tts_values[i]);
+			first = false;
+		}
+		appendStringInfoString(&body, "}}");
+	}
+	appendStringInfoString(&body, "]}");
+
+	gcp_request_init(&req, st->srv, GCP_BIGQUERY, "POST", st->url, body.data, body.len);
+	resp = gcp_call_result(GCP_BIGQUERY, gcp_http_run(&req),
+						   psprintf("insert into table \"%s\"", st->table), NULL, NULL);
+
+	errors = json_object_get(resp, "insertErrors");
+	if (json_is_array(errors))
+	{
+		size_t		i;
+		json_t	   *e;
+
+		/* with skipInvalidRows off the others are "stopped": report the culprit */
+		json_array_foreach(errors, i, e)
+		{
+			json_t	   *first = json_array_get(json_object_get(e, "errors"), 0);
+			const char *reason = json_string_value(json_object_get(first, "reason"));
+
+			if (reason && strcmp(reason, "stopped") == 0)
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("BigQuery refused row %lld of the INSERT into \"%s\"",
+							(long long) (st->rows_sent + json_integer_value(json_object_get(e, "index")) + 1),
+							st->table),
+					 errdetail("%s: %s%s%s", reason ? reason : "invalid",
+							   json_string_value(json_object_get(first, "message"))
+							   ? json_string_value(json_object_get(first, "message")) : "",
+							   json_string_value(json_object_get(first, "location")) ? " (field " : "",
+							   json_string_value(json_object_get(first, "location"))
+							   ? psprintf("%s)", json_string_value(json_object_get(first, "location"))) : ""),
+					 errhint("No row of the batch was stored.")));
+		}
+	}
+	st->rows_sent += *numSlots;
+	return slots;
+}
+
+TupleTableSlot *
+bqExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+					TupleTableSlot *planSlot)
+{
+	int			one = 1;
+
+	return *bqExecForeignBatchInsert(estate, rinfo, &slot, &planSlot, &one);
+}
+
+int
+bqGetForeignModifyBatchSize(ResultRelInfo *rinfo)
+{
+	ForeignTable *ft = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc));
+	char	   *v = NULL;
+	ListCell   *lc;
+
+	foreach(lc, ft->options)
+		if (strcmp(((DefElem *) lfirst(lc))->defname, "batch_size") == 0)
+			v = defGetString((DefElem *) lfirst(lc));
+	/* row triggers see one row at a time */
+	if (rinfo->ri_TrigDesc && rinfo->ri_TrigDesc->trig_insert_after_row)
+		return 1;
+	return v ? atoi(v) : DEFAULT_INSERT_BATCH;
+}
+
+void
+bqEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+{
+	/* nothing is held between batches */
+}
+
+int
+bqIsForeignRelUpdatable(Relation rel)
+{
+	return 1 << CMD_INSERT;
+}
