@@ -22,6 +22,7 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 
 BqCellType
@@ -189,4 +190,45 @@ bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch, boo
 	}
 	error_context_stack = errcb.previous;
 	return result;
+}
+
+/*
+ * DATE and TIMESTAMP values as BigQuery reads them in parameters and in
+ * insertAll rows: ISO, in UTC for timestamps, whatever DateStyle says.
+ * BigQuery's range is the years 1 to 9999.
+ */
+char *
+bq_date_text(DateADT d)
+{
+	int			y,
+				m,
+				dd;
+
+	if (DATE_NOT_FINITE(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("infinite dates cannot be sent to BigQuery")));
+	j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
+	if (y < 1 || y > 9999)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("date out of BigQuery's range (years 1 to 9999)")));
+	return psprintf("%04d-%02d-%02d", y, m, dd);
+}
+
+char *
+bq_timestamp_text(Timestamp ts, bool utc_offset)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(ts) ||
+		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of BigQuery's range (years 1 to 9999)")));
+	return psprintf("%04d-%02d-%02d %02d:%02d:%02d.%06d%s",
+					tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
+					tm.tm_sec, (int) fsec, utc_offset ? "+00:00" : "");
 }

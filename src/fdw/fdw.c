@@ -406,39 +406,9 @@ param_text(Oid type, Datum value)
 		case BOOLOID:
 			return pstrdup(DatumGetBool(value) ? "true" : "false");
 		case DATEOID:
-			{
-				DateADT		d = DatumGetDateADT(value);
-				int			y,
-							m,
-							dd;
-
-				if (DATE_NOT_FINITE(d))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-							 errmsg("infinite dates cannot be sent to BigQuery")));
-				j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
-				if (y < 1 || y > 9999)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-							 errmsg("date out of BigQuery's range (years 1 to 9999)")));
-				return psprintf("%04d-%02d-%02d", y, m, dd);
-			}
+			return bq_date_text(DatumGetDateADT(value));
 		case TIMESTAMPTZOID:
-			{
-				TimestampTz ts = DatumGetTimestampTz(value);
-				struct pg_tm tm;
-				fsec_t		fsec;
-
-				if (TIMESTAMP_NOT_FINITE(ts) ||
-					timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
-					tm.tm_year < 1 || tm.tm_year > 9999)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-							 errmsg("timestamp out of BigQuery's range (years 1 to 9999)")));
-				return psprintf("%04d-%02d-%02d %02d:%02d:%02d.%06d+00:00",
-								tm.tm_year, tm.tm_mon, tm.tm_mday,
-								tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
-			}
+			return bq_timestamp_text(DatumGetTimestampTz(value), true);
 		default:
 			return TextDatumGetCString(value);
 	}

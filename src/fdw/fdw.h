@@ -10,7 +10,9 @@
 #ifndef BQSTREAM_FDW_H
 #define BQSTREAM_FDW_H
 
+#include "datatype/timestamp.h"
 #include "foreign/foreign.h"
+#include "utils/date.h"
 #include "nodes/pathnodes.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
@@ -73,6 +75,10 @@ extern void bq_deparse_where(StringInfo buf, RelOptInfo *baserel, Relation rel,
 extern bool bq_pathkeys_pushable(RelOptInfo *baserel, Relation rel, List *pathkeys);
 extern void bq_deparse_order_by(StringInfo buf, RelOptInfo *baserel, Relation rel,
 								List *pathkeys);
+
+/* DATE and TIMESTAMP (UTC offset for TIMESTAMP, none for DATETIME) as BigQuery reads them */
+extern char *bq_date_text(DateADT d);
+extern char *bq_timestamp_text(Timestamp ts, bool utc_offset);
 
 /* PostgreSQL type name for a BigQuery column, NULL when none fits */
 extern const char *bq_pg_type_for(const char *type, const char *mode);

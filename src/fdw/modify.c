@@ -145,44 +145,13 @@ append_value(StringInfo buf, BqModifyState *st, int i, Datum value)
 			return;
 		case TIMESTAMPTZOID:
 		case TIMESTAMPOID:
-			{
-				Timestamp	ts = DatumGetTimestamp(value);
-				struct pg_tm tm;
-				fsec_t		fsec;
-
-				if (TIMESTAMP_NOT_FINITE(ts) ||
-					timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
-					tm.tm_year < 1 || tm.tm_year > 9999)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-							 errmsg("timestamp out of BigQuery's range (years 1 to 9999)")));
-				/* TIMESTAMP in UTC; DATETIME without a zone */
-				appendStringInfo(buf, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06d%s\"",
-								 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
-								 tm.tm_sec, (int) fsec,
-								 st->types[i] == TIMESTAMPTZOID ? "Z" : "");
-				return;
-			}
+			/* TIMESTAMP in UTC; DATETIME without a zone */
+			append_json_text(buf, bq_timestamp_text(DatumGetTimestamp(value),
+													st->types[i] == TIMESTAMPTZOID));
+			return;
 		case DATEOID:
-			{
-				DateADT		d = DatumGetDateADT(value);
-				int			y,
-							m,
-							dd;
-
-				/* ISO whatever DateStyle says */
-				if (DATE_NOT_FINITE(d))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-							 errmsg("infinite dates cannot be sent to BigQuery")));
-				j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
-				if (y < 1 || y > 9999)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-							 errmsg("date out of BigQuery's range (years 1 to 9999)")));
-				appendStringInfo(buf, "\"%04d-%02d-%02d\"", y, m, dd);
-				return;
-			}
+			append_json_text(buf, bq_date_text(DatumGetDateADT(value)));
+			return;
 		case BYTEAOID:
 			{
 				bytea	   *b = DatumGetByteaPP(value);
