@@ -7,8 +7,8 @@
  * What this version pushes down: the projection (only the columns the
  * query needs are selected, since BigQuery bills by column) and the WHERE
  * clauses deparse.c proves BigQuery reads the same way, with their values
- * as typed parameters computed at execution start.  The other clauses,
- * ORDER BY, LIMIT and aggregates are evaluated locally.
+ * as typed parameters computed at execution start, and ORDER BY on such
+ * columns.  The other clauses, LIMIT and aggregates are evaluated locally.
  *
  * Pages are converted row by row and released, so a scan holds one page
  * at a time (fetch_size rows), never the whole result.  A job

@@ -106,21 +106,24 @@ is_dataset_id(const char *v)
 }
 
 static bool
-is_fetch_size(const char *v)
+is_count_up_to(const char *v, long max)
 {
 	char	   *end;
 	long		n = strtol(v, &end, 10);
 
-	return *end == '\0' && n >= 1 && n <= 100000;
+	return end != v && *end == '\0' && n >= 1 && n <= max;
+}
+
+static bool
+is_fetch_size(const char *v)
+{
+	return is_count_up_to(v, 100000);
 }
 
 static bool
 is_batch_size(const char *v)
 {
-	char	   *end;
-	long		n = strtol(v, &end, 10);
-
-	return *end == '\0' && n >= 1 && n <= 10000;
+	return is_count_up_to(v, 10000);
 }
 
 static bool
