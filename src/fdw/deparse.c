@@ -1,50 +1,64 @@
 /*-------------------------------------------------------------------------
  *
  * deparse.c
- *	  Which WHERE clauses bqstream_fdw sends to BigQuery, and their GoogleSQL
- *	  text.
+ *	  Which expressions bqstream_fdw sends to BigQuery, and their GoogleSQL
+ *	  text: WHERE clauses, ORDER BY keys, and for an aggregate query its
+ *	  select list, GROUP BY and HAVING.
  *
- * A clause is pushed only when BigQuery is sure to give it the same
- * meaning: comparisons of integer, boolean, date, timestamp and text
- * columns (text ordering only under a C collation, equality only under a
- * deterministic one), IS [NOT] NULL, AND, OR and NOT.  Floating point is
- * kept local, since NaN compares differently.  Every value travels as a
- * typed query parameter (@p1, @p2, ...), never as text spliced into the
- * query, so no string a user supplies can change the remote SQL.  ORDER BY
- * goes along when every sort key is such a column and BigQuery orders it
- * the same way, NULLs placed explicitly.  A
- * parameter may be a constant, a query parameter ($1) or a stable
- * expression such as now() - interval '1 hour': it is computed once at
- * execution start, which is what lets BigQuery prune partitions.
+ * An expression is pushed only when BigQuery is sure to give it the same
+ * meaning as PostgreSQL:
+ *
+ * - comparisons of integer, numeric, boolean, date, timestamp and text
+ *   operands (text ordering only under a C collation, equality only under
+ *   a deterministic one); floating point is kept local, since NaN compares
+ *   differently;
+ * - IN lists and = ANY / <> ALL (array), with PostgreSQL's NULL rules;
+ * - LIKE with a constant pattern whose escapes BigQuery reads the same way;
+ * - IS [NOT] NULL, AND, OR, NOT, boolean columns, bigint + - *;
+ * - count(*), count([DISTINCT] x), sum, avg, min and max.  avg is sent as
+ *   SUM and COUNT and divided here, so that the result has PostgreSQL's
+ *   type and precision.
+ *
+ * Every value travels as a typed query parameter (@p1, @p2, ...), never as
+ * text spliced into the query, so no string a user supplies can change the
+ * remote SQL.  A parameter may be a constant, a query parameter ($1) or a
+ * stable expression such as now() - interval '1 hour': it is computed once
+ * at execution start, which is what lets BigQuery prune partitions.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "fdw/fdw.h"
+
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/transam.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
-#include "utils/pg_locale.h"
+#include "optimizer/tlist.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/pg_locale.h"
 #include "utils/syscache.h"
-
-#include "fdw/fdw.h"
 
 typedef struct DeparseCtx
 {
-	RelOptInfo *baserel;
+	RelOptInfo *scanrel;		/* the foreign table's relation */
 	Relation	rel;
+	bool		upper;			/* aggregates allowed (select list, HAVING) */
 	StringInfo	buf;			/* NULL: only checking */
-	List	  **params;			/* the expressions behind @p1, @p2, ... */
+	List	  **params;			/* BqParam of @p1, @p2, ... */
 } DeparseCtx;
 
-/* GoogleSQL type of a parameter, or NULL when the type is not pushed */
+/* GoogleSQL type of a value of a PostgreSQL type, or NULL when not pushed */
 const char *
 bq_param_type(Oid type)
 {
@@ -54,6 +68,8 @@ bq_param_type(Oid type)
 		case INT4OID:
 		case INT8OID:
 			return "INT64";
+		case NUMERICOID:
+			return "BIGNUMERIC";
 		case BOOLOID:
 			return "BOOL";
 		case TEXTOID:
@@ -69,117 +85,482 @@ bq_param_type(Oid type)
 }
 
 static bool
+is_text(Oid type)
+{
+	return type == TEXTOID || type == VARCHAROID;
+}
+
+static Node *
+strip_relabel(Node *node)
+{
+	while (node && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node;
+}
+
+static bool
 is_column(DeparseCtx *ctx, Node *node)
 {
 	Var		   *var = (Var *) node;
 
-	return IsA(node, Var) && var->varno == ctx->baserel->relid &&
+	return IsA(node, Var) && var->varno == ctx->scanrel->relid &&
 		var->varlevelsup == 0 && var->varattno > 0;
 }
 
-/* a value computable once at execution start */
+/*
+ * A numeric constant BIGNUMERIC holds exactly: at most 38 digits on either
+ * side of the point, and a number (not NaN or infinity).
+ */
+static bool
+fits_bignumeric(Const *c)
+{
+	char	   *text;
+	char	   *point;
+	char	   *digits;
+
+	if (c->constisnull)
+		return true;
+	text = DatumGetCString(DirectFunctionCall1(numeric_out, c->constvalue));
+	digits = text[0] == '-' ? text + 1 : text;
+	if (!isdigit((unsigned char) digits[0]))
+		return false;
+	point = strchr(digits, '.');
+	return (point ? point - digits : (long) strlen(digits)) <= 38 &&
+		(point == NULL || strlen(point + 1) <= 38);
+}
+
+/* a value computable once at execution start, of a type BigQuery reads */
 static bool
 is_value(Node *node)
 {
-	/* aggregates and window functions have been replaced by Vars here */
-	return !contain_var_clause(node) && !contain_volatile_functions(node) &&
-		!contain_subplans(node) && !expression_returns_set(node) && bq_param_type(exprType(node)) != NULL;
+	Oid			type = exprType(node);
+
+	if (bq_param_type(type) == NULL)
+		return false;
+	if (contain_var_clause(node) || contain_agg_clause(node) ||
+		contain_window_function(node) || contain_volatile_functions(node) ||
+		contain_subplans(node) || expression_returns_set(node))
+		return false;
+	/* numeric: only constants, whose range is known now */
+	if (type == NUMERICOID)
+		return IsA(node, Const) && fits_bignumeric((Const *) node);
+	return true;
 }
 
-static bool deparse(DeparseCtx *ctx, Node *node);
+/* an array value whose elements are such values */
+static bool
+is_array_value(Node *node)
+{
+	Oid			elem = get_element_type(exprType(node));
+
+	return OidIsValid(elem) && elem != NUMERICOID && bq_param_type(elem) != NULL &&
+		!contain_var_clause(node) && !contain_agg_clause(node) &&
+		!contain_window_function(node) && !contain_volatile_functions(node) &&
+		!contain_subplans(node) && !expression_returns_set(node);
+}
 
 static void
-append_column(DeparseCtx *ctx, Node *var)
+append_text(DeparseCtx *ctx, const char *s)
 {
 	if (ctx->buf)
-		bq_append_identifier(ctx->buf, bq_column_name(ctx->rel, ((Var *) var)->varattno));
+		appendStringInfoString(ctx->buf, s);
 }
 
 static void
-append_param(DeparseCtx *ctx, Node *value)
+append_param(DeparseCtx *ctx, Node *value, BqParamKind kind)
 {
-	*ctx->params = lappend(*ctx->params, value);
+	BqParam    *p;
+
+	if (ctx->buf == NULL)
+		return;
+	p = palloc0(sizeof(BqParam));
+	p->expr = (Expr *) value;
+	p->kind = kind;
+	*ctx->params = lappend(*ctx->params, p);
 	appendStringInfo(ctx->buf, "@p%d", list_length(*ctx->params));
 }
 
-static bool
-deparse_comparison(DeparseCtx *ctx, OpExpr *op)
+/* a built-in operator's name, or NULL for a user's one, which may mean anything */
+static char *
+builtin_operator(Oid opno)
 {
-	Node	   *left = linitial(op->args);
-	Node	   *right = lsecond(op->args);
 	HeapTuple	tup;
-	char	   *opname;
-	bool		column_left;
-	Oid			coltype;
-	static const char *const ops[] = {"=", "<>", "<", "<=", ">", ">="};
-	bool		known = false;
+	char	   *name;
 
-	if (list_length(op->args) != 2)
-		return false;
-	/* strip binary-compatible relabelings, e.g. varchar to text */
-	if (IsA(left, RelabelType))
-		left = (Node *) ((RelabelType *) left)->arg;
-	if (IsA(right, RelabelType))
-		right = (Node *) ((RelabelType *) right)->arg;
-
-	if (is_column(ctx, left) && is_value(right))
-		column_left = true;
-	else if (is_column(ctx, right) && is_value(left))
-		column_left = false;
-	else
-		return false;
-
-	coltype = exprType(column_left ? left : right);
-	if (bq_param_type(coltype) == NULL)
-		return false;
-
-	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(op->opno));
+	if (opno >= FirstNormalObjectId)
+		return NULL;
+	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
 	if (!HeapTupleIsValid(tup))
-		return false;
-	opname = pstrdup(NameStr(((Form_pg_operator) GETSTRUCT(tup))->oprname));
+		return NULL;
+	name = pstrdup(NameStr(((Form_pg_operator) GETSTRUCT(tup))->oprname));
 	ReleaseSysCache(tup);
-	/* built-in operators only: a user's operator may mean anything */
-	if (op->opno >= FirstNormalObjectId)
-		return false;
-	for (int i = 0; i < lengthof(ops); i++)
-		known |= strcmp(opname, ops[i]) == 0;
-	if (!known)
-		return false;
+	return name;
+}
 
-	/* strings: BigQuery compares bytes, so only C ordering agrees */
-	if (coltype == TEXTOID || coltype == VARCHAROID)
+static bool deparse_operand(DeparseCtx *ctx, Node *node);
+static bool deparse_cond(DeparseCtx *ctx, Node *node);
+
+/* ---------------------------------------------------------------------
+ * aggregates
+ * ---------------------------------------------------------------------
+ */
+
+/* the scale of a numeric(p, s) typmod; -1 without one, or when negative */
+static int
+typmod_scale(int32 typmod)
+{
+	int32		scale;
+
+	if (typmod < (int32) VARHDRSZ)
+		return -1;
+	/* an 11-bit signed field, as numeric.c stores it */
+	scale = ((((typmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
+	return scale >= 0 ? scale : -1;
+}
+
+typedef enum BqAggKind
+{
+	AGG_NONE,
+	AGG_COUNT,
+	AGG_SUM,
+	AGG_AVG,
+	AGG_MIN,
+	AGG_MAX
+} BqAggKind;
+
+/*
+ * The kind of a pushable aggregate, AGG_NONE when BigQuery could compute it
+ * differently.
+ */
+static BqAggKind
+agg_kind(DeparseCtx *ctx, Aggref *agg)
+{
+	char	   *name;
+	Node	   *arg;
+	Oid			type;
+	BqAggKind	kind;
+
+	if (agg->aggfnoid >= FirstNormalObjectId || agg->aggkind != AGGKIND_NORMAL ||
+		agg->aggsplit != AGGSPLIT_SIMPLE || agg->aggfilter != NULL ||
+		agg->aggorder != NIL || agg->aggvariadic || agg->agglevelsup != 0)
+		return AGG_NONE;
+	name = get_func_name(agg->aggfnoid);
+	if (strcmp(name, "count") == 0)
+		kind = AGG_COUNT;
+	else if (strcmp(name, "sum") == 0)
+		kind = AGG_SUM;
+	else if (strcmp(name, "avg") == 0)
+		kind = AGG_AVG;
+	else if (strcmp(name, "min") == 0)
+		kind = AGG_MIN;
+	else if (strcmp(name, "max") == 0)
+		kind = AGG_MAX;
+	else
+		return AGG_NONE;
+
+	if (agg->aggstar)
+		return kind == AGG_COUNT ? kind : AGG_NONE;
+	if (list_length(agg->args) != 1)
+		return AGG_NONE;
+	arg = strip_relabel((Node *) ((TargetEntry *) linitial(agg->args))->expr);
+	type = exprType(arg);
+	if (agg->aggdistinct != NIL &&
+		(kind != AGG_COUNT || bq_param_type(type) == NULL ||
+		 (is_text(type) && !get_collation_isdeterministic(agg->inputcollid))))
+		return AGG_NONE;
+
+	/*
+	 * numeric: BigQuery drops trailing zeros, which PostgreSQL keeps up to
+	 * the inputs' scale; only a declared scale can put them back.
+	 */
+	if (type == NUMERICOID && kind != AGG_COUNT && typmod_scale(exprTypmod(arg)) < 0)
+		return AGG_NONE;
+
+	switch (kind)
 	{
-		bool		equality = strcmp(opname, "=") == 0 || strcmp(opname, "<>") == 0;
-
-		if (!OidIsValid(op->inputcollid))
-			return false;
-		if (equality ? !get_collation_isdeterministic(op->inputcollid)
-			: !lc_collate_is_c(op->inputcollid))
-			return false;
+		case AGG_COUNT:
+			break;
+		case AGG_SUM:
+		case AGG_AVG:
+			/* float8 sums differ only by addition order, as in parallel plans */
+			if (type != INT2OID && type != INT4OID && type != INT8OID &&
+				type != NUMERICOID && type != FLOAT8OID)
+				return AGG_NONE;
+			break;
+		case AGG_MIN:
+		case AGG_MAX:
+			/* ordered as PostgreSQL orders it; not floats (NaN), not bool */
+			if (bq_param_type(type) == NULL || type == BOOLOID ||
+				(is_text(type) && !lc_collate_is_c(agg->inputcollid)))
+				return AGG_NONE;
+			break;
+		default:
+			return AGG_NONE;
 	}
-	/* both sides of the same kind: integers with integers, and so on */
-	if (strcmp(bq_param_type(coltype), bq_param_type(exprType(column_left ? right : left))) != 0)
-		return false;
 
+	/* the argument itself: a column or an expression of columns */
+	{
+		DeparseCtx	check = *ctx;
+
+		check.buf = NULL;
+		check.upper = false;
+		if (!deparse_operand(&check, arg))
+			return AGG_NONE;
+	}
+	return kind;
+}
+
+static void
+append_agg_arg(DeparseCtx *ctx, Aggref *agg)
+{
+	DeparseCtx	inner = *ctx;
+
+	inner.upper = false;
+	deparse_operand(&inner, (Node *) ((TargetEntry *) linitial(agg->args))->expr);
+}
+
+/* an aggregate as an operand: everything but avg, which needs a division here */
+static bool
+deparse_aggregate(DeparseCtx *ctx, Aggref *agg)
+{
+	static const char *const names[] = {NULL, "COUNT", "SUM", NULL, "MIN", "MAX"};
+	BqAggKind	kind;
+
+	if (!ctx->upper)
+		return false;
+	kind = agg_kind(ctx, agg);
+	if (kind == AGG_NONE || kind == AGG_AVG)
+		return false;
 	if (ctx->buf)
 	{
-		appendStringInfoChar(ctx->buf, '(');
-		if (column_left)
-			append_column(ctx, left);
+		appendStringInfo(ctx->buf, "%s(", names[kind]);
+		if (agg->aggstar)
+			appendStringInfoChar(ctx->buf, '*');
 		else
-			append_param(ctx, left);
-		appendStringInfo(ctx->buf, " %s ", opname);
-		if (column_left)
-			append_param(ctx, right);
-		else
-			append_column(ctx, right);
+		{
+			if (agg->aggdistinct != NIL)
+				appendStringInfoString(ctx->buf, "DISTINCT ");
+			append_agg_arg(ctx, agg);
+		}
 		appendStringInfoChar(ctx->buf, ')');
 	}
 	return true;
 }
 
+/* ---------------------------------------------------------------------
+ * operands and conditions
+ * ---------------------------------------------------------------------
+ */
+
+/* bigint + - *: both sides raise an error on overflow */
 static bool
-deparse(DeparseCtx *ctx, Node *node)
+deparse_arithmetic(DeparseCtx *ctx, OpExpr *op)
+{
+	char	   *name;
+
+	if (list_length(op->args) != 2 || op->opresulttype != INT8OID ||
+		exprType(linitial(op->args)) != INT8OID || exprType(lsecond(op->args)) != INT8OID)
+		return false;
+	name = builtin_operator(op->opno);
+	if (name == NULL || (strcmp(name, "+") != 0 && strcmp(name, "-") != 0 &&
+						 strcmp(name, "*") != 0))
+		return false;
+	append_text(ctx, "(");
+	if (!deparse_operand(ctx, linitial(op->args)))
+		return false;
+	append_text(ctx, " ");
+	append_text(ctx, name);
+	append_text(ctx, " ");
+	if (!deparse_operand(ctx, lsecond(op->args)))
+		return false;
+	append_text(ctx, ")");
+	return true;
+}
+
+static bool
+deparse_operand(DeparseCtx *ctx, Node *node)
+{
+	node = strip_relabel(node);
+	if (node == NULL)
+		return false;
+	if (is_column(ctx, node))
+	{
+		if (ctx->buf)
+			bq_append_identifier(ctx->buf, bq_column_name(ctx->rel, ((Var *) node)->varattno));
+		return true;
+	}
+	if (is_value(node))
+	{
+		append_param(ctx, node, BQP_VALUE);
+		return true;
+	}
+	if (IsA(node, OpExpr))
+		return deparse_arithmetic(ctx, (OpExpr *) node);
+	if (IsA(node, Aggref))
+		return deparse_aggregate(ctx, (Aggref *) node);
+	return false;
+}
+
+/* the operands' common GoogleSQL type, NULL when they do not compare alike */
+static const char *
+comparable_type(Node *left, Node *right)
+{
+	const char *l = bq_param_type(exprType(strip_relabel(left)));
+	const char *r = bq_param_type(exprType(strip_relabel(right)));
+
+	return l && r && strcmp(l, r) == 0 ? l : NULL;
+}
+
+static bool
+deparse_comparison(DeparseCtx *ctx, OpExpr *op)
+{
+	static const char *const ops[] = {"=", "<>", "<", "<=", ">", ">="};
+	char	   *name;
+	bool		known = false;
+
+	if (list_length(op->args) != 2)
+		return false;
+	name = builtin_operator(op->opno);
+	if (name == NULL)
+		return false;
+	for (int i = 0; i < lengthof(ops); i++)
+		known |= strcmp(name, ops[i]) == 0;
+	if (!known || comparable_type(linitial(op->args), lsecond(op->args)) == NULL)
+		return false;
+
+	/* strings: BigQuery compares bytes, so only C ordering agrees */
+	if (is_text(exprType(strip_relabel(linitial(op->args)))))
+	{
+		bool		equality = strcmp(name, "=") == 0 || strcmp(name, "<>") == 0;
+
+		if (!OidIsValid(op->inputcollid) ||
+			(equality ? !get_collation_isdeterministic(op->inputcollid)
+			 : !lc_collate_is_c(op->inputcollid)))
+			return false;
+	}
+
+	append_text(ctx, "(");
+	if (!deparse_operand(ctx, linitial(op->args)))
+		return false;
+	append_text(ctx, " ");
+	append_text(ctx, name);
+	append_text(ctx, " ");
+	if (!deparse_operand(ctx, lsecond(op->args)))
+		return false;
+	append_text(ctx, ")");
+	return true;
+}
+
+/*
+ * A LIKE pattern BigQuery reads as PostgreSQL does: a constant whose
+ * backslashes only escape %, _ or a backslash.
+ */
+static bool
+is_portable_like_pattern(Node *node)
+{
+	Const	   *c = (Const *) strip_relabel(node);
+	char	   *p;
+
+	if (!IsA(c, Const) || !is_text(c->consttype))
+		return false;
+	if (c->constisnull)
+		return true;
+	for (p = TextDatumGetCString(c->constvalue); *p; p++)
+		if (*p == '\\')
+		{
+			p++;
+			if (*p != '%' && *p != '_' && *p != '\\')
+				return false;
+		}
+	return true;
+}
+
+static bool
+deparse_like(DeparseCtx *ctx, OpExpr *op)
+{
+	char	   *name = builtin_operator(op->opno);
+	bool		negated;
+
+	if (name == NULL || list_length(op->args) != 2)
+		return false;
+	if (strcmp(name, "~~") == 0)
+		negated = false;
+	else if (strcmp(name, "!~~") == 0)
+		negated = true;
+	else
+		return false;
+	if (!is_text(exprType(strip_relabel(linitial(op->args)))) ||
+		!is_portable_like_pattern(lsecond(op->args)) ||
+		!OidIsValid(op->inputcollid) || !get_collation_isdeterministic(op->inputcollid))
+		return false;
+
+	append_text(ctx, "(");
+	if (!deparse_operand(ctx, linitial(op->args)))
+		return false;
+	append_text(ctx, negated ? " NOT LIKE " : " LIKE ");
+	if (!deparse_operand(ctx, lsecond(op->args)))
+		return false;
+	append_text(ctx, ")");
+	return true;
+}
+
+/* a constant array with a NULL element, or NULL itself */
+static bool
+const_array_has_null(Const *c)
+{
+	return c->constisnull || array_contains_nulls(DatumGetArrayTypeP(c->constvalue));
+}
+
+/*
+ * x = ANY (array) and x <> ALL (array), IN and NOT IN lists among them.
+ *
+ * BigQuery arrays hold no NULLs, so the array goes without them, and a
+ * second parameter says whether it had any: then a non-matching x gives
+ * NULL, as in PostgreSQL, not false.
+ */
+static bool
+deparse_array_op(DeparseCtx *ctx, ScalarArrayOpExpr *op)
+{
+	char	   *name = builtin_operator(op->opno);
+	Node	   *x;
+	Node	   *array;
+	Oid			elem;
+	bool		may_hold_null;
+
+	if (name == NULL || list_length(op->args) != 2 ||
+		strcmp(name, op->useOr ? "=" : "<>") != 0)
+		return false;
+	x = strip_relabel(linitial(op->args));
+	array = strip_relabel(lsecond(op->args));
+	if (!is_array_value(array))
+		return false;
+	elem = get_element_type(exprType(array));
+	if (bq_param_type(exprType(x)) == NULL ||
+		strcmp(bq_param_type(exprType(x)), bq_param_type(elem)) != 0)
+		return false;
+	if (is_text(elem) &&
+		(!OidIsValid(op->inputcollid) || !get_collation_isdeterministic(op->inputcollid)))
+		return false;
+	may_hold_null = !IsA(array, Const) || const_array_has_null((Const *) array);
+
+	append_text(ctx, op->useOr ? "(" : "(NOT (");
+	if (!deparse_operand(ctx, x))
+		return false;
+	append_text(ctx, " IN UNNEST(");
+	append_param(ctx, array, BQP_ARRAY);
+	append_text(ctx, ")");
+	if (may_hold_null)
+	{
+		append_text(ctx, " OR IF(");
+		append_param(ctx, array, BQP_ARRAY_HAS_NULL);
+		append_text(ctx, ", NULL, FALSE)");
+	}
+	append_text(ctx, op->useOr ? ")" : "))");
+	return true;
+}
+
+static bool
+deparse_cond(DeparseCtx *ctx, Node *node)
 {
 	if (node == NULL)
 		return false;
@@ -189,49 +570,38 @@ deparse(DeparseCtx *ctx, Node *node)
 			/* a boolean column as a condition of its own */
 			if (!is_column(ctx, node) || exprType(node) != BOOLOID)
 				return false;
-			append_column(ctx, node);
-			return true;
+			return deparse_operand(ctx, node);
 		case T_OpExpr:
-			return deparse_comparison(ctx, (OpExpr *) node);
+			return deparse_comparison(ctx, (OpExpr *) node) ||
+				deparse_like(ctx, (OpExpr *) node);
+		case T_ScalarArrayOpExpr:
+			return deparse_array_op(ctx, (ScalarArrayOpExpr *) node);
 		case T_NullTest:
 			{
 				NullTest   *nt = (NullTest *) node;
 
-				if (!is_column(ctx, (Node *) nt->arg) || nt->argisrow)
+				if (nt->argisrow || is_value((Node *) nt->arg))
 					return false;
-				if (ctx->buf)
-				{
-					appendStringInfoChar(ctx->buf, '(');
-					append_column(ctx, (Node *) nt->arg);
-					appendStringInfoString(ctx->buf, nt->nulltesttype == IS_NULL
-										   ? " IS NULL)" : " IS NOT NULL)");
-				}
+				append_text(ctx, "(");
+				if (!deparse_operand(ctx, (Node *) nt->arg))
+					return false;
+				append_text(ctx, nt->nulltesttype == IS_NULL ? " IS NULL)" : " IS NOT NULL)");
 				return true;
 			}
 		case T_BoolExpr:
 			{
 				BoolExpr   *b = (BoolExpr *) node;
 				ListCell   *lc;
-				bool		first = true;
 
-				if (ctx->buf == NULL)
-				{
-					foreach(lc, b->args)
-						if (!deparse(ctx, lfirst(lc)))
-							return false;
-					return true;
-				}
-				appendStringInfoChar(ctx->buf, '(');
-				if (b->boolop == NOT_EXPR)
-					appendStringInfoString(ctx->buf, "NOT ");
+				append_text(ctx, b->boolop == NOT_EXPR ? "(NOT " : "(");
 				foreach(lc, b->args)
 				{
-					if (!first)
-						appendStringInfoString(ctx->buf, b->boolop == AND_EXPR ? " AND " : " OR ");
-					first = false;
-					deparse(ctx, lfirst(lc));
+					if (lc != list_head(b->args))
+						append_text(ctx, b->boolop == AND_EXPR ? " AND " : " OR ");
+					if (!deparse_cond(ctx, lfirst(lc)))
+						return false;
 				}
-				appendStringInfoChar(ctx->buf, ')');
+				append_text(ctx, ")");
 				return true;
 			}
 		default:
@@ -239,88 +609,150 @@ deparse(DeparseCtx *ctx, Node *node)
 	}
 }
 
-bool
-bq_is_pushable(RelOptInfo *baserel, Relation rel, Expr *clause)
-{
-	List	   *params = NIL;
-	DeparseCtx	ctx = {baserel, rel, NULL, &params};
+/* ---------------------------------------------------------------------
+ * entry points
+ * ---------------------------------------------------------------------
+ */
 
-	return deparse(&ctx, (Node *) clause);
+bool
+bq_is_pushable(RelOptInfo *scanrel, Relation rel, Expr *clause, bool upper)
+{
+	DeparseCtx	ctx = {scanrel, rel, upper, NULL, NULL};
+
+	return deparse_cond(&ctx, (Node *) clause);
+}
+
+bool
+bq_is_pushable_operand(RelOptInfo *scanrel, Relation rel, Expr *expr, bool upper)
+{
+	DeparseCtx	ctx = {scanrel, rel, upper, NULL, NULL};
+
+	return deparse_operand(&ctx, (Node *) expr);
+}
+
+bool
+bq_is_pushable_aggregate(RelOptInfo *scanrel, Relation rel, Aggref *agg)
+{
+	DeparseCtx	ctx = {scanrel, rel, true, NULL, NULL};
+
+	return agg_kind(&ctx, agg) != AGG_NONE;
 }
 
 void
-bq_deparse_where(StringInfo buf, RelOptInfo *baserel, Relation rel, List *clauses,
-				 List **params)
+bq_deparse_where(StringInfo buf, const char *keyword, RelOptInfo *scanrel, Relation rel,
+				 List *clauses, bool upper, List **params)
 {
-	DeparseCtx	ctx = {baserel, rel, buf, params};
+	DeparseCtx	ctx = {scanrel, rel, upper, buf, params};
 	ListCell   *lc;
 
 	foreach(lc, clauses)
 	{
-		appendStringInfoString(buf, lc == list_head(clauses) ? " WHERE " : " AND ");
-		deparse(&ctx, lfirst(lc));
+		appendStringInfo(buf, " %s ", lc == list_head(clauses) ? keyword : "AND");
+		deparse_cond(&ctx, lfirst(lc));
 	}
 }
 
+int
+bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel, Expr *expr,
+					   List **params)
+{
+	DeparseCtx	ctx = {scanrel, rel, true, buf, params};
+	Node	   *node = strip_relabel((Node *) expr);
+
+	if (IsA(node, Aggref) && agg_kind(&ctx, (Aggref *) node) == AGG_AVG)
+	{
+		/* avg = SUM / COUNT, divided as PostgreSQL does */
+		appendStringInfoString(buf, "SUM(");
+		append_agg_arg(&ctx, (Aggref *) node);
+		appendStringInfoString(buf, "), COUNT(");
+		append_agg_arg(&ctx, (Aggref *) node);
+		appendStringInfoChar(buf, ')');
+		return 2;
+	}
+	deparse_operand(&ctx, node);
+	return 1;
+}
+
 /*
- * The BigQuery column a pathkey sorts by, when BigQuery sorts it the same
- * way: a plain column of a pushed type, the type's own btree ordering
- * (text only under C), NULLS FIRST or LAST spelled out.  NULL otherwise.
+ * The scale PostgreSQL gives a select item that BigQuery computes without
+ * it: sum, avg (its sum), min and max of numeric(p, s).  -1 for the rest.
  */
-static Var *
-sortable_column(RelOptInfo *baserel, Relation rel, PathKey *pk)
+int
+bq_select_item_scale(Expr *expr)
+{
+	Node	   *node = strip_relabel((Node *) expr);
+	Aggref	   *agg = (Aggref *) node;
+	Node	   *arg;
+
+	if (!IsA(node, Aggref) || agg->aggstar || list_length(agg->args) != 1 ||
+		strcmp(get_func_name(agg->aggfnoid), "count") == 0)
+		return -1;
+	arg = strip_relabel((Node *) ((TargetEntry *) linitial(agg->args))->expr);
+	return exprType(arg) == NUMERICOID ? typmod_scale(exprTypmod(arg)) : -1;
+}
+
+/*
+ * The expression a pathkey sorts by, when BigQuery sorts it the same way:
+ * a pushable operand of a pushed type found among "candidates" (the
+ * columns of a scan, the select list of an aggregate query), the type's
+ * own btree ordering (text only under C).  NULL otherwise.
+ */
+static Expr *
+sort_expression(DeparseCtx *ctx, PathKey *pk, List *candidates)
 {
 	EquivalenceClass *ec = pk->pk_eclass;
 	ListCell   *lc;
-	List	   *params = NIL;
-	DeparseCtx	ctx = {baserel, rel, NULL, &params};
 
 	if (ec->ec_has_volatile)
 		return NULL;
 	foreach(lc, ec->ec_members)
 	{
 		EquivalenceMember *em = (EquivalenceMember *) lfirst(lc);
-		Node	   *expr = (Node *) em->em_expr;
+		Expr	   *expr = (Expr *) strip_relabel((Node *) em->em_expr);
 		Oid			type;
 
-		if (IsA(expr, RelabelType))
-			expr = (Node *) ((RelabelType *) expr)->arg;
-		if (em->em_is_const || !is_column(&ctx, expr))
+		if (em->em_is_const)
 			continue;
-		type = exprType(expr);
+		if (candidates != NIL ? !list_member(candidates, expr) : !is_column(ctx, (Node *) expr))
+			continue;
+		type = exprType((Node *) expr);
 		if (bq_param_type(type) == NULL || pk->pk_opfamily >= FirstNormalObjectId ||
 			!OidIsValid(get_opfamily_member(pk->pk_opfamily, type, type, pk->pk_strategy)))
 			return NULL;
-		if ((type == TEXTOID || type == VARCHAROID) && !lc_collate_is_c(ec->ec_collation))
+		if (is_text(type) && !lc_collate_is_c(ec->ec_collation))
 			return NULL;
-		return (Var *) expr;
+		if (!deparse_operand(ctx, (Node *) expr))
+			return NULL;
+		return expr;
 	}
 	return NULL;
 }
 
 bool
-bq_pathkeys_pushable(RelOptInfo *baserel, Relation rel, List *pathkeys)
+bq_pathkeys_pushable(RelOptInfo *scanrel, Relation rel, List *pathkeys, List *candidates)
 {
+	DeparseCtx	ctx = {scanrel, rel, candidates != NIL, NULL, NULL};
 	ListCell   *lc;
 
 	foreach(lc, pathkeys)
-		if (sortable_column(baserel, rel, lfirst(lc)) == NULL)
+		if (sort_expression(&ctx, lfirst(lc), candidates) == NULL)
 			return false;
 	return pathkeys != NIL;
 }
 
 void
-bq_deparse_order_by(StringInfo buf, RelOptInfo *baserel, Relation rel, List *pathkeys)
+bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel, List *pathkeys,
+					List *candidates, List **params)
 {
+	DeparseCtx	ctx = {scanrel, rel, candidates != NIL, buf, params};
 	ListCell   *lc;
 
 	foreach(lc, pathkeys)
 	{
 		PathKey    *pk = (PathKey *) lfirst(lc);
-		Var		   *var = sortable_column(baserel, rel, pk);
 
 		appendStringInfoString(buf, lc == list_head(pathkeys) ? " ORDER BY " : ", ");
-		bq_append_identifier(buf, bq_column_name(rel, var->varattno));
+		sort_expression(&ctx, pk, candidates);
 		appendStringInfoString(buf, pk->pk_strategy == BTLessStrategyNumber ? " ASC" : " DESC");
 		appendStringInfoString(buf, pk->pk_nulls_first ? " NULLS FIRST" : " NULLS LAST");
 	}

@@ -4,11 +4,13 @@
  *	  bqstream_fdw's planner and executor callbacks: a foreign table is
  *	  read with jobs.query and its result pages, streamed into tuples.
  *
- * What this version pushes down: the projection (only the columns the
- * query needs are selected, since BigQuery bills by column) and the WHERE
- * clauses deparse.c proves BigQuery reads the same way, with their values
- * as typed parameters computed at execution start, and ORDER BY on such
- * columns.  The other clauses, LIMIT and aggregates are evaluated locally.
+ * What goes to BigQuery: the projection (only the columns the query needs
+ * are selected, since BigQuery bills by column), the WHERE clauses
+ * deparse.c proves BigQuery reads the same way, with their values as typed
+ * parameters computed at execution start, ORDER BY on such expressions,
+ * aggregates with GROUP BY and HAVING when the whole WHERE clause goes too,
+ * and LIMIT/OFFSET when nothing evaluated here could change which rows
+ * they keep.  The rest is evaluated locally.
  *
  * Pages are converted row by row and released, so a scan holds one page
  * at a time (fetch_size rows), never the whole result.  A job
@@ -34,12 +36,17 @@
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/tlist.h"
+#include "utils/guc.h"
+#include "utils/selfuncs.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/array.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -58,15 +65,22 @@ PG_FUNCTION_INFO_V1(bqstream_fdw_handler);
 typedef struct BqScanState
 {
 	GcpServer  *srv;
+	BqTableRef *ref;
+	char	   *relname;		/* the foreign table, for messages */
 	char	   *sql;
-	List	   *retrieved_attrs;	/* attnums, in the order of the SELECT list */
-	int			fetch_size;
+	int			nretrieved;
+	int		   *retrieved;		/* scan slot attnums, in select list order */
+	bool	   *averages;		/* per retrieved: SUM and COUNT to divide */
+	int		   *scales;			/* per retrieved: numeric scale to restore, or -1 */
+	int			ncells;			/* cells per BigQuery row */
 	List	   *param_exprs;	/* ExprStates behind @p1, @p2, ... */
 	List	   *param_types;
+	List	   *param_kinds;
 
 	/* the job */
 	bool		started;
 	bool		last_page;
+	TimestampTz started_at;
 	char	   *job_id;
 	char	   *job_location;
 	char	   *page_token;
@@ -79,7 +93,7 @@ typedef struct BqScanState
 	size_t		nrows;
 	size_t		next_row;
 
-	BqConverter *conv;			/* per retrieved column, set at the first page */
+	BqConverter *conv;			/* per cell, set at the first page */
 	StringInfoData scratch;
 	MemoryContext page_cxt;
 } BqScanState;
@@ -89,19 +103,47 @@ typedef struct BqScanState
  * ---------------------------------------------------------------------
  */
 
+char *
+bq_table_option(ForeignTable *ft, const char *name)
+{
+	char	   *v = gcp_option_value(ft->options, name);
+
+	return v ? v : gcp_option_value(GetForeignServer(ft->serverid)->options, name);
+}
+
 BqTableRef *
 bq_table_ref(ForeignTable *ft, const GcpServer *srv)
 {
 	BqTableRef *ref = palloc0(sizeof(BqTableRef));
-	char	   *fetch = gcp_option_value(ft->options, "fetch_size");
+	char	   *v;
 
 	ref->dataset = gcp_option_value(ft->options, "dataset");
 	if (ref->dataset == NULL)
 		ref->dataset = srv->dataset;
+	ref->query = gcp_option_value(ft->options, "query");
 	ref->table = gcp_option_value(ft->options, "table");
-	if (ref->table == NULL)
+	if (ref->table == NULL && ref->query == NULL)
 		ref->table = get_rel_name(ft->relid);
-	ref->fetch_size = fetch ? atoi(fetch) : BQ_DEFAULT_FETCH_SIZE;
+	ref->location = gcp_option_value(ft->options, "location");
+	if (ref->location == NULL)
+		ref->location = srv->location;
+	v = bq_table_option(ft, "fetch_size");
+	ref->fetch_size = v ? atoi(v) : BQ_DEFAULT_FETCH_SIZE;
+	v = bq_table_option(ft, "batch_size");
+	ref->batch_size = v ? atoi(v) : BQ_DEFAULT_BATCH_SIZE;
+	ref->maximum_bytes_billed = bq_table_option(ft, "maximum_bytes_billed");
+	v = bq_table_option(ft, "use_query_cache");
+	ref->use_query_cache = -1;
+	if (v)
+	{
+		bool		b;
+
+		(void) parse_bool(v, &b);
+		ref->use_query_cache = b;
+	}
+	v = bq_table_option(ft, "timeout");
+	if (v)
+		(void) parse_int(v, &ref->timeout_ms, GUC_UNIT_MS, NULL);
 	return ref;
 }
 
@@ -164,6 +206,7 @@ remote_row_count(Oid relid)
 	if (rc && now - rc->fetched_at < ROW_COUNT_TTL_S * USECS_PER_SEC)
 		return rc->rows;
 
+	if (gcp_option_value(GetForeignTable(relid)->options, "query") == NULL)
 	{
 		ForeignTable *ft = GetForeignTable(relid);
 		GcpServer  *srv = server_of(relid);
@@ -196,11 +239,35 @@ remote_row_count(Oid relid)
 	return rows;
 }
 
+/*
+ * What the planner knows of a relation BigQuery can compute: the foreign
+ * table itself, or an aggregate, sort or limit stage above it.
+ */
 typedef struct BqRelInfo
 {
-	List	   *remote_conds;	/* RestrictInfos BigQuery evaluates */
-	List	   *local_conds;
+	RelOptInfo *scanrel;		/* the foreign table's relation */
+	Oid			relid;
+	List	   *remote_conds;	/* its RestrictInfos BigQuery evaluates */
+	List	   *local_conds;	/* and the others */
+
+	/* upper relations */
+	bool		pushdown_safe;	/* this stage can go to BigQuery */
+	UpperRelationKind stage;
+	RelOptInfo *inputrel;		/* the relation it is computed from */
+	List	   *grouped_tlist;	/* aggregate query: the scan's columns */
+	List	   *having;			/* aggregate query: HAVING clauses */
 } BqRelInfo;
+
+/* a BigQuery job costs a round trip or two; rows then stream */
+#define JOB_STARTUP_COST	1000.0
+#define ROW_TRANSFER_COST	0.01
+
+/*
+ * A job that aggregates or limits in BigQuery is never slower than the one
+ * reading the rows it works on.  Priced clearly lower, so that PostgreSQL's
+ * fuzzy cost comparison does not keep a local plan for small tables.
+ */
+#define UPPER_STARTUP_COST	(JOB_STARTUP_COST * 0.9)
 
 static void
 bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
@@ -209,11 +276,14 @@ bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	Relation	rel = table_open(foreigntableid, NoLock);
 	ListCell   *lc;
 
+	info->scanrel = baserel;
+	info->relid = foreigntableid;
+	info->pushdown_safe = true;
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		RestrictInfo *ri = (RestrictInfo *) lfirst(lc);
 
-		if (bq_is_pushable(baserel, rel, ri->clause))
+		if (bq_is_pushable(baserel, rel, ri->clause, false))
 			info->remote_conds = lappend(info->remote_conds, ri);
 		else
 			info->local_conds = lappend(info->local_conds, ri);
@@ -232,72 +302,389 @@ bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 static void
 bqGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
-	Cost		startup = 1000;	/* a BigQuery job costs a round trip or two */
-	Cost		total = startup + baserel->rows * 0.01;
-
+	Cost		total = JOB_STARTUP_COST + baserel->rows * ROW_TRANSFER_COST;
 	Relation	rel;
 
 	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
-													   startup, total, NIL, baserel->lateral_relids,
-													   NULL, NIL));
+													   JOB_STARTUP_COST, total, NIL,
+													   baserel->lateral_relids, NULL, NIL));
 
 	/*
 	 * Sorted by BigQuery: the transfer a little dearer than unsorted, which
 	 * stays cheaper than sorting locally.
 	 */
 	rel = table_open(foreigntableid, NoLock);
-	if (bq_pathkeys_pushable(baserel, rel, root->query_pathkeys))
+	if (bq_pathkeys_pushable(baserel, rel, root->query_pathkeys, NIL))
 		add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
-														   startup, startup + (total - startup) * 1.05,
+														   JOB_STARTUP_COST,
+														   JOB_STARTUP_COST + (total - JOB_STARTUP_COST) * 1.05,
 														   root->query_pathkeys,
 														   baserel->lateral_relids, NULL, NIL));
 	table_close(rel, NoLock);
 }
 
-static ForeignScan *
-bqGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
-				 ForeignPath *best_path, List *tlist, List *scan_clauses,
-				 Plan *outer_plan)
+/* ---------------------------------------------------------------------
+ * upper relations: aggregates, ORDER BY over them, LIMIT
+ * ---------------------------------------------------------------------
+ */
+
+static BqRelInfo *
+upper_info(RelOptInfo *output_rel, BqRelInfo *in, UpperRelationKind stage,
+		   RelOptInfo *inputrel)
 {
-	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
-	Relation	rel = table_open(rte->relid, NoLock);
-	ForeignTable *ft = GetForeignTable(rte->relid);
-	GcpServer  *srv = server_of(rte->relid);
-	BqTableRef *ref = bq_table_ref(ft, srv);
-	BqRelInfo  *info = (BqRelInfo *) baserel->fdw_private;
-	Bitmapset  *attrs = NULL;
-	List	   *retrieved = NIL;
-	List	   *params = NIL;
-	List	   *local = NIL;
-	List	   *remote = NIL;
-	StringInfoData sql;
+	BqRelInfo  *info = palloc0(sizeof(BqRelInfo));
+
+	info->scanrel = in->scanrel;
+	info->relid = in->relid;
+	info->remote_conds = in->remote_conds;
+	info->stage = stage;
+	info->inputrel = inputrel;
+	output_rel->fdw_private = info;
+	return info;
+}
+
+static void
+add_to_tlist(List **tlist, Expr *expr, Index sortgroupref)
+{
+	TargetEntry *tle = tlist_member(expr, *tlist);
+
+	if (tle == NULL)
+	{
+		tle = makeTargetEntry(expr, list_length(*tlist) + 1, NULL, false);
+		*tlist = lappend(*tlist, tle);
+	}
+	if (sortgroupref > 0 && tle->ressortgroupref == 0)
+		tle->ressortgroupref = sortgroupref;
+}
+
+/*
+ * GROUP BY, aggregates and HAVING of a foreign table go to BigQuery when
+ * all of them can, and the whole WHERE clause already does.
+ */
+static void
+add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_rel,
+				  GroupPathExtraData *extra)
+{
+	Query	   *parse = root->parse;
+	BqRelInfo  *in = (BqRelInfo *) input_rel->fdw_private;
+	BqRelInfo  *info;
+	PathTarget *target = grouped_rel->reltarget;
+	Relation	rel;
+	List	   *tlist = NIL;
+	List	   *having = NIL;
+	bool		ok = true;
 	ListCell   *lc;
-	bool		whole_row;
+	int			i = 0;
+	double		rows;
+
+	if (input_rel->reloptkind != RELOPT_BASEREL || in->local_conds != NIL ||
+		parse->groupingSets != NIL || extra->patype != PARTITIONWISE_AGGREGATE_NONE)
+		return;
+
+	rel = table_open(in->relid, NoLock);
+	foreach(lc, target->exprs)
+	{
+		Expr	   *expr = (Expr *) lfirst(lc);
+		Index		sgref = get_pathtarget_sortgroupref(target, i++);
+		SortGroupClause *sgc = sgref ? get_sortgroupref_clause_noerr(sgref, parse->groupClause) : NULL;
+
+		if (sgc != NULL)
+		{
+			/* a grouping key: a column or an expression of columns, grouped alike */
+			Oid			type = exprType((Node *) expr);
+
+			if (!bq_is_pushable_operand(in->scanrel, rel, expr, false) ||
+				bq_param_type(type) == NULL || sgc->eqop >= FirstNormalObjectId ||
+				((type == TEXTOID || type == VARCHAROID) &&
+				 !get_collation_isdeterministic(exprCollation((Node *) expr))))
+			{
+				ok = false;
+				break;
+			}
+			add_to_tlist(&tlist, expr, sgref);
+		}
+		else if (bq_is_pushable_operand(in->scanrel, rel, expr, true) ||
+				 (IsA(expr, Aggref) && bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) expr)))
+			add_to_tlist(&tlist, expr, 0);
+		else
+		{
+			/* computed here from what BigQuery returns: its aggregates and columns */
+			ListCell   *lv;
+
+			foreach(lv, pull_var_clause((Node *) expr, PVC_INCLUDE_AGGREGATES))
+			{
+				Expr	   *part = (Expr *) lfirst(lv);
+
+				if (IsA(part, Aggref) ? !bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) part)
+					: !bq_is_pushable_operand(in->scanrel, rel, part, false))
+				{
+					ok = false;
+					break;
+				}
+				add_to_tlist(&tlist, part, 0);
+			}
+			if (!ok)
+				break;
+		}
+	}
+	if (ok && extra->havingQual)
+	{
+		foreach(lc, (List *) extra->havingQual)
+		{
+			if (!bq_is_pushable(in->scanrel, rel, lfirst(lc), true))
+			{
+				ok = false;
+				break;
+			}
+			having = lappend(having, lfirst(lc));
+		}
+	}
+	table_close(rel, NoLock);
+	if (!ok)
+		return;
+
+	info = upper_info(grouped_rel, in, UPPERREL_GROUP_AGG, input_rel);
+	info->pushdown_safe = true;
+	info->grouped_tlist = tlist;
+	info->having = having;
+
+	if (parse->groupClause != NIL)
+		rows = estimate_num_groups(root, get_sortgrouplist_exprs(parse->groupClause, tlist),
+								   input_rel->rows, NULL, NULL);
+	else
+		rows = 1;
+	add_path(grouped_rel, (Path *)
+			 create_foreign_upper_path(root, grouped_rel, target, rows, UPPER_STARTUP_COST,
+									   UPPER_STARTUP_COST + rows * ROW_TRANSFER_COST,
+									   NIL, NULL, NIL));
+}
+
+/* ORDER BY over a pushed aggregate; a plain scan's is a sorted scan path */
+static void
+add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *ordered_rel)
+{
+	BqRelInfo  *in = (BqRelInfo *) input_rel->fdw_private;
+	BqRelInfo  *info = upper_info(ordered_rel, in, UPPERREL_ORDERED, input_rel);
+	Relation	rel = table_open(in->relid, NoLock);
+	List	   *candidates = NIL;
+	ListCell   *lc;
+
+	if (input_rel->reloptkind == RELOPT_BASEREL)
+	{
+		info->pushdown_safe = bq_pathkeys_pushable(in->scanrel, rel, root->sort_pathkeys, NIL);
+		table_close(rel, NoLock);
+		return;
+	}
+	foreach(lc, in->grouped_tlist)
+		candidates = lappend(candidates, ((TargetEntry *) lfirst(lc))->expr);
+	info->pushdown_safe = in->stage == UPPERREL_GROUP_AGG &&
+		bq_pathkeys_pushable(in->scanrel, rel, root->sort_pathkeys, candidates);
+	table_close(rel, NoLock);
+	if (!info->pushdown_safe)
+		return;
+	add_path(ordered_rel, (Path *)
+			 create_foreign_upper_path(root, ordered_rel, root->upper_targets[UPPERREL_ORDERED],
+									   input_rel->rows, UPPER_STARTUP_COST,
+									   UPPER_STARTUP_COST + input_rel->rows * ROW_TRANSFER_COST * 1.05,
+									   root->sort_pathkeys, NULL, NIL));
+}
+
+/* a LIMIT or OFFSET that is a plain non-negative constant, or absent */
+static bool
+is_constant_count(Node *node)
+{
+	Const	   *c = (Const *) node;
+
+	return node == NULL ||
+		(IsA(node, Const) && c->consttype == INT8OID &&
+		 (c->constisnull || DatumGetInt64(c->constvalue) >= 0));
+}
+
+/*
+ * LIMIT/OFFSET go to BigQuery when nothing computed here could change
+ * which rows they keep: every WHERE clause pushed, no join, no set
+ * returning function, the ORDER BY pushed with them.
+ */
+static void
+add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *final_rel,
+			   FinalPathExtraData *extra)
+{
+	Query	   *parse = root->parse;
+	BqRelInfo  *in = (BqRelInfo *) input_rel->fdw_private;
+	BqRelInfo  *info;
+	RelOptInfo *queryrel = input_rel;
+	List	   *pathkeys = NIL;
+	double		rows;
+	double		count = 0;
+	double		offset = 0;
+
+	if (!extra->limit_needed || parse->hasTargetSRFs || parse->rowMarks != NIL ||
+		parse->limitOption != LIMIT_OPTION_COUNT ||
+		!is_constant_count(parse->limitCount) || !is_constant_count(parse->limitOffset))
+		return;
+	if (input_rel->reloptkind == RELOPT_UPPER_REL && in->stage == UPPERREL_ORDERED)
+	{
+		queryrel = in->inputrel;
+		pathkeys = root->sort_pathkeys;
+	}
+	if (queryrel->reloptkind == RELOPT_BASEREL)
+	{
+		if (((BqRelInfo *) queryrel->fdw_private)->local_conds != NIL)
+			return;
+	}
+	else if (((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_GROUP_AGG)
+		return;
+
+	info = upper_info(final_rel, in, UPPERREL_FINAL, queryrel);
+	info->pushdown_safe = true;
+
+	if (parse->limitCount && !((Const *) parse->limitCount)->constisnull)
+		count = DatumGetInt64(((Const *) parse->limitCount)->constvalue);
+	if (parse->limitOffset && !((Const *) parse->limitOffset)->constisnull)
+		offset = DatumGetInt64(((Const *) parse->limitOffset)->constvalue);
+	rows = queryrel->rows;
+	if (parse->limitCount && count < rows)
+		rows = count;
+	rows = clamp_row_est(rows);
+	(void) offset;
+
+	/* fewer rows come back than a local Limit over the scan would read */
+	add_path(final_rel, (Path *)
+			 create_foreign_upper_path(root, final_rel, root->upper_targets[UPPERREL_FINAL],
+									   rows, UPPER_STARTUP_COST,
+									   UPPER_STARTUP_COST + rows * ROW_TRANSFER_COST * 0.9,
+									   pathkeys, NULL, NIL));
+}
+
+static void
+bqGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
+					   RelOptInfo *output_rel, void *extra)
+{
+	BqRelInfo  *in = (BqRelInfo *) input_rel->fdw_private;
+
+	/* only above what BigQuery computes, and once per relation */
+	if (in == NULL || !in->pushdown_safe || output_rel->fdw_private != NULL)
+		return;
+	switch (stage)
+	{
+		case UPPERREL_GROUP_AGG:
+			add_grouping_path(root, input_rel, output_rel, (GroupPathExtraData *) extra);
+			break;
+		case UPPERREL_ORDERED:
+			add_ordered_path(root, input_rel, output_rel);
+			break;
+		case UPPERREL_FINAL:
+			add_final_path(root, input_rel, output_rel, (FinalPathExtraData *) extra);
+			break;
+		default:
+			break;
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * plans: the remote query
+ * ---------------------------------------------------------------------
+ */
+
+/* What the executor needs of a plan, in ForeignScan.fdw_private. */
+enum BqPlanPrivate
+{
+	BQ_PRIVATE_SQL,				/* the remote query */
+	BQ_PRIVATE_RETRIEVED,		/* scan slot attnums, in select list order */
+	BQ_PRIVATE_AVERAGES,		/* per retrieved column: 1 if SUM and COUNT to divide */
+	BQ_PRIVATE_SCALES,			/* per retrieved column: numeric scale, or -1 */
+	BQ_PRIVATE_RELID,			/* the foreign table */
+	BQ_PRIVATE_PARAM_KINDS		/* per fdw_exprs entry: BqParamKind */
+};
+
+typedef struct RemoteQuery
+{
+	StringInfoData sql;
+	List	   *params;			/* BqParam */
+	List	   *retrieved;
+	List	   *averages;
+	List	   *scales;
+} RemoteQuery;
+
+/* SELECT list of a scan: the columns the query needs, as scan slot attnums */
+static void
+select_columns(RemoteQuery *q, Relation rel, Bitmapset *attrs)
+{
 	TupleDesc	desc = RelationGetDescr(rel);
+	bool		whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
 
-	/* the columns the query needs: targets and local quals */
-	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
-	foreach(lc, info->local_conds)
-		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, baserel->relid, &attrs);
-	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
-
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT ");
 	for (int i = 1; i <= desc->natts; i++)
 	{
 		if (TupleDescAttr(desc, i - 1)->attisdropped)
 			continue;
 		if (!whole_row && !bms_is_member(i - FirstLowInvalidHeapAttributeNumber, attrs))
 			continue;
-		if (retrieved != NIL)
-			appendStringInfoString(&sql, ", ");
-		bq_append_identifier(&sql, bq_column_name(rel, i));
-		retrieved = lappend_int(retrieved, i);
+		if (q->retrieved != NIL)
+			appendStringInfoString(&q->sql, ", ");
+		bq_append_identifier(&q->sql, bq_column_name(rel, i));
+		q->retrieved = lappend_int(q->retrieved, i);
+		q->averages = lappend_int(q->averages, 0);
+		q->scales = lappend_int(q->scales, -1);
 	}
-	if (retrieved == NIL)
-		appendStringInfoString(&sql, "1");	/* row count only, as for count(*) */
-	appendStringInfoString(&sql, " FROM ");
-	bq_append_identifier(&sql, psprintf("%s.%s.%s", srv->project_id, ref->dataset, ref->table));
+	if (q->retrieved == NIL)
+		appendStringInfoString(&q->sql, "1");	/* row count only, as for count(*) */
+}
+
+static void
+append_from(RemoteQuery *q, Oid relid)
+{
+	ForeignTable *ft = GetForeignTable(relid);
+	GcpServer  *srv = server_of(relid);
+	BqTableRef *ref = bq_table_ref(ft, srv);
+
+	appendStringInfoString(&q->sql, " FROM ");
+	if (ref->query)
+		appendStringInfo(&q->sql, "(%s) AS q", ref->query);
+	else
+		bq_append_identifier(&q->sql, psprintf("%s.%s.%s", srv->project_id, ref->dataset, ref->table));
+}
+
+static ForeignScan *
+make_plan(RemoteQuery *q, Oid relid, List *tlist, List *local, Index scanrelid,
+		  List *scan_tlist, List *recheck, Plan *outer_plan)
+{
+	List	   *exprs = NIL;
+	List	   *kinds = NIL;
+	ListCell   *lc;
+
+	foreach(lc, q->params)
+	{
+		exprs = lappend(exprs, ((BqParam *) lfirst(lc))->expr);
+		kinds = lappend_int(kinds, ((BqParam *) lfirst(lc))->kind);
+	}
+	return make_foreignscan(tlist, local, scanrelid, exprs,
+							lappend(list_make5(makeString(q->sql.data), q->retrieved, q->averages,
+											   q->scales, makeInteger((int) relid)), kinds),
+							scan_tlist, recheck, outer_plan);
+}
+
+static ForeignScan *
+plan_scan(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path, List *tlist,
+		  List *scan_clauses, Plan *outer_plan)
+{
+	BqRelInfo  *info = (BqRelInfo *) baserel->fdw_private;
+	Relation	rel = table_open(info->relid, NoLock);
+	Bitmapset  *attrs = NULL;
+	List	   *local = NIL;
+	List	   *remote = NIL;
+	RemoteQuery q = {0};
+	ListCell   *lc;
+	ForeignScan *plan;
+
+	/* the columns the query needs: targets and local quals */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+	foreach(lc, info->local_conds)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, baserel->relid, &attrs);
+
+	initStringInfo(&q.sql);
+	appendStringInfoString(&q.sql, "SELECT ");
+	select_columns(&q, rel, attrs);
+	append_from(&q, info->relid);
 
 	/* the clauses BigQuery evaluates leave the local filter */
 	foreach(lc, scan_clauses)
@@ -311,15 +698,109 @@ bqGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		else
 			local = lappend(local, ri->clause);
 	}
-	bq_deparse_where(&sql, baserel, rel, remote, &params);
+	bq_deparse_where(&q.sql, "WHERE", baserel, rel, remote, false, &q.params);
 	if (best_path->path.pathkeys != NIL)
-		bq_deparse_order_by(&sql, baserel, rel, best_path->path.pathkeys);
+		bq_deparse_order_by(&q.sql, baserel, rel, best_path->path.pathkeys, NIL, &q.params);
 	table_close(rel, NoLock);
 
-	return make_foreignscan(tlist, local, baserel->relid, params,
-							list_make3(makeString(sql.data), retrieved,
-									   makeInteger(ref->fetch_size)),
-							NIL, remote, outer_plan);
+	plan = make_plan(&q, info->relid, tlist, local, baserel->relid, NIL, remote, outer_plan);
+	return plan;
+}
+
+/*
+ * An upper relation: an aggregate query, or a scan's rows sorted and
+ * limited.  The scan returns fdw_scan_tlist's columns, from BigQuery's
+ * select list in the same order.
+ */
+static ForeignScan *
+plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List *tlist,
+		   Plan *outer_plan)
+{
+	BqRelInfo  *info = (BqRelInfo *) upperrel->fdw_private;
+	Query	   *parse = root->parse;
+	RelOptInfo *queryrel = info->stage == UPPERREL_GROUP_AGG ? upperrel : info->inputrel;
+	BqRelInfo  *qinfo = (BqRelInfo *) queryrel->fdw_private;
+	RelOptInfo *scanrel = info->scanrel;
+	Relation	rel = table_open(info->relid, NoLock);
+	bool		grouped = queryrel->reloptkind == RELOPT_UPPER_REL;
+	List	   *scan_tlist;
+	List	   *candidates = NIL;
+	RemoteQuery q = {0};
+	ListCell   *lc;
+	List	   *remote = NIL;
+
+	if (grouped)
+		scan_tlist = qinfo->grouped_tlist;
+	else
+		scan_tlist = add_to_flat_tlist(NIL, pull_var_clause((Node *) scanrel->reltarget->exprs,
+															PVC_RECURSE_PLACEHOLDERS));
+
+	initStringInfo(&q.sql);
+	appendStringInfoString(&q.sql, "SELECT ");
+	foreach(lc, scan_tlist)
+	{
+		TargetEntry *tle = (TargetEntry *) lfirst(lc);
+
+		if (lc != list_head(scan_tlist))
+			appendStringInfoString(&q.sql, ", ");
+		q.retrieved = lappend_int(q.retrieved, tle->resno);
+		q.averages = lappend_int(q.averages,
+								 bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr,
+														&q.params) == 2);
+		q.scales = lappend_int(q.scales, bq_select_item_scale(tle->expr));
+		candidates = lappend(candidates, tle->expr);
+	}
+	if (scan_tlist == NIL)
+		appendStringInfoString(&q.sql, "1");
+	append_from(&q, info->relid);
+
+	foreach(lc, info->remote_conds)
+		remote = lappend(remote, ((RestrictInfo *) lfirst(lc))->clause);
+	bq_deparse_where(&q.sql, "WHERE", scanrel, rel, remote, false, &q.params);
+	if (grouped)
+	{
+		foreach(lc, parse->groupClause)
+		{
+			SortGroupClause *sgc = (SortGroupClause *) lfirst(lc);
+			TargetEntry *tle = get_sortgroupclause_tle(sgc, scan_tlist);
+
+			appendStringInfoString(&q.sql, lc == list_head(parse->groupClause) ? " GROUP BY " : ", ");
+			bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr, &q.params);
+		}
+		bq_deparse_where(&q.sql, "HAVING", scanrel, rel, qinfo->having, true, &q.params);
+	}
+	if (best_path->path.pathkeys != NIL)
+		bq_deparse_order_by(&q.sql, scanrel, rel, best_path->path.pathkeys,
+							grouped ? candidates : NIL, &q.params);
+	if (info->stage == UPPERREL_FINAL)
+	{
+		Const	   *count = (Const *) parse->limitCount;
+		Const	   *offset = (Const *) parse->limitOffset;
+
+		/* constants checked at planning: integers, nothing a user can inject */
+		if (count && !count->constisnull)
+			appendStringInfo(&q.sql, " LIMIT " INT64_FORMAT, DatumGetInt64(count->constvalue));
+		if (offset && !offset->constisnull && DatumGetInt64(offset->constvalue) > 0)
+		{
+			if (count == NULL || count->constisnull)
+				appendStringInfo(&q.sql, " LIMIT " INT64_FORMAT, PG_INT64_MAX);
+			appendStringInfo(&q.sql, " OFFSET " INT64_FORMAT, DatumGetInt64(offset->constvalue));
+		}
+	}
+	table_close(rel, NoLock);
+
+	return make_plan(&q, info->relid, tlist, NIL, 0, scan_tlist, NIL, outer_plan);
+}
+
+static ForeignScan *
+bqGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
+				 ForeignPath *best_path, List *tlist, List *scan_clauses,
+				 Plan *outer_plan)
+{
+	if (IS_SIMPLE_REL(foreignrel))
+		return plan_scan(root, foreignrel, best_path, tlist, scan_clauses, outer_plan);
+	Assert(scan_clauses == NIL);
+	return plan_upper(root, foreignrel, best_path, tlist, outer_plan);
 }
 
 /* ---------------------------------------------------------------------
@@ -327,29 +808,52 @@ bqGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
  * ---------------------------------------------------------------------
  */
 
+static int *
+int_array(List *list)
+{
+	int		   *a = palloc0(sizeof(int) * Max(list_length(list), 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, list)
+		a[i++] = lfirst_int(lc);
+	return a;
+}
+
 static void
 bqBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	List	   *priv = plan->fdw_private;
+	Oid			relid = (Oid) intVal(list_nth(priv, BQ_PRIVATE_RELID));
 	BqScanState *st;
+	ListCell   *lc;
+	List	   *averages = (List *) list_nth(priv, BQ_PRIVATE_AVERAGES);
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 	st = palloc0(sizeof(BqScanState));
-	st->sql = strVal(linitial(plan->fdw_private));
-	st->retrieved_attrs = lsecond(plan->fdw_private);
-	st->fetch_size = intVal(lthird(plan->fdw_private));
-	st->srv = server_of(RelationGetRelid(node->ss.ss_currentRelation));
+	st->sql = strVal(list_nth(priv, BQ_PRIVATE_SQL));
+	st->nretrieved = list_length((List *) list_nth(priv, BQ_PRIVATE_RETRIEVED));
+	st->retrieved = int_array((List *) list_nth(priv, BQ_PRIVATE_RETRIEVED));
+	st->scales = int_array((List *) list_nth(priv, BQ_PRIVATE_SCALES));
+	st->averages = palloc0(sizeof(bool) * Max(st->nretrieved, 1));
+	st->ncells = 0;
+	foreach(lc, averages)
+	{
+		st->averages[foreach_current_index(lc)] = lfirst_int(lc) != 0;
+		st->ncells += lfirst_int(lc) ? 2 : 1;
+	}
+	st->srv = server_of(relid);
+	st->ref = bq_table_ref(GetForeignTable(relid), st->srv);
+	st->relname = get_rel_name(relid);
 	st->page_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
 										 "bqstream_fdw page", ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&st->scratch);
 	st->param_exprs = ExecInitExprList(plan->fdw_exprs, (PlanState *) node);
-	{
-		ListCell   *lc;
-
-		foreach(lc, plan->fdw_exprs)
-			st->param_types = lappend_oid(st->param_types, exprType(lfirst(lc)));
-	}
+	foreach(lc, plan->fdw_exprs)
+		st->param_types = lappend_oid(st->param_types, exprType(lfirst(lc)));
+	st->param_kinds = (List *) list_nth(priv, BQ_PRIVATE_PARAM_KINDS);
 	node->fdw_state = st;
 }
 
@@ -361,34 +865,46 @@ string_member(json_t *obj, const char *name)
 	return v ? pstrdup(v) : NULL;
 }
 
-/* Set up one converter per retrieved column from the result's schema. */
+/*
+ * Set up one converter per cell from the result's schema, into the scan
+ * slot's column types; an average's SUM and COUNT convert to numeric (or
+ * float8) and bigint, to be divided.
+ */
 static void
 init_converters(ForeignScanState *node, BqScanState *st, json_t *fields)
 {
-	TupleDesc	desc = RelationGetDescr(node->ss.ss_currentRelation);
-	int			n = list_length(st->retrieved_attrs);
-	int			i = 0;
-	ListCell   *lc;
+	TupleDesc	desc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+	int			cell = 0;
+	MemoryContext old;
 
-	if ((size_t) n != json_array_size(fields) && n > 0)
+	if ((size_t) st->ncells != json_array_size(fields) && st->ncells > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("BigQuery returned %zu columns where %d were asked for",
-						json_array_size(fields), n)));
-	st->conv = MemoryContextAllocZero(node->ss.ps.state->es_query_cxt,
-									  sizeof(BqConverter) * Max(n, 1));
-	foreach(lc, st->retrieved_attrs)
+						json_array_size(fields), st->ncells)));
+	old = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+	st->conv = palloc0(sizeof(BqConverter) * Max(st->ncells, 1));
+	for (int i = 0; i < st->nretrieved; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, lfirst_int(lc) - 1);
-		json_t	   *f = json_array_get(fields, i);
-		MemoryContext old = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+		Form_pg_attribute att = TupleDescAttr(desc, st->retrieved[i] - 1);
+		char	   *name = pstrdup(NameStr(att->attname));
 
-		bq_converter_init(&st->conv[i], pstrdup(NameStr(att->attname)),
-						  string_member(f, "type"), json_string_value(json_object_get(f, "mode")),
-						  att->atttypid, att->atttypmod);
-		MemoryContextSwitchTo(old);
-		i++;
+		for (int part = 0; part < (st->averages[i] ? 2 : 1); part++)
+		{
+			json_t	   *f = json_array_get(fields, cell);
+			Oid			type = att->atttypid;
+			int32		typmod = att->atttypmod;
+
+			if (st->averages[i])
+			{
+				type = part == 1 ? INT8OID : (type == FLOAT8OID ? FLOAT8OID : NUMERICOID);
+				typmod = -1;
+			}
+			bq_converter_init(&st->conv[cell++], name, string_member(f, "type"),
+							  json_string_value(json_object_get(f, "mode")), type, typmod);
+		}
 	}
+	MemoryContextSwitchTo(old);
 }
 
 /* A parameter's value as BigQuery wants it: a string, in UTC for times. */
@@ -403,6 +919,8 @@ param_text(Oid type, Datum value)
 			return psprintf("%d", DatumGetInt32(value));
 		case INT8OID:
 			return psprintf(INT64_FORMAT, DatumGetInt64(value));
+		case NUMERICOID:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, value));
 		case BOOLOID:
 			return pstrdup(DatumGetBool(value) ? "true" : "false");
 		case DATEOID:
@@ -414,6 +932,55 @@ param_text(Oid type, Datum value)
 	}
 }
 
+/* {"parameterType":..., "parameterValue":...} of one value */
+static json_t *
+query_parameter(const char *name, Oid type, Datum value, bool isnull, BqParamKind kind)
+{
+	Oid			elem = get_element_type(type);
+	json_t	   *values;
+	bool		has_null = isnull;
+
+	if (kind == BQP_VALUE)
+		return json_pack("{s:s, s:{s:s}, s:{s:o}}", "name", name,
+						 "parameterType", "type", bq_param_type(type),
+						 "parameterValue", "value",
+						 isnull ? json_null() : json_string(param_text(type, value)));
+
+	/* an array: its elements but NULLs, and whether there were any */
+	values = json_array();
+	if (!isnull)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(value);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		int16		elmlen;
+		bool		elmbyval;
+		char		elmalign;
+
+		get_typlenbyvalalign(elem, &elmlen, &elmbyval, &elmalign);
+		deconstruct_array(arr, elem, elmlen, elmbyval, elmalign, &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			if (nulls[i])
+				has_null = true;
+			else
+				json_array_append_new(values, json_pack("{s:s}", "value",
+														param_text(elem, elems[i])));
+		}
+	}
+	if (kind == BQP_ARRAY_HAS_NULL)
+	{
+		json_decref(values);
+		return json_pack("{s:s, s:{s:s}, s:{s:s}}", "name", name,
+						 "parameterType", "type", "BOOL",
+						 "parameterValue", "value", has_null ? "true" : "false");
+	}
+	return json_pack("{s:s, s:{s:s, s:{s:s}}, s:{s:o}}", "name", name,
+					 "parameterType", "type", "ARRAY", "arrayType", "type", bq_param_type(elem),
+					 "parameterValue", "arrayValues", values);
+}
+
 /* [{"name":"p1","parameterType":{"type":...},"parameterValue":{"value":...}}, ...] */
 static json_t *
 query_parameters(ForeignScanState *node, BqScanState *st)
@@ -422,20 +989,17 @@ query_parameters(ForeignScanState *node, BqScanState *st)
 	json_t	   *params = json_array();
 	ListCell   *le;
 	ListCell   *lt;
+	ListCell   *lk;
 	int			n = 0;
 
-	forboth(le, st->param_exprs, lt, st->param_types)
+	forthree(le, st->param_exprs, lt, st->param_types, lk, st->param_kinds)
 	{
 		bool		isnull;
 		Datum		value = ExecEvalExpr((ExprState *) lfirst(le), econtext, &isnull);
-		Oid			type = lfirst_oid(lt);
 
 		json_array_append_new(params,
-							  json_pack("{s:s, s:{s:s}, s:{s:o}}",
-										"name", psprintf("p%d", ++n),
-										"parameterType", "type", bq_param_type(type),
-										"parameterValue", "value",
-										isnull ? json_null() : json_string(param_text(type, value))));
+							  query_parameter(psprintf("p%d", ++n), lfirst_oid(lt), value,
+											  isnull, (BqParamKind) lfirst_int(lk)));
 	}
 	return params;
 }
@@ -501,6 +1065,57 @@ call_cancellable(BqScanState *st, const char *method, const char *url, json_t *b
 }
 
 /*
+ * How long the next request may wait for the job; past the table's
+ * timeout, the job is cancelled and the scan fails.
+ */
+static int
+request_timeout(BqScanState *st, int wanted)
+{
+	long		elapsed_ms;
+
+	if (st->ref->timeout_ms <= 0)
+		return wanted;
+	elapsed_ms = (GetCurrentTimestamp() - st->started_at) / 1000;
+	if (elapsed_ms >= st->ref->timeout_ms)
+	{
+		cancel_job(st);
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("BigQuery job for foreign table \"%s\" did not finish within %d ms",
+						st->relname, st->ref->timeout_ms),
+				 errdetail("Job %s was cancelled.", st->job_id ? st->job_id : "(unknown)"),
+				 errhint("Raise the foreign table's or server's \"timeout\" option.")));
+	}
+	return Min(wanted, st->ref->timeout_ms - elapsed_ms);
+}
+
+/* the jobs.query request: the query, its parameters and the table's query options */
+static json_t *
+query_request(ForeignScanState *node, BqScanState *st)
+{
+	json_t	   *body = gcp_json_track(json_pack("{s:s, s:b, s:i, s:i, s:{s:b}, s:s}",
+												"query", st->sql, "useLegacySql", 0,
+												"maxResults", st->ref->fetch_size,
+												"timeoutMs", request_timeout(st, FIRST_TIMEOUT_MS),
+												"formatOptions", "useInt64Timestamp", 1,
+												"location", st->ref->location));
+
+	if (st->param_exprs != NIL)
+	{
+		json_object_set_new(body, "parameterMode", json_string("NAMED"));
+		json_object_set_new(body, "queryParameters", query_parameters(node, st));
+	}
+	if (st->ref->maximum_bytes_billed)
+		json_object_set_new(body, "maximumBytesBilled",
+							json_string(st->ref->maximum_bytes_billed));
+	if (st->ref->use_query_cache >= 0)
+		json_object_set_new(body, "useQueryCache", json_boolean(st->ref->use_query_cache));
+	if (st->ref->timeout_ms > 0)
+		json_object_set_new(body, "jobTimeoutMs", json_integer(st->ref->timeout_ms));
+	return body;
+}
+
+/*
  * Fetch the next page: the first with jobs.query, the rest (and any page
  * of a job still running) with getQueryResults.
  */
@@ -509,8 +1124,8 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 {
 	MemoryContext old;
 	json_t	   *resp;
-	json_t	   *body = NULL;
 	char	   *url;
+	char	   *action = psprintf("read foreign table \"%s\"", st->relname);
 
 	MemoryContextReset(st->page_cxt);
 	old = MemoryContextSwitchTo(st->page_cxt);
@@ -520,33 +1135,23 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 		CHECK_FOR_INTERRUPTS();
 		if (!st->started)
 		{
-			body = gcp_json_track(json_pack("{s:s, s:b, s:i, s:i, s:{s:b}, s:s}",
-											"query", st->sql, "useLegacySql", 0,
-											"maxResults", st->fetch_size,
-											"timeoutMs", FIRST_TIMEOUT_MS,
-											"formatOptions", "useInt64Timestamp", 1,
-											"location", st->srv->location));
-			if (st->param_exprs != NIL)
-			{
-				json_object_set_new(body, "parameterMode", json_string("NAMED"));
-				json_object_set_new(body, "queryParameters", query_parameters(node, st));
-			}
+			st->started_at = GetCurrentTimestamp();
 			url = gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/queries",
 						  gcp_url_escape(st->srv->project_id));
+			resp = call_cancellable(st, "POST", url, query_request(node, st), action);
 		}
 		else
+		{
 			url = gcp_url(st->srv, GCP_BIGQUERY,
 						  "projects/%s/queries/%s?location=%s&maxResults=%d&timeoutMs=%d"
 						  "&formatOptions.useInt64Timestamp=true%s%s",
 						  gcp_url_escape(st->srv->project_id), gcp_url_escape(st->job_id),
-						  gcp_url_escape(st->job_location), st->fetch_size, QUERY_TIMEOUT_MS,
+						  gcp_url_escape(st->job_location), st->ref->fetch_size,
+						  request_timeout(st, QUERY_TIMEOUT_MS),
 						  st->page_token ? "&pageToken=" : "",
 						  st->page_token ? gcp_url_escape(st->page_token) : "");
-
-		resp = call_cancellable(st, st->started ? "GET" : "POST", url,
-								st->started ? NULL : body,
-								psprintf("read foreign table \"%s\"",
-										 RelationGetRelationName(node->ss.ss_currentRelation)));
+			resp = call_cancellable(st, "GET", url, NULL, action);
+		}
 		if (!st->started)
 		{
 			json_t	   *ref = json_object_get(resp, "jobReference");
@@ -555,7 +1160,7 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 			st->job_id = string_member(ref, "jobId");
 			st->job_location = string_member(ref, "location");
 			if (st->job_location == NULL)
-				st->job_location = pstrdup(st->srv->location);
+				st->job_location = pstrdup(st->ref->location);
 			MemoryContextSwitchTo(st->page_cxt);
 			if (st->job_id == NULL)
 				ereport(ERROR,
@@ -566,6 +1171,7 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 		/* a job still running: ask again, the server waits for us */
 		if (json_is_true(json_object_get(resp, "jobComplete")))
 			break;
+		(void) request_timeout(st, QUERY_TIMEOUT_MS);
 	}
 
 	if (st->conv == NULL)
@@ -605,6 +1211,41 @@ cell_token(json_t *v, JsonToken *tok)
 		tok->type = JT_OBJECT;
 }
 
+static Datum
+convert_cell(BqScanState *st, json_t *cells, int cell, bool *isnull)
+{
+	JsonToken	tok;
+
+	cell_token(json_object_get(json_array_get(cells, cell), "v"), &tok);
+	if (tok.type == JT_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("BigQuery sent a nested cell for column \"%s\"", st->conv[cell].colname)));
+	return bq_convert_cell(&st->conv[cell], &tok, &st->scratch, isnull);
+}
+
+/* numeric with the scale PostgreSQL's own aggregate would show */
+static Datum
+restore_scale(Datum value, int scale)
+{
+	return DirectFunctionCall2(numeric_round, value, Int32GetDatum(scale));
+}
+
+/* avg = sum / count, as PostgreSQL's avg finishes: NULL over no rows */
+static Datum
+average(Oid type, Datum sum, Datum count, bool *isnull)
+{
+	if (*isnull || DatumGetInt64(count) == 0)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	if (type == FLOAT8OID)
+		return Float8GetDatum(DatumGetFloat8(sum) / (float8) DatumGetInt64(count));
+	return DirectFunctionCall2(numeric_div, sum,
+							   NumericGetDatum(int64_to_numeric(DatumGetInt64(count))));
+}
+
 static TupleTableSlot *
 bqIterateForeignScan(ForeignScanState *node)
 {
@@ -612,8 +1253,7 @@ bqIterateForeignScan(ForeignScanState *node)
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	TupleDesc	desc = slot->tts_tupleDescriptor;
 	json_t	   *cells;
-	int			col = 0;
-	ListCell   *lc;
+	int			cell = 0;
 
 	ExecClearTuple(slot);
 	while (!st->started || st->next_row >= st->nrows)
@@ -624,27 +1264,29 @@ bqIterateForeignScan(ForeignScanState *node)
 	}
 
 	cells = json_object_get(json_array_get(st->rows, st->next_row++), "f");
-	if (!json_is_array(cells) ||
-		json_array_size(cells) < (size_t) list_length(st->retrieved_attrs))
+	if (!json_is_array(cells) || json_array_size(cells) < (size_t) st->ncells)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("could not read a BigQuery result row"),
 				 errdetail("A row of the result has not the expected cells.")));
 
 	memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
-	foreach(lc, st->retrieved_attrs)
+	for (int i = 0; i < st->nretrieved; i++)
 	{
-		int			attnum = lfirst_int(lc);
-		JsonToken	tok;
+		int			attno = st->retrieved[i] - 1;
+		bool	   *isnull = &slot->tts_isnull[attno];
+		Datum		value = convert_cell(st, cells, cell++, isnull);
 
-		cell_token(json_object_get(json_array_get(cells, col), "v"), &tok);
-		if (tok.type == JT_OBJECT)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("BigQuery sent a nested cell for column \"%s\"", st->conv[col].colname)));
-		slot->tts_values[attnum - 1] = bq_convert_cell(&st->conv[col], &tok, &st->scratch,
-													   &slot->tts_isnull[attnum - 1]);
-		col++;
+		if (!*isnull && st->scales[i] >= 0)
+			value = restore_scale(value, st->scales[i]);
+		if (st->averages[i])
+		{
+			bool		count_null;
+			Datum		count = convert_cell(st, cells, cell++, &count_null);
+
+			value = average(TupleDescAttr(desc, attno)->atttypid, value, count, isnull);
+		}
+		slot->tts_values[attno] = value;
 	}
 	ExecStoreVirtualTuple(slot);
 	return slot;
@@ -677,7 +1319,7 @@ bqExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	BqScanState *st = (BqScanState *) node->fdw_state;
 
 	if (es->verbose)
-		ExplainPropertyText("Remote SQL", strVal(linitial(plan->fdw_private)), es);
+		ExplainPropertyText("Remote SQL", strVal(list_nth(plan->fdw_private, BQ_PRIVATE_SQL)), es);
 	if (es->analyze && st && st->job_id)
 	{
 		ExplainPropertyText("BigQuery Job", st->job_id, es);
@@ -710,6 +1352,7 @@ bqstream_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignRelSize = bqGetForeignRelSize;
 	routine->GetForeignPaths = bqGetForeignPaths;
 	routine->GetForeignPlan = bqGetForeignPlan;
+	routine->GetForeignUpperPaths = bqGetForeignUpperPaths;
 	routine->BeginForeignScan = bqBeginForeignScan;
 	routine->IterateForeignScan = bqIterateForeignScan;
 	routine->ReScanForeignScan = bqReScanForeignScan;

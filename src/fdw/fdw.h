@@ -20,18 +20,34 @@
 #include "gcp/client.h"
 #include "gcp/jsonscan.h"
 
-/* rows per page unless the table or server says otherwise */
+/*
+ * Rows per page and per insertAll (BigQuery advises about 500), unless the
+ * table or server says otherwise.
+ */
 #define BQ_DEFAULT_FETCH_SIZE 10000
+#define BQ_DEFAULT_BATCH_SIZE 500
 
-/* Where a foreign table's rows come from. */
+/*
+ * Where a foreign table's rows come from, and how it is queried: a table
+ * option, else the server's, else the default.
+ */
 typedef struct BqTableRef
 {
 	char	   *dataset;
-	char	   *table;
+	char	   *table;			/* NULL when the source is a query */
+	char	   *query;
+	char	   *location;
 	int			fetch_size;
+	int			batch_size;
+	char	   *maximum_bytes_billed;	/* NULL: no limit */
+	int			use_query_cache;	/* -1: BigQuery's default */
+	int			timeout_ms;		/* 0: none */
 } BqTableRef;
 
 extern BqTableRef *bq_table_ref(ForeignTable *ft, const GcpServer *srv);
+
+/* a foreign table's option, else its server's; NULL when neither has it */
+extern char *bq_table_option(ForeignTable *ft, const char *name);
 
 /* BigQuery column name of an attribute (column_name option, else attname) */
 extern char *bq_column_name(Relation rel, AttrNumber attnum);
@@ -67,14 +83,33 @@ extern void bq_converter_init(BqConverter *conv, const char *colname, const char
 extern Datum bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch,
 							 bool *isnull);
 
-/* deparse.c: the WHERE clauses BigQuery evaluates, as typed parameters */
+/* deparse.c: what BigQuery evaluates, with values as typed parameters */
+typedef enum BqParamKind
+{
+	BQP_VALUE,					/* the expression's value */
+	BQP_ARRAY,					/* an array's elements but its NULLs */
+	BQP_ARRAY_HAS_NULL			/* whether the array is or holds NULL */
+} BqParamKind;
+
+typedef struct BqParam
+{
+	Expr	   *expr;
+	BqParamKind kind;
+} BqParam;
+
 extern const char *bq_param_type(Oid type);
-extern bool bq_is_pushable(RelOptInfo *baserel, Relation rel, Expr *clause);
-extern void bq_deparse_where(StringInfo buf, RelOptInfo *baserel, Relation rel,
-							 List *clauses, List **params);
-extern bool bq_pathkeys_pushable(RelOptInfo *baserel, Relation rel, List *pathkeys);
-extern void bq_deparse_order_by(StringInfo buf, RelOptInfo *baserel, Relation rel,
-								List *pathkeys);
+extern bool bq_is_pushable(RelOptInfo *scanrel, Relation rel, Expr *clause, bool upper);
+extern bool bq_is_pushable_operand(RelOptInfo *scanrel, Relation rel, Expr *expr, bool upper);
+extern bool bq_is_pushable_aggregate(RelOptInfo *scanrel, Relation rel, Aggref *agg);
+extern void bq_deparse_where(StringInfo buf, const char *keyword, RelOptInfo *scanrel,
+							 Relation rel, List *clauses, bool upper, List **params);
+extern int	bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel,
+								   Expr *expr, List **params);
+extern int	bq_select_item_scale(Expr *expr);
+extern bool bq_pathkeys_pushable(RelOptInfo *scanrel, Relation rel, List *pathkeys,
+								 List *candidates);
+extern void bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel,
+								List *pathkeys, List *candidates, List **params);
 
 /* DATE and TIMESTAMP (UTC offset for TIMESTAMP, none for DATETIME) as BigQuery reads them */
 extern char *bq_date_text(DateADT d);

@@ -29,9 +29,6 @@
 
 #include "fdw/fdw.h"
 
-/* BigQuery's advice: about 500 rows per insertAll request */
-#define DEFAULT_INSERT_BATCH 500
-
 typedef struct BqModifyState
 {
 	GcpServer  *srv;
@@ -94,6 +91,11 @@ bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	st = palloc0(sizeof(BqModifyState));
 	st->srv = gcp_server_lookup(GetForeignServer(ft->serverid)->servername);
 	ref = bq_table_ref(ft, st->srv);
+	if (ref->table == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("cannot insert into foreign table \"%s\"", RelationGetRelationName(rel)),
+				 errdetail("Its rows come from a BigQuery query, not a table.")));
 	st->url = gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/datasets/%s/tables/%s/insertAll",
 					  gcp_url_escape(st->srv->project_id), ref->dataset,
 					  gcp_url_escape(ref->table));
@@ -261,16 +263,11 @@ int
 bqGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 {
 	ForeignTable *ft = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc));
-	char	   *v = NULL;
-	ListCell   *lc;
-
-	foreach(lc, ft->options)
-		if (strcmp(((DefElem *) lfirst(lc))->defname, "batch_size") == 0)
-			v = defGetString((DefElem *) lfirst(lc));
+	char	   *v = bq_table_option(ft, "batch_size");
 	/* row triggers see one row at a time */
 	if (rinfo->ri_TrigDesc && rinfo->ri_TrigDesc->trig_insert_after_row)
 		return 1;
-	return v ? atoi(v) : DEFAULT_INSERT_BATCH;
+	return v ? atoi(v) : BQ_DEFAULT_BATCH_SIZE;
 }
 
 void

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * options.c
- *	  Validator of the bqstream_fdw options: GCP endpoints and project on a
- *	  foreign server, the credential on a user mapping.
+ *	  Validator of the bqstream_fdw options: GCP endpoints, project and
+ *	  query defaults on a foreign server, the credential on a user mapping,
+ *	  the BigQuery source and query overrides on a foreign table.
  *
  * Configuration lives in SQL/MED objects, as in postgres_fdw, so that a
  * publish call, a pipeline and a foreign table naming the same server reach
@@ -29,6 +30,7 @@
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
 
 #include "gcp/gcp_json.h"
 #include "gcp/options.h"
@@ -126,6 +128,35 @@ is_batch_size(const char *v)
 	return is_count_up_to(v, 10000);
 }
 
+/* maximum_bytes_billed: a positive int64, as BigQuery takes it */
+static bool
+is_byte_count(const char *v)
+{
+	char	   *end;
+	long long	n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	return end != v && *end == '\0' && errno == 0 && n >= 1 && v[0] != '+';
+}
+
+static bool
+is_boolean(const char *v)
+{
+	bool		b;
+
+	return parse_bool(v, &b);
+}
+
+/* a duration such as 30s or 5min, in milliseconds; at most 6 hours */
+static bool
+is_timeout(const char *v)
+{
+	int			ms;
+
+	return parse_int(v, &ms, GUC_UNIT_MS, NULL) && ms >= 1 && ms <= 6 * 3600 * 1000;
+}
+
 static bool
 is_server_file_path(const char *v)
 {
@@ -138,30 +169,47 @@ is_auth_mode(const char *v)
 	return strcmp(v, "adc") == 0 || strcmp(v, "metadata") == 0 || strcmp(v, "none") == 0;
 }
 
+#define DATASET_EXPECTED "A dataset ID has only letters, digits and underscores."
+#define LOCATION_EXPECTED "A location is a name such as US, EU or europe-west1."
+#define FETCH_SIZE_EXPECTED "The fetch size is a number of rows between 1 and 100000."
+#define BATCH_SIZE_EXPECTED "The batch size is a number of rows between 1 and 10000."
+#define BYTES_EXPECTED "The limit is a positive number of bytes, such as 10000000000 for 10 GB."
+#define BOOLEAN_EXPECTED "The value is a boolean such as true or false."
+#define TIMEOUT_EXPECTED "The timeout is a duration between 1 ms and 6 h, such as 30s or 5min."
+
+/*
+ * Query options may be set on the server and overridden per foreign table;
+ * bq_table_ref() resolves them.
+ */
 static const BqOption bq_options[] = {
 	{"project_id", ForeignServerRelationId, is_gcp_project_id,
 	"A GCP project ID has 6 to 30 lower-case letters, digits or hyphens and starts with a letter.", false},
-	{"location", ForeignServerRelationId, is_location,
-	"A location is a name such as US, EU or europe-west1.", false},
+	{"location", ForeignServerRelationId, is_location, LOCATION_EXPECTED, false},
 	{"pubsub_endpoint", ForeignServerRelationId, is_http_url,
 	"An endpoint is an http:// or https:// URL such as https://pubsub.googleapis.com.", false},
 	{"bigquery_endpoint", ForeignServerRelationId, is_http_url,
 	"An endpoint is an http:// or https:// URL such as https://bigquery.googleapis.com.", false},
-	{"dataset", ForeignServerRelationId, is_dataset_id,
-	"A dataset ID has only letters, digits and underscores.", false},
+	{"dataset", ForeignServerRelationId, is_dataset_id, DATASET_EXPECTED, false},
+	{"fetch_size", ForeignServerRelationId, is_fetch_size, FETCH_SIZE_EXPECTED, false},
+	{"batch_size", ForeignServerRelationId, is_batch_size, BATCH_SIZE_EXPECTED, false},
+	{"maximum_bytes_billed", ForeignServerRelationId, is_byte_count, BYTES_EXPECTED, false},
+	{"use_query_cache", ForeignServerRelationId, is_boolean, BOOLEAN_EXPECTED, false},
+	{"timeout", ForeignServerRelationId, is_timeout, TIMEOUT_EXPECTED, false},
 	{"credentials_file", UserMappingRelationId, is_server_file_path,
 	"The credentials file must be given by an absolute path.", false},
 	{"credentials_json", UserMappingRelationId, NULL, NULL, true},	/* checked whole below */
 	{"auth", UserMappingRelationId, is_auth_mode,
 	"Valid values are \"adc\", \"metadata\" and \"none\".", false},
-	{"dataset", ForeignTableRelationId, is_dataset_id,
-	"A dataset ID has only letters, digits and underscores.", false},
+	{"dataset", ForeignTableRelationId, is_dataset_id, DATASET_EXPECTED, false},
 	{"table", ForeignTableRelationId, is_dataset_id,
 	"A table ID has only letters, digits and underscores.", false},
-	{"fetch_size", ForeignTableRelationId, is_fetch_size,
-	"The fetch size is a number of rows between 1 and 100000.", false},
-	{"batch_size", ForeignTableRelationId, is_batch_size,
-	"The batch size is a number of rows between 1 and 10000.", false},
+	{"query", ForeignTableRelationId, NULL, NULL, false},
+	{"location", ForeignTableRelationId, is_location, LOCATION_EXPECTED, false},
+	{"fetch_size", ForeignTableRelationId, is_fetch_size, FETCH_SIZE_EXPECTED, false},
+	{"batch_size", ForeignTableRelationId, is_batch_size, BATCH_SIZE_EXPECTED, false},
+	{"maximum_bytes_billed", ForeignTableRelationId, is_byte_count, BYTES_EXPECTED, false},
+	{"use_query_cache", ForeignTableRelationId, is_boolean, BOOLEAN_EXPECTED, false},
+	{"timeout", ForeignTableRelationId, is_timeout, TIMEOUT_EXPECTED, false},
 	{"column_name", AttributeRelationId, is_dataset_id,
 	"A BigQuery column name has only letters, digits and underscores.", false},
 };
@@ -229,6 +277,7 @@ bqstream_fdw_validator(PG_FUNCTION_ARGS)
 	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
 	Oid			catalog = PG_GETARG_OID(1);
 	const char *credential = NULL;
+	const char *source = NULL;
 	ListCell   *lc;
 
 	foreach(lc, options)
@@ -275,6 +324,16 @@ bqstream_fdw_validator(PG_FUNCTION_ARGS)
 
 		if (strcmp(opt->name, "credentials_json") == 0)
 			check_credentials_json(value);
+
+		if (strcmp(opt->name, "table") == 0 || strcmp(opt->name, "query") == 0)
+		{
+			if (source != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("conflicting options \"%s\" and \"%s\"", source, opt->name),
+						 errhint("A foreign table reads either a BigQuery table or the result of a query.")));
+			source = opt->name;
+		}
 
 		/*
 		 * A key file is read by the server process, so naming one gives

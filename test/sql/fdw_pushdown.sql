@@ -1,0 +1,126 @@
+--
+-- bqstream_fdw pushdown: what goes to BigQuery (EXPLAIN VERBOSE shows the
+-- remote SQL), what stays local, and that both give PostgreSQL's answers.
+-- Each pushed query is checked against the same query over a local copy.
+--
+\getenv bigquery_endpoint BQSTREAM_TEST_BIGQUERY_ENDPOINT
+SET timezone = 'UTC';
+
+CREATE SERVER push_emu FOREIGN DATA WRAPPER bqstream_fdw
+  OPTIONS (project_id 'push-project', dataset 'push_shop',
+           bigquery_endpoint :'bigquery_endpoint');
+CREATE USER MAPPING FOR CURRENT_USER SERVER push_emu OPTIONS (auth 'none');
+SELECT bqstream.create_dataset('push_emu');
+\set bq :bigquery_endpoint '/bigquery/v2/projects/push-project'
+\setenv BQ :bq
+\! curl -s -o /dev/null -X DELETE "$BQ/datasets/push_shop/tables/items"
+\! curl -sf -o /dev/null -X POST "$BQ/queries" -H 'Content-Type: application/json' -d '{"useLegacySql":false,"query":"CREATE TABLE push_shop.items (id INT64, s STRING, cat STRING, n INT64, amount NUMERIC, f FLOAT64, b BOOL, d DATE, ts TIMESTAMP) PARTITION BY DATE(ts)"}'
+
+CREATE FOREIGN TABLE items (
+  id bigint, s text COLLATE "C", cat text COLLATE "C", n bigint,
+  amount numeric(12,2), f float8, b boolean, d date, ts timestamptz
+) SERVER push_emu;
+CREATE TABLE local_items (LIKE items);
+INSERT INTO local_items VALUES
+  (1, 'apple', 'fruit', 5, 1.50, 0.25, true, '2026-11-01', '2026-11-01 10:00:00'),
+  (2, 'banana', 'fruit', 7, 2.25, 0.5, false, '2026-11-01', '2026-11-01 10:30:00'),
+  (3, 'carrot', 'veg', NULL, 0.10, NULL, NULL, '2026-11-02', '2026-11-02 11:00:00'),
+  (4, E'it''s "x" \\ 100%', 'veg', -3, 10.00, 1.75, true, '2026-11-02', '2026-11-02 11:59:59.999999'),
+  (5, 'under_score', NULL, 9007199254740993, NULL, 2.5, false, NULL, NULL),
+  (6, E'new\nline', 'fruit', 0, 3.33, -0.75, true, '2026-11-03', '2026-11-03 00:00:00'),
+  (7, 'café 日本', 'veg', 12, 7.77, 8, NULL, '2026-11-03', '2026-11-03 09:15:00'),
+  (8, '', 'nut', 12, 0.00, 0, true, '2026-11-04', '2026-11-04 23:59:59');
+INSERT INTO items SELECT * FROM local_items;
+
+-- compare a query over the foreign table with the same over the local copy
+CREATE FUNCTION check_same(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  remote text;
+  here text;
+BEGIN
+  EXECUTE format('SELECT string_agg(r::text, E''\n'') FROM (%s) r', q) INTO remote;
+  EXECUTE format('SELECT string_agg(r::text, E''\n'') FROM (%s) r',
+                 replace(q, 'FROM items', 'FROM local_items')) INTO here;
+  RETURN CASE WHEN remote IS NOT DISTINCT FROM here THEN 'same' ELSE
+    format(E'DIFFERENT\nremote: %s\nlocal: %s', remote, here) END;
+END $$;
+
+-- IN lists and = ANY / <> ALL, with PostgreSQL's NULL rules
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items WHERE n IN (5, 12, 99);
+SELECT check_same('SELECT id FROM items WHERE n IN (5, 12, 99) ORDER BY id');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items WHERE n NOT IN (5, NULL);
+SELECT check_same('SELECT id FROM items WHERE n NOT IN (5, NULL) ORDER BY id');
+SELECT check_same('SELECT id FROM items WHERE NOT (n IN (5, NULL)) IS NULL ORDER BY id');
+SELECT check_same('SELECT id FROM items WHERE cat = ANY (ARRAY[''veg'', NULL]) ORDER BY id');
+SELECT check_same('SELECT id FROM items WHERE cat <> ALL (ARRAY[''veg'']) ORDER BY id');
+PREPARE in_list(bigint[]) AS SELECT id FROM items WHERE n = ANY ($1) ORDER BY id;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE in_list('{7, NULL}');
+EXECUTE in_list('{7, NULL}');
+EXECUTE in_list('{}');
+EXECUTE in_list(NULL);
+
+-- LIKE with a portable pattern; other escapes and ILIKE stay local
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items WHERE s LIKE '%a_a%';
+SELECT check_same('SELECT id FROM items WHERE s LIKE ''%a_a%'' ORDER BY id');
+SELECT check_same('SELECT id FROM items WHERE s LIKE ''%\%'' ORDER BY id');
+SELECT check_same('SELECT id FROM items WHERE s NOT LIKE ''%\_%'' ORDER BY id');
+SELECT check_same('SELECT id FROM items WHERE s LIKE ''caf_ __'' ORDER BY id');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items WHERE s LIKE '\a%';
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items WHERE s ILIKE 'A%';
+
+-- numeric constants BIGNUMERIC holds, BETWEEN, bigint arithmetic
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM items WHERE amount >= 2.25 AND n * 2 + 1 BETWEEN 0 AND 100;
+SELECT check_same('SELECT id FROM items WHERE amount >= 2.25 AND n * 2 + 1 BETWEEN 0 AND 100 ORDER BY id');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items WHERE amount = 1.123456789012345678901234567890123456789;
+SELECT check_same('SELECT id FROM items WHERE ts >= ''2026-11-02'' AND b ORDER BY id');
+
+-- aggregates, GROUP BY and HAVING: avg is sum / count divided here
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*), count(n), count(DISTINCT n), sum(n), avg(n), sum(amount), avg(amount),
+       min(amount), max(s), min(d), max(ts), sum(f), avg(f)
+  FROM items GROUP BY cat HAVING count(*) > 1;
+SELECT check_same('SELECT cat, count(*), count(n), count(DISTINCT n), sum(n), avg(n), sum(amount), avg(amount), min(amount), max(s), min(d), max(ts), sum(f), avg(f) FROM items GROUP BY cat HAVING count(*) > 1 ORDER BY cat');
+SELECT check_same('SELECT count(*), sum(n), avg(amount), max(s) FROM items WHERE id > 100');
+SELECT check_same('SELECT count(*), sum(amount) FROM items WHERE id > 100 HAVING count(*) > 0');
+SELECT check_same('SELECT d, b, count(*) * 2 + 1, sum(n) FROM items GROUP BY d, b ORDER BY d, b');
+-- a local WHERE clause keeps the aggregate local
+EXPLAIN (VERBOSE, COSTS OFF) SELECT cat, count(*) FROM items WHERE f > 0 GROUP BY cat;
+-- so do aggregates BigQuery computes differently
+EXPLAIN (VERBOSE, COSTS OFF) SELECT max(f) FROM items;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT string_agg(s, ',') FROM items;
+
+-- ORDER BY and LIMIT/OFFSET, when nothing local could change the rows
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, sum(amount) FROM items GROUP BY cat ORDER BY sum(amount) DESC NULLS LAST LIMIT 2;
+SELECT check_same('SELECT cat, sum(amount) FROM items GROUP BY cat ORDER BY sum(amount) DESC NULLS LAST LIMIT 2');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id, s FROM items ORDER BY id LIMIT 3 OFFSET 2;
+SELECT check_same('SELECT id, s FROM items ORDER BY id LIMIT 3 OFFSET 2');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items WHERE n > 0 LIMIT 2;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items WHERE f > 0 ORDER BY id LIMIT 2;
+SELECT check_same('SELECT id FROM items WHERE f > 0 ORDER BY id LIMIT 2');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items ORDER BY f LIMIT 2;
+-- a join is not limited remotely
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT i.id FROM items i JOIN local_items l USING (id) ORDER BY i.id LIMIT 2;
+
+-- query options: the cost guard refuses a query that would bill more
+ALTER FOREIGN TABLE items OPTIONS (ADD maximum_bytes_billed '1', use_query_cache 'false');
+SELECT sum(n) FROM items;
+SELECT count(*) FROM items;  -- reads no column: nothing billed
+ALTER FOREIGN TABLE items OPTIONS (DROP maximum_bytes_billed, DROP use_query_cache);
+ALTER SERVER push_emu OPTIONS (ADD maximum_bytes_billed '100000000000');
+SELECT sum(n) FROM items;
+ALTER FOREIGN TABLE items OPTIONS (ADD timeout 'forever');
+ALTER FOREIGN TABLE items OPTIONS (ADD timeout '30s', fetch_size '3');
+SELECT check_same('SELECT id FROM items ORDER BY id');
+
+-- a query as the source, pushdown applying on top of it
+CREATE FOREIGN TABLE veg (id bigint, s text COLLATE "C", amount numeric(12,2))
+  SERVER push_emu OPTIONS (query 'SELECT id, s, amount FROM push_shop.items WHERE cat = ''veg''');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT s FROM veg WHERE amount > 1 ORDER BY id;
+SELECT s FROM veg WHERE amount > 1 ORDER BY id;
+INSERT INTO veg VALUES (9, 'x', 1);
+CREATE FOREIGN TABLE bad (id bigint) SERVER push_emu OPTIONS (query 'SELECT 1', "table" 'items');
+
+DROP SERVER push_emu CASCADE;
