@@ -1,6 +1,6 @@
 # bqstream_fdw and slow BigQuery jobs: a job still running is polled, never
 # taken for an empty result; a query cancel returns at once and cancels the
-# BigQuery job so that it stops costing.
+# BigQuery job so that it stops costing; a table's timeout option does too.
 use strict;
 use warnings;
 
@@ -87,6 +87,16 @@ cmp_ok($elapsed, '<', 1.5, "the cancel returns promptly ($elapsed s)");
 cmp_ok(counters()->{requests}{'jobs.cancel'} // 0, '>', $cancels_before, 'and cancels the BigQuery job');
 is($session->query('SELECT 42'), '42', 'the session goes on');
 $session->quit;
+
+# the table's timeout option: a job that outlives it is cancelled, and the scan fails
+$node->safe_psql('postgres', "ALTER FOREIGN TABLE orders OPTIONS (ADD timeout '1500ms')");
+$cancels_before = counters()->{requests}{'jobs.cancel'} // 0;
+$t0 = time();
+my ($ret, $stdout, $stderr) = $node->psql('postgres', "SELECT count(*) FROM orders WHERE order_id <> 'timeout'");
+$elapsed = time() - $t0;
+like($stderr, qr/did not finish within 1500 ms/, 'a job past the timeout option fails clearly');
+cmp_ok($elapsed, '<', 2.8, "at the timeout, not when the job ends ($elapsed s)");
+cmp_ok(counters()->{requests}{'jobs.cancel'} // 0, '>', $cancels_before, 'and the job is cancelled');
 
 $node->stop;
 done_testing();
