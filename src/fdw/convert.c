@@ -9,7 +9,7 @@
  * and INT64 (which BigQuery sends as strings) never pass through a C double,
  * and a value that does not fit is an error naming the column and both
  * types.  TIMESTAMP is requested as int64 microseconds and converted
- * exactly; BYTES arrive in base64.
+ * exactly; BYTES arrive in base64; REPEATED values become arrays.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,15 +21,22 @@
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
 
+static bool
+is_repeated(const char *mode)
+{
+	return mode && strcmp(mode, "REPEATED") == 0;
+}
+
 BqCellType
 bq_cell_type(const char *type, const char *mode)
 {
-	if (mode && strcmp(mode, "REPEATED") == 0)
-		return BQC_UNSUPPORTED;
+	if (is_repeated(mode))
+		return bq_cell_type(type, NULL) == BQC_UNSUPPORTED ? BQC_UNSUPPORTED : BQC_REPEATED;
 	if (type == NULL)
 		return BQC_TEXT;
 	if (strcmp(type, "TIMESTAMP") == 0)
@@ -71,7 +78,7 @@ bq_pg_type_for(const char *type, const char *mode)
 		return NULL;
 	for (int i = 0; i < lengthof(map); i++)
 		if (strcmp(map[i].bq, type) == 0)
-			return map[i].pg;
+			return is_repeated(mode) ? psprintf("%s[]", map[i].pg) : map[i].pg;
 	return NULL;
 }
 
@@ -106,8 +113,23 @@ bq_converter_init(BqConverter *conv, const char *colname, const char *bq_type,
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("column \"%s\" has BigQuery type %s%s, which bqstream_fdw does not convert yet",
-						colname, mode && strcmp(mode, "REPEATED") == 0 ? "REPEATED " : "",
-						conv->bq_type)));
+						colname, is_repeated(mode) ? "REPEATED " : "", conv->bq_type)));
+	if (conv->cell == BQC_REPEATED)
+	{
+		Oid			elem = get_element_type(pg_type);
+
+		if (!OidIsValid(elem))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("column \"%s\" is an array in BigQuery (REPEATED %s) but %s here",
+							colname, conv->bq_type, format_type_be(pg_type)),
+					 errhint("Declare the column as an array, such as %s.",
+							 bq_pg_type_for(conv->bq_type, mode) ? bq_pg_type_for(conv->bq_type, mode) : "text[]")));
+		conv->element = palloc0(sizeof(BqConverter));
+		bq_converter_init(conv->element, colname, bq_type, NULL, elem, typmod);
+		get_typlenbyvalalign(elem, &conv->elmlen, &conv->elmbyval, &conv->elmalign);
+		return;
+	}
 	if (conv->cell == BQC_TIMESTAMP_MICROS &&
 		pg_type != TIMESTAMPTZOID && pg_type != TIMESTAMPOID)
 		conv->cell = BQC_TEXT;	/* e.g. into text: the microseconds as digits */
@@ -149,7 +171,7 @@ bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch, boo
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	if (tok->type != JT_STRING)
+	if (tok->type != JT_STRING || conv->cell == BQC_REPEATED)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("BigQuery sent a cell that is not a string or null")));
@@ -190,6 +212,66 @@ bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch, boo
 	}
 	error_context_stack = errcb.previous;
 	return result;
+}
+
+/*
+ * A REPEATED cell, whose array the scanner has just entered: its elements
+ * ({"v": ...} each; BigQuery arrays hold no NULLs) into a one-dimensional
+ * PostgreSQL array.
+ */
+Datum
+bq_convert_repeated(BqConverter *conv, JsonScan *s, StringInfo scratch)
+{
+	int			n = 0;
+	int			room = 8;
+	Datum	   *values = palloc(sizeof(Datum) * room);
+	bool	   *nulls = palloc(sizeof(bool) * room);
+	bool		first = true;
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	while (js_array_next(s, &first))
+	{
+		JsonToken	key;
+		JsonToken	tok;
+		bool		first_key = true;
+		bool		seen = false;
+
+		if (js_value(s, &tok) != JT_OBJECT)
+			break;
+		while (js_object_next(s, &key, &first_key))
+		{
+			if (!js_string_is(&key, "v") || seen)
+			{
+				js_skip(s, NULL, NULL);
+				continue;
+			}
+			seen = true;
+			if (n == room)
+			{
+				room *= 2;
+				values = repalloc(values, sizeof(Datum) * room);
+				nulls = repalloc(nulls, sizeof(bool) * room);
+			}
+			js_value(s, &tok);
+			if (tok.type == JT_OBJECT || tok.type == JT_ARRAY)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("BigQuery sent a nested array element for column \"%s\"",
+								conv->colname)));
+			values[n] = bq_convert_cell(conv->element, &tok, scratch, &nulls[n]);
+			n++;
+		}
+	}
+	if (s->error)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("could not read the array in column \"%s\"", conv->colname),
+				 errdetail("%s", s->error)));
+	dims[0] = n;
+	return PointerGetDatum(construct_md_array(values, nulls, n > 0 ? 1 : 0, dims, lbs,
+											  conv->element->pg_type, conv->elmlen,
+											  conv->elmbyval, conv->elmalign));
 }
 
 /*

@@ -88,14 +88,17 @@ typedef struct BqScanState
 	bool		cache_hit;
 	int			pages;
 
-	/* the page being read (owned by page_cxt) */
-	json_t	   *rows;
-	size_t		nrows;
-	size_t		next_row;
+	/* the page being read: its answer's text is owned by page_cxt */
+	JsonScan	rows;			/* inside the "rows" array */
+	bool		rows_first;
+	bool		rows_left;
+	Datum	   *cells;			/* the current row, one value per cell */
+	bool	   *cell_nulls;
 
 	BqConverter *conv;			/* per cell, set at the first page */
 	StringInfoData scratch;
 	MemoryContext page_cxt;
+	MemoryContext row_cxt;		/* the current row's values */
 } BqScanState;
 
 /* ---------------------------------------------------------------------
@@ -844,11 +847,15 @@ bqBeginForeignScan(ForeignScanState *node, int eflags)
 		st->averages[foreach_current_index(lc)] = lfirst_int(lc) != 0;
 		st->ncells += lfirst_int(lc) ? 2 : 1;
 	}
+	st->cells = palloc0(sizeof(Datum) * Max(st->ncells, 1));
+	st->cell_nulls = palloc0(sizeof(bool) * Max(st->ncells, 1));
 	st->srv = server_of(relid);
 	st->ref = bq_table_ref(GetForeignTable(relid), st->srv);
 	st->relname = get_rel_name(relid);
 	st->page_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
 										 "bqstream_fdw page", ALLOCSET_DEFAULT_SIZES);
+	st->row_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
+										"bqstream_fdw row", ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&st->scratch);
 	st->param_exprs = ExecInitExprList(plan->fdw_exprs, (PlanState *) node);
 	foreach(lc, plan->fdw_exprs)
@@ -1028,7 +1035,7 @@ cancel_job(BqScanState *st)
  * A BigQuery request that a query cancel interrupts at once, and that
  * cancels the BigQuery job on the way out so it stops costing.
  */
-static json_t *
+static const GcpHttpResult *
 call_cancellable(BqScanState *st, const char *method, const char *url, json_t *body,
 				 const char *action)
 {
@@ -1061,7 +1068,9 @@ call_cancellable(BqScanState *st, const char *method, const char *url, json_t *b
 		gcp_http_catch_cancel = false;
 	}
 	PG_END_TRY();
-	return gcp_call_result(GCP_BIGQUERY, call, action, NULL, NULL);
+	if (!gcp_http_ok(gcp_http_result(call)))
+		gcp_call_result(GCP_BIGQUERY, call, action, NULL, NULL);	/* raises the error */
+	return gcp_http_result(call);
 }
 
 /*
@@ -1115,15 +1124,127 @@ query_request(ForeignScanState *node, BqScanState *st)
 	return body;
 }
 
+/* What a jobs.query or getQueryResults answer says, read in place. */
+typedef struct PageInfo
+{
+	bool		complete;
+	char	   *job_id;
+	char	   *job_location;
+	char	   *page_token;
+	json_t	   *fields;			/* the result's schema */
+	bool		has_bytes;
+	int64		bytes_processed;
+	bool		cache_hit;
+	bool		has_rows;
+	JsonScan	rows;			/* at the "rows" array, not yet entered */
+} PageInfo;
+
+static char *
+string_token(JsonScan *s, StringInfo scratch)
+{
+	JsonToken	tok;
+
+	if (js_value(s, &tok) != JT_STRING)
+	{
+		if (tok.type == JT_OBJECT || tok.type == JT_ARRAY)
+			s->error = s->error ? s->error : "a string was expected";
+		return NULL;
+	}
+	return pstrdup(js_string_value(&tok, scratch));
+}
+
+/*
+ * One pass over the whole answer checks it and picks the few members the
+ * scan needs; the rows are converted later, straight from the text, so a
+ * page costs no tree of JSON nodes.
+ */
+static void
+parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
+{
+	JsonScan	s;
+	JsonToken	tok;
+	JsonToken	key;
+	bool		first = true;
+
+	bool		is_object;
+
+	memset(page, 0, sizeof(PageInfo));
+	js_init(&s, res->body, res->body_len);
+	is_object = js_value(&s, &tok) == JT_OBJECT;
+	if (is_object)
+	{
+		while (js_object_next(&s, &key, &first))
+		{
+			if (js_string_is(&key, "rows"))
+			{
+				page->rows = s;
+				page->has_rows = true;
+				js_skip(&s, NULL, NULL);
+			}
+			else if (js_string_is(&key, "jobComplete"))
+				page->complete = js_value(&s, &tok) == JT_TRUE;
+			else if (js_string_is(&key, "cacheHit"))
+				page->cache_hit = js_value(&s, &tok) == JT_TRUE;
+			else if (js_string_is(&key, "pageToken"))
+				page->page_token = string_token(&s, &st->scratch);
+			else if (js_string_is(&key, "totalBytesProcessed"))
+			{
+				char	   *v = string_token(&s, &st->scratch);
+
+				page->has_bytes = v != NULL;
+				page->bytes_processed = v ? strtoi64(v, NULL, 10) : 0;
+			}
+			else if (js_string_is(&key, "jobReference"))
+			{
+				bool		first_ref = true;
+
+				if (js_value(&s, &tok) != JT_OBJECT)
+					continue;
+				while (js_object_next(&s, &key, &first_ref))
+				{
+					if (js_string_is(&key, "jobId"))
+						page->job_id = string_token(&s, &st->scratch);
+					else if (js_string_is(&key, "location"))
+						page->job_location = string_token(&s, &st->scratch);
+					else
+						js_skip(&s, NULL, NULL);
+				}
+			}
+			else if (js_string_is(&key, "schema"))
+			{
+				const char *span;
+				size_t		len;
+
+				/* a few fields: jansson is fine here */
+				if (js_skip(&s, &span, &len))
+					page->fields = json_object_get(gcp_json_track(json_loadb(span, len, 0, NULL)),
+												   "fields");
+			}
+			else
+				js_skip(&s, NULL, NULL);
+		}
+	}
+	if (!is_object || !js_at_end(&s))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("could not read foreign table \"%s\"", st->relname),
+				 errdetail("BigQuery answered with a body that is not a valid JSON object (%s at byte %d).",
+						   s.error ? s.error : "unexpected value",
+						   js_error_offset(&s, res->body))));
+}
+
 /*
  * Fetch the next page: the first with jobs.query, the rest (and any page
- * of a job still running) with getQueryResults.
+ * of a job still running) with getQueryResults.  The answer stays in
+ * page_cxt, and its rows are read from it in place.
  */
 static void
 fetch_page(ForeignScanState *node, BqScanState *st)
 {
 	MemoryContext old;
-	json_t	   *resp;
+	const GcpHttpResult *res;
+	PageInfo	page;
+	JsonToken	tok;
 	char	   *url;
 	char	   *action = psprintf("read foreign table \"%s\"", st->relname);
 
@@ -1138,7 +1259,7 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 			st->started_at = GetCurrentTimestamp();
 			url = gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/queries",
 						  gcp_url_escape(st->srv->project_id));
-			resp = call_cancellable(st, "POST", url, query_request(node, st), action);
+			res = call_cancellable(st, "POST", url, query_request(node, st), action);
 		}
 		else
 		{
@@ -1150,78 +1271,129 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 						  request_timeout(st, QUERY_TIMEOUT_MS),
 						  st->page_token ? "&pageToken=" : "",
 						  st->page_token ? gcp_url_escape(st->page_token) : "");
-			resp = call_cancellable(st, "GET", url, NULL, action);
+			res = call_cancellable(st, "GET", url, NULL, action);
 		}
+		parse_page(st, res, &page);
 		if (!st->started)
 		{
-			json_t	   *ref = json_object_get(resp, "jobReference");
-
-			MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
-			st->job_id = string_member(ref, "jobId");
-			st->job_location = string_member(ref, "location");
-			if (st->job_location == NULL)
-				st->job_location = pstrdup(st->ref->location);
-			MemoryContextSwitchTo(st->page_cxt);
-			if (st->job_id == NULL)
+			if (page.job_id == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 						 errmsg("BigQuery answered a query without a job reference")));
+			st->job_id = MemoryContextStrdup(node->ss.ps.state->es_query_cxt, page.job_id);
+			st->job_location = MemoryContextStrdup(node->ss.ps.state->es_query_cxt,
+												   page.job_location ? page.job_location
+												   : st->ref->location);
 			st->started = true;
 		}
 		/* a job still running: ask again, the server waits for us */
-		if (json_is_true(json_object_get(resp, "jobComplete")))
+		if (page.complete)
 			break;
 		(void) request_timeout(st, QUERY_TIMEOUT_MS);
 	}
 
 	if (st->conv == NULL)
-		init_converters(node, st, json_object_get(json_object_get(resp, "schema"), "fields"));
-	if (json_is_string(json_object_get(resp, "totalBytesProcessed")))
-		st->bytes_processed = strtoi64(json_string_value(json_object_get(resp, "totalBytesProcessed")), NULL, 10);
-	st->cache_hit = json_is_true(json_object_get(resp, "cacheHit"));
+		init_converters(node, st, page.fields);
+	if (page.has_bytes)
+		st->bytes_processed = page.bytes_processed;
+	st->cache_hit = page.cache_hit;
 	st->pages++;
 
-	MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
 	if (st->page_token)
 		pfree(st->page_token);
-	st->page_token = string_member(resp, "pageToken");
-	MemoryContextSwitchTo(st->page_cxt);
+	st->page_token = page.page_token
+		? MemoryContextStrdup(node->ss.ps.state->es_query_cxt, page.page_token) : NULL;
 	st->last_page = st->page_token == NULL;
 
-	st->rows = json_object_get(resp, "rows");
-	st->nrows = json_is_array(st->rows) ? json_array_size(st->rows) : 0;
-	st->next_row = 0;
+	st->rows = page.rows;
+	st->rows_left = page.has_rows && js_value(&st->rows, &tok) == JT_ARRAY;
+	st->rows_first = true;
 	MemoryContextSwitchTo(old);
 }
 
-/* a jansson cell value as the converter's token (already unescaped) */
 static void
-cell_token(json_t *v, JsonToken *tok)
+bad_row(BqScanState *st)
 {
-	memset(tok, 0, sizeof(JsonToken));
-	if (v == NULL || json_is_null(v))
-		tok->type = JT_NULL;
-	else if (json_is_string(v))
-	{
-		tok->type = JT_STRING;
-		tok->start = json_string_value(v);
-		tok->len = json_string_length(v);
-	}
-	else
-		tok->type = JT_OBJECT;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("could not read a BigQuery result row of foreign table \"%s\"", st->relname),
+			 errdetail("A row of the result has not the expected cells.")));
 }
 
-static Datum
-convert_cell(BqScanState *st, json_t *cells, int cell, bool *isnull)
+/*
+ * The next row's cells ({"f": [{"v": ...}, ...]}), converted into values;
+ * false at the end of the page.
+ */
+static bool
+next_row(BqScanState *st, Datum *values, bool *nulls)
 {
+	JsonScan   *s = &st->rows;
 	JsonToken	tok;
+	JsonToken	key;
+	bool		first_key = true;
+	int			cell = 0;
 
-	cell_token(json_object_get(json_array_get(cells, cell), "v"), &tok);
-	if (tok.type == JT_OBJECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("BigQuery sent a nested cell for column \"%s\"", st->conv[cell].colname)));
-	return bq_convert_cell(&st->conv[cell], &tok, &st->scratch, isnull);
+	if (!st->rows_left || !js_array_next(s, &st->rows_first))
+	{
+		st->rows_left = false;
+		return false;
+	}
+	if (js_value(s, &tok) != JT_OBJECT)
+		bad_row(st);
+	while (js_object_next(s, &key, &first_key))
+	{
+		bool		first_cell = true;
+
+		if (!js_string_is(&key, "f") || cell > 0)
+		{
+			js_skip(s, NULL, NULL);
+			continue;
+		}
+		if (js_value(s, &tok) != JT_ARRAY)
+			bad_row(st);
+		while (js_array_next(s, &first_cell))
+		{
+			bool		first_member = true;
+
+			/* SELECT 1, for a row count: a cell nobody reads */
+			if (cell >= st->ncells)
+			{
+				js_skip(s, NULL, NULL);
+				cell++;
+				continue;
+			}
+			if (js_value(s, &tok) != JT_OBJECT)
+				bad_row(st);
+			while (js_object_next(s, &key, &first_member))
+			{
+				BqConverter *conv = &st->conv[cell];
+
+				if (!js_string_is(&key, "v"))
+				{
+					js_skip(s, NULL, NULL);
+					continue;
+				}
+				js_value(s, &tok);
+				if (tok.type == JT_ARRAY && conv->cell == BQC_REPEATED)
+				{
+					values[cell] = bq_convert_repeated(conv, s, &st->scratch);
+					nulls[cell] = false;
+				}
+				else if (tok.type == JT_OBJECT || tok.type == JT_ARRAY)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+							 errmsg("BigQuery sent a nested cell for column \"%s\"", conv->colname)));
+				else if (tok.type == JT_ERROR)
+					bad_row(st);
+				else
+					values[cell] = bq_convert_cell(conv, &tok, &st->scratch, &nulls[cell]);
+			}
+			cell++;
+		}
+	}
+	if (cell < st->ncells || (cell > st->ncells && st->ncells > 0) || s->error)
+		bad_row(st);
+	return true;
 }
 
 /* numeric with the scale PostgreSQL's own aggregate would show */
@@ -1252,42 +1424,39 @@ bqIterateForeignScan(ForeignScanState *node)
 	BqScanState *st = (BqScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	TupleDesc	desc = slot->tts_tupleDescriptor;
-	json_t	   *cells;
 	int			cell = 0;
 
+	MemoryContext old;
+
 	ExecClearTuple(slot);
-	while (!st->started || st->next_row >= st->nrows)
+	MemoryContextReset(st->row_cxt);
+	old = MemoryContextSwitchTo(st->row_cxt);
+	while (!st->started || !next_row(st, st->cells, st->cell_nulls))
 	{
 		if (st->started && st->last_page)
+		{
+			MemoryContextSwitchTo(old);
 			return slot;		/* the end */
+		}
 		fetch_page(node, st);
 	}
-
-	cells = json_object_get(json_array_get(st->rows, st->next_row++), "f");
-	if (!json_is_array(cells) || json_array_size(cells) < (size_t) st->ncells)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("could not read a BigQuery result row"),
-				 errdetail("A row of the result has not the expected cells.")));
 
 	memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
 	for (int i = 0; i < st->nretrieved; i++)
 	{
 		int			attno = st->retrieved[i] - 1;
-		bool	   *isnull = &slot->tts_isnull[attno];
-		Datum		value = convert_cell(st, cells, cell++, isnull);
+		Datum		value = st->cells[cell];
+		bool		isnull = st->cell_nulls[cell++];
 
-		if (!*isnull && st->scales[i] >= 0)
+		if (!isnull && st->scales[i] >= 0)
 			value = restore_scale(value, st->scales[i]);
 		if (st->averages[i])
-		{
-			bool		count_null;
-			Datum		count = convert_cell(st, cells, cell++, &count_null);
-
-			value = average(TupleDescAttr(desc, attno)->atttypid, value, count, isnull);
-		}
+			value = average(TupleDescAttr(desc, attno)->atttypid, value, st->cells[cell++],
+							&isnull);
 		slot->tts_values[attno] = value;
+		slot->tts_isnull[attno] = isnull;
 	}
+	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
 	return slot;
 }
@@ -1299,8 +1468,7 @@ bqReScanForeignScan(ForeignScanState *node)
 
 	/* BigQuery's cache answers the same query again at no cost */
 	MemoryContextReset(st->page_cxt);
-	st->rows = NULL;
-	st->nrows = st->next_row = 0;
+	st->rows_left = false;
 	st->started = false;
 	st->last_page = false;
 	st->page_token = NULL;

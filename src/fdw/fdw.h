@@ -61,7 +61,8 @@ typedef enum BqCellType
 	BQC_TEXT,					/* handed to the column type's input function */
 	BQC_TIMESTAMP_MICROS,		/* int64 microseconds since the Unix epoch */
 	BQC_BYTES,					/* base64 */
-	BQC_UNSUPPORTED				/* RECORD, REPEATED: not converted yet */
+	BQC_REPEATED,				/* an array of {"v": element} */
+	BQC_UNSUPPORTED				/* RECORD: not converted yet */
 } BqCellType;
 
 extern BqCellType bq_cell_type(const char *type, const char *mode);
@@ -76,12 +77,18 @@ typedef struct BqConverter
 	int32		typmod;
 	FmgrInfo	input;
 	Oid			ioparam;
+	/* REPEATED: how each element converts, and the element type's layout */
+	struct BqConverter *element;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
 } BqConverter;
 
 extern void bq_converter_init(BqConverter *conv, const char *colname, const char *bq_type,
 							  const char *mode, Oid pg_type, int32 typmod);
 extern Datum bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch,
 							 bool *isnull);
+extern Datum bq_convert_repeated(BqConverter *conv, JsonScan *s, StringInfo scratch);
 
 /* deparse.c: what BigQuery evaluates, with values as typed parameters */
 typedef enum BqParamKind

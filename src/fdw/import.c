@@ -6,7 +6,7 @@
  *	  mapped column types.
  *
  * The remote schema named in the statement is the dataset.  Columns whose
- * BigQuery type has no conversion yet (RECORD, REPEATED) are left out with
+ * BigQuery type has no conversion yet (RECORD, arrays of RECORD) are left out with
  * a NOTICE rather than failing the whole import.
  *
  *-------------------------------------------------------------------------

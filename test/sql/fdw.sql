@@ -34,6 +34,11 @@ IMPORT FOREIGN SCHEMA no_such_dataset FROM SERVER fdw_emu INTO public;
 -- scans: every value exactly (NUMERIC, INT64 past 2^53, microseconds, bytes)
 SELECT * FROM fdw_local.raw_orders ORDER BY order_id;
 SELECT s, i, f, n, b, ts, dt, d, t, bt, j FROM fdw_local.types ORDER BY s NULLS LAST;
+-- REPEATED columns are arrays (BigQuery sends a NULL array as an empty one)
+SELECT s, tags, tags[1] AS first_tag FROM fdw_local.types ORDER BY s NULLS LAST;
+CREATE FOREIGN TABLE tags_as_text (tags text) SERVER fdw_emu OPTIONS ("table" 'types');
+SELECT tags FROM tags_as_text;
+DROP FOREIGN TABLE tags_as_text;
 SELECT product_id, order_minute, order_count, revenue
   FROM fdw_local.orders_per_minute ORDER BY product_id, order_minute;
 

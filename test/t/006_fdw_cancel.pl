@@ -98,5 +98,72 @@ like($stderr, qr/did not finish within 1500 ms/, 'a job past the timeout option 
 cmp_ok($elapsed, '<', 2.8, "at the timeout, not when the job ends ($elapsed s)");
 cmp_ok(counters()->{requests}{'jobs.cancel'} // 0, '>', $cancels_before, 'and the job is cancelled');
 
+# A garbled answer is a clear error, never a crash: a server that answers
+# jobs.query with broken bodies, one kind per project.
+my $garbler = <<'PY';
+import http.server, json, sys
+BODIES = {
+    'truncated-json': b'{"jobReference":{"jobId":"j1"},"jobComplete":true,"rows":[{"f":[{"v":"1"}',
+    'html-page': b'<html><body>502 Bad Gateway</body></html>',
+    'wrong-cells': json.dumps({"jobReference": {"jobId": "j1"}, "jobComplete": True,
+        "schema": {"fields": [{"name": "id", "type": "INT64"}]},
+        "rows": [{"f": [{"v": "1"}, {"v": "2"}]}]}).encode(),
+    'nested-cell': json.dumps({"jobReference": {"jobId": "j1"}, "jobComplete": True,
+        "schema": {"fields": [{"name": "id", "type": "INT64"}]},
+        "rows": [{"f": [{"v": {"f": []}}]}]}).encode(),
+    'bad-utf8': b'{"jobReference":{"jobId":"j1"},"jobComplete":true,"schema":{"fields":[{"name":"id","type":"STRING"}]},"rows":[{"f":[{"v":"\xff\xfe"}]}]}',
+    'not-a-number': json.dumps({"jobReference": {"jobId": "j1"}, "jobComplete": True,
+        "schema": {"fields": [{"name": "id", "type": "INT64"}]},
+        "rows": [{"f": [{"v": "12abc"}]}]}).encode(),
+    'no-job': b'{"jobComplete":true}',
+}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        body = BODIES[self.path.split('/')[4]]
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(('127.0.0.1', 0), H)
+open(sys.argv[1], 'w').write(str(srv.server_address[1]))
+srv.serve_forever()
+PY
+my $garbler_pid = fork();
+if ($garbler_pid == 0)
+{
+	exec('/usr/bin/python3', '-c', $garbler, "$tmp/garbler.port") or die "cannot start: $!";
+}
+END { kill 'TERM', $garbler_pid if $garbler_pid; }
+for (1 .. 100)
+{
+	last if -s "$tmp/garbler.port";
+	usleep(100_000);
+}
+my $gport = slurp_file("$tmp/garbler.port");
+my %expected = (
+	'truncated-json' => qr/not a valid JSON object/,
+	'html-page' => qr/not a valid JSON object/,
+	'wrong-cells' => qr/has not the expected cells/,
+	'nested-cell' => qr/nested cell for column "id"/,
+	'bad-utf8' => qr/not a valid JSON object/,
+	'not-a-number' => qr/invalid input syntax for type bigint.*\n.*converting column "id" from BigQuery INT64/s,
+	'no-job' => qr/without a job reference/);
+foreach my $kind (sort keys %expected)
+{
+	$node->safe_psql('postgres', qq{
+		CREATE SERVER "g-$kind" FOREIGN DATA WRAPPER bqstream_fdw
+		  OPTIONS (project_id '$kind', bigquery_endpoint 'http://127.0.0.1:$gport');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER "g-$kind" OPTIONS (auth 'none');
+		CREATE FOREIGN TABLE "t-$kind" (id bigint) SERVER "g-$kind" OPTIONS (query 'SELECT 1 AS id');
+	});
+	my ($rc, $out, $err) = $node->psql('postgres', qq{SELECT * FROM "t-$kind"});
+	like($err, $expected{$kind}, "a $kind answer is a clear error");
+}
+is($node->safe_psql('postgres', 'SELECT 1'), '1', 'and the server is still up');
+
 $node->stop;
 done_testing();

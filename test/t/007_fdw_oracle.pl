@@ -1,0 +1,676 @@
+# bqstream_fdw against PostgreSQL itself as the oracle: the same rows (every
+# column type the FDW converts, hostile strings, NULLs, integers past 2^53,
+# NUMERIC with nine decimals, NaN and infinities, timestamps before 1970 and
+# at the ends of BigQuery's range) are stored in a local table and, through
+# the FDW's INSERT, in a BigQuery table of the emulator; then a corpus of
+# queries (filters of every kind, ORDER BY, LIMIT/OFFSET, aggregates, GROUP BY
+# and HAVING, joins, subqueries, window functions, prepared statements with
+# generic plans, cursors, other time zones and date styles) runs against
+# both, and the outputs must be identical, whatever the FDW chooses to send
+# to BigQuery and whatever it keeps local.
+use strict;
+use warnings;
+use utf8;
+
+use Encode qw(encode_utf8);
+use File::Temp qw(tempdir);
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $tmp = tempdir(CLEANUP => 1);
+
+# ---------------------------------------------------------------------
+# the emulator and the instance
+# ---------------------------------------------------------------------
+
+my $emulator_pid = fork();
+if ($emulator_pid == 0)
+{
+	open(STDOUT, '>', "$tmp/emulator.log");
+	open(STDERR, '>&', \*STDOUT);
+	exec('/usr/bin/python3', '-m', 'emulator', '--services', 'bigquery', '--bigquery-port', '0',
+		'--ports-file', "$tmp/ports.json")
+	  or die "cannot start the emulator: $!";
+}
+END { kill 'TERM', $emulator_pid if $emulator_pid; }
+for (1 .. 200)
+{
+	last if -s "$tmp/ports.json";
+	usleep(50_000);
+}
+BAIL_OUT('the emulator did not start: ' . slurp_file("$tmp/emulator.log"))
+  unless -s "$tmp/ports.json";
+my $bq = decode_json(slurp_file("$tmp/ports.json"))->{bigquery};
+my $api = "http://127.0.0.1:$bq/bigquery/v2/projects/oracle-project";
+
+sub http
+{
+	my ($method, $url, $body) = @_;
+	my @cmd = ('curl', '-s', '-X', $method, $url);
+	push @cmd, ('-H', 'Content-Type: application/json', '-d', $body) if defined $body;
+	my ($stdout, $stderr);
+	IPC::Run::run(\@cmd, '>', \$stdout, '2>', \$stderr);
+	return $stdout;
+}
+
+# UTF-8, and an ICU default collation, so that text under the database's
+# collation does not sort as bytes do (BigQuery's order); "C" where a
+# column asks for it
+my $node = PostgreSQL::Test::Cluster->new('fdw_oracle');
+$node->init(extra => [ '--encoding=UTF8', '--locale=C.UTF-8',
+		'--locale-provider=icu', '--icu-locale=und' ]);
+$node->start;
+
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION bqstream;
+	CREATE SERVER bq FOREIGN DATA WRAPPER bqstream_fdw
+	  OPTIONS (project_id 'oracle-project', dataset 'oracle', bigquery_endpoint 'http://127.0.0.1:$bq');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER bq OPTIONS (auth 'none');
+	SELECT bqstream.create_dataset('bq');
+	CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+});
+
+# the BigQuery table; amount is stored as amount_value (the column_name option)
+my $created = decode_json(http('POST', "$api/datasets/oracle/tables", encode_json({
+	tableReference => { tableId => 'oracle_t' },
+	schema => { fields => [
+		{ name => 'id', type => 'INT64', mode => 'REQUIRED' },
+		{ name => 's', type => 'STRING' },
+		{ name => 't', type => 'STRING' },
+		{ name => 'n', type => 'INT64' },
+		{ name => 'amount_value', type => 'NUMERIC' },
+		{ name => 'price', type => 'NUMERIC' },
+		{ name => 'f', type => 'FLOAT64' },
+		{ name => 'g', type => 'FLOAT64' },
+		{ name => 'b', type => 'BOOL' },
+		{ name => 'd', type => 'DATE' },
+		{ name => 'ts', type => 'TIMESTAMP' },
+		{ name => 'cat', type => 'STRING' } ] } })));
+is($created->{id}, 'oracle-project:oracle.oracle_t', 'the BigQuery table is created');
+
+# ---------------------------------------------------------------------
+# the rows: deterministic, from formulas
+# ---------------------------------------------------------------------
+
+my $NROWS = 600;
+
+# strings that break naive quoting, LIKE escaping, byte-vs-character
+# handling and case folding
+my @hostile = (
+	q{a'b}, q{a"b}, q{back\slash}, qq{a'b\nc}, qq{line1\nline2}, qq{tab\there},
+	qq{cr\rlf}, q{x' OR 1=1 --}, q{'; DROP TABLE local_t; --}, q{@p1}, q{?},
+	q{`tick`}, q{\\}, q{\\\\}, q{\N}, 'NULL', 'null',
+	'', ' ', '  lead', 'trail  ', ' both ',
+	'100%', '50% off', '%', '_', 'under_score', 'a_b', 'axb', 'a%b', q{a\%b}, q{a\_b},
+	'é', 'É', 'école', 'ÉCOLE', "e\x{301}cole", '日本', '日本語テキスト', "\x{1F600} emoji",
+	"\x{a0}nbsp", 'ß', 'SS', 'ss', 'İstanbul', 'ABC', 'abc', 'Abc', 'ǅ', 'Ωmega',
+	'w050', 'w050 ', 'zzz', '~tilde', "\x{7f}del", "\x{1}ctl");
+
+my @words = ('red', 'Green', 'blue', 'été', 'Été', 'zèbre');
+
+# an exact decimal m / 10^k, without trailing zeros (BigQuery does not keep
+# a NUMERIC's scale)
+sub decimal
+{
+	my ($m, $k) = @_;
+	my $sign = $m < 0 ? '-' : '';
+	my $digits = sprintf('%0*d', $k + 1, abs($m));
+	my $int = substr($digits, 0, length($digits) - $k);
+	my $frac = substr($digits, length($digits) - $k);
+	$frac =~ s/0+$//;
+	return $sign . $int . ($frac ne '' ? ".$frac" : '');
+}
+
+sub iso_date
+{
+	my ($days) = @_;	# since 1970-01-01
+	my @t = gmtime($days * 86400);
+	return sprintf('%04d-%02d-%02d', $t[5] + 1900, $t[4] + 1, $t[3]);
+}
+
+sub iso_timestamp
+{
+	my ($us) = @_;	# since the Unix epoch, >= 0
+	my @t = gmtime(int($us / 1_000_000));
+	return sprintf('%04d-%02d-%02d %02d:%02d:%02d.%06d+00',
+		$t[5] + 1900, $t[4] + 1, $t[3], $t[2], $t[1], $t[0], $us % 1_000_000);
+}
+
+my @rows;
+for my $i (1 .. $NROWS)
+{
+	my %r = (id => $i);
+
+	$r{s} = $i % 31 == 0 ? undef
+	  : $i <= @hostile ? $hostile[ $i - 1 ]
+	  : $i % 5 == 3 ? $hostile[ ($i * 7) % @hostile ]
+	  : sprintf('w%03d %s', ($i * 37) % 101, $words[ $i % @words ]);
+	$r{t} = $i % 37 == 0 ? undef
+	  : ('apple', 'Apple', 'banana', 'Banana', 'cherry', 'éclair', 'Éclair', 'zebra',
+		'Zebra', '_under', '-dash', '1one', ' space', 'ß', 'ss', 'a b', 'ab')[ ($i * 7) % 17 ];
+
+	# integers: small ones, NULLs, past 2^53 (exact only as integers), and
+	# five near 2^61 whose sum passes 2^63
+	$r{n} = $i % 7 == 0 ? undef
+	  : $i % 97 == 0 ? 9007199254740993 + $i
+	  : $i % 89 == 0 ? -36028797018963968 - $i
+	  : $i % 113 == 0 ? 2305843009213693952 + $i
+	  : (($i * 7919) % 2001) - 1000;
+
+	# NUMERIC with up to nine decimals, some of 29 integer digits
+	$r{amount} = $i % 11 == 0 ? undef
+	  : $i % 101 == 0 ? sprintf('%s98765432109876543%03d.123456789', $i % 2 ? '-' : '', $i)
+	  : decimal((($i * 104729) % 2000003) - 1000000, $i % 10);
+	$r{price} = $i % 23 == 0 ? undef
+	  : sprintf('%d.%02d', int((($i * 7907) % 100000) / 100), (($i * 7907) % 100000) % 100);
+
+	# floats: multiples of 0.25, so that every sum is exact in any order;
+	# one negative zero
+	$r{f} = $i % 13 == 0 ? undef
+	  : $i == 2 ? '-0'
+	  : sprintf('%.2f', ((($i * 613) % 4001) - 2000) / 4);
+	$r{g} = ('NaN', 'Infinity', '-Infinity', undef, undef, '0', '-0',
+		sprintf('%.3f', ((($i * 37) % 200) - 100) / 8), '1e300', '-2.5e-300')[ $i % 10 ];
+
+	$r{b} = $i % 5 == 0 ? undef : $i % 3 == 0 ? 't' : 'f';
+
+	$r{d} = $i % 17 == 0 ? undef
+	  : $i == 7 ? '0001-01-01'
+	  : $i == 8 ? '9999-12-31'
+	  : $i == 9 ? '2024-02-29'
+	  : iso_date(20423 + ($i * 17) % 120);	# from 2025-12-01
+
+	# microsecond timestamps every ~9.9 h from 2025-12-01 (past a DST change), and the odd ones
+	$r{ts} = $i % 19 == 0 ? undef
+	  : $i == 10 ? '1969-12-31 23:59:59.999999+00'
+	  : $i == 11 ? '1850-06-01 12:00:00.000001+00'
+	  : $i == 12 ? '0001-01-01 00:00:00+00'
+	  : $i == 14 ? '9999-12-31 23:59:59.999999+00'
+	  : iso_timestamp(1764547200_000000 + $i * 35530370367);
+
+	$r{cat} = ('alpha', 'beta', 'gamma', 'delta', undef, 'Alpha')[ $i % 6 ];
+	push @rows, \%r;
+}
+
+my @columns = qw(id s t n amount price f g b d ts cat);
+
+sub literal
+{
+	my ($v) = @_;
+	return 'NULL' unless defined $v;
+	$v =~ s/'/''/g;
+	return "'$v'";
+}
+
+# the SQL literal of a row's value, typed: {v:column:id}
+my %cast = (s => '::text', t => '::text', cat => '::text', n => '::bigint', id => '::bigint',
+	amount => '::numeric', price => '::numeric', f => '::float8', g => '::float8',
+	b => '::boolean', d => '::date', ts => '::timestamptz');
+
+sub value_of
+{
+	my ($col, $id) = @_;
+	return literal($rows[ $id - 1 ]{$col}) . $cast{$col};
+}
+
+my $table_columns = q{id bigint NOT NULL, s text COLLATE "C", t text, n bigint,
+	amount numeric, price numeric(12,2), f float8, g float8, b boolean, d date,
+	ts timestamptz, cat text COLLATE "C"};
+my $values = join(",\n",
+	map { my $r = $_; '(' . join(', ', map { literal($r->{$_}) } @columns) . ')' } @rows);
+$node->safe_psql('postgres', encode_utf8(qq{
+	CREATE TABLE local_t ($table_columns);
+	INSERT INTO local_t VALUES $values;
+	ANALYZE local_t;
+	CREATE FOREIGN TABLE remote_t ($table_columns)
+	  SERVER bq OPTIONS ("table" 'oracle_t', fetch_size '97');
+	ALTER FOREIGN TABLE remote_t ALTER COLUMN amount OPTIONS (column_name 'amount_value');
+	CREATE TABLE cats (cat text COLLATE "C", label text, weight int);
+	INSERT INTO cats VALUES ('alpha', 'first', 1), ('beta', 'second', 2), ('gamma', 'third', 3),
+	  ('Alpha', 'capital', 4), ('omega', 'unused', 5), (NULL, 'none', 6);
+	ANALYZE cats;
+}));
+
+# every row goes through the FDW's INSERT
+is($node->safe_psql('postgres', 'INSERT INTO remote_t SELECT * FROM local_t'),
+	'', 'INSERT INTO remote_t SELECT * FROM local_t');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM remote_t'), $NROWS,
+	"BigQuery holds the $NROWS rows");
+{
+	my $r = decode_json(http('POST', "$api/queries", encode_json({
+		useLegacySql => JSON::PP::false,
+		query => 'SELECT COUNT(*), COUNT(DISTINCT id), COUNT(s), COUNT(ts) FROM oracle.oracle_t' })));
+	is(join(',', map { $_->{v} } @{ $r->{rows}[0]{f} }),
+		join(',', $NROWS, $NROWS, scalar(grep { defined $_->{s} } @rows),
+			scalar(grep { defined $_->{ts} } @rows)),
+		'the emulator itself counts the same rows and non-NULL cells');
+}
+
+# ---------------------------------------------------------------------
+# the oracle
+# ---------------------------------------------------------------------
+
+# output of a script in a new session, NULL shown apart from ''; an error
+# is an output too, so that a failing remote query is one failed check
+sub run_sql
+{
+	my ($sql) = @_;
+	my ($out, $err) = ('', '');
+	my $ret = $node->psql('postgres', encode_utf8("\\pset null '(null)'\n$sql"),
+		stdout => \$out, stderr => \$err);
+	return $ret == 0 ? $out : "ERROR (psql exit $ret): $err";
+}
+
+my $checks = 0;
+
+# {T} is the table under test; {v:col:id} the literal of a row's value
+sub oracle
+{
+	my ($name, $sql) = @_;
+	$sql =~ s/\{v:(\w+):(\d+)\}/value_of($1, $2)/ge;
+	(my $local_sql = $sql) =~ s/\{T\}/local_t/g;
+	(my $remote_sql = $sql) =~ s/\{T\}/remote_t/g;
+	my $local = run_sql($local_sql);
+	my $remote = run_sql($remote_sql);
+	$checks++;
+	if ($local =~ /^ERROR \(psql/)
+	{
+		fail("oracle: $name");
+		diag(encode_utf8("the query fails on the local table:\n$local_sql\n$local"));
+		return;
+	}
+	is(encode_utf8($remote), encode_utf8($local), "oracle: $name")
+	  or diag(encode_utf8("query:\n$remote_sql"));
+}
+
+# --- scans and conversions ---------------------------------------------
+
+oracle('every row and column', 'SELECT * FROM {T} ORDER BY id');
+oracle('whole-row references', 'SELECT x FROM {T} x ORDER BY id');
+oracle('json of whole rows',
+	'SELECT json_agg(x ORDER BY x.id) FROM {T} x WHERE id <= 40');
+oracle('timestamps and dates under America/New_York', q{
+	SET TimeZone = 'America/New_York';
+	SELECT id, ts, d, ts::date, ts::time, extract(epoch FROM ts) FROM {T} ORDER BY id});
+oracle('timestamps under Asia/Kolkata with DateStyle SQL, DMY', q{
+	SET TimeZone = 'Asia/Kolkata'; SET DateStyle = 'SQL, DMY';
+	SELECT id, ts, d FROM {T} ORDER BY id});
+oracle('floats with extra_float_digits 0 and 3', q{
+	SET extra_float_digits = 0; SELECT id, f, g FROM {T} ORDER BY id;
+	SET extra_float_digits = 3; SELECT id, f, g FROM {T} ORDER BY id});
+oracle('numeric scale and text length',
+	'SELECT id, amount, scale(amount), price, scale(price), length(s), octet_length(s) FROM {T} ORDER BY id');
+oracle('count(*)', 'SELECT count(*) FROM {T}');
+oracle('one column only, sorted on itself', 'SELECT s FROM {T} ORDER BY s NULLS FIRST');
+oracle('no column at all', 'SELECT 1 FROM {T} LIMIT 3');
+
+# --- integer filters ---------------------------------------------------
+
+oracle('bigint =', 'SELECT id, n FROM {T} WHERE n = {v:n:2} ORDER BY id');
+oracle('bigint <>', 'SELECT id FROM {T} WHERE n <> {v:n:2} ORDER BY id');
+oracle('bigint < and <=', 'SELECT id, n FROM {T} WHERE n < -500 OR n <= -999 ORDER BY id');
+oracle('bigint > and >=', 'SELECT id, n FROM {T} WHERE n > 900 AND n >= 901 ORDER BY id');
+oracle('constant on the left', 'SELECT id, n FROM {T} WHERE -5 > n AND 900 >= id ORDER BY id');
+oracle('int4 and int2 constants', 'SELECT id FROM {T} WHERE id = 17 OR id = 18::int2 OR n = 42::int4 ORDER BY id');
+oracle('exact equality past 2^53',
+	'SELECT id, n FROM {T} WHERE n = 9007199254740993 + 97 OR n = 9007199254740992 + 194 ORDER BY id');
+oracle('ordering past 2^53', 'SELECT id, n FROM {T} WHERE n > 9007199254741089 ORDER BY id');
+oracle('bigint BETWEEN and NOT BETWEEN',
+	'SELECT id, n FROM {T} WHERE n BETWEEN -10 AND 10 OR n NOT BETWEEN -990 AND 2000 ORDER BY id');
+oracle('bigint IN list with NULL',
+	'SELECT id, n FROM {T} WHERE n IN ({v:n:2}, {v:n:3}, 7, NULL) ORDER BY id');
+oracle('bigint = ANY(ARRAY)',
+	'SELECT id, n FROM {T} WHERE n = ANY (ARRAY[{v:n:4}, {v:n:5}, 9007199254741090]) ORDER BY id');
+oracle('bigint = ANY(ARRAY) with NULL',
+	'SELECT id, n FROM {T} WHERE n = ANY (ARRAY[{v:n:4}, NULL]::bigint[]) ORDER BY id');
+oracle('bigint NOT IN', 'SELECT id FROM {T} WHERE n NOT IN ({v:n:2}, {v:n:3}) ORDER BY id');
+oracle('bigint NOT IN with NULL: nothing', 'SELECT id FROM {T} WHERE n NOT IN ({v:n:2}, NULL) ORDER BY id');
+oracle('bigint <> ALL(ARRAY)', 'SELECT id FROM {T} WHERE n <> ALL (ARRAY[{v:n:2}, {v:n:3}]) ORDER BY id');
+oracle('empty = ANY', q{SELECT id FROM {T} WHERE n = ANY ('{}'::bigint[]) ORDER BY id});
+oracle('IS NULL and IS NOT NULL',
+	'SELECT id, n IS NULL, s IS NOT NULL FROM {T} WHERE n IS NULL OR s IS NULL ORDER BY id');
+oracle('arithmetic: n + 1 > 5 and n * 2 =',
+	'SELECT id, n FROM {T} WHERE n + 1 > 5 AND (n * 2 = {v:n:6} * 2 OR n - id < 0) ORDER BY id');
+oracle('arithmetic: -n, abs, %',
+	'SELECT id, n FROM {T} WHERE -n > 100 AND abs(n) < 600 AND n % 7 = 3 ORDER BY id');
+oracle('bigint against numeric constants',
+	'SELECT id, n FROM {T} WHERE n > 5.5 AND n < 900.0 AND n <> 42.000 ORDER BY id');
+oracle('two columns compared', 'SELECT id, n FROM {T} WHERE n < id ORDER BY id');
+oracle('row comparison', 'SELECT id, n FROM {T} WHERE (n, id) > (990, 0) ORDER BY id');
+oracle('coalesce and IS DISTINCT FROM',
+	'SELECT id FROM {T} WHERE coalesce(n, 0) = 0 OR n IS DISTINCT FROM id ORDER BY id LIMIT 50');
+
+# --- text filters ------------------------------------------------------
+
+oracle('text = and <>', q{SELECT id, s FROM {T} WHERE s = 'abc' OR (s <> 'abc' AND id < 30) ORDER BY id});
+oracle('text < and >= under C',
+	q{SELECT id, s FROM {T} WHERE s < 'b' AND s >= 'a' ORDER BY id});
+oracle('text > a non-ASCII bound under C', q{SELECT id, s FROM {T} WHERE s > 'é' ORDER BY id});
+oracle('text range under C', q{SELECT id, s FROM {T} WHERE s > 'w050' AND s <= 'w060' ORDER BY id});
+oracle('text ordering under ICU', q{SELECT id, s FROM {T} WHERE s COLLATE "und-x-icu" < 'b' ORDER BY id});
+oracle('text ordering under the default (ICU) collation',
+	q{SELECT id, t FROM {T} WHERE t > 'Banana' AND t <= 'zebra' ORDER BY id});
+oracle('text equality under a nondeterministic collation',
+	q{SELECT id, s FROM {T} WHERE s = 'abc' COLLATE ci OR s = 'ss' COLLATE ci ORDER BY id});
+oracle('empty and blank strings', q{SELECT id, s FROM {T} WHERE s = '' OR s = ' ' OR s <> '' AND id <= 22 ORDER BY id});
+oracle('quote, backslash and newline', qq{SELECT id FROM {T} WHERE s = E'a\\'b\\nc' OR s = 'back\\slash' ORDER BY id});
+oracle('an injection attempt is a value', q{SELECT id, s FROM {T} WHERE s = 'x'' OR 1=1 --' ORDER BY id});
+oracle('another injection attempt',
+	q{SELECT id, s FROM {T} WHERE s = '''; DROP TABLE local_t; --' OR s = '`tick`' ORDER BY id});
+oracle('parameter look-alikes', q{SELECT id, s FROM {T} WHERE s IN ('@p1', '?') ORDER BY id});
+oracle('control characters', q{SELECT id FROM {T} WHERE s = E'tab\there' OR s = E'cr\rlf' OR s = E'\x01ctl' OR s = E'\x7fdel' ORDER BY id});
+oracle('unicode equality', q{SELECT id, s FROM {T} WHERE s = '日本' OR s = '😀 emoji' OR s = 'é' OR s = E'e\u0301cole' ORDER BY id});
+oracle('text IN with NULL', q{SELECT id, s FROM {T} WHERE s IN ('abc', 'ABC', '', NULL) ORDER BY id});
+oracle('text NOT IN', q{SELECT id FROM {T} WHERE s NOT IN ('abc', '') ORDER BY id});
+oracle('text = ANY(ARRAY)', q{SELECT id, s FROM {T} WHERE s = ANY (ARRAY['a''b', 'a"b', 'back\slash']) ORDER BY id});
+oracle('LIKE prefix', q{SELECT id, s FROM {T} WHERE s LIKE 'w05%' ORDER BY id});
+oracle('LIKE infix and suffix', q{SELECT id, s FROM {T} WHERE s LIKE '%é%' OR s LIKE '%off' ORDER BY id});
+oracle('LIKE _ is one character', q{SELECT id, s FROM {T} WHERE s LIKE '_' OR s LIKE '__' ORDER BY id});
+oracle('LIKE with a_b', q{SELECT id, s FROM {T} WHERE s LIKE 'a_b' ORDER BY id});
+oracle('LIKE with escaped % and _', q{SELECT id, s FROM {T} WHERE s LIKE '%\%%' OR s LIKE 'a\_b' ORDER BY id});
+oracle('LIKE matching a backslash', q{SELECT id, s FROM {T} WHERE s LIKE '%\\\\%' ORDER BY id});
+oracle('LIKE with ESCAPE', q{SELECT id, s FROM {T} WHERE s LIKE 'a#%b' ESCAPE '#' OR s LIKE '#_' ESCAPE '#' ORDER BY id});
+oracle('LIKE without escape character', q{SELECT id, s FROM {T} WHERE s LIKE 'a\%b' ESCAPE '' ORDER BY id});
+oracle('LIKE is case-sensitive', q{SELECT id, s FROM {T} WHERE s LIKE 'ab%' OR s LIKE 'É%' ORDER BY id});
+oracle('LIKE across a newline', q{SELECT id FROM {T} WHERE s LIKE 'line1%line2' ORDER BY id});
+oracle('NOT LIKE', q{SELECT id FROM {T} WHERE s NOT LIKE 'w%' ORDER BY id});
+oracle('LIKE empty and %', q{SELECT id FROM {T} WHERE s LIKE '' OR (s LIKE '%' AND id > 590) ORDER BY id});
+oracle('LIKE on the default collation', q{SELECT id, t FROM {T} WHERE t LIKE '_b%' OR t LIKE 'É%' ORDER BY id});
+oracle('ILIKE ASCII', q{SELECT id, s FROM {T} WHERE s ILIKE 'abc' OR s ILIKE '%GREEN' ORDER BY id});
+oracle('ILIKE non-ASCII under C', q{SELECT id, s FROM {T} WHERE s ILIKE 'é%' OR s ILIKE '%COLE' ORDER BY id});
+oracle('ILIKE non-ASCII under ICU', q{SELECT id, t FROM {T} WHERE t ILIKE 'éCLAIR' OR t ILIKE 'SS' ORDER BY id});
+oracle('NOT ILIKE', q{SELECT id FROM {T} WHERE s NOT ILIKE '%E%' ORDER BY id});
+oracle('regular expression', q{SELECT id, s FROM {T} WHERE s ~ '^w0[0-4]' ORDER BY id});
+oracle('text functions', q{SELECT id, s FROM {T} WHERE length(s) = 2 OR lower(s) = 'abc' OR upper(s) LIKE 'É%' OR s || 'x' = 'zzzx' ORDER BY id});
+oracle('text column against text column', q{SELECT id FROM {T} WHERE s = cat OR s < t COLLATE "C" ORDER BY id});
+
+# --- numeric and float filters -----------------------------------------
+
+oracle('numeric =', 'SELECT id, amount FROM {T} WHERE amount = {v:amount:3} OR amount = 0 ORDER BY id');
+oracle('numeric < > BETWEEN',
+	'SELECT id, amount FROM {T} WHERE amount > 500 AND amount < 600 OR amount BETWEEN -0.001 AND 0.001 ORDER BY id');
+oracle('numeric with nine decimals', 'SELECT id, amount FROM {T} WHERE amount = -0.000000001 OR amount = {v:amount:19} ORDER BY id');
+oracle('numeric with 29 integer digits',
+	'SELECT id, amount FROM {T} WHERE amount > 98765432109876543000 OR amount = -98765432109876543101.123456789 ORDER BY id');
+oracle('numeric IN and IS NULL', 'SELECT id FROM {T} WHERE amount IN ({v:amount:1}, {v:amount:4}) OR amount IS NULL ORDER BY id');
+oracle('numeric(12,2)', q{SELECT id, price FROM {T} WHERE price >= 990.00 OR price = '12.3' OR price = {v:price:5} ORDER BY id});
+oracle('numeric arithmetic', 'SELECT id, amount FROM {T} WHERE amount * 2 > 1999 AND amount + price < 1100 ORDER BY id');
+oracle('numeric against integer and float constants', 'SELECT id FROM {T} WHERE amount > 100 AND amount < 200.5::float8 ORDER BY id');
+oracle('float =, <, >=', 'SELECT id, f FROM {T} WHERE f = 1.5 OR f < -499 OR f >= 499.75 ORDER BY id');
+oracle('float zero and negative zero', 'SELECT id, f FROM {T} WHERE f = 0 ORDER BY id');
+oracle('float IN and BETWEEN', 'SELECT id, f FROM {T} WHERE f IN (0.25, 0.5, -0.75) OR f BETWEEN 10 AND 11 ORDER BY id');
+oracle('NaN and infinities in filters',
+	q{SELECT id, g FROM {T} WHERE g = 'NaN' OR g > 1e299 OR g = '-Infinity' ORDER BY id});
+oracle('NaN is greater than everything', q{SELECT id, g FROM {T} WHERE g > 12 ORDER BY id});
+oracle('float below infinity', q{SELECT id, g FROM {T} WHERE g < 'Infinity' AND g <> 0 ORDER BY id LIMIT 40});
+oracle('float as text, locally', q{SELECT id, f FROM {T} WHERE f::text LIKE '%.25' ORDER BY id});
+
+# --- booleans ----------------------------------------------------------
+
+oracle('boolean column alone', 'SELECT id FROM {T} WHERE b ORDER BY id');
+oracle('boolean column negated', 'SELECT id FROM {T} WHERE NOT b ORDER BY id');
+oracle('boolean = false and <> true', 'SELECT id, b FROM {T} WHERE b = false OR b <> true ORDER BY id');
+oracle('IS TRUE, IS NOT TRUE, IS UNKNOWN',
+	'SELECT id, b IS TRUE, b IS NOT TRUE, b IS UNKNOWN FROM {T} WHERE b IS NOT TRUE ORDER BY id');
+oracle('IS DISTINCT FROM true', 'SELECT id FROM {T} WHERE b IS DISTINCT FROM true ORDER BY id');
+oracle('boolean IS NULL', 'SELECT id FROM {T} WHERE b IS NULL ORDER BY id');
+
+# --- dates -------------------------------------------------------------
+
+oracle('date = and <>', q{SELECT id, d FROM {T} WHERE d = {v:d:20} OR d = '2024-02-29' ORDER BY id});
+oracle('date < and >=', q{SELECT id, d FROM {T} WHERE d < '2025-12-05' OR d >= date '2026-03-28' ORDER BY id});
+oracle('date at the ends of the range', q{SELECT id, d FROM {T} WHERE d = '0001-01-01' OR d > '9999-12-30' ORDER BY id});
+oracle('date BETWEEN and IN',
+	q{SELECT id, d FROM {T} WHERE d BETWEEN '2026-01-01' AND '2026-01-03' OR d IN ('2025-12-25', '2026-02-14') ORDER BY id});
+oracle('date literal under DateStyle DMY', q{SET DateStyle = 'SQL, DMY'; SELECT id, d FROM {T} WHERE d < '05/12/2025' ORDER BY id});
+oracle('date against timestamptz under New York', q{
+	SET TimeZone = 'America/New_York';
+	SELECT id, d FROM {T} WHERE d < '2025-12-03 12:00'::timestamptz ORDER BY id});
+oracle('date arithmetic', q{SELECT id, d FROM {T} WHERE d + 1 = '2025-12-25' OR d - 7 > '2026-03-22'::date ORDER BY id});
+oracle('date against an immutable expression', q{SELECT id, d FROM {T} WHERE d > '2026-04-01'::date - 5 ORDER BY id});
+oracle('extract from a date', 'SELECT id, d FROM {T} WHERE extract(dow FROM d) = 0 AND id < 200 ORDER BY id');
+oracle('date against the timestamp column', q{SET TimeZone = 'America/New_York'; SELECT id FROM {T} WHERE d = ts::date ORDER BY id});
+
+# --- timestamps --------------------------------------------------------
+
+oracle('timestamptz = a microsecond value', q{SELECT id, ts FROM {T} WHERE ts = {v:ts:25} OR ts = {v:ts:26} ORDER BY id});
+oracle('timestamptz one microsecond off', q{SELECT id FROM {T} WHERE ts = {v:ts:25}::timestamptz + interval '1 microsecond' ORDER BY id});
+oracle('timestamptz < and >', q{SELECT id, ts FROM {T} WHERE ts > '2026-07-30 00:00:00.000001+00' OR ts < '2025-12-01 12:00:00-05' ORDER BY id});
+oracle('timestamptz before 1970 and at the ends',
+	q{SELECT id, ts FROM {T} WHERE ts < '1970-01-01' OR ts > '9999-12-31' ORDER BY id});
+oracle('timestamptz literal read in New York', q{
+	SET TimeZone = 'America/New_York';
+	SELECT id, ts FROM {T} WHERE ts >= '2026-01-10' AND ts < '2026-01-11' ORDER BY id});
+oracle('timestamptz BETWEEN and IN', q{
+	SELECT id, ts FROM {T} WHERE ts BETWEEN '2026-01-01' AND '2026-01-02 12:00:00.5+00' OR ts IN ({v:ts:100}, {v:ts:101}) ORDER BY id});
+oracle('timestamptz = ANY(ARRAY)', q{SELECT id FROM {T} WHERE ts = ANY (ARRAY[{v:ts:200}, {v:ts:201}, NULL]::timestamptz[]) ORDER BY id});
+oracle('stable expression: a timestamp minus a day', q{
+	SELECT id, ts FROM {T} WHERE ts > '2026-01-01'::timestamptz - interval '1 day' AND ts < '2026-01-02' ORDER BY id});
+oracle('stable expression across a DST change in New York', q{
+	SET TimeZone = 'America/New_York';
+	SELECT id, ts FROM {T} WHERE ts >= '2026-03-09 01:30'::timestamptz - interval '1 day' AND ts < '2026-03-09 01:30'::timestamptz ORDER BY id});
+oracle('date_trunc hour', q{SELECT id, ts FROM {T} WHERE date_trunc('hour', ts) = '2026-01-02 05:00+00' OR date_trunc('hour', ts) = {v:ts:30}::timestamptz - interval '17 minutes' ORDER BY id});
+oracle('date_trunc day in New York', q{
+	SET TimeZone = 'America/New_York';
+	SELECT id, ts FROM {T} WHERE date_trunc('day', ts) = '2026-01-05' ORDER BY id});
+oracle('timestamptz to date in Tokyo', q{SET TimeZone = 'Asia/Tokyo'; SELECT id, ts FROM {T} WHERE ts::date = '2026-01-05' ORDER BY id});
+oracle('extract hour in New York', q{SET TimeZone = 'America/New_York'; SELECT id FROM {T} WHERE extract(hour FROM ts) = 3 ORDER BY id});
+oracle('AT TIME ZONE', q{SELECT id FROM {T} WHERE ts AT TIME ZONE 'UTC' > '2026-07-25' ORDER BY id});
+oracle('timestamptz against the date column', q{SET TimeZone = 'Pacific/Auckland'; SELECT id FROM {T} WHERE ts > d ORDER BY id LIMIT 30});
+
+# --- AND / OR / NOT ----------------------------------------------------
+
+oracle('OR of ANDs',
+	q{SELECT id FROM {T} WHERE (n > 0 AND s LIKE 'w%') OR (b AND d < '2026-01-01') ORDER BY id});
+oracle('NOT of OR', 'SELECT id FROM {T} WHERE NOT (n > 0 OR s IS NULL) ORDER BY id');
+oracle('AND with a negated OR', q{SELECT id, cat FROM {T} WHERE n > 0 AND NOT (cat = 'alpha' OR cat IS NULL) ORDER BY id});
+oracle('OR mixing pushable and local parts', 'SELECT id FROM {T} WHERE n > 900 OR f > 490 ORDER BY id');
+oracle('OR with ILIKE', q{SELECT id FROM {T} WHERE s = 'abc' OR s ILIKE 'é%' OR ts IS NULL ORDER BY id});
+oracle('deep nesting', q{
+	SELECT id FROM {T} WHERE NOT (NOT (b OR NOT b) AND n IS NOT NULL)
+	  AND (cat IN ('beta', 'gamma') OR (d >= '2026-02-01' AND NOT (ts < '2026-02-15' OR s <> 'abc'))) ORDER BY id});
+oracle('three-valued logic of NOT', 'SELECT id FROM {T} WHERE NOT (n > 0 AND b) ORDER BY id');
+
+# --- ORDER BY, LIMIT, OFFSET -------------------------------------------
+
+oracle('ORDER BY bigint NULLS FIRST', 'SELECT id, n FROM {T} ORDER BY n NULLS FIRST, id');
+oracle('ORDER BY bigint DESC', 'SELECT id, n FROM {T} ORDER BY n DESC, id');
+oracle('ORDER BY bigint DESC NULLS LAST', 'SELECT id, n FROM {T} ORDER BY n DESC NULLS LAST, id DESC');
+oracle('ORDER BY text under C', 'SELECT id, s FROM {T} ORDER BY s, id');
+oracle('ORDER BY text DESC NULLS LAST under C', 'SELECT id, s FROM {T} ORDER BY s DESC NULLS LAST, id');
+oracle('ORDER BY text under ICU', 'SELECT id, s FROM {T} ORDER BY s COLLATE "und-x-icu", id');
+oracle('ORDER BY text under the default collation', 'SELECT id, t FROM {T} ORDER BY t, id');
+oracle('ORDER BY text USING ~<~', 'SELECT id, t FROM {T} ORDER BY t USING ~<~, id');
+oracle('ORDER BY timestamptz', 'SELECT id, ts FROM {T} ORDER BY ts, id');
+oracle('ORDER BY timestamptz DESC NULLS LAST', 'SELECT id, ts FROM {T} ORDER BY ts DESC NULLS LAST, id');
+oracle('ORDER BY date DESC', 'SELECT id, d FROM {T} ORDER BY d DESC, id');
+oracle('ORDER BY boolean', 'SELECT id, b FROM {T} ORDER BY b, id DESC');
+oracle('ORDER BY boolean DESC NULLS LAST', 'SELECT id, b FROM {T} ORDER BY b DESC NULLS LAST, id');
+oracle('ORDER BY numeric', 'SELECT id, amount FROM {T} ORDER BY amount, id');
+oracle('ORDER BY float DESC', 'SELECT id, f FROM {T} ORDER BY f DESC, id');
+oracle('ORDER BY float with NaN and infinities', 'SELECT id, g FROM {T} ORDER BY g NULLS FIRST, id');
+oracle('ORDER BY three keys', 'SELECT cat, n, id FROM {T} ORDER BY cat, n DESC, id');
+oracle('ORDER BY an expression', 'SELECT id, s FROM {T} ORDER BY lower(s), id');
+oracle('ORDER BY position', 'SELECT d, id FROM {T} ORDER BY 1, 2');
+oracle('ORDER BY + LIMIT', 'SELECT * FROM {T} ORDER BY id LIMIT 10');
+oracle('ORDER BY DESC + LIMIT + OFFSET', 'SELECT id, n FROM {T} ORDER BY n DESC NULLS LAST, id LIMIT 5 OFFSET 3');
+oracle('LIMIT + OFFSET near the end', 'SELECT id, ts FROM {T} ORDER BY ts, id LIMIT 7 OFFSET 590');
+oracle('LIMIT 0', 'SELECT id FROM {T} ORDER BY id LIMIT 0');
+oracle('OFFSET past the end', 'SELECT id FROM {T} ORDER BY id OFFSET 1000');
+oracle('LIMIT ALL OFFSET 0', 'SELECT id FROM {T} ORDER BY id LIMIT ALL OFFSET 0');
+oracle('LIMIT over a pushable filter', 'SELECT id, n FROM {T} WHERE n > 0 ORDER BY id LIMIT 3 OFFSET 2');
+oracle('LIMIT over a local-only filter', q{SELECT id, f FROM {T} WHERE f::text LIKE '%.5' ORDER BY id LIMIT 5});
+oracle('LIMIT over a volatile filter', 'SELECT id FROM {T} WHERE random() >= 0 AND n > 0 ORDER BY id LIMIT 5');
+oracle('LIMIT over a text filter under ICU', q{SELECT id, t FROM {T} WHERE t > 'b' ORDER BY t, id LIMIT 6 OFFSET 1});
+oracle('LIMIT with NaN order', 'SELECT id, g FROM {T} ORDER BY g DESC, id LIMIT 5');
+oracle('LIMIT without ORDER BY, counted', 'SELECT count(*) FROM (SELECT id FROM {T} WHERE n > 0 LIMIT 7) x');
+oracle('LIMIT with an expression', 'SELECT id FROM {T} ORDER BY id LIMIT (SELECT 2 + 2) OFFSET (SELECT 1)');
+oracle('FETCH FIRST WITH TIES',
+	'SELECT * FROM (SELECT cat, id FROM {T} ORDER BY cat NULLS LAST FETCH FIRST 3 ROWS WITH TIES) x ORDER BY id');
+oracle('ORDER BY + LIMIT on a subquery', 'SELECT * FROM (SELECT id, n FROM {T} ORDER BY n LIMIT 20) x ORDER BY id DESC');
+
+# --- aggregates --------------------------------------------------------
+
+oracle('count(*), count(x), count(DISTINCT)',
+	'SELECT count(*), count(n), count(s), count(t), count(DISTINCT cat), count(DISTINCT s), count(DISTINCT t), count(DISTINCT b) FROM {T}');
+oracle('integer aggregates', 'SELECT sum(n), avg(n), min(n), max(n), sum(id), avg(id) FROM {T}');
+oracle('integer sum past 2^63', 'SELECT sum(n), avg(n) FROM {T} WHERE n > 1000');
+oracle('numeric aggregates', 'SELECT sum(amount), avg(amount), min(amount), max(amount) FROM {T}');
+oracle('numeric aggregates, small values', 'SELECT sum(amount), avg(amount), min(amount), max(amount) FROM {T} WHERE abs(amount) < 1000000');
+oracle('numeric(12,2) aggregates', 'SELECT sum(price), avg(price), min(price), max(price) FROM {T}');
+oracle('float aggregates', 'SELECT sum(f), avg(f), min(f), max(f) FROM {T}');
+oracle('float aggregates with NaN and infinities', 'SELECT sum(g), avg(g), min(g), max(g), count(g) FROM {T}');
+oracle('float aggregates without NaN', q{SELECT min(g), max(g), count(*) FROM {T} WHERE g <> 'NaN'});
+oracle('date and timestamptz min and max in New York',
+	q{SET TimeZone = 'America/New_York'; SELECT min(d), max(d), min(ts), max(ts) FROM {T}});
+oracle('text min and max under C and ICU',
+	'SELECT min(s), max(s), min(s COLLATE "und-x-icu"), max(s COLLATE "und-x-icu"), min(t), max(t) FROM {T}');
+oracle('boolean aggregates', 'SELECT bool_and(b), bool_or(b), every(b), count(*) FILTER (WHERE b) FROM {T}');
+oracle('FILTER clauses', 'SELECT count(*) FILTER (WHERE n > 0), sum(amount) FILTER (WHERE b), max(s) FILTER (WHERE cat = \'beta\') FROM {T}');
+oracle('GROUP BY one key', 'SELECT cat, count(*), sum(n), avg(f), min(ts), max(amount) FROM {T} GROUP BY cat ORDER BY cat NULLS FIRST');
+oracle('GROUP BY two keys', 'SELECT cat, b, count(*), sum(price), count(DISTINCT d) FROM {T} GROUP BY cat, b ORDER BY cat, b');
+oracle('GROUP BY a date_trunc in New York', q{
+	SET TimeZone = 'America/New_York';
+	SELECT date_trunc('day', ts), count(*), sum(f) FROM {T} WHERE ts >= '2026-01-01' AND ts < '2026-02-01' GROUP BY 1 ORDER BY 1});
+oracle('GROUP BY a date_trunc hour', q{
+	SELECT date_trunc('hour', ts), count(*) FROM {T} GROUP BY 1 ORDER BY 1 NULLS FIRST LIMIT 20});
+oracle('GROUP BY the default-collation text', 'SELECT t, count(*) FROM {T} GROUP BY t ORDER BY t');
+oracle('GROUP BY an expression', 'SELECT extract(month FROM d), count(*), min(id) FROM {T} GROUP BY 1 ORDER BY 1');
+oracle('GROUP BY a nondeterministic collation', 'SELECT lower(s), count(*) FROM {T} WHERE s IS NOT NULL GROUP BY s COLLATE ci, lower(s) ORDER BY 1, 2 LIMIT 20');
+oracle('HAVING count(*) > k', 'SELECT d, count(*) FROM {T} GROUP BY d HAVING count(*) > 5 ORDER BY d');
+oracle('HAVING sum(n) >', 'SELECT cat, sum(n) FROM {T} WHERE n BETWEEN -1000 AND 1000 GROUP BY cat HAVING sum(n) > 1000 ORDER BY cat');
+oracle('HAVING on avg(float)', 'SELECT b, avg(f) FROM {T} GROUP BY b HAVING avg(f) > -100 ORDER BY b');
+oracle('aggregates over nothing', 'SELECT count(*), count(n), sum(n), avg(amount), min(s), max(ts), sum(f) FROM {T} WHERE n > 1000000 AND n < 0');
+oracle('GROUP BY over nothing', 'SELECT cat, count(*) FROM {T} WHERE id < 0 GROUP BY cat ORDER BY cat');
+oracle('aggregates + ORDER BY + LIMIT', 'SELECT cat, count(*) FROM {T} GROUP BY cat ORDER BY count(*) DESC, cat LIMIT 2');
+oracle('aggregates + ORDER BY aggregate + OFFSET', 'SELECT d, sum(f) FROM {T} GROUP BY d ORDER BY sum(f) DESC NULLS LAST, d LIMIT 5 OFFSET 2');
+oracle('aggregate with a pushable filter', q{SELECT count(*), sum(n) FROM {T} WHERE s LIKE 'w%' AND ts < '2026-02-01'});
+oracle('string_agg and array_agg', q{SELECT string_agg(s, '|' ORDER BY id), array_agg(n ORDER BY id) FROM {T} WHERE id <= 70});
+oracle('array_agg DISTINCT', 'SELECT array_agg(DISTINCT cat ORDER BY cat) FROM {T}');
+oracle('percentile_cont', 'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY f), percentile_disc(0.9) WITHIN GROUP (ORDER BY n) FROM {T}');
+oracle('integer variance (exact)', 'SELECT variance(id), stddev_pop(n) FROM {T} WHERE abs(n) <= 1000');
+oracle('count(DISTINCT row)', 'SELECT count(DISTINCT (cat, b)) FROM {T}');
+oracle('GROUPING SETS', 'SELECT cat, b, count(*) FROM {T} GROUP BY ROLLUP (cat, b) ORDER BY 1, 2, 3');
+oracle('DISTINCT', 'SELECT DISTINCT cat FROM {T} ORDER BY cat');
+oracle('DISTINCT over two columns', 'SELECT DISTINCT b, cat FROM {T} ORDER BY b, cat');
+oracle('DISTINCT ON', 'SELECT DISTINCT ON (cat) cat, id, s FROM {T} ORDER BY cat, id');
+oracle('aggregate of an aggregate', 'SELECT max(c), min(c) FROM (SELECT d, count(*) c FROM {T} GROUP BY d) x');
+
+# --- joins and subqueries ----------------------------------------------
+
+oracle('join with a local table', 'SELECT x.id, c.label FROM {T} x JOIN cats c ON c.cat = x.cat WHERE x.id < 40 ORDER BY x.id');
+oracle('left join with a local table', 'SELECT c.cat, count(x.id) FROM cats c LEFT JOIN {T} x ON x.cat = c.cat GROUP BY c.cat ORDER BY c.cat');
+oracle('right join keeps unmatched rows', 'SELECT x.id, c.label FROM cats c RIGHT JOIN {T} x ON x.cat = c.cat WHERE x.id > 580 ORDER BY x.id');
+oracle('self join', 'SELECT a.id, b.id, a.n FROM {T} a JOIN {T} b ON a.id = b.id + 1 WHERE a.id < 30 ORDER BY a.id');
+oracle('self join on a non-key column', 'SELECT a.cat, count(*) FROM {T} a JOIN {T} b ON a.d = b.d AND a.id < b.id GROUP BY a.cat ORDER BY a.cat');
+oracle('IN (SELECT ...)', 'SELECT id FROM {T} WHERE cat IN (SELECT cat FROM cats WHERE weight > 2) ORDER BY id');
+oracle('IN (SELECT ...) from the same table', 'SELECT id FROM {T} WHERE id IN (SELECT id + 1 FROM {T} WHERE b) ORDER BY id');
+oracle('NOT EXISTS', 'SELECT c.cat FROM cats c WHERE NOT EXISTS (SELECT 1 FROM {T} x WHERE x.cat = c.cat) ORDER BY c.cat');
+oracle('NOT IN (SELECT ...) with NULLs', 'SELECT count(*) FROM cats WHERE cat NOT IN (SELECT cat FROM {T})');
+oracle('scalar subquery of the same table', 'SELECT id, n FROM {T} WHERE n > (SELECT avg(n) FROM {T} WHERE abs(n) < 1000) + 900 ORDER BY id');
+oracle('a parameter from a local subquery', 'SELECT id, n FROM {T} WHERE n = (SELECT n FROM local_t WHERE id = 33) ORDER BY id');
+oracle('a timestamptz parameter from a local subquery', 'SELECT id FROM {T} WHERE ts = (SELECT max(ts) FROM local_t WHERE id < 100) ORDER BY id');
+oracle('a text parameter from a local subquery', 'SELECT id FROM {T} WHERE s = (SELECT s FROM local_t WHERE id = 4) ORDER BY id');
+oracle('correlated subquery (rescans)',
+	'SELECT x.id, (SELECT count(*) FROM {T} y WHERE y.cat = x.cat AND y.id < x.id) FROM {T} x WHERE x.id <= 12 ORDER BY x.id');
+oracle('LATERAL with LIMIT (rescans)',
+	'SELECT c.cat, l.id FROM cats c, LATERAL (SELECT id FROM {T} x WHERE x.cat = c.cat ORDER BY id DESC LIMIT 2) l ORDER BY c.cat, l.id');
+oracle('EXISTS', q{SELECT EXISTS (SELECT 1 FROM {T} WHERE s = 'zzz'), EXISTS (SELECT 1 FROM {T} WHERE s = 'nope')});
+oracle('CTE', 'WITH x AS (SELECT cat, n FROM {T} WHERE n > 0) SELECT cat, count(*) FROM x GROUP BY cat ORDER BY cat');
+oracle('UNION', q{SELECT id FROM {T} WHERE n > 900 UNION SELECT id FROM {T} WHERE s = '' ORDER BY 1});
+oracle('EXCEPT', 'SELECT cat FROM {T} EXCEPT SELECT cat FROM cats ORDER BY 1');
+
+# --- window functions --------------------------------------------------
+
+oracle('row_number per category', 'SELECT id, cat, row_number() OVER (PARTITION BY cat ORDER BY id) FROM {T} ORDER BY id');
+oracle('running sum of floats', 'SELECT id, sum(f) OVER (ORDER BY id ROWS 2 PRECEDING) FROM {T} ORDER BY id');
+oracle('rank over a bigint', 'SELECT id, rank() OVER (ORDER BY n DESC NULLS LAST) FROM {T} ORDER BY id');
+oracle('lag and lead of text', 'SELECT id, lag(s) OVER w, lead(ts) OVER w FROM {T} WINDOW w AS (ORDER BY id) ORDER BY id');
+oracle('window aggregate per partition', 'SELECT id, count(*) OVER (PARTITION BY d), max(amount) OVER (PARTITION BY cat) FROM {T} ORDER BY id');
+
+# --- prepared statements -----------------------------------------------
+
+oracle('prepared bigint parameter, generic plan after five', q{
+	PREPARE q(bigint) AS SELECT id, n FROM {T} WHERE n > $1 ORDER BY id LIMIT 20;
+	EXECUTE q(5); EXECUTE q(5); EXECUTE q(5); EXECUTE q(5); EXECUTE q(5); EXECUTE q(5); EXECUTE q(5);
+	EXECUTE q(900); EXECUTE q(-1000); EXECUTE q(9007199254740993); EXECUTE q(NULL);});
+oracle('prepared text parameter, forced generic plan', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(text) AS SELECT id, s FROM {T} WHERE s = $1 ORDER BY id;
+	EXECUTE q('abc'); EXECUTE q('x'' OR 1=1 --'); EXECUTE q(E'a\'b\nc'); EXECUTE q('');
+	EXECUTE q('日本'); EXECUTE q('@p1'); EXECUTE q(NULL); EXECUTE q('back\slash');});
+oracle('prepared text parameter, forced custom plan', q{
+	SET plan_cache_mode = force_custom_plan;
+	PREPARE q(text) AS SELECT id, s FROM {T} WHERE s < $1 AND s > 'w09' ORDER BY id;
+	EXECUTE q('w095'); EXECUTE q('zzz'); EXECUTE q(NULL);});
+oracle('prepared LIKE pattern', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(text) AS SELECT id, s FROM {T} WHERE s LIKE $1 ORDER BY id;
+	EXECUTE q('a_b'); EXECUTE q('%\%%'); EXECUTE q('%\\\\%'); EXECUTE q('_'); EXECUTE q('w00%'); EXECUTE q(NULL);});
+oracle('prepared timestamptz minus interval in New York', q{
+	SET TimeZone = 'America/New_York';
+	PREPARE q(timestamptz, interval) AS SELECT id, ts FROM {T} WHERE ts >= $1 - $2 AND ts < $1 ORDER BY id;
+	EXECUTE q('2026-03-09 00:00', '1 day'); EXECUTE q('2026-03-09 00:00', '1 day'); EXECUTE q('2026-03-09 00:00', '1 day');
+	EXECUTE q('2026-03-09 00:00', '1 day'); EXECUTE q('2026-03-09 00:00', '1 day'); EXECUTE q('2026-03-09 00:00', '1 day');
+	EXECUTE q('2026-01-01', '12 hours'); EXECUTE q(NULL, '1 day');});
+oracle('prepared date, boolean and numeric parameters', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE qd(date) AS SELECT id FROM {T} WHERE d = $1 ORDER BY id;
+	PREPARE qb(boolean) AS SELECT count(*) FROM {T} WHERE b = $1;
+	PREPARE qn(numeric) AS SELECT id, amount FROM {T} WHERE amount > $1 ORDER BY id;
+	EXECUTE qd('2026-01-04'); EXECUTE qd('0001-01-01'); EXECUTE qd(NULL);
+	EXECUTE qb(true); EXECUTE qb(false); EXECUTE qb(NULL);
+	EXECUTE qn(999000); EXECUTE qn(98765432109876543000.5); EXECUTE qn(NULL);});
+oracle('prepared array parameter', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(bigint[]) AS SELECT id, n FROM {T} WHERE n = ANY ($1) ORDER BY id;
+	EXECUTE q(ARRAY[{v:n:2}, {v:n:3}]); EXECUTE q(ARRAY[NULL, {v:n:4}]::bigint[]); EXECUTE q('{}'); EXECUTE q(NULL);});
+oracle('prepared LIMIT and OFFSET', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(bigint, bigint) AS SELECT id FROM {T} WHERE n > 0 ORDER BY id LIMIT $1 OFFSET $2;
+	EXECUTE q(3, 0); EXECUTE q(2, 5); EXECUTE q(NULL, 595); EXECUTE q(0, 0); EXECUTE q(4, NULL);});
+oracle('prepared aggregate with HAVING parameter', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(bigint) AS SELECT cat, count(*), sum(n) FROM {T} GROUP BY cat HAVING count(*) > $1 ORDER BY cat;
+	EXECUTE q(0); EXECUTE q(99); EXECUTE q(1000);});
+
+# --- cursors -----------------------------------------------------------
+
+oracle('cursor with FETCH, BACKWARD and ABSOLUTE', q{
+	BEGIN;
+	DECLARE c SCROLL CURSOR FOR SELECT id, s FROM {T} WHERE n > 0 ORDER BY id;
+	FETCH 5 FROM c; FETCH BACKWARD 2 FROM c; FETCH ABSOLUTE 40 FROM c; FETCH LAST FROM c;
+	COMMIT;});
+
+# ---------------------------------------------------------------------
+# what is sent: loosely, only what today's FDW is known to push
+# ---------------------------------------------------------------------
+
+sub explain
+{
+	my ($sql) = @_;
+	return $node->safe_psql('postgres', encode_utf8("EXPLAIN (VERBOSE, COSTS OFF) $sql"));
+}
+
+like(explain('SELECT id FROM remote_t WHERE n > 5'),
+	qr/Remote SQL: SELECT .*WHERE .*`n` > \@p1/, 'EXPLAIN: an integer comparison is sent as a parameter');
+like(explain(q{SELECT id FROM remote_t WHERE s = 'x'' OR 1=1 --'}),
+	qr/Remote SQL: SELECT .*WHERE .*`s` = \@p1/, 'EXPLAIN: a text equality is sent as a parameter');
+unlike(explain(q{SELECT id FROM remote_t WHERE s = 'x'' OR 1=1 --'}),
+	qr/Remote SQL:.*1=1/, 'EXPLAIN: and the value never becomes SQL text');
+like(explain(q{SELECT id FROM remote_t WHERE ts >= '2026-01-01'::timestamptz - interval '1 day'}),
+	qr/Remote SQL: SELECT .*WHERE .*`ts` >= \@p1/, 'EXPLAIN: a stable timestamptz expression is sent as a parameter');
+like(explain(q{SELECT id FROM remote_t WHERE d < '2026-01-01' AND b}),
+	qr/Remote SQL: SELECT .*WHERE .*`d` < \@p1.*`b`/s, 'EXPLAIN: date and boolean conditions too');
+like(explain('SELECT amount FROM remote_t WHERE id < 3'),
+	qr/Remote SQL: SELECT .*`amount_value`/,
+	'EXPLAIN: the column_name option names the BigQuery column');
+like(explain(q{SELECT id FROM remote_t WHERE s COLLATE "und-x-icu" < 'b'}),
+	qr/Filter: /, 'EXPLAIN: text ordering under ICU is kept local');
+
+note("$checks oracle queries");
+$node->stop;
+done_testing();
