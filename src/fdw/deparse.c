@@ -14,7 +14,8 @@
  *   differently;
  * - IN lists and = ANY / <> ALL (array), with PostgreSQL's NULL rules;
  * - LIKE with a constant pattern whose escapes BigQuery reads the same way;
- * - IS [NOT] NULL, AND, OR, NOT, boolean columns, bigint + - *;
+ * - IS [NOT] NULL, AND, OR, NOT, boolean columns, bigint + - *,
+ *   date_trunc(unit, timestamptz, 'UTC');
  * - count(*), count([DISTINCT] x), sum, avg, min and max.  avg is sent as
  *   SUM and COUNT and divided here, so that the result has PostgreSQL's
  *   type and precision.
@@ -44,6 +45,7 @@
 #include "optimizer/tlist.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/pg_locale.h"
@@ -377,6 +379,48 @@ deparse_arithmetic(DeparseCtx *ctx, OpExpr *op)
 	return true;
 }
 
+/*
+ * date_trunc(unit, timestamptz, 'UTC') as TIMESTAMP_TRUNC.  Only with the
+ * zone spelled out as UTC: in the session's time zone, PostgreSQL and
+ * BigQuery disagree around some daylight saving shifts (half-hour ones, as
+ * in Australia/Lord_Howe).
+ */
+static bool
+deparse_date_trunc(DeparseCtx *ctx, FuncExpr *f)
+{
+	static const char *const units[][2] = {
+		{"microseconds", "MICROSECOND"}, {"milliseconds", "MILLISECOND"},
+		{"second", "SECOND"}, {"minute", "MINUTE"}, {"hour", "HOUR"}, {"day", "DAY"},
+		{"month", "MONTH"}, {"quarter", "QUARTER"}, {"year", "YEAR"}};
+	static const char *const utc[] = {"UTC", "Etc/UTC", "GMT", "Etc/GMT"};
+	Const	   *unit = (Const *) linitial(f->args);
+	Const	   *zone = (Const *) lthird(f->args);
+	const char *bq_unit = NULL;
+	bool		is_utc = false;
+	char	   *word;
+
+	if (f->funcid != F_DATE_TRUNC_TEXT_TIMESTAMPTZ_TEXT || list_length(f->args) != 3 ||
+		!IsA(unit, Const) || unit->constisnull || !IsA(zone, Const) || zone->constisnull)
+		return false;
+	word = TextDatumGetCString(unit->constvalue);
+	for (int i = 0; i < lengthof(units); i++)
+		if (pg_strcasecmp(word, units[i][0]) == 0)
+			bq_unit = units[i][1];
+	word = TextDatumGetCString(zone->constvalue);
+	for (int i = 0; i < lengthof(utc); i++)
+		is_utc |= pg_strcasecmp(word, utc[i]) == 0;
+	if (bq_unit == NULL || !is_utc)
+		return false;
+
+	append_text(ctx, "TIMESTAMP_TRUNC(");
+	if (!deparse_operand(ctx, lsecond(f->args)))
+		return false;
+	append_text(ctx, ", ");
+	append_text(ctx, bq_unit);
+	append_text(ctx, ")");
+	return true;
+}
+
 static bool
 deparse_operand(DeparseCtx *ctx, Node *node)
 {
@@ -396,6 +440,8 @@ deparse_operand(DeparseCtx *ctx, Node *node)
 	}
 	if (IsA(node, OpExpr))
 		return deparse_arithmetic(ctx, (OpExpr *) node);
+	if (IsA(node, FuncExpr))
+		return deparse_date_trunc(ctx, (FuncExpr *) node);
 	if (IsA(node, Aggref))
 		return deparse_aggregate(ctx, (Aggref *) node);
 	return false;

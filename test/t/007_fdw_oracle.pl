@@ -253,37 +253,18 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM remote_t'), $NROWS,
 # the oracle
 # ---------------------------------------------------------------------
 
-# output of a script in a new session, NULL shown apart from ''; an error
-# is an output too, so that a failing remote query is one failed check
-sub run_sql
-{
-	my ($sql) = @_;
-	my ($out, $err) = ('', '');
-	my $ret = $node->psql('postgres', encode_utf8("\\pset null '(null)'\n$sql"),
-		stdout => \$out, stderr => \$err);
-	return $ret == 0 ? $out : "ERROR (psql exit $ret): $err";
-}
+# The corpus: each query runs against the local table and against the
+# foreign table, and the two outputs must be the same text.  {T} is the
+# table under test; {v:col:id} the typed literal of a row's value.
+my @corpus;
 
-my $checks = 0;
-
-# {T} is the table under test; {v:col:id} the literal of a row's value
 sub oracle
 {
 	my ($name, $sql) = @_;
 	$sql =~ s/\{v:(\w+):(\d+)\}/value_of($1, $2)/ge;
-	(my $local_sql = $sql) =~ s/\{T\}/local_t/g;
-	(my $remote_sql = $sql) =~ s/\{T\}/remote_t/g;
-	my $local = run_sql($local_sql);
-	my $remote = run_sql($remote_sql);
-	$checks++;
-	if ($local =~ /^ERROR \(psql/)
-	{
-		fail("oracle: $name");
-		diag(encode_utf8("the query fails on the local table:\n$local_sql\n$local"));
-		return;
-	}
-	is(encode_utf8($remote), encode_utf8($local), "oracle: $name")
-	  or diag(encode_utf8("query:\n$remote_sql"));
+	$sql =~ s/^\s+|\s+$//g;
+	$sql .= ';' unless $sql =~ /;$/;
+	push @corpus, { name => $name, sql => $sql };
 }
 
 # --- scans and conversions ---------------------------------------------
@@ -335,7 +316,7 @@ oracle('IS NULL and IS NOT NULL',
 oracle('arithmetic: n + 1 > 5 and n * 2 =',
 	'SELECT id, n FROM {T} WHERE n + 1 > 5 AND (n * 2 = {v:n:6} * 2 OR n - id < 0) ORDER BY id');
 oracle('arithmetic: -n, abs, %',
-	'SELECT id, n FROM {T} WHERE -n > 100 AND abs(n) < 600 AND n % 7 = 3 ORDER BY id');
+	'SELECT id, n FROM {T} WHERE -n > 100 AND abs(n) < 600 AND n % 7 = -3 ORDER BY id');
 oracle('bigint against numeric constants',
 	'SELECT id, n FROM {T} WHERE n > 5.5 AND n < 900.0 AND n <> 42.000 ORDER BY id');
 oracle('two columns compared', 'SELECT id, n FROM {T} WHERE n < id ORDER BY id');
@@ -397,9 +378,9 @@ oracle('numeric with 29 integer digits',
 	'SELECT id, amount FROM {T} WHERE amount > 98765432109876543000 OR amount = -98765432109876543101.123456789 ORDER BY id');
 oracle('numeric IN and IS NULL', 'SELECT id FROM {T} WHERE amount IN ({v:amount:1}, {v:amount:4}) OR amount IS NULL ORDER BY id');
 oracle('numeric(12,2)', q{SELECT id, price FROM {T} WHERE price >= 990.00 OR price = '12.3' OR price = {v:price:5} ORDER BY id});
-oracle('numeric arithmetic', 'SELECT id, amount FROM {T} WHERE amount * 2 > 1999 AND amount + price < 1100 ORDER BY id');
+oracle('numeric arithmetic', 'SELECT id, amount FROM {T} WHERE amount * 2 > 1999 AND amount - price < 5000 ORDER BY id');
 oracle('numeric against integer and float constants', 'SELECT id FROM {T} WHERE amount > 100 AND amount < 200.5::float8 ORDER BY id');
-oracle('float =, <, >=', 'SELECT id, f FROM {T} WHERE f = 1.5 OR f < -499 OR f >= 499.75 ORDER BY id');
+oracle('float =, <, >=', 'SELECT id, f FROM {T} WHERE f = {v:f:3} OR f < -450 OR f >= 449.75 ORDER BY id');
 oracle('float zero and negative zero', 'SELECT id, f FROM {T} WHERE f = 0 ORDER BY id');
 oracle('float IN and BETWEEN', 'SELECT id, f FROM {T} WHERE f IN (0.25, 0.5, -0.75) OR f BETWEEN 10 AND 11 ORDER BY id');
 oracle('NaN and infinities in filters',
@@ -437,7 +418,9 @@ oracle('date against the timestamp column', q{SET TimeZone = 'America/New_York';
 # --- timestamps --------------------------------------------------------
 
 oracle('timestamptz = a microsecond value', q{SELECT id, ts FROM {T} WHERE ts = {v:ts:25} OR ts = {v:ts:26} ORDER BY id});
-oracle('timestamptz one microsecond off', q{SELECT id FROM {T} WHERE ts = {v:ts:25}::timestamptz + interval '1 microsecond' ORDER BY id});
+oracle('timestamptz one microsecond off', q{
+	SELECT id FROM {T} WHERE ts = {v:ts:25} + interval '1 microsecond'
+	  OR (ts > {v:ts:26} - interval '1 microsecond' AND ts < {v:ts:26} + interval '1 microsecond') ORDER BY id});
 oracle('timestamptz < and >', q{SELECT id, ts FROM {T} WHERE ts > '2026-07-30 00:00:00.000001+00' OR ts < '2025-12-01 12:00:00-05' ORDER BY id});
 oracle('timestamptz before 1970 and at the ends',
 	q{SELECT id, ts FROM {T} WHERE ts < '1970-01-01' OR ts > '9999-12-31' ORDER BY id});
@@ -452,7 +435,9 @@ oracle('stable expression: a timestamp minus a day', q{
 oracle('stable expression across a DST change in New York', q{
 	SET TimeZone = 'America/New_York';
 	SELECT id, ts FROM {T} WHERE ts >= '2026-03-09 01:30'::timestamptz - interval '1 day' AND ts < '2026-03-09 01:30'::timestamptz ORDER BY id});
-oracle('date_trunc hour', q{SELECT id, ts FROM {T} WHERE date_trunc('hour', ts) = '2026-01-02 05:00+00' OR date_trunc('hour', ts) = {v:ts:30}::timestamptz - interval '17 minutes' ORDER BY id});
+oracle('date_trunc hour', q{
+	SELECT id, ts FROM {T} WHERE date_trunc('hour', ts) = date_trunc('hour', {v:ts:30})
+	  OR date_trunc('hour', ts) = '2026-01-02 05:00+00' OR date_trunc('hour', ts) = '2026-02-01 14:00+00' ORDER BY id});
 oracle('date_trunc day in New York', q{
 	SET TimeZone = 'America/New_York';
 	SELECT id, ts FROM {T} WHERE date_trunc('day', ts) = '2026-01-05' ORDER BY id});
@@ -540,7 +525,7 @@ oracle('GROUP BY a date_trunc hour', q{
 oracle('GROUP BY the default-collation text', 'SELECT t, count(*) FROM {T} GROUP BY t ORDER BY t');
 oracle('GROUP BY an expression', 'SELECT extract(month FROM d), count(*), min(id) FROM {T} GROUP BY 1 ORDER BY 1');
 oracle('GROUP BY a nondeterministic collation', 'SELECT lower(s), count(*) FROM {T} WHERE s IS NOT NULL GROUP BY s COLLATE ci, lower(s) ORDER BY 1, 2 LIMIT 20');
-oracle('HAVING count(*) > k', 'SELECT d, count(*) FROM {T} GROUP BY d HAVING count(*) > 5 ORDER BY d');
+oracle('HAVING count(*) > k', 'SELECT d, count(*) FROM {T} GROUP BY d HAVING count(*) > 4 ORDER BY d');
 oracle('HAVING sum(n) >', 'SELECT cat, sum(n) FROM {T} WHERE n BETWEEN -1000 AND 1000 GROUP BY cat HAVING sum(n) > 1000 ORDER BY cat');
 oracle('HAVING on avg(float)', 'SELECT b, avg(f) FROM {T} GROUP BY b HAVING avg(f) > -100 ORDER BY b');
 oracle('aggregates over nothing', 'SELECT count(*), count(n), sum(n), avg(amount), min(s), max(ts), sum(f) FROM {T} WHERE n > 1000000 AND n < 0');
@@ -646,6 +631,60 @@ oracle('cursor with FETCH, BACKWARD and ABSOLUTE', q{
 	COMMIT;});
 
 # ---------------------------------------------------------------------
+# running the corpus
+# ---------------------------------------------------------------------
+
+# Every query once per table, in one psql session (a new one after an
+# error), each run followed by RESET ALL, DEALLOCATE ALL and CLOSE ALL so
+# that settings, prepared statements and cursors do not leak into the next.
+# NULL is shown apart from ''.  An error is an output too: a remote query
+# that fails is one failed check, not the end of the test.
+my @jobs = map { my $k = $_; ([ $k, 'local_t' ], [ $k, 'remote_t' ]) } 0 .. $#corpus;
+my %output;
+my $next = 0;
+while ($next < @jobs)
+{
+	my $script = "\\pset null '(null)'\n";
+	for my $j ($next .. $#jobs)
+	{
+		my ($k, $table) = @{ $jobs[$j] };
+		(my $sql = $corpus[$k]{sql}) =~ s/\{T\}/$table/g;
+		$script .= "\\echo '<<<oracle job $j>>>'\n$sql\nRESET ALL; DEALLOCATE ALL; CLOSE ALL;\n";
+	}
+	my ($out, $err) = ('', '');
+	my $ret = $node->psql('postgres', encode_utf8($script), stdout => \$out, stderr => \$err,
+		timeout => $PostgreSQL::Test::Utils::timeout_default);
+	my $last = $next - 1;
+	for my $part (split /^<<<oracle job (?=\d+>>>$)/m, $out)
+	{
+		next unless $part =~ s/^(\d+)>>>\n?//;
+		$last = $1;
+		$part =~ s/\n$//;
+		$output{$last} = $part;
+	}
+	if ($ret != 0)
+	{
+		BAIL_OUT("psql failed before the first query: $err") if $last < $next;
+		$output{$last} = "$output{$last}\nERROR: $err";
+	}
+	$next = $last + 1;
+}
+
+for my $k (0 .. $#corpus)
+{
+	my ($local, $remote) = ($output{ 2 * $k }, $output{ 2 * $k + 1 });
+	(my $remote_sql = $corpus[$k]{sql}) =~ s/\{T\}/remote_t/g;
+	if ($local =~ /\nERROR: /)
+	{
+		fail("oracle: $corpus[$k]{name}");
+		diag(encode_utf8("the query fails on the local table:\n$remote_sql\n") . $local);
+		next;
+	}
+	is($remote, $local, "oracle: $corpus[$k]{name}")
+	  or diag(encode_utf8("query:\n$remote_sql"));
+}
+
+# ---------------------------------------------------------------------
 # what is sent: loosely, only what today's FDW is known to push
 # ---------------------------------------------------------------------
 
@@ -664,13 +703,13 @@ unlike(explain(q{SELECT id FROM remote_t WHERE s = 'x'' OR 1=1 --'}),
 like(explain(q{SELECT id FROM remote_t WHERE ts >= '2026-01-01'::timestamptz - interval '1 day'}),
 	qr/Remote SQL: SELECT .*WHERE .*`ts` >= \@p1/, 'EXPLAIN: a stable timestamptz expression is sent as a parameter');
 like(explain(q{SELECT id FROM remote_t WHERE d < '2026-01-01' AND b}),
-	qr/Remote SQL: SELECT .*WHERE .*`d` < \@p1.*`b`/s, 'EXPLAIN: date and boolean conditions too');
+	qr/Remote SQL: SELECT .*WHERE (?=.*`d` < \@p\d)(?=.*`b`)/, 'EXPLAIN: date and boolean conditions too');
 like(explain('SELECT amount FROM remote_t WHERE id < 3'),
 	qr/Remote SQL: SELECT .*`amount_value`/,
 	'EXPLAIN: the column_name option names the BigQuery column');
 like(explain(q{SELECT id FROM remote_t WHERE s COLLATE "und-x-icu" < 'b'}),
 	qr/Filter: /, 'EXPLAIN: text ordering under ICU is kept local');
 
-note("$checks oracle queries");
+note(scalar(@corpus) . " oracle queries");
 $node->stop;
 done_testing();
