@@ -593,7 +593,7 @@ class Store:
                 sql += ' AND part <= ?'
                 params.append(scan.part_hi)
         with self.lock:
-            return self.conn.execute(sql, params).fetchone()[0]
+            return int(self.conn.execute(sql, params).fetchone()[0] * getattr(scan, 'fraction', 1.0))
 
     # ------------------------------------------------------------------ queries
     def eval_const(self, sql, params):

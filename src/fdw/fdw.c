@@ -28,6 +28,7 @@
 #include "catalog/pg_foreign_table.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
+#include "commands/vacuum.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -48,6 +49,7 @@
 #include "utils/numeric.h"
 #include "utils/array.h"
 #include "utils/rel.h"
+#include "utils/sampling.h"
 #include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
@@ -97,8 +99,11 @@ typedef struct BqScanState
 
 	BqConverter *conv;			/* per cell, set at the first page */
 	StringInfoData scratch;
+	MemoryContext query_cxt;	/* lives as long as the scan */
 	MemoryContext page_cxt;
 	MemoryContext row_cxt;		/* the current row's values */
+	TupleDesc	desc;			/* of the tuples made: the scan slot's */
+	ExprContext *econtext;		/* where parameters are computed */
 } BqScanState;
 
 /* ---------------------------------------------------------------------
@@ -183,6 +188,21 @@ typedef struct RowCount
 } RowCount;
 
 static List *row_counts = NIL;	/* of RowCount, in CacheMemoryContext */
+
+/* ANALYZE asks BigQuery again */
+static void
+forget_row_count(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, row_counts)
+	{
+		RowCount   *c = (RowCount *) lfirst(lc);
+
+		if (c->relid == relid)
+			c->fetched_at = 0;
+	}
+}
 
 /*
  * Rows of the BigQuery table, from its metadata (numRows plus what is
@@ -823,25 +843,22 @@ int_array(List *list)
 	return a;
 }
 
-static void
-bqBeginForeignScan(ForeignScanState *node, int eflags)
+/*
+ * A scan of the remote query "sql", whose select list fills "retrieved"
+ * columns of tuples of "desc", in the current memory context.
+ */
+static BqScanState *
+scan_state_create(Oid relid, char *sql, List *retrieved, List *averages, List *scales,
+				  TupleDesc desc)
 {
-	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
-	List	   *priv = plan->fdw_private;
-	Oid			relid = (Oid) intVal(list_nth(priv, BQ_PRIVATE_RELID));
-	BqScanState *st;
+	BqScanState *st = palloc0(sizeof(BqScanState));
 	ListCell   *lc;
-	List	   *averages = (List *) list_nth(priv, BQ_PRIVATE_AVERAGES);
 
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
-	st = palloc0(sizeof(BqScanState));
-	st->sql = strVal(list_nth(priv, BQ_PRIVATE_SQL));
-	st->nretrieved = list_length((List *) list_nth(priv, BQ_PRIVATE_RETRIEVED));
-	st->retrieved = int_array((List *) list_nth(priv, BQ_PRIVATE_RETRIEVED));
-	st->scales = int_array((List *) list_nth(priv, BQ_PRIVATE_SCALES));
+	st->sql = sql;
+	st->nretrieved = list_length(retrieved);
+	st->retrieved = int_array(retrieved);
+	st->scales = int_array(scales);
 	st->averages = palloc0(sizeof(bool) * Max(st->nretrieved, 1));
-	st->ncells = 0;
 	foreach(lc, averages)
 	{
 		st->averages[foreach_current_index(lc)] = lfirst_int(lc) != 0;
@@ -852,11 +869,33 @@ bqBeginForeignScan(ForeignScanState *node, int eflags)
 	st->srv = server_of(relid);
 	st->ref = bq_table_ref(GetForeignTable(relid), st->srv);
 	st->relname = get_rel_name(relid);
-	st->page_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
+	st->desc = desc;
+	st->query_cxt = CurrentMemoryContext;
+	st->page_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "bqstream_fdw page", ALLOCSET_DEFAULT_SIZES);
-	st->row_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
+	st->row_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										"bqstream_fdw row", ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&st->scratch);
+	return st;
+}
+
+static void
+bqBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	List	   *priv = plan->fdw_private;
+	BqScanState *st;
+	ListCell   *lc;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	st = scan_state_create((Oid) intVal(list_nth(priv, BQ_PRIVATE_RELID)),
+						   strVal(list_nth(priv, BQ_PRIVATE_SQL)),
+						   (List *) list_nth(priv, BQ_PRIVATE_RETRIEVED),
+						   (List *) list_nth(priv, BQ_PRIVATE_AVERAGES),
+						   (List *) list_nth(priv, BQ_PRIVATE_SCALES),
+						   node->ss.ss_ScanTupleSlot->tts_tupleDescriptor);
+	st->econtext = node->ss.ps.ps_ExprContext;
 	st->param_exprs = ExecInitExprList(plan->fdw_exprs, (PlanState *) node);
 	foreach(lc, plan->fdw_exprs)
 		st->param_types = lappend_oid(st->param_types, exprType(lfirst(lc)));
@@ -878,9 +917,9 @@ string_member(json_t *obj, const char *name)
  * float8) and bigint, to be divided.
  */
 static void
-init_converters(ForeignScanState *node, BqScanState *st, json_t *fields)
+init_converters(BqScanState *st, json_t *fields)
 {
-	TupleDesc	desc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+	TupleDesc	desc = st->desc;
 	int			cell = 0;
 	MemoryContext old;
 
@@ -889,7 +928,7 @@ init_converters(ForeignScanState *node, BqScanState *st, json_t *fields)
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("BigQuery returned %zu columns where %d were asked for",
 						json_array_size(fields), st->ncells)));
-	old = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+	old = MemoryContextSwitchTo(st->query_cxt);
 	st->conv = palloc0(sizeof(BqConverter) * Max(st->ncells, 1));
 	for (int i = 0; i < st->nretrieved; i++)
 	{
@@ -990,9 +1029,9 @@ query_parameter(const char *name, Oid type, Datum value, bool isnull, BqParamKin
 
 /* [{"name":"p1","parameterType":{"type":...},"parameterValue":{"value":...}}, ...] */
 static json_t *
-query_parameters(ForeignScanState *node, BqScanState *st)
+query_parameters(BqScanState *st)
 {
-	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	ExprContext *econtext = st->econtext;
 	json_t	   *params = json_array();
 	ListCell   *le;
 	ListCell   *lt;
@@ -1100,7 +1139,7 @@ request_timeout(BqScanState *st, int wanted)
 
 /* the jobs.query request: the query, its parameters and the table's query options */
 static json_t *
-query_request(ForeignScanState *node, BqScanState *st)
+query_request(BqScanState *st)
 {
 	json_t	   *body = gcp_json_track(json_pack("{s:s, s:b, s:i, s:i, s:{s:b}, s:s}",
 												"query", st->sql, "useLegacySql", 0,
@@ -1112,7 +1151,7 @@ query_request(ForeignScanState *node, BqScanState *st)
 	if (st->param_exprs != NIL)
 	{
 		json_object_set_new(body, "parameterMode", json_string("NAMED"));
-		json_object_set_new(body, "queryParameters", query_parameters(node, st));
+		json_object_set_new(body, "queryParameters", query_parameters(st));
 	}
 	if (st->ref->maximum_bytes_billed)
 		json_object_set_new(body, "maximumBytesBilled",
@@ -1239,7 +1278,7 @@ parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
  * page_cxt, and its rows are read from it in place.
  */
 static void
-fetch_page(ForeignScanState *node, BqScanState *st)
+fetch_page(BqScanState *st)
 {
 	MemoryContext old;
 	const GcpHttpResult *res;
@@ -1259,7 +1298,7 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 			st->started_at = GetCurrentTimestamp();
 			url = gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/queries",
 						  gcp_url_escape(st->srv->project_id));
-			res = call_cancellable(st, "POST", url, query_request(node, st), action);
+			res = call_cancellable(st, "POST", url, query_request(st), action);
 		}
 		else
 		{
@@ -1280,8 +1319,8 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 						 errmsg("BigQuery answered a query without a job reference")));
-			st->job_id = MemoryContextStrdup(node->ss.ps.state->es_query_cxt, page.job_id);
-			st->job_location = MemoryContextStrdup(node->ss.ps.state->es_query_cxt,
+			st->job_id = MemoryContextStrdup(st->query_cxt, page.job_id);
+			st->job_location = MemoryContextStrdup(st->query_cxt,
 												   page.job_location ? page.job_location
 												   : st->ref->location);
 			st->started = true;
@@ -1293,7 +1332,7 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 	}
 
 	if (st->conv == NULL)
-		init_converters(node, st, page.fields);
+		init_converters(st, page.fields);
 	if (page.has_bytes)
 		st->bytes_processed = page.bytes_processed;
 	st->cache_hit = page.cache_hit;
@@ -1302,7 +1341,7 @@ fetch_page(ForeignScanState *node, BqScanState *st)
 	if (st->page_token)
 		pfree(st->page_token);
 	st->page_token = page.page_token
-		? MemoryContextStrdup(node->ss.ps.state->es_query_cxt, page.page_token) : NULL;
+		? MemoryContextStrdup(st->query_cxt, page.page_token) : NULL;
 	st->last_page = st->page_token == NULL;
 
 	st->rows = page.rows;
@@ -1418,17 +1457,17 @@ average(Oid type, Datum sum, Datum count, bool *isnull)
 							   NumericGetDatum(int64_to_numeric(DatumGetInt64(count))));
 }
 
-static TupleTableSlot *
-bqIterateForeignScan(ForeignScanState *node)
+/*
+ * The next row of the scan into values/isnull (one per column of st->desc;
+ * the columns not retrieved are NULL), allocated in the row context, which
+ * the next call resets.  False at the end.
+ */
+static bool
+scan_next(BqScanState *st, Datum *values, bool *isnull)
 {
-	BqScanState *st = (BqScanState *) node->fdw_state;
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	TupleDesc	desc = slot->tts_tupleDescriptor;
+	MemoryContext old;
 	int			cell = 0;
 
-	MemoryContext old;
-
-	ExecClearTuple(slot);
 	MemoryContextReset(st->row_cxt);
 	old = MemoryContextSwitchTo(st->row_cxt);
 	while (!st->started || !next_row(st, st->cells, st->cell_nulls))
@@ -1436,28 +1475,39 @@ bqIterateForeignScan(ForeignScanState *node)
 		if (st->started && st->last_page)
 		{
 			MemoryContextSwitchTo(old);
-			return slot;		/* the end */
+			return false;
 		}
-		fetch_page(node, st);
+		fetch_page(st);
 	}
 
-	memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
+	memset(isnull, true, sizeof(bool) * st->desc->natts);
 	for (int i = 0; i < st->nretrieved; i++)
 	{
 		int			attno = st->retrieved[i] - 1;
 		Datum		value = st->cells[cell];
-		bool		isnull = st->cell_nulls[cell++];
+		bool		null = st->cell_nulls[cell++];
 
-		if (!isnull && st->scales[i] >= 0)
+		if (!null && st->scales[i] >= 0)
 			value = restore_scale(value, st->scales[i]);
 		if (st->averages[i])
-			value = average(TupleDescAttr(desc, attno)->atttypid, value, st->cells[cell++],
-							&isnull);
-		slot->tts_values[attno] = value;
-		slot->tts_isnull[attno] = isnull;
+			value = average(TupleDescAttr(st->desc, attno)->atttypid, value, st->cells[cell++],
+							&null);
+		values[attno] = value;
+		isnull[attno] = null;
 	}
 	MemoryContextSwitchTo(old);
-	ExecStoreVirtualTuple(slot);
+	return true;
+}
+
+static TupleTableSlot *
+bqIterateForeignScan(ForeignScanState *node)
+{
+	BqScanState *st = (BqScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+
+	ExecClearTuple(slot);
+	if (scan_next(st, slot->tts_values, slot->tts_isnull))
+		ExecStoreVirtualTuple(slot);
 	return slot;
 }
 
@@ -1496,6 +1546,104 @@ bqExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	}
 }
 
+/* ---------------------------------------------------------------------
+ * ANALYZE
+ * ---------------------------------------------------------------------
+ */
+
+/* above this many times the sample size, BigQuery samples storage blocks */
+#define TABLESAMPLE_THRESHOLD	10
+
+/*
+ * A random sample of the table's rows for ANALYZE.  A large table is read
+ * with TABLESAMPLE SYSTEM, which bills only the blocks read; the rows that
+ * come back are reservoir-sampled down to targrows here.
+ */
+static int
+bq_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
+					   double *totalrows, double *totaldeadrows)
+{
+	Oid			relid = RelationGetRelid(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "bqstream_fdw analyze",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	RemoteQuery q = {0};
+	BqScanState *st;
+	Datum	   *values;
+	bool	   *isnull;
+	ReservoirStateData rstate;
+	double		rowstoskip = -1;
+	double		seen = 0;
+	double		remote_rows;
+	double		percent = 100;
+	int			numrows = 0;
+
+	forget_row_count(relid);
+	remote_rows = remote_row_count(relid);
+
+	old = MemoryContextSwitchTo(cxt);
+	initStringInfo(&q.sql);
+	appendStringInfoString(&q.sql, "SELECT ");
+	select_columns(&q, rel, bms_make_singleton(0 - FirstLowInvalidHeapAttributeNumber));
+	append_from(&q, relid);
+	if (remote_rows > (double) targrows * TABLESAMPLE_THRESHOLD &&
+		gcp_option_value(GetForeignTable(relid)->options, "query") == NULL)
+	{
+		/* twice the rows wanted, as blocks hold uneven numbers of rows */
+		percent = Min(100.0, 200.0 * targrows / remote_rows);
+		appendStringInfo(&q.sql, " TABLESAMPLE SYSTEM (%.6f PERCENT)", percent);
+	}
+	st = scan_state_create(relid, q.sql.data, q.retrieved, q.averages, q.scales, desc);
+	values = palloc(sizeof(Datum) * desc->natts);
+	isnull = palloc(sizeof(bool) * desc->natts);
+
+	reservoir_init_selection_state(&rstate, targrows);
+	while (scan_next(st, values, isnull))
+	{
+		int			slot = -1;
+
+		vacuum_delay_point();
+		seen += 1;
+		if (numrows < targrows)
+			slot = numrows++;
+		else
+		{
+			if (rowstoskip < 0)
+				rowstoskip = reservoir_get_next_S(&rstate, seen, targrows);
+			if (rowstoskip <= 0)
+			{
+				slot = (int) (targrows * sampler_random_fract(&rstate.randstate));
+				heap_freetuple(rows[slot]);
+			}
+			rowstoskip -= 1;
+		}
+		if (slot >= 0)
+		{
+			MemoryContextSwitchTo(old);
+			rows[slot] = heap_form_tuple(desc, values, isnull);
+			MemoryContextSwitchTo(cxt);
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+
+	*totalrows = percent < 100 ? remote_rows : seen;
+	*totaldeadrows = 0;
+	ereport(elevel,
+			(errmsg("\"%s\": BigQuery table has about %.0f rows; %.0f rows read (%g%% sampled), %d rows in sample",
+					RelationGetRelationName(rel), *totalrows, seen, percent, numrows)));
+	return numrows;
+}
+
+static bool
+bqAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
+{
+	*func = bq_acquire_sample_rows;
+	*totalpages = 1;			/* BigQuery has no pages to count */
+	return true;
+}
+
 extern List *bqImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 /* modify.c */
@@ -1527,6 +1675,7 @@ bqstream_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = bqEndForeignScan;
 	routine->ExplainForeignScan = bqExplainForeignScan;
 	routine->ImportForeignSchema = bqImportForeignSchema;
+	routine->AnalyzeForeignTable = bqAnalyzeForeignTable;
 	routine->IsForeignRelUpdatable = bqIsForeignRelUpdatable;
 	routine->PlanForeignModify = bqPlanForeignModify;
 	routine->BeginForeignModify = bqBeginForeignModify;

@@ -357,6 +357,27 @@ class SqlSubsetTests(unittest.TestCase):
         self.assertEqual(processed("SELECT id, ts FROM d.t WHERE ts >= '2024-05-02' OR id = 1"),
                          full)
 
+    def test_tablesample_system(self):
+        status, body = self.bq.query('SELECT id FROM d.t TABLESAMPLE SYSTEM (100 PERCENT)')
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(body['rows']), 5)
+        self.assertFalse(body['cacheHit'])
+        status, body = self.bq.query('SELECT id FROM d.t TABLESAMPLE SYSTEM (0 PERCENT)')
+        self.assertEqual((status, body.get('rows', [])), (200, []))
+        self.assertEqual(body['totalBytesProcessed'], '0')     # billed by the part read
+        status, body = self.bq.query('SELECT id FROM d.t TABLESAMPLE SYSTEM (50.5 PERCENT)')
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body['totalBytesProcessed'], str(int(5 * 8 * 0.505)))
+        for sql, fragment in (('SELECT id FROM d.t TABLESAMPLE SYSTEM (101 PERCENT)',
+                               'between 0 and 100'),
+                              ('SELECT id FROM d.t TABLESAMPLE BERNOULLI (5 PERCENT)',
+                               'Expected keyword SYSTEM'),
+                              ('SELECT id FROM d.t TABLESAMPLE SYSTEM (5 ROWS)',
+                               'TABLESAMPLE SYSTEM (n ROWS) is not supported')):
+            status, body = self.bq.query(sql)
+            self.assertEqual(status, 400, sql)
+            self.assertIn(fragment, body['error']['message'], sql)
+
     def test_query_cache(self):
         sql = 'SELECT name FROM d.t WHERE id < 3 ORDER BY id'
         s1, b1 = self.bq.query(sql)

@@ -113,6 +113,20 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items ORDER BY f LIMIT 2;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT i.id FROM items i JOIN local_items l USING (id) ORDER BY i.id LIMIT 2;
 
+-- ANALYZE samples the rows; a large table through TABLESAMPLE SYSTEM
+ANALYZE VERBOSE items;
+SELECT attname, null_frac, n_distinct FROM pg_stats
+ WHERE tablename = 'items' AND attname IN ('cat', 'n', 'b') ORDER BY attname;
+\! curl -sf -o /dev/null -X POST "$BQ/queries" -H 'Content-Type: application/json' -d '{"useLegacySql":false,"query":"CREATE TABLE push_shop.many (id INT64, grp INT64)"}'
+CREATE FOREIGN TABLE many (id bigint, grp bigint) SERVER push_emu;
+INSERT INTO many SELECT i, i % 7 FROM generate_series(1, 3500) i;
+SET default_statistics_target = 1;
+SELECT relname, reltuples FROM pg_class WHERE relname = 'many';
+ANALYZE many;
+SELECT relname, reltuples FROM pg_class WHERE relname = 'many';
+SELECT attname, n_distinct FROM pg_stats WHERE tablename = 'many' AND attname = 'grp';
+RESET default_statistics_target;
+
 -- query options: the cost guard refuses a query that would bill more
 ALTER FOREIGN TABLE items OPTIONS (ADD maximum_bytes_billed '1', use_query_cache 'false');
 SELECT sum(n) FROM items;

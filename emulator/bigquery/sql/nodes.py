@@ -50,7 +50,7 @@ Select = _node('Select', ('distinct', 'items', 'from_', 'where', 'group_by', 'ha
                           'order_by', 'limit', 'offset', 'text_span'))
 SelectItem = _node('SelectItem', ('expr', 'alias', 'star', 'except_', 'replace'))
 # star: None, or qualifier list ([] for a bare *)
-TableRef = _node('TableRef', ('path', 'alias'))
+TableRef = _node('TableRef', ('path', 'alias', 'sample'))   # sample: TABLESAMPLE percent
 SubqueryRef = _node('SubqueryRef', ('query', 'alias'))
 OrderItem = _node('OrderItem', ('expr', 'desc', 'nulls'))  # nulls: None, 'FIRST', 'LAST'
 SetOp = _node('SetOp', ('op', 'left', 'right'))

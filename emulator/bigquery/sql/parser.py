@@ -310,10 +310,25 @@ class Parser:
         path = self.table_path()
         if self.is_kw('FOR'):
             raise unsupported('FOR SYSTEM_TIME AS OF', self.tok.pos)
-        if self.is_kw('TABLESAMPLE'):
-            raise unsupported('TABLESAMPLE', self.tok.pos)
+        sample = None
+        if self.accept_kw('TABLESAMPLE'):
+            # TABLESAMPLE SYSTEM (<number> PERCENT): the only method BigQuery has
+            if not self.accept_word('SYSTEM'):
+                self.error('Syntax error: Expected keyword SYSTEM but got %s'
+                           % self.describe(self.tok))
+            self.expect_op('(')
+            n = self.tok
+            if n.kind not in ('int', 'float'):
+                self.error('Syntax error: Expected number but got %s' % self.describe(n))
+            self.advance()
+            sample = float(n.value)
+            if not self.accept_word('PERCENT'):
+                raise unsupported('TABLESAMPLE SYSTEM (n ROWS)', self.tok.pos)
+            self.expect_op(')')
+            if not 0 <= sample <= 100:
+                self.error('TABLESAMPLE percentage must be between 0 and 100', n)
         alias = self.opt_alias()
-        return N.TableRef(path, alias, pos=t.pos)
+        return N.TableRef(path, alias, sample, pos=t.pos)
 
     def opt_alias(self):
         if self.accept_kw('AS'):

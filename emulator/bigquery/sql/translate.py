@@ -100,6 +100,7 @@ class Scan:
         self.part_hi = None
         self.part_none = False  # the filter proves no partition can match
         self.pruned = False
+        self.fraction = 1.0     # TABLESAMPLE SYSTEM reads (and bills) only part of it
 
 
 class Column:
@@ -227,6 +228,8 @@ class _SelectCompiler:
         ctx.locations.add(meta.location)
         ctx.tables[meta.key] = meta
         alias_name = (ref.alias or table).lower()
+        if ref.sample is not None and meta.type != 'TABLE':
+            raise SqlError('TABLESAMPLE is only allowed on tables', ref.pos)
         if meta.type in ('VIEW', 'MATERIALIZED_VIEW'):
             if meta.key in ctx.view_stack:
                 raise SqlError('View %s references itself' % meta.ref_text(), ref.pos)
@@ -261,7 +264,14 @@ class _SelectCompiler:
         for i, f in enumerate(meta.fields):
             cols.append(Column(f.name, f.type, '%s."c%d"' % (alias, i), scan, i,
                                nan=(f.type == 'FLOAT64')))
-        src = Source(alias_name, '"%s" AS %s' % (meta.sqlite_name, alias), cols, scan, meta)
+        table_sql = '"%s"' % meta.sqlite_name
+        if ref.sample is not None:
+            # a random subset of rows stands for BigQuery's random storage blocks
+            scan.fraction = ref.sample / 100.0
+            ctx.deterministic = False
+            table_sql = '(SELECT * FROM "%s" WHERE (random() %% 1000000 + 1000000) %% 1000000 < %d)' % (
+                meta.sqlite_name, int(round(ref.sample * 10000)))
+        src = Source(alias_name, '%s AS %s' % (table_sql, alias), cols, scan, meta)
         src.params = []
         return src
 
