@@ -21,6 +21,7 @@
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -206,9 +207,37 @@ bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch, boo
 				break;
 			}
 		default:
-			result = InputFunctionCall(&conv->input, js_string_value(tok, scratch),
-									   conv->ioparam, conv->typmod);
-			break;
+			{
+				const char *str = tok->start;
+				size_t		len = tok->len;
+
+				/* BigQuery speaks UTF-8 (checked by the scanner) */
+				if (tok->escaped || GetDatabaseEncoding() != PG_UTF8)
+				{
+					str = js_string_value(tok, scratch);
+					len = scratch->len;
+					if (GetDatabaseEncoding() != PG_UTF8)
+					{
+						str = pg_any_to_server(str, len, PG_UTF8);
+						len = strlen(str);
+					}
+				}
+				/* text needs no parsing: the bytes are the value */
+				if (conv->pg_type == TEXTOID)
+					result = PointerGetDatum(cstring_to_text_with_len(str, len));
+				else if (str == tok->start)
+				{
+					/* input functions want a NUL-terminated string */
+					resetStringInfo(scratch);
+					appendBinaryStringInfo(scratch, str, len);
+					result = InputFunctionCall(&conv->input, scratch->data,
+											   conv->ioparam, conv->typmod);
+				}
+				else
+					result = InputFunctionCall(&conv->input, (char *) str,
+											   conv->ioparam, conv->typmod);
+				break;
+			}
 	}
 	error_context_stack = errcb.previous;
 	return result;
@@ -253,7 +282,9 @@ bq_convert_repeated(BqConverter *conv, JsonScan *s, StringInfo scratch)
 				values = repalloc(values, sizeof(Datum) * room);
 				nulls = repalloc(nulls, sizeof(bool) * room);
 			}
-			js_value(s, &tok);
+			tok.type = js_value(s, &tok);
+			if (tok.type == JT_ERROR)
+				break;
 			if (tok.type == JT_OBJECT || tok.type == JT_ARRAY)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),

@@ -1193,9 +1193,9 @@ string_token(JsonScan *s, StringInfo scratch)
 }
 
 /*
- * One pass over the whole answer checks it and picks the few members the
- * scan needs; the rows are converted later, straight from the text, so a
- * page costs no tree of JSON nodes.
+ * One pass over the answer picks the few members the scan needs, passing
+ * over the rows; these are checked and converted later, as they are read,
+ * straight from the text, so a page costs no tree of JSON nodes.
  */
 static void
 parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
@@ -1216,9 +1216,10 @@ parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
 		{
 			if (js_string_is(&key, "rows"))
 			{
+				/* checked as the rows are read */
 				page->rows = s;
 				page->has_rows = true;
-				js_skip(&s, NULL, NULL);
+				js_skip_unchecked(&s);
 			}
 			else if (js_string_is(&key, "jobComplete"))
 				page->complete = js_value(&s, &tok) == JT_TRUE;
@@ -1350,9 +1351,21 @@ fetch_page(BqScanState *st)
 	MemoryContextSwitchTo(old);
 }
 
+/* a one-letter key, as every cell has: cheaper than js_string_is() */
+static inline bool
+is_key(const JsonToken *key, char name)
+{
+	return key->len == 1 && key->start[0] == name && !key->escaped;
+}
+
 static void
 bad_row(BqScanState *st)
 {
+	if (st->rows.error)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("could not read a BigQuery result row of foreign table \"%s\"", st->relname),
+				 errdetail("The answer is not valid JSON: %s.", st->rows.error)));
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 			 errmsg("could not read a BigQuery result row of foreign table \"%s\"", st->relname),
@@ -1383,7 +1396,7 @@ next_row(BqScanState *st, Datum *values, bool *nulls)
 	{
 		bool		first_cell = true;
 
-		if (!js_string_is(&key, "f") || cell > 0)
+		if (!is_key(&key, 'f') || cell > 0)
 		{
 			js_skip(s, NULL, NULL);
 			continue;
@@ -1407,12 +1420,12 @@ next_row(BqScanState *st, Datum *values, bool *nulls)
 			{
 				BqConverter *conv = &st->conv[cell];
 
-				if (!js_string_is(&key, "v"))
+				if (!is_key(&key, 'v'))
 				{
 					js_skip(s, NULL, NULL);
 					continue;
 				}
-				js_value(s, &tok);
+				tok.type = js_value(s, &tok);
 				if (tok.type == JT_ARRAY && conv->cell == BQC_REPEATED)
 				{
 					values[cell] = bq_convert_repeated(conv, s, &st->scratch);

@@ -370,6 +370,60 @@ js_skip(JsonScan *s, const char **span, size_t *len)
 }
 
 bool
+js_skip_unchecked(JsonScan *s)
+{
+	const char *p;
+	int			depth = 0;
+
+	skip_ws(s);
+	p = s->p;
+	if (p >= s->end || (*p != '[' && *p != '{'))
+		return js_skip(s, NULL, NULL);
+	while (p < s->end)
+	{
+		switch (*p)
+		{
+			case '"':
+				/* to the closing quote: one not escaped by an odd run of backslashes */
+				for (;;)
+				{
+					const char *q = memchr(p + 1, '"', s->end - p - 1);
+					const char *b;
+
+					if (q == NULL)
+					{
+						s->p = s->end;
+						return fail(s, "unterminated string");
+					}
+					for (b = q; b[-1] == '\\'; b--)
+						;
+					p = q;
+					if ((q - b) % 2 == 0)
+						break;
+				}
+				break;
+			case '[':
+			case '{':
+				depth++;
+				break;
+			case ']':
+			case '}':
+				if (--depth == 0)
+				{
+					s->p = p + 1;
+					return true;
+				}
+				break;
+			default:
+				break;
+		}
+		p++;
+	}
+	s->p = s->end;
+	return fail(s, "unterminated array or object");
+}
+
+bool
 js_at_end(JsonScan *s)
 {
 	skip_ws(s);

@@ -65,6 +65,13 @@ extern bool js_array_next(JsonScan *s, bool *first);
 /* Skip a whole value, checking it; span and len (if not NULL) get its text. */
 extern bool js_skip(JsonScan *s, const char **span, size_t *len);
 
+/*
+ * Find the end of an array or object without checking what is inside
+ * (only strings and nesting are followed): for a value that is then read
+ * with the functions above, which check every byte they read.
+ */
+extern bool js_skip_unchecked(JsonScan *s);
+
 /* true when only whitespace is left and no error happened */
 extern bool js_at_end(JsonScan *s);
 

@@ -149,7 +149,7 @@ my %expected = (
 	'html-page' => qr/not a valid JSON object/,
 	'wrong-cells' => qr/has not the expected cells/,
 	'nested-cell' => qr/nested cell for column "id"/,
-	'bad-utf8' => qr/not a valid JSON object/,
+	'bad-utf8' => qr/not valid JSON: invalid UTF-8 in a string/,
 	'not-a-number' => qr/invalid input syntax for type bigint.*\n.*converting column "id" from BigQuery INT64/s,
 	'no-job' => qr/without a job reference/);
 foreach my $kind (sort keys %expected)
