@@ -16,9 +16,9 @@
  * - LIKE with a constant pattern whose escapes BigQuery reads the same way;
  * - IS [NOT] NULL, AND, OR, NOT, boolean columns, bigint + - *,
  *   date_trunc(unit, timestamptz, 'UTC');
- * - count(*), count([DISTINCT] x), sum, avg, min and max.  avg is sent as
- *   SUM and COUNT and divided here, so that the result has PostgreSQL's
- *   type and precision.
+ * - count(*), count([DISTINCT] x), sum, avg, min and max (not of floats).
+ *   avg is sent as SUM and COUNT and divided here, so that the result has
+ *   PostgreSQL's type and precision; a bigint sum is a BIGNUMERIC one.
  *
  * Every value travels as a typed query parameter (@p1, @p2, ...), never as
  * text spliced into the query, so no string a user supplies can change the
@@ -172,9 +172,23 @@ static void
 append_param(DeparseCtx *ctx, Node *value, BqParamKind kind)
 {
 	BqParam    *p;
+	ListCell   *lc;
 
 	if (ctx->buf == NULL)
 		return;
+	/*
+	 * One parameter per value: an expression grouped by and selected must
+	 * read the same in both places for BigQuery to match them.
+	 */
+	foreach(lc, *ctx->params)
+	{
+		p = (BqParam *) lfirst(lc);
+		if (p->kind == kind && equal(p->expr, value))
+		{
+			appendStringInfo(ctx->buf, "@p%d", foreach_current_index(lc) + 1);
+			return;
+		}
+	}
 	p = palloc0(sizeof(BqParam));
 	p->expr = (Expr *) value;
 	p->kind = kind;
@@ -284,9 +298,11 @@ agg_kind(DeparseCtx *ctx, Aggref *agg)
 			break;
 		case AGG_SUM:
 		case AGG_AVG:
-			/* float8 sums differ only by addition order, as in parallel plans */
-			if (type != INT2OID && type != INT4OID && type != INT8OID &&
-				type != NUMERICOID && type != FLOAT8OID)
+			/*
+			 * Not floats: PostgreSQL keeps a lone -0 and fails on overflow,
+			 * where BigQuery gives 0 and Infinity.
+			 */
+			if (type != INT2OID && type != INT4OID && type != INT8OID && type != NUMERICOID)
 				return AGG_NONE;
 			break;
 		case AGG_MIN:
@@ -321,11 +337,25 @@ append_agg_arg(DeparseCtx *ctx, Aggref *agg)
 	deparse_operand(&inner, (Node *) ((TargetEntry *) linitial(agg->args))->expr);
 }
 
+/*
+ * SUM of the argument; of bigint as BIGNUMERIC, since PostgreSQL's sum of
+ * bigint is numeric and goes past 2^63 where INT64 would overflow.
+ */
+static void
+append_sum(DeparseCtx *ctx, Aggref *agg)
+{
+	bool		widen = exprType((Node *) ((TargetEntry *) linitial(agg->args))->expr) == INT8OID;
+
+	appendStringInfoString(ctx->buf, widen ? "SUM(CAST(" : "SUM(");
+	append_agg_arg(ctx, agg);
+	appendStringInfoString(ctx->buf, widen ? " AS BIGNUMERIC))" : ")");
+}
+
 /* an aggregate as an operand: everything but avg, which needs a division here */
 static bool
 deparse_aggregate(DeparseCtx *ctx, Aggref *agg)
 {
-	static const char *const names[] = {NULL, "COUNT", "SUM", NULL, "MIN", "MAX"};
+	static const char *const names[] = {NULL, "COUNT", NULL, NULL, "MIN", "MAX"};
 	BqAggKind	kind;
 
 	if (!ctx->upper)
@@ -333,7 +363,9 @@ deparse_aggregate(DeparseCtx *ctx, Aggref *agg)
 	kind = agg_kind(ctx, agg);
 	if (kind == AGG_NONE || kind == AGG_AVG)
 		return false;
-	if (ctx->buf)
+	if (ctx->buf && kind == AGG_SUM)
+		append_sum(ctx, agg);
+	else if (ctx->buf)
 	{
 		appendStringInfo(ctx->buf, "%s(", names[kind]);
 		if (agg->aggstar)
@@ -354,6 +386,22 @@ deparse_aggregate(DeparseCtx *ctx, Aggref *agg)
  * ---------------------------------------------------------------------
  */
 
+/* (left op right) */
+static bool
+deparse_infix(DeparseCtx *ctx, List *args, const char *op)
+{
+	append_text(ctx, "(");
+	if (!deparse_operand(ctx, linitial(args)))
+		return false;
+	append_text(ctx, " ");
+	append_text(ctx, op);
+	append_text(ctx, " ");
+	if (!deparse_operand(ctx, lsecond(args)))
+		return false;
+	append_text(ctx, ")");
+	return true;
+}
+
 /* bigint + - *: both sides raise an error on overflow */
 static bool
 deparse_arithmetic(DeparseCtx *ctx, OpExpr *op)
@@ -367,16 +415,7 @@ deparse_arithmetic(DeparseCtx *ctx, OpExpr *op)
 	if (name == NULL || (strcmp(name, "+") != 0 && strcmp(name, "-") != 0 &&
 						 strcmp(name, "*") != 0))
 		return false;
-	append_text(ctx, "(");
-	if (!deparse_operand(ctx, linitial(op->args)))
-		return false;
-	append_text(ctx, " ");
-	append_text(ctx, name);
-	append_text(ctx, " ");
-	if (!deparse_operand(ctx, lsecond(op->args)))
-		return false;
-	append_text(ctx, ")");
-	return true;
+	return deparse_infix(ctx, op->args, name);
 }
 
 /*
@@ -485,16 +524,7 @@ deparse_comparison(DeparseCtx *ctx, OpExpr *op)
 			return false;
 	}
 
-	append_text(ctx, "(");
-	if (!deparse_operand(ctx, linitial(op->args)))
-		return false;
-	append_text(ctx, " ");
-	append_text(ctx, name);
-	append_text(ctx, " ");
-	if (!deparse_operand(ctx, lsecond(op->args)))
-		return false;
-	append_text(ctx, ")");
-	return true;
+	return deparse_infix(ctx, op->args, name);
 }
 
 /*
@@ -540,14 +570,7 @@ deparse_like(DeparseCtx *ctx, OpExpr *op)
 		!OidIsValid(op->inputcollid) || !get_collation_isdeterministic(op->inputcollid))
 		return false;
 
-	append_text(ctx, "(");
-	if (!deparse_operand(ctx, linitial(op->args)))
-		return false;
-	append_text(ctx, negated ? " NOT LIKE " : " LIKE ");
-	if (!deparse_operand(ctx, lsecond(op->args)))
-		return false;
-	append_text(ctx, ")");
-	return true;
+	return deparse_infix(ctx, op->args, negated ? "NOT LIKE" : "LIKE");
 }
 
 /* a constant array with a NULL element, or NULL itself */
@@ -708,9 +731,8 @@ bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel, Expr *
 	if (IsA(node, Aggref) && agg_kind(&ctx, (Aggref *) node) == AGG_AVG)
 	{
 		/* avg = SUM / COUNT, divided as PostgreSQL does */
-		appendStringInfoString(buf, "SUM(");
-		append_agg_arg(&ctx, (Aggref *) node);
-		appendStringInfoString(buf, "), COUNT(");
+		append_sum(&ctx, (Aggref *) node);
+		appendStringInfoString(buf, ", COUNT(");
 		append_agg_arg(&ctx, (Aggref *) node);
 		appendStringInfoChar(buf, ')');
 		return 2;

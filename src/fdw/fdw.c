@@ -751,6 +751,8 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	RemoteQuery q = {0};
 	ListCell   *lc;
 	List	   *remote = NIL;
+	int		   *positions;		/* of each scan column in BigQuery's select list */
+	int			ncolumns = 0;
 
 	if (grouped)
 		scan_tlist = qinfo->grouped_tlist;
@@ -760,16 +762,19 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 
 	initStringInfo(&q.sql);
 	appendStringInfoString(&q.sql, "SELECT ");
+	positions = palloc0(sizeof(int) * (list_length(scan_tlist) + 1));
 	foreach(lc, scan_tlist)
 	{
 		TargetEntry *tle = (TargetEntry *) lfirst(lc);
+		int			columns;
 
 		if (lc != list_head(scan_tlist))
 			appendStringInfoString(&q.sql, ", ");
+		positions[tle->resno] = ++ncolumns;
+		columns = bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr, &q.params);
+		ncolumns += columns - 1;
 		q.retrieved = lappend_int(q.retrieved, tle->resno);
-		q.averages = lappend_int(q.averages,
-								 bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr,
-														&q.params) == 2);
+		q.averages = lappend_int(q.averages, columns == 2);
 		q.scales = lappend_int(q.scales, bq_select_item_scale(tle->expr));
 		candidates = lappend(candidates, tle->expr);
 	}
@@ -787,8 +792,9 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 			SortGroupClause *sgc = (SortGroupClause *) lfirst(lc);
 			TargetEntry *tle = get_sortgroupclause_tle(sgc, scan_tlist);
 
-			appendStringInfoString(&q.sql, lc == list_head(parse->groupClause) ? " GROUP BY " : ", ");
-			bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr, &q.params);
+			/* by position: the key is in the select list, whatever its text */
+			appendStringInfo(&q.sql, "%s%d", lc == list_head(parse->groupClause) ? " GROUP BY " : ", ",
+							 positions[tle->resno]);
 		}
 		bq_deparse_where(&q.sql, "HAVING", scanrel, rel, qinfo->having, true, &q.params);
 	}

@@ -78,9 +78,9 @@ SELECT check_same('SELECT id FROM items WHERE ts >= ''2026-11-02'' AND b ORDER B
 -- aggregates, GROUP BY and HAVING: avg is sum / count divided here
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT cat, count(*), count(n), count(DISTINCT n), sum(n), avg(n), sum(amount), avg(amount),
-       min(amount), max(s), min(d), max(ts), sum(f), avg(f)
+       min(amount), max(s), min(d), max(ts)
   FROM items GROUP BY cat HAVING count(*) > 1;
-SELECT check_same('SELECT cat, count(*), count(n), count(DISTINCT n), sum(n), avg(n), sum(amount), avg(amount), min(amount), max(s), min(d), max(ts), sum(f), avg(f) FROM items GROUP BY cat HAVING count(*) > 1 ORDER BY cat');
+SELECT check_same('SELECT cat, count(*), count(n), count(DISTINCT n), sum(n), avg(n), sum(amount), avg(amount), min(amount), max(s), min(d), max(ts) FROM items GROUP BY cat HAVING count(*) > 1 ORDER BY cat');
 SELECT check_same('SELECT count(*), sum(n), avg(amount), max(s) FROM items WHERE id > 100');
 SELECT check_same('SELECT count(*), sum(amount) FROM items WHERE id > 100 HAVING count(*) > 0');
 SELECT check_same('SELECT d, b, count(*) * 2 + 1, sum(n) FROM items GROUP BY d, b ORDER BY d, b');
@@ -95,8 +95,9 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT date_trunc('hour', ts), count(*) FROM items 
 RESET timezone;
 -- a local WHERE clause keeps the aggregate local
 EXPLAIN (VERBOSE, COSTS OFF) SELECT cat, count(*) FROM items WHERE f > 0 GROUP BY cat;
--- so do aggregates BigQuery computes differently
+-- so do aggregates BigQuery computes differently: floats (-0, overflow, NaN)
 EXPLAIN (VERBOSE, COSTS OFF) SELECT max(f) FROM items;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT sum(f) FROM items;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT string_agg(s, ',') FROM items;
 
 -- ORDER BY and LIMIT/OFFSET, when nothing local could change the rows
