@@ -766,6 +766,9 @@ bqstream_pipeline_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			cfg = NULL;			/* re-read the pipeline too */
+			ereport(DEBUG1,
+					(errmsg_internal("bqstream pipeline \"%s\" worker reloaded its configuration",
+									 slot->pipeline)));
 		}
 		if (slot->stop_requested)
 			break;

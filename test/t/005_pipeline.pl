@@ -295,6 +295,15 @@ ok(wait_for('the main pipeline', 30, sub { stat_of('main', 'inserted + dead_lett
 	'main pipeline stores the new orders');
 cmp_ok(stat_of('main', 'batches') - $batches0, '>=', 20, 'in batches of the new size (10)');
 
+# SIGHUP: the workers read the configuration file again
+my $log_offset = -s $node->logfile;
+$node->append_conf('postgresql.conf', "log_min_messages = debug1\n");
+$node->reload;
+ok($node->wait_for_log(qr/bqstream pipeline "main" worker reloaded its configuration/, $log_offset),
+	'a reload reaches the running workers');
+$node->append_conf('postgresql.conf', "log_min_messages = warning\n");
+$node->reload;
+
 $node->safe_psql('postgres', "SELECT bqstream.drop_pipeline('chaos')");
 ok(wait_for('chaos to go', 20, sub {
 			$node->safe_psql('postgres', "SELECT count(*) FROM bqstream.worker_stats WHERE pipeline = 'chaos'") == 0
