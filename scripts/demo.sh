@@ -1,7 +1,10 @@
 #!/bin/bash
 # The bqstream demo: starts the local Pub/Sub + BigQuery emulator and a
 # PostgreSQL 15 instance with bqstream preloaded in a local folder, creates
-# the extension and runs the pipeline as far as it is built today.
+# the extension and runs the pipeline as far as it is built today. It draws
+# orders per minute, read back through the foreign data wrapper, with gnuplot
+# into demo-output/orders_per_minute.png (BQSTREAM_DEMO_OUTPUT overrides the
+# folder), outside .demo/ so that it survives the servers' state being wiped.
 #
 # Usage: scripts/demo.sh [--keep]
 #   --keep  leave the emulator and PostgreSQL running afterwards and print how
@@ -163,6 +166,65 @@ sql "SELECT count(*) AS orders, round(sum(amount)::numeric, 2) AS revenue, min(e
 sql "SELECT product_id, sum(order_count) AS orders, round(sum(revenue)::numeric, 2) AS revenue FROM orders_per_minute GROUP BY product_id ORDER BY orders DESC LIMIT 5"
 sql "EXPLAIN (VERBOSE, COSTS OFF) SELECT product_id, amount FROM raw_orders WHERE amount > 100"
 
+step "4h. a chart: orders and revenue per minute, read through the foreign table orders_per_minute"
+# Outside .demo/ so it outlives the next run's clean start.
+OUT=${BQSTREAM_DEMO_OUTPUT:-$ROOT/demo-output}
+if ! mkdir -p "$OUT" 2>/dev/null || [ ! -w "$OUT" ]; then
+	OUT=$DEMO/output
+	mkdir -p "$OUT"
+fi
+CHART_DATA=$OUT/orders_per_minute.tsv
+CHART=$OUT/orders_per_minute.png
+rm -f "$CHART"	# a chart from an earlier run would pass for this one's
+q="SELECT to_char(order_minute AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), sum(order_count), round(sum(revenue)::numeric, 2) FROM orders_per_minute GROUP BY order_minute ORDER BY order_minute"
+echo "postgres=# $q"
+"${PSQL[@]}" -At -F $'\t' -c "$q" >"$CHART_DATA"
+minutes=$(grep -c . "$CHART_DATA" || true)
+echo "$minutes minutes written to $CHART_DATA (minute, orders, revenue), e.g.:"
+head -n 3 "$CHART_DATA" | sed 's/^/  /'
+if ! command -v gnuplot >/dev/null; then
+	echo "gnuplot is not installed (Debian: apt-get install gnuplot-nox), so no chart; the data is in $CHART_DATA"
+elif [ "$minutes" -eq 0 ]; then
+	echo "no rows in orders_per_minute, so no chart"
+else
+	# pngcairo draws smoother text and lines; plain png (libgd) is the fallback
+	if gnuplot -e "set terminal pngcairo" >/dev/null 2>&1; then
+		term="pngcairo size 1100,560 noenhanced font ',10'"
+	else
+		term="png size 1100,560 noenhanced"
+	fi
+	if gnuplot >"$DEMO/gnuplot.log" 2>&1 <<EOF; then
+set terminal $term
+set output '$CHART'
+set datafile separator "\t"
+set title "Orders and revenue per minute of event time: shop.orders_per_minute read through bqstream_fdw\n($minutes minutes; most orders fall in the minute they were published, the late ones (10%) 5 to 120 minutes earlier, hence log scales)"
+set xdata time
+set timefmt "%Y-%m-%d %H:%M"
+set format x "%H:%M"
+set xlabel "event time (UTC), per minute"
+set ylabel "orders per minute"
+set y2label "revenue per minute (sum of amount)"
+set format y "%.0f"
+set format y2 "%.0f"
+set autoscale xfix
+set offsets 120, 120, 0, 0
+set logscale y
+set logscale y2
+set ytics nomirror
+set y2tics
+set grid ytics xtics
+set key top left box opaque
+set style fill solid 0.7 border -1
+set boxwidth 40
+plot '$CHART_DATA' using 1:2 with boxes lc rgb "#4e79a7" title "orders", \
+	'' using 1:3 axes x1y2 with linespoints lc rgb "#e15759" lw 1.5 pt 7 ps 0.5 title "revenue"
+EOF
+		echo "chart: $CHART"
+	else
+		echo "gnuplot failed (see $DEMO/gnuplot.log); the data is in $CHART_DATA"
+	fi
+fi
+
 step "5. the Pub/Sub emulator answers like pubsub.googleapis.com"
 P=http://127.0.0.1:$PUBSUB_PORT/v1/projects/demo-project
 show() {
@@ -195,6 +257,9 @@ post "$B/datasets/shop/tables/demo_orders/insertAll" \
 post "$B/queries" '{"useLegacySql":false,"formatOptions":{"useInt64Timestamp":true},"query":"SELECT product_id, TIMESTAMP_TRUNC(event_time, MINUTE) AS minute, COUNT(*) AS orders, SUM(amount) AS revenue FROM shop.demo_orders WHERE event_time >= @since GROUP BY product_id, minute ORDER BY revenue DESC","parameterMode":"NAMED","queryParameters":[{"name":"since","parameterType":{"type":"TIMESTAMP"},"parameterValue":{"value":"2026-11-24 00:00:00+00"}}]}'
 
 echo
+if [ -s "${CHART:-/nonexistent}" ]; then
+	echo "The chart of orders per minute: $CHART"
+fi
 if [ "$KEEP" = yes ]; then
 	echo "The demo is still running. Connect with:"
 	echo "  ${PSQL[*]:1}"

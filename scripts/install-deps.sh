@@ -12,6 +12,7 @@ PACKAGES=(
 	libcurl4-openssl-dev libjansson-dev libssl-dev openssl ca-certificates
 	libipc-run-perl		# PostgreSQL::Test::Cluster
 	python3			# the emulator (standard library only)
+	gnuplot-nox		# the demo's chart of orders per minute (PNG)
 )
 
 missing=()

@@ -103,7 +103,7 @@ class ServicePort:
         self.counters = counters
         self.faults = faults
         self.name = service.name
-        counters.declare("faults_injected", "faults_dropped")
+        counters.declare("faults_injected", "faults_dropped", "response_bytes", "response_bytes_sent")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_cls = type("_Server_" + self.name, (_Server,), {"address_family": family})
         self.httpd = server_cls((host, port), _Handler)
@@ -357,11 +357,15 @@ class _Handler(BaseHTTPRequestHandler):
             body = b""   # no body, and (RFC 9110) no Content-Length either
         else:
             headers.append("Content-Type: " + content_type)
+            if count:
+                ctx.counters.incr("response_bytes", len(body))
             if len(body) >= GZIP_MIN_RESPONSE and "gzip" in (self.headers.get("Accept-Encoding") or ""):
                 body = gzip.compress(body, compresslevel=1)
                 headers.append("Content-Encoding: gzip")
                 headers.append("Vary: Accept-Encoding")
             headers.append("Content-Length: %d" % len(body))
+            if count:
+                ctx.counters.incr("response_bytes_sent", len(body))
         if extra_headers:
             headers.extend("%s: %s" % kv for kv in extra_headers.items())
         if self.close_connection:
