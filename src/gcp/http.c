@@ -51,7 +51,7 @@ int			gcp_http_connect_timeout_ms = 10000;
 int			gcp_http_timeout_ms = 60000;
 int			gcp_http_deadline_ms = 120000;
 int			gcp_http_max_retries = 5;
-bool		gcp_http_compression = true;
+int			gcp_http_compression = GCP_COMPRESSION_AUTO;
 bool		gcp_http_catch_cancel = false;
 
 typedef enum CallState
@@ -100,6 +100,19 @@ static uint64 calls_finished = 0;
 static CURL *easy_pool[EASY_POOL_SIZE];
 static int	easy_pool_len = 0;
 
+static const struct config_enum_entry compression_options[] = {
+	{"auto", GCP_COMPRESSION_AUTO, false},
+	{"on", GCP_COMPRESSION_ON, false},
+	{"off", GCP_COMPRESSION_OFF, false},
+	{"true", GCP_COMPRESSION_ON, true},
+	{"false", GCP_COMPRESSION_OFF, true},
+	{"yes", GCP_COMPRESSION_ON, true},
+	{"no", GCP_COMPRESSION_OFF, true},
+	{"1", GCP_COMPRESSION_ON, true},
+	{"0", GCP_COMPRESSION_OFF, true},
+	{NULL, 0, false}
+};
+
 void
 gcp_http_define_gucs(void)
 {
@@ -124,11 +137,11 @@ gcp_http_define_gucs(void)
 							120000, 100, 86400000,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
-	DefineCustomBoolVariable("bqstream.http_compression",
+	DefineCustomEnumVariable("bqstream.http_compression",
 							 "Ask GCP for gzip-compressed responses.",
-							 "Compression saves bandwidth at some CPU per response; off suits a worker next to the service.",
+							 "Compression saves bandwidth at some CPU per response. \"auto\" asks for it from https endpoints only: Google's are, a local emulator is not.",
 							 &gcp_http_compression,
-							 true,
+							 GCP_COMPRESSION_AUTO, compression_options,
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("bqstream.http_max_retries",
@@ -417,7 +430,10 @@ gcp_http_start(const GcpHttpRequest *req)
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, gcp_http_compression ? "" : NULL);
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING,
+					 gcp_http_compression == GCP_COMPRESSION_ON ||
+					 (gcp_http_compression == GCP_COMPRESSION_AUTO &&
+					  pg_strncasecmp(req->url, "https://", 8) == 0) ? "" : NULL);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "bqstream/" BQSTREAM_VERSION);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->errbuf);

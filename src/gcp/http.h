@@ -48,7 +48,14 @@ extern int	gcp_http_connect_timeout_ms;
 extern int	gcp_http_timeout_ms;
 extern int	gcp_http_deadline_ms;
 extern int	gcp_http_max_retries;
-extern bool gcp_http_compression;
+typedef enum GcpCompression
+{
+	GCP_COMPRESSION_OFF,
+	GCP_COMPRESSION_ON,
+	GCP_COMPRESSION_AUTO		/* from https endpoints only */
+} GcpCompression;
+
+extern int	gcp_http_compression;	/* GcpCompression */
 
 /*
  * Set by a caller that reports partial work when cancelled: a query cancel
