@@ -42,7 +42,7 @@ Remote SQL of each query (EXPLAIN VERBOSE) is printed, so what was pushed is
 visible, and each pair of forms is checked to give the same answer.
 
 Usage: bench/fdw.py [--rows N] [--days D] [--fetch-sizes 10000,50000] [--quick]
-       [--no-compression] [--runs R]
+       [--compression auto|on|off] [--runs R]
   --quick  50,000 rows, for a smoke run of a few seconds.
 Run as root (PostgreSQL runs as the postgres OS user); requires `make install`
 first.
@@ -249,15 +249,16 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="repeat each measurement R times")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--quick", action="store_true", help="50,000 rows: a smoke run")
-    ap.add_argument("--no-compression", action="store_true",
-                    help="set bqstream.http_compression = off (no gzip'd responses)")
+    ap.add_argument("--compression", choices=("auto", "on", "off"), default="auto",
+                    help="bqstream.http_compression (auto: gzip from https endpoints only, "
+                         "so not from the emulator; on: gzip'd responses from it too)")
     args = ap.parse_args()
     if args.quick:
         args.rows = 50000
     fetch_sizes = [int(x) for x in args.fetch_sizes.split(",") if x]
 
     bench = Bench(services="bigquery",
-                  pg_conf="bqstream.http_compression = off\n" if args.no_compression else "")
+                  pg_conf="bqstream.http_compression = %s\n" % args.compression)
     try:
         bench.create_server()
         emu = Emulator(bench.ports["bigquery"])
@@ -352,7 +353,7 @@ def main():
         if os.path.getmtime(lib) != lib_mtime:
             print("\nWARNING: %s was reinstalled during the run; the figures may mix two builds" % lib)
         print("\n%d rows over %d days, emulator in memory, bqstream.http_compression %s"
-              % (args.rows, args.days, "off" if args.no_compression else "on (default)"))
+              % (args.rows, args.days, args.compression))
         head = ("part", "case", "time s", "rows/s", "backend CPU s", "us/row", "emulator CPU s",
                 "rows from BQ", "MB JSON", "MB sent", "requests", "MB processed")
         lines = [head]

@@ -45,13 +45,14 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rate", type=int, default=10000)
     ap.add_argument("--seconds", type=int, default=20)
-    ap.add_argument("--no-compression", action="store_true",
-                    help="set bqstream.http_compression = off (no gzip'd responses)")
+    ap.add_argument("--compression", choices=("auto", "on", "off"), default="auto",
+                    help="bqstream.http_compression (auto: gzip from https endpoints only, "
+                         "so not from the emulator; on: gzip'd responses from it too)")
     args = ap.parse_args()
 
     bench = Bench(services="pubsub,bigquery",
                   pg_conf="shared_preload_libraries = 'bqstream'\nbqstream.launcher_naptime = 200\n"
-                  + ("bqstream.http_compression = off\n" if args.no_compression else ""))
+                  + ("bqstream.http_compression = %s\n" % args.compression))
     try:
         bench.create_server()
         bench.psql("SELECT count(*) FROM bqstream.setup_demo('bench')",
