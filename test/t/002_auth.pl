@@ -11,6 +11,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BqEmulator;
+
 my $tmp = tempdir(CLEANUP => 1);
 
 sub make_key
@@ -27,27 +31,8 @@ my $key = make_key('sa');
 my $other_key = make_key('other');
 
 # the emulator, in auth mode, on free ports
-my $ports_file = "$tmp/ports.json";
-my $emulator_pid = fork();
-if ($emulator_pid == 0)
-{
-	open(STDOUT, '>', "$tmp/emulator.log");
-	open(STDERR, '>&', \*STDOUT);
-	exec('/usr/bin/python3', '-m', 'emulator', '--services', 'pubsub,bigquery',
-		'--pubsub-port', '0', '--bigquery-port', '0', '--ports-file', $ports_file,
-		'--auth-public-key', "$tmp/sa.pub.pem")
-	  or die "cannot start the emulator: $!";
-}
-END { kill 'TERM', $emulator_pid if $emulator_pid; }
-for (1 .. 100)
-{
-	last if -s $ports_file;
-	select(undef, undef, undef, 0.1);
-}
-BAIL_OUT('the emulator did not start: ' . slurp_file("$tmp/emulator.log"))
-  unless -s $ports_file;
-my $ports = decode_json(slurp_file($ports_file));
-my ($ps, $bq) = ($ports->{pubsub}, $ports->{bigquery});
+my $emu = BqEmulator->new(dir => $tmp, args => [ '--auth-public-key', "$tmp/sa.pub.pem" ]);
+my ($ps, $bq) = ($emu->{pubsub}, $emu->{bigquery});
 
 sub key_json
 {

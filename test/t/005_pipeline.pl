@@ -13,44 +13,14 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BqEmulator;
+
 my $tmp = tempdir(CLEANUP => 1);
-my ($ps, $bq) = (0, 0);
-my $emulator_pid;
-
 # the test's own emulator, persistent, so that it can be restarted
-sub start_emulator
-{
-	unlink "$tmp/ports.json";
-	$emulator_pid = fork();
-	if ($emulator_pid == 0)
-	{
-		open(STDOUT, '>>', "$tmp/emulator.log");
-		open(STDERR, '>&', \*STDOUT);
-		exec('/usr/bin/python3', '-m', 'emulator', '--services', 'pubsub,bigquery',
-			'--pubsub-port', $ps, '--bigquery-port', $bq, '--data-dir', "$tmp/emulator-data",
-			'--ports-file', "$tmp/ports.json")
-		  or die "cannot start the emulator: $!";
-	}
-	for (1 .. 200)
-	{
-		last if -s "$tmp/ports.json";
-		usleep(50_000);
-	}
-	BAIL_OUT('the emulator did not start: ' . slurp_file("$tmp/emulator.log"))
-	  unless -s "$tmp/ports.json";
-	my $ports = decode_json(slurp_file("$tmp/ports.json"));
-	($ps, $bq) = ($ports->{pubsub}, $ports->{bigquery});
-}
-
-sub stop_emulator
-{
-	kill 'TERM', $emulator_pid;
-	waitpid($emulator_pid, 0);
-	$emulator_pid = undef;
-}
-END { kill 'TERM', $emulator_pid if $emulator_pid; }
-
-start_emulator();
+my $emu = BqEmulator->new(dir => $tmp, args => [ '--data-dir', "$tmp/emulator-data" ]);
+my ($ps, $bq) = ($emu->{pubsub}, $emu->{bigquery});
 
 sub http
 {
@@ -229,9 +199,9 @@ ok(wait_for('the server after the crash', 60, sub {
 	'the server is back after the SIGKILL');
 ok(wait_for('the workers again', 30, sub { stat_of('chaos', 'workers') >= 1 }),
 	'the launcher restarts the workers');
-stop_emulator();
+$emu->stop;
 sleep 1;
-start_emulator();
+$emu->start;
 faults($bq, undef);
 diag("restarted the emulator on $ps/$bq");
 ok(wait_for('the chaos pipeline to catch up', 240, sub {

@@ -11,25 +11,15 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BqEmulator;
+
 my $tmp = tempdir(CLEANUP => 1);
 
 # an emulator whose query jobs take 3 s
-my $emulator_pid = fork();
-if ($emulator_pid == 0)
-{
-	open(STDOUT, '>', "$tmp/emulator.log");
-	open(STDERR, '>&', \*STDOUT);
-	exec('/usr/bin/python3', '-m', 'emulator', '--services', 'bigquery', '--bigquery-port', '0',
-		'--ports-file', "$tmp/ports.json", '--bq-job-delay-ms', '3000')
-	  or die "cannot start the emulator: $!";
-}
-END { kill 'TERM', $emulator_pid if $emulator_pid; }
-for (1 .. 100)
-{
-	last if -s "$tmp/ports.json";
-	usleep(100_000);
-}
-my $bq = decode_json(slurp_file("$tmp/ports.json"))->{bigquery};
+my $bq = BqEmulator->new(dir => $tmp, services => 'bigquery',
+	args => [ '--bq-job-delay-ms', '3000' ])->{bigquery};
 
 sub counters
 {

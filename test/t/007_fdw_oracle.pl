@@ -20,30 +20,17 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BqEmulator;
+
 my $tmp = tempdir(CLEANUP => 1);
 
 # ---------------------------------------------------------------------
 # the emulator and the instance
 # ---------------------------------------------------------------------
 
-my $emulator_pid = fork();
-if ($emulator_pid == 0)
-{
-	open(STDOUT, '>', "$tmp/emulator.log");
-	open(STDERR, '>&', \*STDOUT);
-	exec('/usr/bin/python3', '-m', 'emulator', '--services', 'bigquery', '--bigquery-port', '0',
-		'--ports-file', "$tmp/ports.json")
-	  or die "cannot start the emulator: $!";
-}
-END { kill 'TERM', $emulator_pid if $emulator_pid; }
-for (1 .. 200)
-{
-	last if -s "$tmp/ports.json";
-	usleep(50_000);
-}
-BAIL_OUT('the emulator did not start: ' . slurp_file("$tmp/emulator.log"))
-  unless -s "$tmp/ports.json";
-my $bq = decode_json(slurp_file("$tmp/ports.json"))->{bigquery};
+my $bq = BqEmulator->new(dir => $tmp, services => 'bigquery')->{bigquery};
 my $api = "http://127.0.0.1:$bq/bigquery/v2/projects/oracle-project";
 
 sub http

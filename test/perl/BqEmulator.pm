@@ -1,0 +1,87 @@
+# The local Pub/Sub + BigQuery emulator (emulator/) for TAP tests: started on
+# free ports in the test's own directory, stopped when the test ends, and
+# restartable on the same ports (with --data-dir, on the same state).
+#
+#   my $emu = BqEmulator->new(dir => $tmp, services => 'bigquery',
+#                             args => ['--bq-job-delay-ms', '3000']);
+#   ... $emu->{bigquery} (port), $emu->{pubsub}, $emu->url('bigquery') ...
+#   $emu->stop; $emu->start;    # same ports
+package BqEmulator;
+
+use strict;
+use warnings;
+
+use JSON::PP;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my @running;
+
+sub new
+{
+	my ($class, %opts) = @_;
+	my $self = bless {
+		dir => $opts{dir},
+		services => $opts{services} // 'pubsub,bigquery',
+		args => $opts{args} // [],
+		pubsub => 0,
+		bigquery => 0,
+		pid => undef,
+	}, $class;
+	$self->start;
+	return $self;
+}
+
+sub start
+{
+	my ($self) = @_;
+	my $ports_file = "$self->{dir}/ports.json";
+	my $log = "$self->{dir}/emulator.log";
+
+	unlink $ports_file;
+	my $pid = fork();
+	if ($pid == 0)
+	{
+		open(STDOUT, '>>', $log);
+		open(STDERR, '>&', \*STDOUT);
+		exec('/usr/bin/python3', '-m', 'emulator', '--services', $self->{services},
+			'--pubsub-port', $self->{pubsub}, '--bigquery-port', $self->{bigquery},
+			'--ports-file', $ports_file, @{ $self->{args} })
+		  or die "cannot start the emulator: $!";
+	}
+	$self->{pid} = $pid;
+	push @running, $self;
+	for (1 .. 200)
+	{
+		last if -s $ports_file;
+		usleep(50_000);
+	}
+	BAIL_OUT('the emulator did not start: ' . slurp_file($log)) unless -s $ports_file;
+	my $ports = decode_json(slurp_file($ports_file));
+	$self->{$_} = $ports->{$_} // 0 for qw(pubsub bigquery);
+	return $self;
+}
+
+sub stop
+{
+	my ($self) = @_;
+	return unless $self->{pid};
+	kill 'TERM', $self->{pid};
+	waitpid($self->{pid}, 0);
+	$self->{pid} = undef;
+}
+
+# http://127.0.0.1:PORT of a service
+sub url
+{
+	my ($self, $service) = @_;
+	return "http://127.0.0.1:$self->{$service}";
+}
+
+END
+{
+	kill 'TERM', $_->{pid} for grep { $_->{pid} } @running;
+}
+
+1;
