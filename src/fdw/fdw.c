@@ -184,6 +184,7 @@ typedef struct RowCount
 {
 	Oid			relid;
 	double		rows;
+	double		row_bytes;		/* average logical bytes per stored row, or -1 */
 	TimestampTz fetched_at;
 } RowCount;
 
@@ -207,17 +208,19 @@ forget_row_count(Oid relid)
 /*
  * Rows of the BigQuery table, from its metadata (numRows plus what is
  * still in the streaming buffer), cached for a few minutes; -1 when the
- * metadata has no count.  A table that cannot be reached fails here, at
+ * metadata has no count.  *row_bytes (if asked for) gets the average size
+ * of a row, or -1.  A table that cannot be reached fails here, at
  * planning, as it would at execution.
  */
 static double
-remote_row_count(Oid relid)
+remote_row_count(Oid relid, double *row_bytes)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	ListCell   *lc;
 	RowCount   *rc = NULL;
 	MemoryContext old;
 	double		rows = -1;
+	double		bytes = -1;
 
 	foreach(lc, row_counts)
 	{
@@ -227,7 +230,11 @@ remote_row_count(Oid relid)
 			rc = c;
 	}
 	if (rc && now - rc->fetched_at < ROW_COUNT_TTL_S * USECS_PER_SEC)
+	{
+		if (row_bytes)
+			*row_bytes = rc->row_bytes;
 		return rc->rows;
+	}
 
 	if (gcp_option_value(GetForeignTable(relid)->options, "query") == NULL)
 	{
@@ -245,8 +252,13 @@ remote_row_count(Oid relid)
 		const char *buffered = json_string_value(json_object_get(json_object_get(table, "streamingBuffer"),
 																 "estimatedRows"));
 
+		const char *stored_bytes = json_string_value(json_object_get(table, "numBytes"));
+
 		if (n)
 			rows = strtod(n, NULL) + (buffered ? strtod(buffered, NULL) : 0);
+		/* numBytes leaves out the streaming buffer, as numRows does */
+		if (n && stored_bytes && strtod(n, NULL) > 0)
+			bytes = strtod(stored_bytes, NULL) / strtod(n, NULL);
 	}
 
 	old = MemoryContextSwitchTo(CacheMemoryContext);
@@ -258,7 +270,10 @@ remote_row_count(Oid relid)
 	}
 	MemoryContextSwitchTo(old);
 	rc->rows = rows;
+	rc->row_bytes = bytes;
 	rc->fetched_at = now;
+	if (row_bytes)
+		*row_bytes = bytes;
 	return rows;
 }
 
@@ -298,6 +313,7 @@ bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	BqRelInfo  *info = palloc0(sizeof(BqRelInfo));
 	Relation	rel = table_open(foreigntableid, NoLock);
 	ListCell   *lc;
+	double		row_bytes;
 
 	info->scanrel = baserel;
 	info->relid = foreigntableid;
@@ -311,12 +327,33 @@ bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		else
 			info->local_conds = lappend(info->local_conds, ri);
 	}
-	table_close(rel, NoLock);
 	baserel->fdw_private = info;
 
-	baserel->tuples = remote_row_count(foreigntableid);
+	baserel->tuples = remote_row_count(foreigntableid, &row_bytes);
 	if (baserel->tuples < 0)
 		baserel->tuples = 1000;	/* no metadata: a guess */
+
+	/*
+	 * Width: the table's average row size, shared out evenly among its
+	 * columns, for the columns the query reads.
+	 */
+	if (row_bytes > 0)
+	{
+		Bitmapset  *attrs = NULL;
+		int			ncolumns = 0;
+		int			nread;
+
+		pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+		foreach(lc, info->local_conds)
+			pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, baserel->relid, &attrs);
+		for (int i = 0; i < RelationGetDescr(rel)->natts; i++)
+			ncolumns += !TupleDescAttr(RelationGetDescr(rel), i)->attisdropped;
+		nread = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs)
+			? ncolumns : bms_num_members(attrs);
+		if (ncolumns > 0)
+			baserel->reltarget->width = Max(1, (int) (row_bytes * nread / ncolumns));
+	}
+	table_close(rel, NoLock);
 	baserel->rows = clamp_row_est(baserel->tuples *
 								  clauselist_selectivity(root, baserel->baserestrictinfo,
 														 0, JOIN_INNER, NULL));
@@ -1599,7 +1636,7 @@ bq_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 	int			numrows = 0;
 
 	forget_row_count(relid);
-	remote_rows = remote_row_count(relid);
+	remote_rows = remote_row_count(relid, NULL);
 
 	old = MemoryContextSwitchTo(cxt);
 	initStringInfo(&q.sql);

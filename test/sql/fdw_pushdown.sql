@@ -118,6 +118,9 @@ SELECT i.id FROM items i JOIN local_items l USING (id) ORDER BY i.id LIMIT 2;
 ANALYZE VERBOSE items;
 SELECT attname, null_frac, n_distinct FROM pg_stats
  WHERE tablename = 'items' AND attname IN ('cat', 'n', 'b') ORDER BY attname;
+-- rows and width come from the table's metadata (numRows, numBytes)
+EXPLAIN SELECT id FROM items;
+EXPLAIN SELECT * FROM items;
 \! curl -sf -o /dev/null -X POST "$BQ/queries" -H 'Content-Type: application/json' -d '{"useLegacySql":false,"query":"CREATE TABLE push_shop.many (id INT64, grp INT64)"}'
 CREATE FOREIGN TABLE many (id bigint, grp bigint) SERVER push_emu;
 INSERT INTO many SELECT i, i % 7 FROM generate_series(1, 3500) i;
