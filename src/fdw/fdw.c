@@ -12,8 +12,9 @@
  * and LIMIT/OFFSET when nothing evaluated here could change which rows
  * they keep.  The rest is evaluated locally.
  *
- * Pages are converted row by row and released, so a scan holds one page
- * at a time (fetch_size rows), never the whole result.  A job
+ * Pages are converted row by row and released, so a scan holds two pages
+ * at a time (fetch_size rows each: the one converted and the next, asked
+ * for ahead), never the whole result.  A job
  * that has not finished within the request's timeout is polled until it
  * has, never taken for an empty result.
  *
@@ -64,6 +65,9 @@ PG_FUNCTION_INFO_V1(bqstream_fdw_handler);
 #define QUERY_TIMEOUT_MS	10000
 #define CANCEL_DEADLINE_MS	2000
 
+/* while converting a page, how often the prefetch of the next is driven */
+#define PREFETCH_DRIVE_ROWS	256
+
 typedef struct BqScanState
 {
 	GcpServer  *srv;
@@ -100,6 +104,9 @@ typedef struct BqScanState
 	BqConverter *conv;			/* per cell, set at the first page */
 	StringInfoData scratch;
 	MemoryContext query_cxt;	/* lives as long as the scan */
+	GcpHttpCall *next_call;		/* the next page, asked for ahead, or NULL */
+	MemoryContext next_cxt;		/* holds it */
+	uint64		rows_read;
 	MemoryContext page_cxt;
 	MemoryContext row_cxt;		/* the current row's values */
 	TupleDesc	desc;			/* of the tuples made: the scan slot's */
@@ -918,6 +925,8 @@ scan_state_create(Oid relid, char *sql, List *retrieved, List *averages, List *s
 										 "bqstream_fdw page", ALLOCSET_DEFAULT_SIZES);
 	st->row_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										"bqstream_fdw row", ALLOCSET_DEFAULT_SIZES);
+	st->next_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										 "bqstream_fdw next page", ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&st->scratch);
 	return st;
 }
@@ -1113,21 +1122,25 @@ cancel_job(BqScanState *st)
 	gcp_http_free(call);
 }
 
-/*
- * A BigQuery request that a query cancel interrupts at once, and that
- * cancels the BigQuery job on the way out so it stops costing.
- */
-static const GcpHttpResult *
-call_cancellable(BqScanState *st, const char *method, const char *url, json_t *body,
-				 const char *action)
+static GcpHttpCall *
+start_call(BqScanState *st, const char *method, const char *url, json_t *body)
 {
 	GcpHttpRequest req;
-	GcpHttpCall *call;
 	size_t		len = 0;
 	char	   *text = body ? gcp_json_dump(body, &len) : NULL;
 
 	gcp_request_init(&req, st->srv, GCP_BIGQUERY, method, url, text, len);
-	call = gcp_http_start(&req);
+	return gcp_http_start(&req);
+}
+
+/*
+ * Wait for a BigQuery request, which a query cancel interrupts at once,
+ * cancelling the BigQuery job on the way out so it stops costing.  An
+ * answer other than 2xx is raised as an error.
+ */
+static const GcpHttpResult *
+finish_call(BqScanState *st, GcpHttpCall *call, const char *action)
+{
 	PG_TRY();
 	{
 		gcp_http_catch_cancel = true;
@@ -1316,10 +1329,28 @@ parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
 						   js_error_offset(&s, res->body))));
 }
 
+/* getQueryResults for the page after st->page_token (or the job's first) */
+static GcpHttpCall *
+start_page_call(BqScanState *st)
+{
+	return start_call(st, "GET",
+					  gcp_url(st->srv, GCP_BIGQUERY,
+							  "projects/%s/queries/%s?location=%s&maxResults=%d&timeoutMs=%d"
+							  "&formatOptions.useInt64Timestamp=true%s%s",
+							  gcp_url_escape(st->srv->project_id), gcp_url_escape(st->job_id),
+							  gcp_url_escape(st->job_location), st->ref->fetch_size,
+							  request_timeout(st, QUERY_TIMEOUT_MS),
+							  st->page_token ? "&pageToken=" : "",
+							  st->page_token ? gcp_url_escape(st->page_token) : ""),
+					  NULL);
+}
+
 /*
  * Fetch the next page: the first with jobs.query, the rest (and any page
  * of a job still running) with getQueryResults.  The answer stays in
- * page_cxt, and its rows are read from it in place.
+ * page_cxt, and its rows are read from it in place.  The page after it is
+ * asked for at once, into next_cxt, so that BigQuery sends it while this
+ * one is converted.
  */
 static void
 fetch_page(BqScanState *st)
@@ -1328,34 +1359,38 @@ fetch_page(BqScanState *st)
 	const GcpHttpResult *res;
 	PageInfo	page;
 	JsonToken	tok;
-	char	   *url;
 	char	   *action = psprintf("read foreign table \"%s\"", st->relname);
 
+	/* the page just read goes; a prefetched one takes its place */
 	MemoryContextReset(st->page_cxt);
+	if (st->next_call)
+	{
+		MemoryContext swap = st->page_cxt;
+
+		st->page_cxt = st->next_cxt;
+		st->next_cxt = swap;
+	}
 	old = MemoryContextSwitchTo(st->page_cxt);
 
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (!st->started)
+		if (st->next_call)
+		{
+			res = finish_call(st, st->next_call, action);
+			st->next_call = NULL;
+		}
+		else if (!st->started)
 		{
 			st->started_at = GetCurrentTimestamp();
-			url = gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/queries",
-						  gcp_url_escape(st->srv->project_id));
-			res = call_cancellable(st, "POST", url, query_request(st), action);
+			res = finish_call(st, start_call(st, "POST",
+											 gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/queries",
+													 gcp_url_escape(st->srv->project_id)),
+											 query_request(st)),
+							  action);
 		}
 		else
-		{
-			url = gcp_url(st->srv, GCP_BIGQUERY,
-						  "projects/%s/queries/%s?location=%s&maxResults=%d&timeoutMs=%d"
-						  "&formatOptions.useInt64Timestamp=true%s%s",
-						  gcp_url_escape(st->srv->project_id), gcp_url_escape(st->job_id),
-						  gcp_url_escape(st->job_location), st->ref->fetch_size,
-						  request_timeout(st, QUERY_TIMEOUT_MS),
-						  st->page_token ? "&pageToken=" : "",
-						  st->page_token ? gcp_url_escape(st->page_token) : "");
-			res = call_cancellable(st, "GET", url, NULL, action);
-		}
+			res = finish_call(st, start_page_call(st), action);
 		parse_page(st, res, &page);
 		if (!st->started)
 		{
@@ -1392,6 +1427,13 @@ fetch_page(BqScanState *st)
 	st->rows_left = page.has_rows && js_value(&st->rows, &tok) == JT_ARRAY;
 	st->rows_first = true;
 	MemoryContextSwitchTo(old);
+
+	if (!st->last_page)
+	{
+		old = MemoryContextSwitchTo(st->next_cxt);
+		st->next_call = start_page_call(st);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /* a one-letter key, as every cell has: cheaper than js_string_is() */
@@ -1433,6 +1475,10 @@ next_row(BqScanState *st, Datum *values, bool *nulls)
 		st->rows_left = false;
 		return false;
 	}
+	/* let the next page come in meanwhile */
+	if (st->next_call && (++st->rows_read % PREFETCH_DRIVE_ROWS) == 0 &&
+		!gcp_http_finished(st->next_call))
+		gcp_http_wait(0);
 	if (js_value(s, &tok) != JT_OBJECT)
 		bad_row(st);
 	while (js_object_next(s, &key, &first_key))
@@ -1574,6 +1620,8 @@ bqReScanForeignScan(ForeignScanState *node)
 
 	/* BigQuery's cache answers the same query again at no cost */
 	MemoryContextReset(st->page_cxt);
+	MemoryContextReset(st->next_cxt);	/* aborts a prefetch */
+	st->next_call = NULL;
 	st->rows_left = false;
 	st->started = false;
 	st->last_page = false;
