@@ -5,6 +5,7 @@ a user who can run initdb."""
 
 import json
 import os
+import signal
 import pwd
 import shutil
 import socket
@@ -47,10 +48,18 @@ def proc_cpu(pid):
         return 0.0
 
 
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 class Bench:
     """An emulator and a PostgreSQL instance in a temporary directory."""
 
     def __init__(self, services="pubsub", pg_conf=""):
+        # a bench stopped with kill or timeout still stops its servers: SIGTERM
+        # becomes SystemExit, which runs the callers' `finally: bench.close()`
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         self.tmp = tempfile.mkdtemp(prefix="bqstream-bench-")
         if os.geteuid() == 0:
             pg = pwd.getpwnam("postgres")
