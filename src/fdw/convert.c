@@ -19,6 +19,7 @@
 #include "fdw/fdw.h"
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -190,7 +191,13 @@ bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch, boo
 							 errmsg("invalid TIMESTAMP cell \"%s\"", scratch->data),
 							 errhint("bqstream_fdw asks for int64 microseconds (formatOptions.useInt64Timestamp).")));
 				/* Unix epoch to PostgreSQL's 2000-01-01, exactly */
-				result = Int64GetDatum(us - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+				if (pg_sub_s64_overflow(us, (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY,
+										&us) ||
+					!IS_VALID_TIMESTAMP(us))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("TIMESTAMP cell \"%s\" out of range", scratch->data)));
+				result = Int64GetDatum(us);
 				break;
 			}
 		case BQC_BYTES:
@@ -267,7 +274,10 @@ bq_convert_repeated(BqConverter *conv, JsonScan *s, StringInfo scratch)
 		bool		seen = false;
 
 		if (js_value(s, &tok) != JT_OBJECT)
-			break;
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("BigQuery sent an array element that is not a {\"v\": ...} cell for column \"%s\"",
+							conv->colname)));
 		while (js_object_next(s, &key, &first_key))
 		{
 			if (!js_string_is(&key, "v") || seen)

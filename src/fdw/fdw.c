@@ -1238,11 +1238,11 @@ static char *
 string_token(JsonScan *s, StringInfo scratch)
 {
 	JsonToken	tok;
+	JsonTokenType type = js_value(s, &tok);
 
-	if (js_value(s, &tok) != JT_STRING)
+	if (type != JT_STRING)
 	{
-		if (tok.type == JT_OBJECT || tok.type == JT_ARRAY)
-			s->error = s->error ? s->error : "a string was expected";
+		js_finish(s, type);
 		return NULL;
 	}
 	return pstrdup(js_string_value(&tok, scratch));
@@ -1277,10 +1277,14 @@ parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
 				page->has_rows = true;
 				js_skip_unchecked(&s);
 			}
-			else if (js_string_is(&key, "jobComplete"))
-				page->complete = js_value(&s, &tok) == JT_TRUE;
-			else if (js_string_is(&key, "cacheHit"))
-				page->cache_hit = js_value(&s, &tok) == JT_TRUE;
+			else if (js_string_is(&key, "jobComplete") || js_string_is(&key, "cacheHit"))
+			{
+				JsonTokenType type = js_value(&s, &tok);
+
+				*(js_string_is(&key, "jobComplete") ? &page->complete : &page->cache_hit) =
+					type == JT_TRUE;
+				js_finish(&s, type);
+			}
 			else if (js_string_is(&key, "pageToken"))
 				page->page_token = string_token(&s, &st->scratch);
 			else if (js_string_is(&key, "totalBytesProcessed"))
@@ -1293,9 +1297,13 @@ parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
 			else if (js_string_is(&key, "jobReference"))
 			{
 				bool		first_ref = true;
+				JsonTokenType type = js_value(&s, &tok);
 
-				if (js_value(&s, &tok) != JT_OBJECT)
+				if (type != JT_OBJECT)
+				{
+					js_finish(&s, type);
 					continue;
+				}
 				while (js_object_next(&s, &key, &first_ref))
 				{
 					if (js_string_is(&key, "jobId"))
@@ -1424,8 +1432,13 @@ fetch_page(BqScanState *st)
 	st->last_page = st->page_token == NULL;
 
 	st->rows = page.rows;
-	st->rows_left = page.has_rows && js_value(&st->rows, &tok) == JT_ARRAY;
+	st->rows_left = page.has_rows;
 	st->rows_first = true;
+	if (page.has_rows && js_value(&st->rows, &tok) != JT_ARRAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("could not read foreign table \"%s\"", st->relname),
+				 errdetail("BigQuery answered with \"rows\" that are not an array.")));
 	MemoryContextSwitchTo(old);
 
 	if (!st->last_page)
@@ -1468,10 +1481,13 @@ next_row(BqScanState *st, Datum *values, bool *nulls)
 	JsonToken	tok;
 	JsonToken	key;
 	bool		first_key = true;
+	bool		has_value;
 	int			cell = 0;
 
 	if (!st->rows_left || !js_array_next(s, &st->rows_first))
 	{
+		if (s->error)
+			bad_row(st);
 		st->rows_left = false;
 		return false;
 	}
@@ -1505,15 +1521,17 @@ next_row(BqScanState *st, Datum *values, bool *nulls)
 			}
 			if (js_value(s, &tok) != JT_OBJECT)
 				bad_row(st);
+			has_value = false;
 			while (js_object_next(s, &key, &first_member))
 			{
 				BqConverter *conv = &st->conv[cell];
 
-				if (!is_key(&key, 'v'))
+				if (!is_key(&key, 'v') || has_value)
 				{
 					js_skip(s, NULL, NULL);
 					continue;
 				}
+				has_value = true;
 				tok.type = js_value(s, &tok);
 				if (tok.type == JT_ARRAY && conv->cell == BQC_REPEATED)
 				{
@@ -1529,6 +1547,8 @@ next_row(BqScanState *st, Datum *values, bool *nulls)
 				else
 					values[cell] = bq_convert_cell(conv, &tok, &st->scratch, &nulls[cell]);
 			}
+			if (!has_value)
+				bad_row(st);	/* a cell always has "v", null or not */
 			cell++;
 		}
 	}

@@ -940,7 +940,8 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 
 			message = psprintf("%s%s%s", json_string_value(err), desc ? ": " : "", desc ? desc : "");
 		}
-		status = status ? pstrdup(status) : NULL;
+		/* Google's words reach the log: control characters are not passed on */
+		status = status ? sanitize(status, strlen(status)) : NULL;
 		reason = reason ? pstrdup(reason) : NULL;
 		json_decref(root);
 	}

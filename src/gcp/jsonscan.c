@@ -369,6 +369,24 @@ js_skip(JsonScan *s, const char **span, size_t *len)
 	return true;
 }
 
+void
+js_finish(JsonScan *s, JsonTokenType entered)
+{
+	JsonToken	key;
+	bool		first = true;
+
+	if (entered == JT_OBJECT)
+	{
+		while (js_object_next(s, &key, &first))
+			js_skip(s, NULL, NULL);
+	}
+	else if (entered == JT_ARRAY)
+	{
+		while (js_array_next(s, &first))
+			js_skip(s, NULL, NULL);
+	}
+}
+
 bool
 js_skip_unchecked(JsonScan *s)
 {
@@ -427,6 +445,8 @@ bool
 js_at_end(JsonScan *s)
 {
 	skip_ws(s);
+	if (s->error == NULL && s->depth > 0)
+		fail(s, "unterminated array or object");
 	if (s->error == NULL && s->p < s->end)
 		fail(s, "text after the end of the document");
 	return s->error == NULL;

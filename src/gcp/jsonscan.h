@@ -62,6 +62,14 @@ extern bool js_object_next(JsonScan *s, JsonToken *key, bool *first);
 /* Iterate an entered array the same way; the element is read by the caller. */
 extern bool js_array_next(JsonScan *s, bool *first);
 
+/*
+ * Consume the rest of an object or array that js_value() has just entered
+ * (whatever "entered" is, as js_value returned it; other types need
+ * nothing).  A caller that does not read such a value must call this, or
+ * the scan loses its place.
+ */
+extern void js_finish(JsonScan *s, JsonTokenType entered);
+
 /* Skip a whole value, checking it; span and len (if not NULL) get its text. */
 extern bool js_skip(JsonScan *s, const char **span, size_t *len);
 

@@ -225,10 +225,11 @@ string_copy(JsonScan *s, StringInfo scratch)
 {
 	JsonToken	tok;
 
-	if (js_value(s, &tok) != JT_STRING)
+	JsonTokenType type = js_value(s, &tok);
+
+	if (type != JT_STRING)
 	{
-		if (tok.type == JT_OBJECT || tok.type == JT_ARRAY)
-			js_skip(s, NULL, NULL);
+		js_finish(s, type);
 		return NULL;
 	}
 	return pstrdup(js_string_value(&tok, scratch));
@@ -247,12 +248,13 @@ parse_pubsub_message(JsonScan *s, Message *m, StringInfo scratch)
 		{
 			JsonToken	data;
 
-			if (js_value(s, &data) != JT_STRING || data.escaped)
+			JsonTokenType type = js_value(s, &data);
+
+			if (type != JT_STRING || data.escaped)
 			{
 				m->verdict.reason = DL_BAD_ENCODING;
 				m->verdict.detail = pstrdup("The message data is not a base64 string.");
-				if (data.type == JT_OBJECT || data.type == JT_ARRAY)
-					js_skip(s, NULL, NULL);
+				js_finish(s, type);
 				continue;
 			}
 			m->payload = palloc(data.len / 4 * 3 + 4);
@@ -301,6 +303,7 @@ pull(PipelineConfig *cfg, Message **messages)
 	JsonScan	s;
 	JsonToken	tok;
 	JsonToken	key;
+	JsonTokenType root;
 	bool		first = true;
 	int			n = 0;
 	int			cap = cfg->batch_size;
@@ -319,7 +322,10 @@ pull(PipelineConfig *cfg, Message **messages)
 	initStringInfo(&scratch);
 	*messages = palloc0(sizeof(Message) * cap);
 	js_init(&s, res->body, res->body_len);
-	if (js_value(&s, &tok) == JT_OBJECT)
+	root = js_value(&s, &tok);
+	if (root != JT_OBJECT)
+		js_finish(&s, root);
+	else
 	{
 		while (js_object_next(&s, &key, &first))
 		{
@@ -353,13 +359,20 @@ pull(PipelineConfig *cfg, Message **messages)
 						m->ack_id = string_copy(&s, &scratch);
 					else if (js_string_is(&key, "message"))
 					{
-						if (js_value(&s, &tok) == JT_OBJECT)
+						JsonTokenType type = js_value(&s, &tok);
+
+						if (type == JT_OBJECT)
 							parse_pubsub_message(&s, m, &scratch);
+						else
+							js_finish(&s, type);
 					}
 					else if (js_string_is(&key, "deliveryAttempt"))
 					{
-						if (js_value(&s, &tok) == JT_NUMBER && !(tok.len == 1 && tok.start[0] <= '1'))
+						JsonTokenType type = js_value(&s, &tok);
+
+						if (type == JT_NUMBER && !(tok.len == 1 && tok.start[0] <= '1'))
 							count(&slot->redelivered, 1);
+						js_finish(&s, type);
 					}
 					else
 						js_skip(&s, NULL, NULL);
@@ -379,7 +392,9 @@ pull(PipelineConfig *cfg, Message **messages)
 			}
 		}
 	}
-	if (!js_at_end(&s))
+	if (js_at_end(&s) && root != JT_OBJECT)
+		s.error = "not an object";
+	if (s.error)
 	{
 		char	   *why = pstrdup(s.error);
 		int			at = js_error_offset(&s, res->body);

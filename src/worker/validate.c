@@ -183,25 +183,6 @@ reject(Verdict *v, DeadLetterReason reason, const char *fmt, const char *arg)
 	v->detail = psprintf(fmt, arg);
 }
 
-/* Skip the rest of an object or array already entered. */
-static void
-skip_entered(JsonScan *s, JsonTokenType type)
-{
-	JsonToken	key;
-	bool		first = true;
-
-	if (type == JT_OBJECT)
-	{
-		while (js_object_next(s, &key, &first))
-			js_skip(s, NULL, NULL);
-	}
-	else
-	{
-		while (js_array_next(s, &first))
-			js_skip(s, NULL, NULL);
-	}
-}
-
 static bool
 is_integer_span(const char *p, size_t len)
 {
@@ -325,7 +306,7 @@ validate_payload(const TableSchema *schema, const ValidationRules *rules,
 
 			type = js_value(&s, &tok);
 			if (type == JT_OBJECT || type == JT_ARRAY)
-				skip_entered(&s, type);
+				js_finish(&s, type);
 			if (type == JT_ERROR)
 				break;
 			if (f < 0)
@@ -339,9 +320,15 @@ validate_payload(const TableSchema *schema, const ValidationRules *rules,
 				reject(v, DL_NOT_JSON, "Field \"%s\" appears twice.", schema->fields[f].name);
 				continue;
 			}
-			if (type == JT_NULL)
-				continue;		/* as if absent */
 			seen[f] = true;
+			if (type == JT_NULL)
+			{
+				/* null is as if absent, but only once */
+				if (schema->fields[f].required)
+					reject(v, DL_MISSING_FIELD, "Required field \"%s\" is missing.",
+						   schema->fields[f].name);
+				continue;
+			}
 			if ((type == JT_OBJECT || type == JT_ARRAY) && schema->fields[f].type != BQT_OTHER)
 				reject(v, DL_WRONG_TYPE, "Field \"%s\" must not be an object or an array.",
 					   schema->fields[f].name);
@@ -351,7 +338,7 @@ validate_payload(const TableSchema *schema, const ValidationRules *rules,
 	}
 
 	else if (root == JT_ARRAY)
-		skip_entered(&s, JT_ARRAY);
+		js_finish(&s, JT_ARRAY);
 
 	if (!js_at_end(&s))
 	{
