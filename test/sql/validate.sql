@@ -21,6 +21,8 @@ SELECT chk('{"user_id":"u","product_id":"p","amount":1,"event_time":"2026-11-25T
 SELECT chk('{"order_id":null,"user_id":"u","product_id":"p","amount":1,"event_time":"2026-11-25T09:00:00Z"}');
 SELECT chk('{"order_id":"o","user_id":"u","product_id":"p","amount":1,"event_time":"2026-11-25T09:00:00Z","coupon":"X"}');
 SELECT chk('{"order_id":"o","order_id":"o2","user_id":"u","product_id":"p","amount":1,"event_time":"2026-11-25T09:00:00Z"}');
+SELECT chk('{"order_id":null,"order_id":"o2","user_id":"u","product_id":"p","amount":1,"event_time":"2026-11-25T09:00:00Z"}');
+SELECT chk('{"order_id":"o","user_id":"u","product_id":"p","amount":1,"event_time":"2026-11-25T09:00:00Z","coupon":null,"coupon":"X"}');
 SELECT chk('{"order_id":7,"user_id":"u","product_id":"p","amount":1,"event_time":"2026-11-25T09:00:00Z"}');
 SELECT chk('{"order_id":"o","user_id":"u","product_id":"p","amount":"1.00","event_time":"2026-11-25T09:00:00Z"}');
 SELECT chk('{"order_id":"o","user_id":["u"],"product_id":"p","amount":1,"event_time":"2026-11-25T09:00:00Z"}');
