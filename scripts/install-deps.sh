@@ -13,6 +13,7 @@ PACKAGES=(
 	libipc-run-perl		# PostgreSQL::Test::Cluster
 	python3			# the emulator (standard library only)
 	gnuplot-nox		# the demo's chart of orders per minute (PNG)
+	clang libclang-rt-14-dev	# the libFuzzer targets under fuzz/ (ASan, UBSan)
 )
 
 missing=()

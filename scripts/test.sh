@@ -10,11 +10,14 @@
 # copy of the tree under /tmp, since initdb refuses root. As another user
 # they run as that user, who must be able to "make install" (or have done it).
 #
-# Usage: scripts/test.sh [suite ...]   suites: emulator regress tap conformance
+# Usage: scripts/test.sh [suite ...]
+#   suites: emulator regress tap conformance fuzz chaos
+#   fuzz: the libFuzzer targets (fuzz/run.sh), BQSTREAM_FUZZ_SECONDS each (15)
+#   chaos: bench/chaos.py --short, the CI length of the chaos run
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL_SUITES=(emulator regress tap conformance)
+ALL_SUITES=(emulator regress tap conformance fuzz chaos)
 SUITES=("${@:-${ALL_SUITES[@]}}")
 SUITE_TIMEOUT=${BQSTREAM_SUITE_TIMEOUT:-1200}
 PYTHON=/usr/bin/python3
@@ -206,9 +209,26 @@ suite_conformance() {
 	record conformance "$ok" "$bad"
 }
 
+suite_fuzz() {
+	run_suite fuzz sh fuzz/run.sh --seconds "${BQSTREAM_FUZZ_SECONDS:-15}"
+	local rc=$? log="$WORK/logs/fuzz.log"
+	local ok bad
+	ok=$(grep -cE '(^[a-z_]+ .*|^identifier_lexer:) nothing found$' "$log")
+	bad=$(grep -cE '^[a-z_]+ .* FOUND|^identifier_lexer: FOUND' "$log")
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	record fuzz "$ok" "$bad"
+}
+
+suite_chaos() {
+	run_suite chaos "$PYTHON" bench/chaos.py --short
+	local rc=$?
+	# one audit: it passes whole or not at all
+	if [ "$rc" -eq 0 ]; then record chaos 1 0; else record chaos 0 1; fi
+}
+
 for suite in "${SUITES[@]}"; do
 	case "$suite" in
-		emulator | regress | tap | conformance) "suite_$suite" ;;
+		emulator | regress | tap | conformance | fuzz | chaos) "suite_$suite" ;;
 		*) echo "test.sh: unknown suite \"$suite\" (known: ${ALL_SUITES[*]})" >&2; record "$suite" 0 1 ;;
 	esac
 done
