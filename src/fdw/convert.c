@@ -183,9 +183,11 @@ bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch, boo
 		case BQC_TIMESTAMP_MICROS:
 			{
 				char	   *end;
-				int64		us = strtoi64(js_string_value(tok, scratch), &end, 10);
+				int64		us;
 
-				if (*end != '\0' || scratch->len == 0)
+				errno = 0;
+				us = strtoi64(js_string_value(tok, scratch), &end, 10);
+				if (*end != '\0' || scratch->len == 0 || errno == ERANGE)
 					ereport(ERROR,
 							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 							 errmsg("invalid TIMESTAMP cell \"%s\"", scratch->data),
