@@ -546,23 +546,33 @@ class MemorySampler(threading.Thread):
             self.tick()
 
 
+def slope_kb_per_min(points):
+    """Least-squares slope of [(t, kB)] in kB per minute."""
+    n = len(points)
+    mt = sum(p[0] for p in points) / n
+    mv = sum(p[1] for p in points) / n
+    var = sum((p[0] - mt) ** 2 for p in points)
+    return 60 * sum((p[0] - mt) * (p[1] - mv) for p in points) / var if var else 0.0
+
+
 def mem_verdict(samples, min_life, until=None):
-    """('flat' | 'growing' | 'short', RssAnon growth in kB) of one lifetime,
+    """('flat' | 'growing' | 'short', RssAnon growth in kB, kB/min) of one lifetime,
     judged on the samples taken before `until` (the end of the soak: the fast
     calm tail raises high-water marks, which is no leak)."""
     if until is not None:
         samples = [s for s in samples if s[0] <= until]
     if len(samples) < 2:
-        return "short", None
+        return "short", None, None
     life = samples[-1][0] - samples[0][0]
     if life < min_life or len(samples) < min_life / 2:
-        return "short", None
+        return "short", None, None
     warm = samples[0][0] + min(30.0, 0.2 * life)      # start-up allocations are not a leak
-    vals = [s[2] for s in samples if s[0] >= warm]
+    judged = [(s[0], s[2]) for s in samples if s[0] >= warm]
+    vals = [v for _, v in judged]
     q = max(1, len(vals) // 4)
     first, last = statistics.median(vals[:q]), statistics.median(vals[-q:])
     growth = last - first
-    return ("growing" if growth > max(1024, 0.05 * first) else "flat"), growth
+    return ("growing" if growth > max(1024, 0.05 * first) else "flat"), growth, slope_kb_per_min(judged)
 
 
 # ---------------------------------------------------------------------------
@@ -1123,7 +1133,7 @@ def main():
             s = pr["samples"]
             if not s:
                 continue
-            v, growth = mem_verdict(s, MIN_LIFE, soak_end)
+            v, growth, slope = mem_verdict(s, MIN_LIFE, soak_end)
             if v == "short":
                 short.append(s)
                 continue
@@ -1131,7 +1141,7 @@ def main():
                 pr["name"], pid, s[0][0], s[-1][0], len(s),
                 "/".join(mb(x) for x in (s[0][1], s[-1][1], max(x[1] for x in s))),
                 "/".join(mb(x) for x in (s[0][2], s[-1][2], max(x[2] for x in s))),
-                v, " (%+.0f kB)" % growth if growth is not None else ""))
+                v, " (%+.0f kB, %+.0f kB/min)" % (growth, slope) if growth is not None else ""))
             if v == "growing":
                 growing.append("%s pid %d" % (pr["name"], pid))
         if short:

@@ -47,7 +47,10 @@ Usage: bench/sidebyside.py [--orders N] [--rows N] [--quick] [--reps R] [--worke
                            [--no-write]
   --quick  20,000 orders and 50,000 rows: a smoke run of under a minute.
 Run as root (PostgreSQL runs as the postgres OS user); requires `make install`
-and `npm ci` in bench/node first.
+and `npm ci` in bench/node first. BQSTREAM_BUILT_FROM=TEXT (e.g. a commit)
+adds where the installed bqstream.so was built from to the machine's
+description, which otherwise shows the library's install time and the
+checkout's HEAD.
 """
 
 import argparse
@@ -562,10 +565,11 @@ def machine(bench):
         ("RAM", "%.1f GiB" % (mem_kb / 1048576)),
         ("kernel", platform.release()),
         ("PostgreSQL", bench.psql("SHOW server_version")[0]),
-        ("bqstream", "%s; %s installed %s; tree at %s%s" % (
+        ("bqstream", "%s; %s installed %s; the checkout's HEAD is %s%s" % (
             bench.psql("SELECT bqstream.version()")[0].split(" (")[0], lib,
             time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(lib))), head,
-            " (src/ or sql/ modified)" if dirty else "")),
+            " (with uncommitted edits in src/ or sql/)" if dirty else "")
+         + (" — built from %s" % os.environ["BQSTREAM_BUILT_FROM"] if os.environ.get("BQSTREAM_BUILT_FROM") else "")),
         ("Node", "%s, @google-cloud/pubsub %s, @google-cloud/bigquery %s"
          % (cmd("node", "--version"), pkg("pubsub"), pkg("bigquery"))),
         ("emulator", "bqstream emulator %s on %s (Pub/Sub + BigQuery in one process, in memory)"

@@ -19,8 +19,8 @@
  *					or is not valid UTF-8 (remote text must be sanitized:
  *					"control characters become spaces, and bytes that do
  *					not form valid characters ... become '?'").
- *	message_short	the detail is longer than 1024 bytes (remote text is
- *					cut at 500 bytes).
+ *	message_short	the detail is longer than 1200 bytes (each remote text,
+ *					the status and the message, is cut at 500 bytes).
  *
  *-------------------------------------------------------------------------
  */
@@ -54,7 +54,7 @@ check_report(const ErrorData *e)
 			bqfuzz_fail("message_safe", "remote text reaches the %s unsanitized: %s",
 						i == 0 ? "message" : i == 1 ? "detail" : "hint", f);
 	}
-	if (e->detail && strlen(e->detail) > 1024 && bqfuzz_check("message_short"))
+	if (e->detail && strlen(e->detail) > 1200 && bqfuzz_check("message_short"))
 		bqfuzz_fail("message_short", "a detail of %zu bytes", strlen(e->detail));
 }
 

@@ -22,8 +22,9 @@
  *					 quotes 24 bytes or more of the key's private_key,
  *					 client_secret or refresh_token, or of the signed
  *					 assertion.  (Windows of those secrets that also occur
- *					 in a field that is no secret, or in the token
- *					 endpoint's answer, are not counted.)
+ *					 in a field that is no secret, in the token endpoint's
+ *					 answer or in auth.c's own default URLs are not
+ *					 counted.)
  *	jwt_well_formed	 the assertion posted is not three base64url parts
  *					 whose header and claims are JSON objects with "alg"
  *					 "RS256", "iss" = the key's client_email, "aud" = its
@@ -292,6 +293,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		/* the credentials file's path and kind are no secret either */
 		appendStringInfo(&quotable, "\n%s", key_path);
+		/* nor what auth.c itself writes: the default token endpoint, the metadata server */
+		appendStringInfo(&quotable, "\n%s\nhttp://%s%s", GOOGLE_TOKEN_URI, METADATA_DEFAULT_HOST,
+						 METADATA_TOKEN_PATH);
 	}
 	else
 	{

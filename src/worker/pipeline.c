@@ -254,6 +254,8 @@ parse_pubsub_message(JsonScan *s, Message *m, StringInfo scratch)
 			{
 				m->verdict.reason = DL_BAD_ENCODING;
 				m->verdict.detail = pstrdup("The message data is not a base64 string.");
+				m->payload = pstrdup("");	/* a dead letter with no payload */
+				m->payload_len = 0;
 				js_finish(s, type);
 				continue;
 			}
