@@ -42,7 +42,7 @@ verdict ("flat"/"growing") compares the medians of the first and last
 quarter of RssAnon after a warm-up.  Exit status 1 on any loss, duplicate,
 unexpected crash, worker that does not come back, or drain timeout.
 
-Usage: bench/chaos.py --short            (CI: about 4 minutes in all)
+Usage: bench/chaos.py --short            (CI: about 3.5 minutes in all)
        bench/chaos.py --duration 3600    (an hour; see bench/CHAOS.md)
 Options: --seed N (replay a schedule), --rate R, --keep (keep the temp dir).
 Requires `make install` first; run as root (PostgreSQL runs as postgres).
@@ -874,7 +874,7 @@ def main():
     duration = args.duration or (180 if args.short else 1200)
     chaos_s = round(duration * 0.6) if duration > 180 else min(90, duration // 2)
     soak_s = duration - chaos_s
-    gap = (6, 16) if duration <= 300 else (20, 90)
+    gap = (6, 16) if duration <= 600 else (20, 90)     # the four kinds fit in the chaos phase
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10 ** 6)
     rng = random.Random(seed)
     schedule = plan_schedule(rng, chaos_s, soak_s, gap)

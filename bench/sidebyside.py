@@ -718,8 +718,9 @@ def write_results(path, args, mach, table, ceil, pushed, raw, cmdline):
              "everywhere, so for them the emulator compresses (its CPU) and Node inflates (Node's CPU), and fewer "
              "bytes cross the loopback (\"response MB on the wire\" below).",
              "- **Noise.** Two shared cores run the emulator, PostgreSQL or Node, and the driver at once, next to "
-             "other work on the machine; expect ±20 % between runs (compare the repetitions below). The CPU "
-             "seconds are steadier than the wall times.",
+             "other work on the machine (the load average above). Wall times of the same measurement varied by up "
+             "to 1.5x between full runs on this machine (compare the repetitions below); the CPU seconds, and so "
+             "the CPU ratios, are steadier.",
              "- Publishing with an unbounded `Promise.all(payloads.map((data) => topic.publishMessage({data})))` "
              "instead of the flow-controlled loop was no faster in a trial (100,000 orders in 1.48 s vs 1.4-1.7 s), "
              "so the in-flight limit is not what holds the Node publisher back: it spends the time in its own CPU.",
@@ -765,6 +766,7 @@ def main():
     lib = os.path.join(subprocess.run(["pg_config", "--pkglibdir"], capture_output=True, text=True).stdout.strip(),
                        "bqstream.so")
     lib_mtime = os.path.getmtime(lib)
+    load0 = os.getloadavg()[0]
     bench = Bench(services="pubsub,bigquery",
                   pg_conf="shared_preload_libraries = 'bqstream'\nbqstream.launcher_naptime = 200\n")
     try:
@@ -831,9 +833,15 @@ def main():
     finally:
         bench.close()
 
+    mach.append(("load average (1 min) at start / end", "%.2f / %.2f" % (load0, os.getloadavg()[0])))
     if os.path.getmtime(lib) != lib_mtime:
-        log("WARNING: %s was reinstalled during the run; the figures may mix two builds" % lib)
-        mach.append(("warning", "bqstream.so was reinstalled during the run; the figures may mix two builds"))
+        # the server preloads the library: its backends and workers keep the
+        # build mapped at start (same path, so PostgreSQL never loads it again)
+        note = ("bqstream.so was reinstalled during the run (%s); the server had preloaded the build of %s "
+                "and used it throughout" % (time.strftime("%H:%M", time.localtime(os.path.getmtime(lib))),
+                                             time.strftime("%H:%M", time.localtime(lib_mtime))))
+        log("note: " + note)
+        mach.append(("note", note))
     rows = summary_rows(args, pub, stream, queries, ceil)
     table = render_table(rows)
     log("\n%s orders, %s rows, %d repetitions (medians); CPU: bqstream backend or pipeline workers vs the Node "
