@@ -1272,6 +1272,12 @@ parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
 		{
 			if (js_string_is(&key, "rows"))
 			{
+				/* the rows read must be the only ones: a second copy goes unchecked */
+				if (page->has_rows)
+				{
+					s.error = "\"rows\" given twice";
+					break;
+				}
 				/* checked as the rows are read */
 				page->rows = s;
 				page->has_rows = true;

@@ -583,6 +583,7 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 	Oid			types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID, BYTEAOID, TEXTOID, TEXTOID};
 	int			stored = 0;
 	bool		any = false;
+	MemoryContext caller_cxt = CurrentMemoryContext;
 
 	for (int i = 0; i < n && !any; i++)
 		any = msgs[i].verdict.reason >= 0 || msgs[i].bq_error != NULL;
@@ -637,6 +638,8 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* the commit leaves TopMemoryContext current: what follows would leak there */
+	MemoryContextSwitchTo(caller_cxt);
 	count(&slot->dead_lettered, stored);
 }
 
