@@ -187,7 +187,8 @@ CREATE TABLE bqstream.dead_letters (
     payload          bytea NOT NULL,
     reason           text NOT NULL,
     detail           text,
-    dead_lettered_at timestamptz NOT NULL DEFAULT now()
+    dead_lettered_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (pipeline, message_id)
 );
 CREATE INDEX ON bqstream.dead_letters (pipeline, dead_lettered_at);
 

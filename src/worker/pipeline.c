@@ -9,7 +9,11 @@
  * BigQuery accepted its row or its dead-letter row was committed locally.
  * Anything else (a crash, SIGTERM, a failed request) leaves it unacked, so
  * Pub/Sub redelivers it; the row's insertId is the message ID, so BigQuery
- * drops the duplicate a redelivery would otherwise create.
+ * drops the duplicate a redelivery would otherwise create.  That holds only
+ * while the redelivery is inserted within BigQuery's de-duplication window
+ * (about a minute), so the worker keeps its own leases short (LEASE_S),
+ * whatever the subscription's ack deadline, and extends them while a batch
+ * is in progress.
  *
  * Errors of a batch (a missing table, a revoked permission, a service
  * down past the retry deadline) are logged, shown in pipeline_stats, and
@@ -50,6 +54,13 @@
 #define BACKOFF_MAX_MS		60000
 #define CONFIG_REFRESH_S	30
 
+/*
+ * How long a pulled message stays ours before Pub/Sub may redeliver it.  A
+ * stored but unacknowledged message (a crash, a failed acknowledge) must be
+ * inserted again well inside BigQuery's insertId window of about a minute.
+ */
+#define LEASE_S				15
+
 typedef struct PipelineConfig
 {
 	char	   *name;
@@ -65,7 +76,8 @@ typedef struct PipelineConfig
 	char	   *pull_url;
 	char	   *ack_url;
 	char	   *modack_url;
-	int			ack_deadline_s; /* the subscription's */
+	int			lease_s;		/* ours: at most LEASE_S */
+	bool		shorten_lease;	/* the subscription's ack deadline is longer */
 	char	   *insert_url;
 	TimestampTz loaded_at;
 } PipelineConfig;
@@ -177,13 +189,14 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 						 NULL, NULL);
 		cfg->schema = schema_from_table(table, cfg->table);
 
-		/* how long a pulled message is ours: half of it is when to extend */
+		/* a pull leases messages for the subscription's ack deadline */
 		table = gcp_call(cfg->srv, GCP_PUBSUB, "GET",
 						 pubsub_subscription_url(cfg->srv, cfg->subscription, NULL), NULL,
 						 psprintf("read subscription \"%s\"", cfg->subscription), NULL, NULL);
-		cfg->ack_deadline_s = json_is_integer(json_object_get(table, "ackDeadlineSeconds"))
+		cfg->lease_s = json_is_integer(json_object_get(table, "ackDeadlineSeconds"))
 			? (int) json_integer_value(json_object_get(table, "ackDeadlineSeconds")) : 10;
-		cfg->ack_deadline_s = Max(cfg->ack_deadline_s, 10);
+		cfg->shorten_lease = cfg->lease_s > LEASE_S;
+		cfg->lease_s = Min(Max(cfg->lease_s, 10), LEASE_S);
 		cfg->loaded_at = GetCurrentTimestamp();
 		MemoryContextSwitchTo(old);
 	}
@@ -431,27 +444,25 @@ ack_ids_body(StringInfo body, Message *msgs, int n, bool stored, const char *ext
 }
 
 /*
- * While a batch takes longer than half its ack deadline (BigQuery slow or
- * retrying), extend the deadline of its messages, so that Pub/Sub does not
- * hand them to another worker meanwhile.  A failed extension is no error:
- * at worst the messages are redelivered and de-duplicated by insertId.
+ * Set the ack deadline of the batch's unstored messages to our lease.  A
+ * failure is no error: at worst the messages are redelivered later, and
+ * de-duplicated by insertId if that is within BigQuery's window.
  */
 static void
-extend_leases(PipelineConfig *cfg)
+renew_leases(PipelineConfig *cfg)
 {
 	StringInfoData body;
 	GcpHttpRequest req;
 	GcpHttpCall *call;
 	int			ids;
 
-	if (GetCurrentTimestamp() - batch_leased_at < (int64) cfg->ack_deadline_s * USECS_PER_SEC / 2)
-		return;
-
 	initStringInfo(&body);
 	ids = ack_ids_body(&body, batch_msgs, batch_len, false,
-					   psprintf(",\"ackDeadlineSeconds\":%d", cfg->ack_deadline_s));
+					   psprintf(",\"ackDeadlineSeconds\":%d", cfg->lease_s));
+	if (ids == 0)
+		return;
 	gcp_request_init(&req, cfg->srv, GCP_PUBSUB, "POST", cfg->modack_url, body.data, body.len);
-	req.deadline_ms = cfg->ack_deadline_s * 1000 / 4;
+	req.deadline_ms = cfg->lease_s * 1000 / 4;
 	call = gcp_http_run(&req);
 	if (gcp_http_ok(gcp_http_result(call)))
 		batch_leased_at = GetCurrentTimestamp();
@@ -459,6 +470,18 @@ extend_leases(PipelineConfig *cfg)
 		gcp_http_report(gcp_http_result(call), LOG, "Pub/Sub",
 						psprintf("extend the ack deadline of %d messages", ids));
 	gcp_http_free(call);
+}
+
+/*
+ * While a batch takes longer than half its lease (BigQuery slow or
+ * retrying), extend it, so that Pub/Sub does not hand the messages to
+ * another worker meanwhile.
+ */
+static void
+extend_leases(PipelineConfig *cfg)
+{
+	if (GetCurrentTimestamp() - batch_leased_at >= (int64) cfg->lease_s * USECS_PER_SEC / 2)
+		renew_leases(cfg);
 }
 
 /* Send rows [from, to) that passed validation; mark the ones BigQuery took. */
@@ -596,8 +619,10 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (plan == NULL)
 	{
+		/* a redelivery after a crash before the ack finds its row stored */
 		plan = SPI_prepare("INSERT INTO bqstream.dead_letters (pipeline, message_id, publish_time, "
-						   "attributes, payload, reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+						   "attributes, payload, reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+						   "ON CONFLICT (pipeline, message_id) DO NOTHING",
 						   7, types);
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare the dead-letter insert");
@@ -631,8 +656,10 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 		values[6] = CStringGetTextDatum(m->verdict.reason >= 0 ? m->verdict.detail : m->bq_error);
 		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not store a dead letter");
-		count(&slot->dead_by_reason[reason], 1);
 		m->stored = true;
+		if (SPI_processed == 0)
+			continue;
+		count(&slot->dead_by_reason[reason], 1);
 		stored++;
 	}
 	SPI_finish();
@@ -688,6 +715,9 @@ run_batch(PipelineConfig *cfg)
 	batch_msgs = msgs;
 	batch_len = n;
 	batch_leased_at = now;
+	/* a subscription's longer deadline would delay redelivery past the window */
+	if (cfg->shorten_lease)
+		renew_leases(cfg);
 
 	rows = palloc(sizeof(int) * n);
 	for (int i = 0; i < n; i++)
@@ -827,9 +857,15 @@ bqstream_pipeline_main(Datum arg)
 			EmitErrorReport();
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
-			bq_slot_set_error(slot, edata->detail
-							  ? psprintf("%s: %s", edata->message, edata->detail)
-							  : edata->message);
+			if (edata->detail)
+			{
+				char	   *text = psprintf("%s: %s", edata->message, edata->detail);
+
+				bq_slot_set_error(slot, text);
+				pfree(text);
+			}
+			else
+				bq_slot_set_error(slot, edata->message);
 			FreeErrorData(edata);
 			count(&slot->retries, 1);
 			cfg = NULL;			/* the table may have changed: read it again */
