@@ -377,6 +377,10 @@ def regression_seeds():
     put('bq_page', 'regress-repeated-unclosed',
         'T\n{"jobReference":{"jobId":"j"},"jobComplete":true,"schema":{"fields":[{"name":"a","type":"STRING","mode":"REPEATED"}]},'
         '"rows":[{"f":[{"v":["x","v":[]}]}]]}')
+    # parse_page(): a "rows" given twice: the first is skipped unchecked, and never read
+    put('bq_page', 'regress-duplicate-rows',
+        't\n{"jobReference":{"jobId":"j"},"jobComplete":true,"schema":{"fields":[{"name":"a","type":"STRING"}]},'
+        '"rows":[{"f":[{"v" "x"}]}],"rows":[{"f":[{"v":"y"}]}]}')
     # pull(): the same, in the pull response
     put('pubsub_pull', 'regress-delivery-attempt-container',
         '{"receivedMessages":[{"ackId":"a","message":{"messageId":"m","data":""},"deliveryAttempt":[}]}')
