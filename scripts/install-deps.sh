@@ -14,6 +14,7 @@ PACKAGES=(
 	python3			# the emulator (standard library only)
 	gnuplot-nox		# the demo's chart of orders per minute (PNG)
 	clang libclang-rt-14-dev	# the libFuzzer targets under fuzz/ (ASan, UBSan)
+	valgrind		# bench/memcheck.py: leaks of the workers and the FDW
 )
 
 missing=()

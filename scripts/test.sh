@@ -11,13 +11,14 @@
 # they run as that user, who must be able to "make install" (or have done it).
 #
 # Usage: scripts/test.sh [suite ...]
-#   suites: emulator regress tap conformance fuzz chaos
+#   suites: emulator regress tap conformance fuzz chaos memcheck
 #   fuzz: the libFuzzer targets (fuzz/run.sh), BQSTREAM_FUZZ_SECONDS each (15)
 #   chaos: bench/chaos.py --short, the CI length of the chaos run
+#   memcheck: bench/memcheck.py with a shorter stream: leaks under valgrind
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL_SUITES=(emulator regress tap conformance fuzz chaos)
+ALL_SUITES=(emulator regress tap conformance fuzz chaos memcheck)
 SUITES=("${@:-${ALL_SUITES[@]}}")
 SUITE_TIMEOUT=${BQSTREAM_SUITE_TIMEOUT:-1200}
 PYTHON=/usr/bin/python3
@@ -226,9 +227,15 @@ suite_chaos() {
 	if [ "$rc" -eq 0 ]; then record chaos 1 0; else record chaos 0 1; fi
 }
 
+suite_memcheck() {
+	run_suite memcheck "$PYTHON" bench/memcheck.py --warmup 5000 --orders 30000 --scans 3
+	local rc=$?
+	if [ "$rc" -eq 0 ]; then record memcheck 1 0; else record memcheck 0 1; fi
+}
+
 for suite in "${SUITES[@]}"; do
 	case "$suite" in
-		emulator | regress | tap | conformance | fuzz | chaos) "suite_$suite" ;;
+		emulator | regress | tap | conformance | fuzz | chaos | memcheck) "suite_$suite" ;;
 		*) echo "test.sh: unknown suite \"$suite\" (known: ${ALL_SUITES[*]})" >&2; record "$suite" 0 1 ;;
 	esac
 done

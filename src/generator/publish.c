@@ -168,7 +168,10 @@ finish_batch(PublishRun *run, Batch *b)
 	else if (res->status == 0 || res->status == 408 || res->status == 429 ||
 			 res->status >= 500)
 	{
-		/* transient, but still failing when the retry deadline passed */
+		/*
+		 * transient, but still failing when the retries ran out
+		 * (bqstream.http_max_retries, bqstream.http_retry_deadline)
+		 */
 		run->failed += b->count;
 		if (run->failure_warnings++ < MAX_FAILURE_WARNINGS)
 			gcp_http_report(res, WARNING, "Pub/Sub", action);

@@ -656,10 +656,9 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 		values[6] = CStringGetTextDatum(m->verdict.reason >= 0 ? m->verdict.detail : m->bq_error);
 		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not store a dead letter");
-		m->stored = true;
-		if (SPI_processed == 0)
-			continue;
+		/* counted even when already stored: like inserted, per delivery */
 		count(&slot->dead_by_reason[reason], 1);
+		m->stored = true;
 		stored++;
 	}
 	SPI_finish();
