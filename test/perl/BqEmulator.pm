@@ -6,15 +6,23 @@
 #                             args => ['--bq-job-delay-ms', '3000']);
 #   ... $emu->{bigquery} (port), $emu->{pubsub}, $emu->url('bigquery') ...
 #   $emu->stop; $emu->start;    # same ports
+#
+# Also two helpers the tests share: http(METHOD, URL[, JSON body]) returns
+# the body of the answer, wait_for(WHAT, SECONDS, CODE) polls CODE until it
+# is true (and says what it waited for in vain).
 package BqEmulator;
 
 use strict;
 use warnings;
 
+use Exporter 'import';
+use IPC::Run;
 use JSON::PP;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
+use Time::HiRes qw(time usleep);
+
+our @EXPORT_OK = qw(http wait_for);
 
 my @running;
 
@@ -77,6 +85,29 @@ sub url
 {
 	my ($self, $service) = @_;
 	return "http://127.0.0.1:$self->{$service}";
+}
+
+sub http
+{
+	my ($method, $url, $body) = @_;
+	my @cmd = ('curl', '-s', '-X', $method, $url);
+	push @cmd, ('-H', 'Content-Type: application/json', '-d', $body) if defined $body;
+	my ($stdout, $stderr);
+	IPC::Run::run(\@cmd, '>', \$stdout, '2>', \$stderr);
+	return $stdout;
+}
+
+sub wait_for
+{
+	my ($what, $timeout, $check) = @_;
+	my $deadline = time() + $timeout;
+	while (time() < $deadline)
+	{
+		return 1 if $check->();
+		usleep(200_000);
+	}
+	diag("timed out waiting for $what");
+	return 0;
 }
 
 END

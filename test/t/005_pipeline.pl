@@ -11,26 +11,15 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
-use BqEmulator;
+use BqEmulator qw(http wait_for);
 
 my $tmp = tempdir(CLEANUP => 1);
 # the test's own emulator, persistent, so that it can be restarted
 my $emu = BqEmulator->new(dir => $tmp, args => [ '--data-dir', "$tmp/emulator-data" ]);
 my ($ps, $bq) = ($emu->{pubsub}, $emu->{bigquery});
-
-sub http
-{
-	my ($method, $url, $body) = @_;
-	my @cmd = ('curl', '-s', '-X', $method, $url);
-	push @cmd, ('-H', 'Content-Type: application/json', '-d', $body) if defined $body;
-	my ($stdout, $stderr);
-	IPC::Run::run(\@cmd, '>', \$stdout, '2>', \$stderr);
-	return $stdout;
-}
 
 # (count, distinct order IDs) of a BigQuery table
 sub bq_counts
@@ -77,19 +66,6 @@ $node->safe_psql('postgres', qq{
 	-- short ack deadlines, so that what a killed worker held comes back soon
 	SELECT bqstream.create_subscription('emu', 'orders-fast', 'orders', ack_deadline_seconds => 10);
 });
-
-sub wait_for
-{
-	my ($what, $timeout, $check) = @_;
-	my $deadline = time() + $timeout;
-	while (time() < $deadline)
-	{
-		return 1 if $check->();
-		usleep(200_000);
-	}
-	diag("timed out waiting for $what");
-	return 0;
-}
 
 sub stat_of
 {

@@ -18,11 +18,10 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
-use BqEmulator;
+use BqEmulator qw(http);
 
 my $tmp = tempdir(CLEANUP => 1);
 
@@ -32,16 +31,6 @@ my $tmp = tempdir(CLEANUP => 1);
 
 my $bq = BqEmulator->new(dir => $tmp, services => 'bigquery')->{bigquery};
 my $api = "http://127.0.0.1:$bq/bigquery/v2/projects/oracle-project";
-
-sub http
-{
-	my ($method, $url, $body) = @_;
-	my @cmd = ('curl', '-s', '-X', $method, $url);
-	push @cmd, ('-H', 'Content-Type: application/json', '-d', $body) if defined $body;
-	my ($stdout, $stderr);
-	IPC::Run::run(\@cmd, '>', \$stdout, '2>', \$stderr);
-	return $stdout;
-}
 
 # UTF-8, and an ICU default collation, so that text under the database's
 # collation does not sort as bytes do (BigQuery's order); "C" where a

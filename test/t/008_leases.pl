@@ -11,25 +11,15 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
+use Time::HiRes qw(time);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
-use BqEmulator;
+use BqEmulator qw(http wait_for);
 
 my $tmp = tempdir(CLEANUP => 1);
 my $emu = BqEmulator->new(dir => $tmp);
 my ($ps, $bq) = ($emu->{pubsub}, $emu->{bigquery});
-
-sub http
-{
-	my ($method, $url, $body) = @_;
-	my @cmd = ('curl', '-s', '-X', $method, $url);
-	push @cmd, ('-H', 'Content-Type: application/json', '-d', $body) if defined $body;
-	my ($stdout, $stderr);
-	IPC::Run::run(\@cmd, '>', \$stdout, '2>', \$stderr);
-	return $stdout;
-}
 
 my $node = PostgreSQL::Test::Cluster->new('leases');
 $node->init;
@@ -56,19 +46,6 @@ sub stat_of
 	my ($column) = @_;
 	return $node->safe_psql('postgres',
 		"SELECT $column FROM bqstream.pipeline_stats WHERE pipeline = 'p'");
-}
-
-sub wait_for
-{
-	my ($what, $timeout, $check) = @_;
-	my $deadline = time() + $timeout;
-	while (time() < $deadline)
-	{
-		return 1 if $check->();
-		usleep(200_000);
-	}
-	diag("timed out waiting for $what");
-	return 0;
 }
 
 ok(wait_for('the worker', 20, sub { stat_of('workers') >= 1 }), 'the worker runs');
