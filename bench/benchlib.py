@@ -87,12 +87,15 @@ class Bench:
             time.sleep(0.05)
         self.ports = json.load(open(ports_file))
 
-    def _start_postgres(self, pg_conf):
+    def _initdb(self, pg_conf):
         subprocess.run(as_pg([PGBIN + "/initdb", "-D", self.pgdata, "-A", "trust", "-U", "postgres"]),
                        check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(self.pgdata, "postgresql.conf"), "a") as f:
             f.write("listen_addresses = ''\nunix_socket_directories = '%s'\nport = %d\n%s\n"
                     % (self.tmp, self.pgport, pg_conf))
+
+    def _start_postgres(self, pg_conf):
+        self._initdb(pg_conf)
         subprocess.run(as_pg([PGBIN + "/pg_ctl", "-D", self.pgdata, "-l", os.path.join(self.tmp, "pg.log"),
                               "-w", "start"]), check=True, stdout=subprocess.DEVNULL)
 

@@ -60,11 +60,7 @@ class ValgrindBench(Bench):
     """Bench whose postmaster (and so every process it forks) runs under memcheck."""
 
     def _start_postgres(self, pg_conf):
-        subprocess.run(as_pg([PGBIN + "/initdb", "-D", self.pgdata, "-A", "trust", "-U", "postgres"]),
-                       check=True, stdout=subprocess.DEVNULL)
-        with open(os.path.join(self.pgdata, "postgresql.conf"), "a") as f:
-            f.write("listen_addresses = ''\nunix_socket_directories = '%s'\nport = %d\n%s\n"
-                    % (self.tmp, self.pgport, pg_conf))
+        self._initdb(pg_conf)
         self.vg_dir = os.path.join(self.tmp, "valgrind")
         os.mkdir(self.vg_dir)
         if os.geteuid() == 0:
