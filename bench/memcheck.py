@@ -12,9 +12,10 @@ Two kinds of leak are looked for, because valgrind alone sees only one:
   * palloc-level (a context that grows with every batch or row, like the
     acknowledgement leak bench/CHAOS.md records): memcheck cannot see these,
     since the memory stays reachable from TopMemoryContext.  The "Grand total"
-    of pg_log_backend_memory_contexts() is taken for each worker after a
-    warm-up stream and again after a stream several times longer, and for the
-    FDW backend after its first scans and after many more.  It must not grow.
+    of pg_log_backend_memory_contexts() is taken for each worker and the
+    launcher after a warm-up stream and again after a stream several times
+    longer, and for the FDW backend after its first scans and after many more.
+    It must not grow.
 
 Phases: a pipeline with 2 workers streams --warmup orders (2 % malformed, so
 dead letters are stored too), the contexts are logged; --orders more, logged
@@ -186,8 +187,9 @@ def main():
         published = publish(bench, args.warmup, 1)
         wait_stored(bench, published, 600)
         off = log_offset(bench.pglog)
-        bench.psql(*["SELECT pg_log_backend_memory_contexts(%d)" % p for p in workers])
-        before = grand_totals(bench.pglog, off, workers)
+        watched = workers + launcher
+        bench.psql(*["SELECT pg_log_backend_memory_contexts(%d)" % p for p in watched])
+        before = grand_totals(bench.pglog, off, watched)
         warm_s = time.monotonic() - t
 
         t = time.monotonic()
@@ -195,23 +197,24 @@ def main():
         stored = wait_stored(bench, published, 1800)
         stream_s = time.monotonic() - t
         off = log_offset(bench.pglog)
-        bench.psql(*["SELECT pg_log_backend_memory_contexts(%d)" % p for p in workers])
-        after = grand_totals(bench.pglog, off, workers)
+        bench.psql(*["SELECT pg_log_backend_memory_contexts(%d)" % p for p in watched])
+        after = grand_totals(bench.pglog, off, watched)
         if worker_pids(bench) != workers:
             failures.append("the workers changed during the stream (%s -> %s): no comparison"
                             % (workers, worker_pids(bench)))
         print("\nstream: %d orders warm-up (%.0f s), then %d more (%.0f s) under memcheck; %d stored"
               % (args.warmup, warm_s, args.orders, stream_s, stored))
         print("%-28s %14s %14s %10s" % ("process", "contexts warm", "contexts end", "growth"))
-        for p in workers:
+        for p in watched:
+            name = "%s %d" % ("worker" if p in workers else "launcher", p)
             b, a = before.get(p), after.get(p)
             if b is None or a is None:
-                failures.append("no memory-context dump of worker %d" % p)
+                failures.append("no memory-context dump of %s" % name)
                 continue
-            print("%-28s %12d B %12d B %+8.1f kB" % ("worker %d" % p, b, a, (a - b) / 1024))
+            print("%-28s %12d B %12d B %+8.1f kB" % (name, b, a, (a - b) / 1024))
             if a - b > args.growth_kb * 1024:
-                failures.append("worker %d: memory contexts grew %d kB over %d orders"
-                                % (p, (a - b) // 1024, args.orders))
+                failures.append("%s: memory contexts grew %d kB over %d orders"
+                                % (name, (a - b) // 1024, args.orders))
 
         # ---------------------------------------------------------- the FDW scans
         rows = int(bench.psql("SELECT count(*) FROM (SELECT * FROM mc.raw_orders OFFSET 0) s")[0])

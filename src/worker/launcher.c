@@ -227,6 +227,15 @@ worker_running(int i)
 	return slot_pid != 0 && kill(slot_pid, 0) == 0;
 }
 
+/* Free the handle of a slot's previous worker (kept in TopMemoryContext). */
+static void
+forget_handle(int i)
+{
+	if (control[i].handle != NULL)
+		pfree(control[i].handle);
+	control[i].handle = NULL;
+}
+
 static void
 start_worker(int i)
 {
@@ -250,6 +259,7 @@ start_worker(int i)
 	bgw.bgw_notify_pid = MyProcPid;
 
 	slot->stop_requested = false;
+	forget_handle(i);
 	if (!RegisterDynamicBackgroundWorker(&bgw, &control[i].handle))
 	{
 		control[i].handle = NULL;
@@ -308,7 +318,7 @@ reconcile(void)
 					strlcpy(bq_shared->slots[i].pipeline, rows[p].name, PIPELINE_NAME_LEN);
 					bq_shared->slots[i].worker_no = w;
 					bq_shared->slots[i].in_use = true;
-					control[i].handle = NULL;
+					forget_handle(i);
 					control[i].next_start = 0;
 					control[i].restart_delay_ms = 0;
 				}
