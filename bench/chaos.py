@@ -594,10 +594,15 @@ class FdwSoak(threading.Thread):
         self.last_error = ""
 
     def run(self):
-        rc, plan, err = self.bench.try_psql("EXPLAIN (VERBOSE, COSTS OFF) " + FDW_QUERY)
-        if rc != 0:
+        # planning reads the table's metadata: a fault burst may fail it, so try again
+        while True:
+            rc, plan, err = self.bench.try_psql("EXPLAIN (VERBOSE, COSTS OFF) " + FDW_QUERY)
+            if rc == 0:
+                break
+            self.errors += 1
             self.last_error = "EXPLAIN failed: %s" % err.strip()
-            return
+            if self.stop_event.wait(1.0):
+                return
         self.remote_sql = next((l.strip() for l in plan if "Remote SQL" in l), "?")
         p = subprocess.Popen(as_pg(self.bench.psql_cmd("chaos-fdw-soak")[:-2]), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
