@@ -325,7 +325,7 @@ run(void)
 	cfg->pull_url = "http://pubsub.fuzz/v1/projects/fuzz-project/subscriptions/orders-sub:pull";
 	cfg->ack_url = "http://pubsub.fuzz/v1/projects/fuzz-project/subscriptions/orders-sub:acknowledge";
 	cfg->modack_url = "http://pubsub.fuzz/v1/projects/fuzz-project/subscriptions/orders-sub:modifyAckDeadline";
-	cfg->ack_deadline_s = 10;
+	cfg->lease_s = 10;
 	cfg->insert_url = "http://bigquery.fuzz/bigquery/v2/projects/fuzz-project/datasets/bqstream/tables/raw_orders/insertAll";
 	cfg->loaded_at = GetCurrentTimestamp();
 	fuzz_cfg = cfg;
