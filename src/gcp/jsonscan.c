@@ -12,6 +12,8 @@
 #include "postgres.h"
 
 #include "mb/pg_wchar.h"
+#include "port/pg_bitutils.h"
+#include "port/pg_bswap.h"
 
 #include "gcp/jsonscan.h"
 
@@ -21,6 +23,13 @@
 static inline void
 skip_ws(JsonScan *s)
 {
+	/*
+	 * Compact JSON (what Pub/Sub and the generator send) has no whitespace:
+	 * every byte that may start a token lies above ' ', so one comparison
+	 * settles the usual case.
+	 */
+	if (likely(s->p < s->end && (unsigned char) *s->p > ' '))
+		return;
 	while (s->p < s->end &&
 		   (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
 		s->p++;
@@ -88,24 +97,62 @@ init_plain(void)
 	plain_ready = true;
 }
 
-/* s->p is at the opening quote */
-static bool
-scan_string(JsonScan *s, JsonToken *tok)
-{
-	const char *p = s->p + 1;
+#define JS_ONES		UINT64CONST(0x0101010101010101)
+#define JS_HIGHS	UINT64CONST(0x8080808080808080)
 
+/*
+ * How many of the eight bytes at p are plain (as plain_byte[] says) before
+ * the first that is not; 8 when all are.  The usual bit trick: a byte below
+ * 0x20, equal to '"' or '\\', or with its high bit set sets the high bit of
+ * its lane.  Borrows only run from a lane that is not plain into the lanes
+ * above it (later bytes on a little-endian machine), so the lowest lane
+ * flagged is exactly the first byte that is not plain.  Base64 data and IDs
+ * are long runs of plain bytes: eight at a time is most of the scanning
+ * saved.
+ */
+static inline int
+plain_prefix8(const char *p)
+{
+	uint64		x;
+	uint64		flags;
+
+	memcpy(&x, p, sizeof(x));
+#ifdef WORDS_BIGENDIAN
+	x = pg_bswap64(x);
+#endif
+	flags = ((x - JS_ONES * 0x20) |
+			 ((x ^ (JS_ONES * '"')) - JS_ONES) |
+			 ((x ^ (JS_ONES * '\\')) - JS_ONES) |
+			 x) & JS_HIGHS;
+	return flags == 0 ? 8 : pg_rightmost_one_pos64(flags) / 8;
+}
+
+/*
+ * The general case of scan_string(): tok is set up, and p is at the first
+ * byte that the fast path did not take (escapes, UTF-8, errors, the end of
+ * the input near).
+ */
+static pg_noinline bool
+scan_string_rest(JsonScan *s, JsonToken *tok, const char *p)
+{
 	if (unlikely(!plain_ready))
 		init_plain();
-	tok->type = JT_STRING;
-	tok->start = p;
-	tok->escaped = false;
 	while (p < s->end)
 	{
 		unsigned char c;
 
 		/* the common case, base64 and identifiers: a run of plain bytes */
-		while (p < s->end && plain_byte[(unsigned char) *p])
-			p++;
+		while (s->end - p >= 8)
+		{
+			int			n = plain_prefix8(p);
+
+			p += n;
+			if (n < 8)
+				break;
+		}
+		if (s->end - p < 8)
+			while (p < s->end && plain_byte[(unsigned char) *p])
+				p++;
 		if (p >= s->end)
 			break;
 		c = (unsigned char) *p;
@@ -197,6 +244,36 @@ scan_string(JsonScan *s, JsonToken *tok)
 	return fail(s, "unterminated string");
 }
 
+/*
+ * s->p is at the opening quote.  Inline, for the strings that are plain
+ * bytes up to the closing quote (all the keys and most values a worker
+ * reads): the rest is left to scan_string_rest().
+ */
+static inline bool
+scan_string(JsonScan *s, JsonToken *tok)
+{
+	const char *p = s->p + 1;
+
+	tok->type = JT_STRING;
+	tok->start = p;
+	tok->escaped = false;
+	while (s->end - p >= 8)
+	{
+		int			n = plain_prefix8(p);
+
+		p += n;
+		if (n < 8)
+		{
+			if (*p != '"')
+				break;
+			tok->len = p - tok->start;
+			s->p = p + 1;
+			return true;
+		}
+	}
+	return scan_string_rest(s, tok, p);
+}
+
 static bool
 scan_number(JsonScan *s, JsonToken *tok)
 {
@@ -284,6 +361,31 @@ js_value(JsonScan *s, JsonToken *tok)
 		default:
 			return scan_number(s, tok) ? JT_NUMBER : JT_ERROR;
 	}
+}
+
+bool
+js_peek_string(JsonScan *s, JsonToken *tok)
+{
+	const char *q;
+
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	q = memchr(s->p + 1, '"', s->end - s->p - 1);
+	if (q == NULL)
+		return false;
+	tok->type = JT_STRING;
+	tok->start = s->p + 1;
+	tok->len = q - tok->start;
+	tok->escaped = false;
+	return true;
+}
+
+void
+js_take_plain_string(JsonScan *s, const JsonToken *tok)
+{
+	Assert(tok->start == s->p + 1 && tok->start[tok->len] == '"');
+	s->p = tok->start + tok->len + 1;
 }
 
 /* After a member or element: a comma, or the closing bracket. */
@@ -452,13 +554,6 @@ js_at_end(JsonScan *s)
 	return s->error == NULL;
 }
 
-bool
-js_string_is(const JsonToken *tok, const char *str)
-{
-	return !tok->escaped && strlen(str) == tok->len &&
-		memcmp(tok->start, str, tok->len) == 0;
-}
-
 static void
 append_utf8(StringInfo buf, pg_wchar cp)
 {
@@ -538,27 +633,40 @@ js_error_offset(const JsonScan *s, const char *data)
 /*
  * Decode standard base64 (with or without padding) into dst, which has
  * room for len / 4 * 3 + 3 bytes; return the length, or -1 when the input
- * is not base64.  Four characters at a time through a table: Pub/Sub data
- * is most of what a worker reads.
+ * is not base64.  Pub/Sub data is most of what a worker reads, so a group
+ * of four characters costs four lookups in tables that hold each
+ * character's six bits already shifted into place (or a sign bit when it is
+ * no base64 character): OR them, one test of the sign, three bytes out.
+ * Two groups go together while at least one more follows: one test, and
+ * their six bytes written as one 8-byte store (the two bytes too many are
+ * overwritten by the next group, and stay within the room promised).
  */
+static int32 b64_shifted[4][256];
+static bool b64_ready = false;
+
+static void
+init_base64(void)
+{
+	const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (int t = 0; t < 4; t++)
+		for (int c = 0; c < 256; c++)
+			b64_shifted[t][c] = PG_INT32_MIN;
+	for (int k = 0; k < 64; k++)
+		for (int t = 0; t < 4; t++)
+			b64_shifted[t][(unsigned char) alphabet[k]] = k << (18 - 6 * t);
+	b64_ready = true;
+}
+
 int
 js_base64_decode(const char *src, size_t len, char *dst)
 {
-	static int8 table[256];
-	static bool ready = false;
 	const unsigned char *p = (const unsigned char *) src;
 	char	   *out = dst;
 	size_t		i = 0;
 
-	if (unlikely(!ready))
-	{
-		const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-		memset(table, -1, sizeof(table));
-		for (int k = 0; k < 64; k++)
-			table[(unsigned char) alphabet[k]] = (int8) k;
-		ready = true;
-	}
+	if (unlikely(!b64_ready))
+		init_base64();
 
 	/* one or two '=' may pad the last group; '=' anywhere else is invalid */
 	if (len > 0 && len % 4 == 0 && src[len - 1] == '=')
@@ -570,30 +678,44 @@ js_base64_decode(const char *src, size_t len, char *dst)
 	if (len % 4 == 1)
 		return -1;
 
+	for (; i + 12 <= len; i += 8)
+	{
+		int32		v1 = b64_shifted[0][p[i]] | b64_shifted[1][p[i + 1]] |
+			b64_shifted[2][p[i + 2]] | b64_shifted[3][p[i + 3]];
+		int32		v2 = b64_shifted[0][p[i + 4]] | b64_shifted[1][p[i + 5]] |
+			b64_shifted[2][p[i + 6]] | b64_shifted[3][p[i + 7]];
+		uint64		w;
+
+		if ((v1 | v2) < 0)
+			return -1;
+		/* the six bytes, first in memory first */
+		w = ((uint64) v1 << 40) | ((uint64) v2 << 16);
+		w = pg_hton64(w);
+		memcpy(out, &w, sizeof(w));
+		out += 6;
+	}
 	for (; i + 4 <= len; i += 4)
 	{
-		int			a = table[p[i]],
-					b = table[p[i + 1]],
-					c = table[p[i + 2]],
-					d = table[p[i + 3]];
+		int32		v = b64_shifted[0][p[i]] | b64_shifted[1][p[i + 1]] |
+			b64_shifted[2][p[i + 2]] | b64_shifted[3][p[i + 3]];
 
-		if ((a | b | c | d) < 0)
+		if (v < 0)
 			return -1;
-		*out++ = (char) ((a << 2) | (b >> 4));
-		*out++ = (char) ((b << 4) | (c >> 2));
-		*out++ = (char) ((c << 6) | d);
+		out[0] = (char) (v >> 16);
+		out[1] = (char) (v >> 8);
+		out[2] = (char) v;
+		out += 3;
 	}
 	if (len - i >= 2)
 	{
-		int			a = table[p[i]],
-					b = table[p[i + 1]],
-					c = len - i == 3 ? table[p[i + 2]] : 0;
+		int32		v = b64_shifted[0][p[i]] | b64_shifted[1][p[i + 1]] |
+			(len - i == 3 ? b64_shifted[2][p[i + 2]] : 0);
 
-		if ((a | b | c) < 0)
+		if (v < 0)
 			return -1;
-		*out++ = (char) ((a << 2) | (b >> 4));
+		*out++ = (char) (v >> 16);
 		if (len - i == 3)
-			*out++ = (char) ((b << 4) | (c >> 2));
+			*out++ = (char) (v >> 8);
 	}
 	return (int) (out - dst);
 }

@@ -70,6 +70,18 @@ extern bool js_array_next(JsonScan *s, bool *first);
  */
 extern void js_finish(JsonScan *s, JsonTokenType entered);
 
+/*
+ * For a string value expected to hold only plain bytes (printable ASCII
+ * but '"' and '\\'), such as base64: set *tok to the text from its opening
+ * quote to the next '"', unchecked, and return true; false when the next
+ * value is no string or that quote is missing.  The scanner does not move.
+ * A caller that then checked every byte of the span itself (decoding
+ * base64 does) takes the value with js_take_plain_string(), saving a scan
+ * of its own; otherwise it reads the value with js_value() as usual.
+ */
+extern bool js_peek_string(JsonScan *s, JsonToken *tok);
+extern void js_take_plain_string(JsonScan *s, const JsonToken *tok);
+
 /* Skip a whole value, checking it; span and len (if not NULL) get its text. */
 extern bool js_skip(JsonScan *s, const char **span, size_t *len);
 
@@ -83,8 +95,18 @@ extern bool js_skip_unchecked(JsonScan *s);
 /* true when only whitespace is left and no error happened */
 extern bool js_at_end(JsonScan *s);
 
-/* Does a string token equal a plain (escape-free) C string? */
-extern bool js_string_is(const JsonToken *tok, const char *s);
+/*
+ * Does a string token equal a plain (escape-free) C string?  Inline, so
+ * that strlen() of the literal member names it is called with folds to a
+ * constant and most keys are told apart by their length alone.
+ */
+static inline bool
+js_string_is(const JsonToken *tok, const char *str)
+{
+	size_t		n = strlen(str);
+
+	return n == tok->len && !tok->escaped && memcmp(tok->start, str, n) == 0;
+}
 
 /* The string's value, unescaped, as a NUL-terminated copy in buf. */
 extern char *js_string_value(const JsonToken *tok, StringInfo buf);

@@ -80,24 +80,21 @@ schema_from_table(json_t *table, const char *table_name)
 	return schema;
 }
 
-static int
-digits(const char *s, int n)
+/* two decimal digits, or -1: every field of a timestamp is made of them */
+static inline int
+digits2(const char *s)
 {
-	int			v = 0;
+	unsigned int hi = (unsigned char) s[0] - '0';
+	unsigned int lo = (unsigned char) s[1] - '0';
 
-	for (int i = 0; i < n; i++)
-	{
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
+	return hi <= 9 && lo <= 9 ? (int) (hi * 10 + lo) : -1;
 }
 
 bool
 parse_timestamp(const char *s, size_t len, TimestampTz *result)
 {
-	int			year,
+	int			century,
+				year,
 				month,
 				day,
 				hour,
@@ -111,12 +108,14 @@ parse_timestamp(const char *s, size_t len, TimestampTz *result)
 	if (len < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
 		s[13] != ':' || s[16] != ':')
 		return false;
-	year = digits(s, 4);
-	month = digits(s + 5, 2);
-	day = digits(s + 8, 2);
-	hour = digits(s + 11, 2);
-	minute = digits(s + 14, 2);
-	second = digits(s + 17, 2);
+	century = digits2(s);
+	year = digits2(s + 2);
+	year = century < 0 || year < 0 ? -1 : century * 100 + year;
+	month = digits2(s + 5);
+	day = digits2(s + 8);
+	hour = digits2(s + 11);
+	minute = digits2(s + 14);
+	second = digits2(s + 17);
 	if (year < 1 || month < 1 || month > 12 || day < 1 ||
 		day > day_tab[isleap(year)][month - 1] || hour < 0 || hour > 23 ||
 		minute < 0 || minute > 59 || second < 0 || second > 59)
@@ -125,18 +124,17 @@ parse_timestamp(const char *s, size_t len, TimestampTz *result)
 	if (p < len && s[p] == '.')
 	{
 		int			n = 0;
-		int64		scale = 100000;
 
+		/* digits past the sixth (Pub/Sub gives nine) are dropped */
 		for (p++; p < len && s[p] >= '0' && s[p] <= '9'; p++, n++)
 		{
 			if (n < 6)
-			{
-				usec += (s[p] - '0') * scale;
-				scale /= 10;
-			}
+				usec = usec * 10 + (s[p] - '0');
 		}
 		if (n == 0 || n > 9)
 			return false;
+		for (; n < 6; n++)
+			usec *= 10;
 	}
 	if (p < len && (s[p] == 'Z' || s[p] == 'z'))
 		p++;
@@ -146,8 +144,8 @@ parse_timestamp(const char *s, size_t len, TimestampTz *result)
 					om;
 
 		if (len - p != 6 || s[p + 3] != ':' ||
-			(oh = digits(s + p + 1, 2)) < 0 || oh > 23 ||
-			(om = digits(s + p + 4, 2)) < 0 || om > 59)
+			(oh = digits2(s + p + 1)) < 0 || oh > 23 ||
+			(om = digits2(s + p + 4)) < 0 || om > 59)
 			return false;
 		offset_s = (oh * 60 + om) * 60 * (s[p] == '+' ? 1 : -1);
 		p = len;
@@ -219,10 +217,35 @@ check_value(const BqField *field, const JsonToken *tok, StringInfo scratch,
 			{
 				char		num[64];
 				double		d;
+				bool		exponent = false;
+				bool		nonzero = false;
 
 				if (tok->len >= sizeof(num))
 				{
 					reject(v, DL_INVALID_AMOUNT, "Field \"%s\" has too many digits.", field->name);
+					break;
+				}
+
+				/*
+				 * Without an exponent, a JSON number of under 64 characters
+				 * is finite as a double, and a nonzero one is too large to
+				 * round to zero: it is negative exactly when it has a minus
+				 * sign and a digit other than 0.  That is strtod()'s verdict
+				 * without its cost.  With an exponent, ask strtod().
+				 */
+				for (size_t i = 0; i < tok->len; i++)
+				{
+					char		c = tok->start[i];
+
+					if (c == 'e' || c == 'E')
+						exponent = true;
+					else if (c >= '1' && c <= '9')
+						nonzero = true;
+				}
+				if (!exponent)
+				{
+					if (tok->start[0] == '-' && nonzero)
+						reject(v, DL_INVALID_AMOUNT, "Field \"%s\" is negative or not finite.", field->name);
 					break;
 				}
 				memcpy(num, tok->start, tok->len);
@@ -271,9 +294,11 @@ find_field(const TableSchema *schema, const JsonToken *key, StringInfo scratch)
 		name = js_string_value(key, scratch);
 		len = strlen(name);
 	}
+	/* the length and first byte rule out most columns without a call */
 	for (int i = 0; i < schema->nfields; i++)
 		if (schema->fields[i].name_len == len &&
-			memcmp(schema->fields[i].name, name, len) == 0)
+			(len == 0 || (schema->fields[i].name[0] == name[0] &&
+						  memcmp(schema->fields[i].name, name, len) == 0)))
 			return i;
 	return -1;
 }
