@@ -44,6 +44,13 @@
 /* a response larger than this cannot become a PostgreSQL value anyway */
 #define MAX_RESPONSE_BYTES	((size_t) MaxAllocSize - 1)
 
+/*
+ * libcurl's receive and send buffers: pulls, insertAll bodies and result
+ * pages are some hundred kilobytes, and its defaults (16 and 64 kB) cost
+ * a system call and often a wake-up for each piece.
+ */
+#define TRANSFER_BUFFER_BYTES	(256 * 1024)
+
 /* easy handles kept for reuse between calls */
 #define EASY_POOL_SIZE		16
 
@@ -88,6 +95,8 @@ typedef struct WatchedSocket
 {
 	curl_socket_t fd;
 	int			what;			/* CURL_POLL_IN, _OUT or _INOUT */
+	int			set_pos;		/* its event in wait_set */
+	uint32		set_events;		/* what wait_set waits for on it */
 } WatchedSocket;
 
 static CURLM *multi = NULL;
@@ -96,6 +105,20 @@ static WatchedSocket *sockets = NULL;
 static int	nsockets = 0;
 static int	maxsockets = 0;
 static TimestampTz curl_timer_at = -1;	/* -1: curl wants no timeout */
+
+/*
+ * The latch, postmaster death and curl's sockets, kept between waits: a
+ * response of some hundred kilobytes arrives in dozens of wake-ups, and a
+ * set made for each would cost an epoll instance and a system call per
+ * socket every time.  It is made anew only when a socket comes or goes
+ * (curl says so before it closes one, so a reused descriptor number is
+ * never taken for the old socket); a change of direction is a modify.
+ */
+static WaitEventSet *wait_set = NULL;
+static Latch *wait_set_latch = NULL;
+static bool wait_set_stale = true;
+static WaitEvent *wait_events = NULL;
+static int	wait_events_cap = 0;
 static uint64 calls_finished = 0;
 static CURL *easy_pool[EASY_POOL_SIZE];
 static int	easy_pool_len = 0;
@@ -247,7 +270,10 @@ socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 	if (what == CURL_POLL_REMOVE)
 	{
 		if (i < nsockets)
+		{
 			sockets[i] = sockets[--nsockets];
+			wait_set_stale = true;
+		}
 		return 0;
 	}
 	if (i == nsockets)
@@ -263,6 +289,7 @@ socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 			maxsockets = newmax;
 		}
 		nsockets++;
+		wait_set_stale = true;
 	}
 	sockets[i].fd = fd;
 	sockets[i].what = what;
@@ -435,6 +462,8 @@ gcp_http_start(const GcpHttpRequest *req)
 					 (gcp_http_compression == GCP_COMPRESSION_AUTO &&
 					  pg_strncasecmp(req->url, "https://", 8) == 0) ? "" : NULL);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, (long) TRANSFER_BUFFER_BYTES);
+	curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, (long) TRANSFER_BUFFER_BYTES);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "bqstream/" BQSTREAM_VERSION);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->errbuf);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
@@ -627,6 +656,61 @@ any_call_in_flight(void)
 	return false;
 }
 
+static uint32
+socket_events(const WatchedSocket *sock)
+{
+	uint32		ev = 0;
+
+	if (sock->what & CURL_POLL_IN)
+		ev |= WL_SOCKET_READABLE;
+	if (sock->what & CURL_POLL_OUT)
+		ev |= WL_SOCKET_WRITEABLE;
+	return ev;
+}
+
+/* wait_set brought up to date with curl's sockets */
+static WaitEventSet *
+current_wait_set(void)
+{
+	if (wait_set != NULL && !wait_set_stale && wait_set_latch == MyLatch)
+	{
+		for (int i = 0; i < nsockets; i++)
+		{
+			uint32		ev = socket_events(&sockets[i]);
+
+			if (ev != sockets[i].set_events)
+			{
+				ModifyWaitEvent(wait_set, sockets[i].set_pos, ev, NULL);
+				sockets[i].set_events = ev;
+			}
+		}
+		return wait_set;
+	}
+
+	if (wait_set != NULL)
+		FreeWaitEventSet(wait_set);
+	wait_set = NULL;
+	if (wait_events_cap < nsockets + 2)
+	{
+		wait_events_cap = Max(nsockets + 2, 8);
+		wait_events = wait_events == NULL
+			? MemoryContextAlloc(TopMemoryContext, sizeof(WaitEvent) * wait_events_cap)
+			: repalloc(wait_events, sizeof(WaitEvent) * wait_events_cap);
+	}
+	wait_set = CreateWaitEventSet(TopMemoryContext, nsockets + 2);
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	wait_set_latch = MyLatch;
+	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < nsockets; i++)
+	{
+		sockets[i].set_events = socket_events(&sockets[i]);
+		sockets[i].set_pos = AddWaitEventToSet(wait_set, sockets[i].set_events,
+											   sockets[i].fd, NULL, NULL);
+	}
+	wait_set_stale = false;
+	return wait_set;
+}
+
 static long
 ms_until(TimestampTz now, TimestampTz then)
 {
@@ -648,8 +732,6 @@ gcp_http_wait(long timeout_ms)
 		TimestampTz retry_at;
 		long		wait_ms = -1;
 		WaitEventSet *set;
-		WaitEvent  *events;
-		int			nevents;
 		int			nfired;
 		bool		latch_set = false;
 		int			running;
@@ -687,41 +769,26 @@ gcp_http_wait(long timeout_ms)
 		if (retry_at >= 0)
 			wait_ms = wait_ms < 0 ? ms_until(now, retry_at) : Min(wait_ms, ms_until(now, retry_at));
 
-		nevents = nsockets + 2;
-		set = CreateWaitEventSet(CurrentMemoryContext, nevents);
-		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-		for (int i = 0; i < nsockets; i++)
-		{
-			uint32		ev = 0;
-
-			if (sockets[i].what & CURL_POLL_IN)
-				ev |= WL_SOCKET_READABLE;
-			if (sockets[i].what & CURL_POLL_OUT)
-				ev |= WL_SOCKET_WRITEABLE;
-			AddWaitEventToSet(set, ev, sockets[i].fd, NULL, NULL);
-		}
-		events = palloc(sizeof(WaitEvent) * nevents);
-		nfired = WaitEventSetWait(set, wait_ms, events, nevents, PG_WAIT_EXTENSION);
-		FreeWaitEventSet(set);
+		set = current_wait_set();
+		nfired = WaitEventSetWait(set, wait_ms, wait_events, nsockets + 2,
+								  PG_WAIT_EXTENSION);
 
 		for (int i = 0; i < nfired; i++)
 		{
 			int			mask = 0;
 
-			if (events[i].events & WL_LATCH_SET)
+			if (wait_events[i].events & WL_LATCH_SET)
 			{
 				latch_set = true;
 				continue;
 			}
-			if (events[i].events & WL_SOCKET_READABLE)
+			if (wait_events[i].events & WL_SOCKET_READABLE)
 				mask |= CURL_CSELECT_IN;
-			if (events[i].events & WL_SOCKET_WRITEABLE)
+			if (wait_events[i].events & WL_SOCKET_WRITEABLE)
 				mask |= CURL_CSELECT_OUT;
 			if (mask)
-				curl_multi_socket_action(multi, events[i].fd, mask, &running);
+				curl_multi_socket_action(multi, wait_events[i].fd, mask, &running);
 		}
-		pfree(events);
 
 		if (latch_set)
 		{
