@@ -139,6 +139,7 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 	Datum		args[1];
 	bool		found = false;
 	MemoryContext old;
+	MemoryContext caller_cxt = CurrentMemoryContext;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -184,6 +185,8 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* the commit leaves TopMemoryContext current */
+	MemoryContextSwitchTo(caller_cxt);
 
 	if (found)
 	{
