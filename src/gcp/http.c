@@ -674,6 +674,8 @@ current_wait_set(void)
 {
 	if (wait_set != NULL && !wait_set_stale && wait_set_latch == MyLatch)
 	{
+		/* should a modify fail, the next wait starts from a new set */
+		wait_set_stale = true;
 		for (int i = 0; i < nsockets; i++)
 		{
 			uint32		ev = socket_events(&sockets[i]);
@@ -684,6 +686,7 @@ current_wait_set(void)
 				sockets[i].set_events = ev;
 			}
 		}
+		wait_set_stale = false;
 		return wait_set;
 	}
 
