@@ -34,10 +34,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stat_times(stat_line):
+    """(utime, stime) of a /proc/PID/stat line, in seconds."""
+    fields = stat_line[stat_line.rindex(")") + 2:].split()
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
 def cpu_seconds(stat_line):
     """utime + stime of a /proc/PID/stat line, in seconds."""
-    fields = stat_line[stat_line.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return sum(stat_times(stat_line))
 
 
 def proc_cpu(pid):
@@ -107,6 +112,24 @@ class Bench:
             cmd += ["-c", c]
         out = subprocess.run(as_pg(cmd), check=True, capture_output=True, text=True)
         return out.stdout.strip().split("\n")
+
+    def worker_pids(self, pipeline):
+        """The pids of a pipeline's running workers."""
+        return [int(p) for p in self.psql("SELECT pid FROM bqstream.worker_stats WHERE pipeline = '%s' "
+                                          "AND pid IS NOT NULL ORDER BY pid" % pipeline) if p]
+
+    def wait_stored(self, pipeline, n, timeout):
+        """Wait until a pipeline's workers have stored (inserted or
+        dead-lettered) n messages; the time then (time.monotonic())."""
+        deadline = time.monotonic() + timeout
+        done = 0
+        while time.monotonic() < deadline:
+            done = int(self.psql("SELECT coalesce(sum(inserted + dead_lettered), 0) FROM bqstream.worker_stats "
+                                 "WHERE pipeline = '%s'" % pipeline)[0])
+            if done >= n:
+                return time.monotonic()
+            time.sleep(0.05)
+        raise SystemExit("pipeline %s: timed out with %d of %d stored" % (pipeline, done, n))
 
     def create_server(self):
         opts = ["project_id 'bench-project'", "dataset 'shop'"]

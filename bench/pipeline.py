@@ -23,22 +23,6 @@ import time
 from benchlib import Bench, proc_cpu
 
 
-def wait_inserted(bench, pipeline, n, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = int(bench.psql("SELECT coalesce(sum(inserted + dead_lettered), 0) FROM bqstream.worker_stats "
-                              "WHERE pipeline = '%s'" % pipeline)[0])
-        if done >= n:
-            return time.monotonic()
-        time.sleep(0.05)
-    raise SystemExit("pipeline %s: timed out with %d of %d stored" % (pipeline, done, n))
-
-
-def worker_pids(bench, pipeline):
-    return [int(p) for p in bench.psql("SELECT pid FROM bqstream.worker_stats WHERE pipeline = '%s' "
-                                       "AND pid IS NOT NULL" % pipeline) if p]
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--orders", type=int, default=1000000)
@@ -58,16 +42,16 @@ def main():
         bench.psql("SELECT count(*) FROM bqstream.setup_demo('bench')",
                    "SELECT bqstream.create_pipeline('throughput', 'bench', 'orders-pipeline', "
                    "workers => %d)" % args.workers)
-        while len(worker_pids(bench, "throughput")) < args.workers:
+        while len(bench.worker_pids("throughput")) < args.workers:
             time.sleep(0.1)
-        pids = worker_pids(bench, "throughput")
+        pids = bench.worker_pids("throughput")
         cpu0 = sum(proc_cpu(p) for p in pids)
         emu0 = proc_cpu(bench.emulator.pid)
         t0 = time.monotonic()
         bench.psql("SELECT published FROM bqstream.publish_orders(%d, 'bench', progress_interval => 0)"
                    % args.orders)
         t_published = time.monotonic()
-        t_done = wait_inserted(bench, "throughput", args.orders, 1800)
+        t_done = bench.wait_stored("throughput", args.orders, 1800)
         cpu = sum(proc_cpu(p) for p in pids) - cpu0
         emu = proc_cpu(bench.emulator.pid) - emu0
         print("throughput: %d orders, %d workers" % (args.orders, args.workers))
@@ -86,10 +70,10 @@ def main():
         emu0 = proc_cpu(bench.emulator.pid)
         bench.psql("SELECT bqstream.start_pipeline('backlog')")
         t0 = time.monotonic()
-        while len(worker_pids(bench, "backlog")) < args.workers:
+        while len(bench.worker_pids("backlog")) < args.workers:
             time.sleep(0.01)
-        pids = worker_pids(bench, "backlog")
-        t_done = wait_inserted(bench, "backlog", args.orders, 1800)
+        pids = bench.worker_pids("backlog")
+        t_done = bench.wait_stored("backlog", args.orders, 1800)
         cpu = sum(proc_cpu(p) for p in pids)
         emu = proc_cpu(bench.emulator.pid) - emu0
         print("backlog of %d orders drained by %d workers in %.1f s: %.0f orders/s"
@@ -101,12 +85,12 @@ def main():
         bench.psql("SELECT bqstream.create_subscription('bench', 'latency', 'orders')",
                    "SELECT bqstream.create_pipeline('latency', 'bench', 'latency', workers => %d)"
                    % args.workers)
-        while len(worker_pids(bench, "latency")) < args.workers:
+        while len(bench.worker_pids("latency")) < args.workers:
             time.sleep(0.1)
         n = args.rate * args.seconds
         bench.psql("SELECT published FROM bqstream.publish_orders(%d, 'bench', rate => %d, "
                    "progress_interval => 0)" % (n, args.rate))
-        wait_inserted(bench, "latency", n, 600)
+        bench.wait_stored("latency", n, 600)
         p50, p95, p99 = bench.psql("SELECT latency_p50_ms, latency_p95_ms, latency_p99_ms "
                                    "FROM bqstream.pipeline_stats WHERE pipeline = 'latency'")[0].split("|")
         print("latency at %d orders/s for %d s: p50 <= %s ms, p95 <= %s ms, p99 <= %s ms"

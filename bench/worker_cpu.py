@@ -31,17 +31,15 @@ import statistics
 import subprocess
 import time
 
-from benchlib import Bench, PGBIN, TICK, as_pg
+from benchlib import Bench, PGBIN, as_pg, stat_times
 
 PG_CONF = "shared_preload_libraries = 'bqstream'\nbqstream.launcher_naptime = 100\n"
 
 
-def stat_times(pid):
+def times_of(pid):
     """(utime, stime) of a process in seconds."""
     with open("/proc/%d/stat" % pid) as f:
-        line = f.read()
-    fields = line[line.rindex(")") + 2:].split()
-    return int(fields[11]) / TICK, int(fields[12]) / TICK
+        return stat_times(f.read())
 
 
 class CallgrindBench(Bench):
@@ -69,24 +67,11 @@ class CallgrindBench(Bench):
 def worker_pid(bench, pipeline, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = [r for r in bench.psql("SELECT pid FROM bqstream.worker_stats WHERE pipeline = '%s' "
-                                      "AND pid IS NOT NULL" % pipeline) if r]
-        if rows:
-            return int(rows[0])
+        pids = bench.worker_pids(pipeline)
+        if pids:
+            return pids[0]
         time.sleep(0.05)
     raise SystemExit("pipeline %s: no worker started" % pipeline)
-
-
-def wait_stored(bench, pipeline, n, timeout):
-    deadline = time.monotonic() + timeout
-    done = 0
-    while time.monotonic() < deadline:
-        done = int(bench.psql("SELECT coalesce(sum(inserted + dead_lettered), 0) FROM bqstream.worker_stats "
-                              "WHERE pipeline = '%s'" % pipeline)[0])
-        if done >= n:
-            return
-        time.sleep(0.1)
-    raise SystemExit("pipeline %s: timed out with %d of %d stored" % (pipeline, done, n))
 
 
 def wait_exited(pid, timeout=120):
@@ -109,8 +94,8 @@ def drain(bench, name, n, timeout, ack_deadline):
                "progress_interval => 0)" % (n, name))
     bench.psql("SELECT bqstream.start_pipeline('%s')" % name)
     pid = worker_pid(bench, name, timeout)
-    wait_stored(bench, name, n, timeout)
-    times = stat_times(pid)
+    bench.wait_stored(name, n, timeout)
+    times = times_of(pid)
     bench.psql("SELECT bqstream.stop_pipeline('%s')" % name)
     wait_exited(pid, timeout)
     return pid, times
