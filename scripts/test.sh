@@ -22,6 +22,9 @@ ALL_SUITES=(emulator regress tap conformance fuzz chaos memcheck)
 SUITES=("${@:-${ALL_SUITES[@]}}")
 SUITE_TIMEOUT=${BQSTREAM_SUITE_TIMEOUT:-1200}
 PYTHON=/usr/bin/python3
+# The PostgreSQL installation under test is the one whose pg_config comes
+# first in PATH (Debian's by default); its bin directory leads the tests' PATH.
+PG_BINDIR=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
 
 PASSED=0
 FAILED=0
@@ -40,10 +43,10 @@ fi
 # hold private interpreters the postgres user cannot read.
 as_tester() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u "$TEST_USER" -- env HOME="$WORK/home" PATH=/usr/local/bin:/usr/bin:/bin \
+		runuser -u "$TEST_USER" -- env HOME="$WORK/home" PATH="$PG_BINDIR:/usr/local/bin:/usr/bin:/bin" \
 			LANG=C.UTF-8 "$@"
 	else
-		env PATH="/usr/local/bin:/usr/bin:/bin:$PATH" "$@"
+		env PATH="$PG_BINDIR:/usr/local/bin:/usr/bin:/bin:$PATH" "$@"
 	fi
 }
 
@@ -189,7 +192,7 @@ suite_tap() {
 suite_conformance() {
 	# a throwaway PostgreSQL that the BigQuery conformance test uses as an oracle
 	local pgbin oracle_url=
-	pgbin=$(pg_config --bindir)
+	pgbin=$PG_BINDIR
 	if as_tester "$pgbin/initdb" -D "$WORK/oracle" -A trust >"$WORK/logs/oracle.log" 2>&1 &&
 		as_tester "$pgbin/pg_ctl" -D "$WORK/oracle" -l "$WORK/logs/oracle-server.log" -w \
 			-o "-c listen_addresses='' -c unix_socket_directories='$WORK' -p 54999" start >/dev/null; then
