@@ -15,6 +15,7 @@
 #   fuzz: the libFuzzer targets (fuzz/run.sh), BQSTREAM_FUZZ_SECONDS each (15)
 #   chaos: bench/chaos.py --short, the CI length of the chaos run
 #   memcheck: bench/memcheck.py with a shorter stream: leaks under valgrind
+#   BQSTREAM_PROVE_TESTS: a list of test/t files, for the tap suite to run only them
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -174,7 +175,9 @@ suite_regress() {
 }
 
 suite_tap() {
-	run_suite tap make -s tapcheck PROVE_FLAGS=--timer
+	# BQSTREAM_PROVE_TESTS="test/t/005_pipeline.pl ..." runs only those files
+	run_suite tap make -s tapcheck PROVE_FLAGS=--timer \
+		${BQSTREAM_PROVE_TESTS:+PROVE_TESTS="$BQSTREAM_PROVE_TESTS"}
 	local rc=$? log="$WORK/logs/tap.log"
 	local total bad
 	total=$(grep -oE '^Files=[0-9]+, Tests=[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
