@@ -16,6 +16,7 @@ OBJS = \
 	src/gcp/http.o \
 	src/gcp/jsonscan.o \
 	src/gcp/options.o \
+	src/gcp/policy.o \
 	src/gcp/pubsub.o \
 	src/generator/orders.o \
 	src/generator/publish.o \

@@ -26,6 +26,7 @@
 #include "gcp/gcp_json.h"
 #include "gcp/http.h"
 #include "gcp/options.h"
+#include "gcp/policy.h"
 #include "worker/worker.h"
 
 PG_MODULE_MAGIC;
@@ -43,10 +44,12 @@ _PG_init(void)
 	bqstream_preloaded = process_shared_preload_libraries_in_progress;
 
 	gcp_http_define_gucs();
+	gcp_policy_define_gucs();
 	if (bqstream_preloaded)
 		bq_worker_init();
 	MarkGUCPrefixReserved("bqstream");
 	bqstream_install_secret_guard();
+	gcp_install_log_redaction();
 }
 
 /*

@@ -171,12 +171,17 @@ bq_column_name(Relation rel, AttrNumber attnum)
 	return name ? name : NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
 }
 
+/*
+ * The server of a foreign table, with the user mapping of the role the
+ * plan checks permissions as (InvalidOid: the current user), as
+ * postgres_fdw does: a view over a foreign table reads it with its owner's
+ * credential, and the table privilege is all the reader needs.
+ */
 static GcpServer *
-server_of(Oid relid)
+server_of(Oid relid, Oid userid, int flags)
 {
-	ForeignTable *ft = GetForeignTable(relid);
-
-	return gcp_server_lookup(GetForeignServer(ft->serverid)->servername);
+	return gcp_server_lookup_as(GetForeignTable(relid)->serverid,
+								OidIsValid(userid) ? userid : GetUserId(), flags);
 }
 
 /* ---------------------------------------------------------------------
@@ -220,7 +225,7 @@ forget_row_count(Oid relid)
  * planning, as it would at execution.
  */
 static double
-remote_row_count(Oid relid, double *row_bytes)
+remote_row_count(Oid relid, Oid userid, double *row_bytes)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	ListCell   *lc;
@@ -246,7 +251,7 @@ remote_row_count(Oid relid, double *row_bytes)
 	if (gcp_option_value(GetForeignTable(relid)->options, "query") == NULL)
 	{
 		ForeignTable *ft = GetForeignTable(relid);
-		GcpServer  *srv = server_of(relid);
+		GcpServer  *srv = server_of(relid, userid, 0);
 		BqTableRef *ref = bq_table_ref(ft, srv);
 		json_t	   *table = gcp_call(srv, GCP_BIGQUERY, "GET",
 									 gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets/%s/tables/%s",
@@ -336,7 +341,7 @@ bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 	baserel->fdw_private = info;
 
-	baserel->tuples = remote_row_count(foreigntableid, &row_bytes);
+	baserel->tuples = remote_row_count(foreigntableid, baserel->userid, &row_bytes);
 	if (baserel->tuples < 0)
 		baserel->tuples = 1000;	/* no metadata: a guess */
 
@@ -701,7 +706,7 @@ static void
 append_from(RemoteQuery *q, Oid relid)
 {
 	ForeignTable *ft = GetForeignTable(relid);
-	GcpServer  *srv = server_of(relid);
+	GcpServer  *srv = server_of(relid, InvalidOid, GCP_LOOKUP_NO_CREDENTIAL);
 	BqTableRef *ref = bq_table_ref(ft, srv);
 
 	appendStringInfoString(&q->sql, " FROM ");
@@ -898,7 +903,7 @@ int_array(List *list)
  * columns of tuples of "desc", in the current memory context.
  */
 static BqScanState *
-scan_state_create(Oid relid, char *sql, List *retrieved, List *averages, List *scales,
+scan_state_create(Oid relid, Oid userid, char *sql, List *retrieved, List *averages, List *scales,
 				  TupleDesc desc)
 {
 	BqScanState *st = palloc0(sizeof(BqScanState));
@@ -916,7 +921,7 @@ scan_state_create(Oid relid, char *sql, List *retrieved, List *averages, List *s
 	}
 	st->cells = palloc0(sizeof(Datum) * Max(st->ncells, 1));
 	st->cell_nulls = palloc0(sizeof(bool) * Max(st->ncells, 1));
-	st->srv = server_of(relid);
+	st->srv = server_of(relid, userid, 0);
 	st->ref = bq_table_ref(GetForeignTable(relid), st->srv);
 	st->relname = get_rel_name(relid);
 	st->desc = desc;
@@ -938,10 +943,16 @@ bqBeginForeignScan(ForeignScanState *node, int eflags)
 	List	   *priv = plan->fdw_private;
 	BqScanState *st;
 	ListCell   *lc;
+	RangeTblEntry *rte;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
+	/* an upper rel's scan reads one table: its RTE checks the permissions */
+	rte = exec_rt_fetch(plan->scan.scanrelid > 0 ? plan->scan.scanrelid
+						: bms_next_member(plan->fs_relids, -1),
+						node->ss.ps.state);
 	st = scan_state_create((Oid) intVal(list_nth(priv, BQ_PRIVATE_RELID)),
+						   rte->checkAsUser,
 						   strVal(list_nth(priv, BQ_PRIVATE_SQL)),
 						   (List *) list_nth(priv, BQ_PRIVATE_RETRIEVED),
 						   (List *) list_nth(priv, BQ_PRIVATE_AVERAGES),
@@ -1710,7 +1721,7 @@ bq_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 	int			numrows = 0;
 
 	forget_row_count(relid);
-	remote_rows = remote_row_count(relid, NULL);
+	remote_rows = remote_row_count(relid, InvalidOid, NULL);
 
 	old = MemoryContextSwitchTo(cxt);
 	initStringInfo(&q.sql);
@@ -1724,7 +1735,7 @@ bq_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 		percent = Min(100.0, 200.0 * targrows / remote_rows);
 		appendStringInfo(&q.sql, " TABLESAMPLE SYSTEM (%.6f PERCENT)", percent);
 	}
-	st = scan_state_create(relid, q.sql.data, q.retrieved, q.averages, q.scales, desc);
+	st = scan_state_create(relid, InvalidOid, q.sql.data, q.retrieved, q.averages, q.scales, desc);
 	values = palloc(sizeof(Datum) * desc->natts);
 	isnull = palloc(sizeof(bool) * desc->natts);
 

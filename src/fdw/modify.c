@@ -21,6 +21,7 @@
 #include "common/base64.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
+#include "miscadmin.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
@@ -85,11 +86,17 @@ bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
 	BqModifyState *st;
 	BqTableRef *ref;
+	RangeTblEntry *rte;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
+	rte = rinfo->ri_RangeTableIndex > 0
+		? exec_rt_fetch(rinfo->ri_RangeTableIndex, mtstate->ps.state) : NULL;
 	st = palloc0(sizeof(BqModifyState));
-	st->srv = gcp_server_lookup(GetForeignServer(ft->serverid)->servername);
+	/* the role the plan checks permissions as, as for scans */
+	st->srv = gcp_server_lookup_as(ft->serverid,
+								   rte && OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId(),
+								   0);
 	ref = bq_table_ref(ft, st->srv);
 	if (ref->table == NULL)
 		ereport(ERROR,

@@ -46,6 +46,7 @@
 #include "gcp/auth.h"
 #include "gcp/gcp_json.h"
 #include "gcp/http.h"
+#include "gcp/policy.h"
 
 #define GOOGLE_TOKEN_URI	"https://oauth2.googleapis.com/token"
 #define JWT_BEARER_GRANT	"urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
@@ -800,7 +801,7 @@ report_token_failure(const TokenAnswer *ans, const char *who,
  * are wiped on the way out, also on error.
  */
 static void
-token_from_key(KeyInfo *key, NewToken *out)
+token_from_key(KeyInfo *key, bool restricted, NewToken *out)
 {
 	TokenAnswer ans;
 	StringInfoData body;
@@ -811,6 +812,15 @@ token_from_key(KeyInfo *key, NewToken *out)
 	initStringInfo(&body);
 	PG_TRY();
 	{
+		/*
+		 * The key's owner chose token_uri: a role that is not a superuser
+		 * must not make the backend post a signed JWT to any URL it likes.
+		 */
+		if (restricted && !gcp_endpoint_trusted(key->token_uri))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to use the token_uri of %s", key->who),
+					 errdetail("Roles other than superusers may only use keys whose token_uri is Google's (https://oauth2.googleapis.com/token) or listed in bqstream.allowed_endpoints.")));
 		if (key->authorized_user)
 		{
 			appendStringInfoString(&body, "grant_type=refresh_token&client_id=");
@@ -931,7 +941,7 @@ token_from_adc(NewToken *out)
 		load_credential_file(env,
 							 "The environment variable GOOGLE_APPLICATION_CREDENTIALS of the database server names it.",
 							 false, true, &key);
-		token_from_key(&key, out);
+		token_from_key(&key, false, out);
 		out->who = psprintf("application default credentials (%s)", out->who);
 		return;
 	}
@@ -941,7 +951,7 @@ token_from_adc(NewToken *out)
 		well_known = psprintf("%s/%s", dir, ADC_FILE_NAME);
 	if (well_known && load_credential_file(well_known, NULL, true, true, &key))
 	{
-		token_from_key(&key, out);
+		token_from_key(&key, false, out);
 		out->who = psprintf("application default credentials (%s)", out->who);
 		return;
 	}
@@ -1016,13 +1026,13 @@ gcp_auth_token(const GcpCredential *cred)
 			parse_credential(cred->secret, strlen(cred->secret),
 							 "the user mapping's option credentials_json",
 							 false, &key);
-			token_from_key(&key, &got);
+			token_from_key(&key, cred->restricted, &got);
 			break;
 		case GCP_AUTH_KEY_FILE:
 			load_credential_file(cred->secret,
 								 "The user mapping's option credentials_file names it.",
 								 false, false, &key);
-			token_from_key(&key, &got);
+			token_from_key(&key, cred->restricted, &got);
 			break;
 		case GCP_AUTH_ADC:
 			token_from_adc(&got);

@@ -28,6 +28,7 @@ typedef struct GcpCredential
 {
 	GcpAuthKind kind;
 	const char *secret;
+	bool		restricted;		/* a key's token_uri must be a trusted endpoint */
 } GcpCredential;
 
 /* OAuth scope that covers Pub/Sub and BigQuery alike */

@@ -26,6 +26,7 @@
 #include "utils/syscache.h"
 
 #include "gcp/client.h"
+#include "gcp/policy.h"
 
 static const struct
 {
@@ -62,11 +63,11 @@ gcp_option_value(List *options, const char *name)
 	return NULL;
 }
 
-/* The user's mapping, else the PUBLIC one, else NIL; never an ERROR. */
+/* The role's mapping, else the PUBLIC one, else NIL; never an ERROR. */
 static List *
-user_mapping_options(Oid serverid, bool *found)
+user_mapping_options(Oid serverid, Oid userid, bool *found)
 {
-	Oid			users[2] = {GetUserId(), InvalidOid};
+	Oid			users[2] = {userid, InvalidOid};
 
 	for (int i = 0; i < 2; i++)
 	{
@@ -91,10 +92,14 @@ user_mapping_options(Oid serverid, bool *found)
 	return NIL;
 }
 
+/*
+ * The credential of a mapping.  Roles other than superusers may only send
+ * a key's token_uri request to a trusted endpoint (auth.c checks that).
+ */
 static GcpCredential
-credential_from_mapping(List *options)
+credential_from_mapping(List *options, Oid userid)
 {
-	GcpCredential cred = {GCP_AUTH_ADC, NULL};
+	GcpCredential cred = {GCP_AUTH_ADC, NULL, !superuser_arg(userid)};
 	char	   *v;
 
 	if ((v = gcp_option_value(options, "credentials_json")) != NULL)
@@ -117,16 +122,47 @@ credential_from_mapping(List *options)
 	return cred;
 }
 
+/*
+ * ADC and the metadata server lend the database host's own service account:
+ * only to roles trusted with it, as postgres_fdw lends no password-less
+ * connections to roles that are not superusers.
+ */
+static void
+check_host_identity(const GcpCredential *cred, Oid userid, const char *servername)
+{
+	if ((cred->kind != GCP_AUTH_ADC && cred->kind != GCP_AUTH_METADATA) ||
+		gcp_may_use_host_identity(userid))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to use the database host's GCP credentials"),
+			 errdetail("The user mapping of role \"%s\" for server \"%s\" names %s, which only superusers and members of %s may use.",
+					   GetUserNameFromId(userid, false), servername,
+					   cred->kind == GCP_AUTH_ADC ? "no credential (application default credentials)" : "the metadata server",
+					   GCP_HOST_IDENTITY_ROLE),
+			 errhint("Give the user mapping a service-account key with option credentials_json, or have a superuser grant %s to the role.",
+					 GCP_HOST_IDENTITY_ROLE)));
+}
+
 GcpServer *
 gcp_server_lookup(const char *servername)
 {
 	ForeignServer *server = GetForeignServerByName(servername, false);
+
+	return gcp_server_lookup_as(server->serverid, GetUserId(), GCP_LOOKUP_CHECK_USAGE);
+}
+
+GcpServer *
+gcp_server_lookup_as(Oid serverid, Oid userid, int flags)
+{
+	ForeignServer *server = GetForeignServer(serverid);
 	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+	const char *servername = server->servername;
 	GcpServer  *srv;
-	List	   *um_options;
-	bool		have_mapping;
+	List	   *um_options = NIL;
+	bool		have_mapping = false;
 	bool		need_mapping = false;
-	AclResult	aclresult;
+	bool		with_credentials = (flags & GCP_LOOKUP_NO_CREDENTIAL) == 0;
 
 	if (strcmp(fdw->fdwname, "bqstream_fdw") != 0)
 		ereport(ERROR,
@@ -134,13 +170,18 @@ gcp_server_lookup(const char *servername)
 				 errmsg("server \"%s\" does not belong to foreign-data wrapper bqstream_fdw",
 						servername)));
 
-	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
+	if (flags & GCP_LOOKUP_CHECK_USAGE)
+	{
+		AclResult	aclresult = pg_foreign_server_aclcheck(serverid, userid, ACL_USAGE);
+
+		if (aclresult != ACLCHECK_OK)
+			aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, servername);
+	}
 
 	srv = palloc0(sizeof(GcpServer));
-	srv->serverid = server->serverid;
-	srv->servername = pstrdup(server->servername);
+	srv->serverid = serverid;
+	srv->userid = userid;
+	srv->servername = pstrdup(servername);
 	srv->location = gcp_option_value(server->options, "location");
 	if (srv->location == NULL)
 		srv->location = "US";
@@ -158,7 +199,8 @@ gcp_server_lookup(const char *servername)
 				 errhint("Set it with ALTER SERVER %s OPTIONS (ADD project_id 'my-project').",
 						 quote_identifier(servername))));
 
-	um_options = user_mapping_options(server->serverid, &have_mapping);
+	if (with_credentials)
+		um_options = user_mapping_options(serverid, userid, &have_mapping);
 
 	for (int s = 0; s < GCP_NUM_SERVICES; s++)
 	{
@@ -170,11 +212,16 @@ gcp_server_lookup(const char *servername)
 			/* tolerate a trailing slash in the option */
 			size_t		len = strlen(endpoint);
 
+			/*
+			 * The server's owner chose the endpoint: unless a superuser did,
+			 * it must still be one that any role may use.
+			 */
+			gcp_check_endpoint(services[s].option, endpoint, server->owner);
 			while (len > 0 && endpoint[len - 1] == '/')
 				len--;
 			srv->api_root[s] = psprintf("%.*s%s", (int) len, endpoint,
 										services[s].version_path);
-			srv->cred[s] = credential_from_mapping(um_options);
+			srv->cred[s] = credential_from_mapping(um_options, userid);
 			need_mapping = true;
 		}
 		else if (emulator != NULL && emulator[0] != '\0')
@@ -187,18 +234,30 @@ gcp_server_lookup(const char *servername)
 		{
 			srv->api_root[s] = psprintf("%s%s", services[s].google_root,
 										services[s].version_path);
-			srv->cred[s] = credential_from_mapping(um_options);
+			srv->cred[s] = credential_from_mapping(um_options, userid);
 			need_mapping = true;
 		}
+	}
+
+	if (!with_credentials)
+	{
+		for (int s = 0; s < GCP_NUM_SERVICES; s++)
+			srv->cred[s].kind = GCP_AUTH_NONE;
+		return srv;
 	}
 
 	if (need_mapping && !have_mapping)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("user mapping not found for user \"%s\" and server \"%s\"",
-						MappingUserName(GetUserId()), servername),
-				 errhint("Create one, e.g. CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (auth 'adc').",
-						 quote_identifier(servername))));
+						MappingUserName(userid), servername),
+				 errhint("Create one, e.g. CREATE USER MAPPING FOR %s SERVER %s OPTIONS (%s).",
+						 userid == GetUserId() ? "CURRENT_USER" : quote_identifier(MappingUserName(userid)),
+						 quote_identifier(servername),
+						 gcp_may_use_host_identity(userid) ? "auth 'adc'" : "credentials_json '...'")));
+
+	for (int s = 0; s < GCP_NUM_SERVICES; s++)
+		check_host_identity(&srv->cred[s], userid, servername);
 
 	return srv;
 }

@@ -26,6 +26,7 @@ typedef enum GcpService
 typedef struct GcpServer
 {
 	Oid			serverid;
+	Oid			userid;			/* whose user mapping gives the credential */
 	char	   *servername;
 	char	   *project_id;
 	char	   *location;
@@ -38,9 +39,20 @@ typedef struct GcpServer
 /*
  * Resolve a bqstream_fdw server and the current user's mapping for it.
  * Checks USAGE on the server.  Raises an ERROR with a hint when something
- * is missing.
+ * is missing, or when the role may not use the credential or an endpoint
+ * (see policy.h).
  */
 extern GcpServer *gcp_server_lookup(const char *servername);
+
+/* flags of gcp_server_lookup_as() */
+#define GCP_LOOKUP_CHECK_USAGE		0x01	/* the role needs USAGE on the server */
+#define GCP_LOOKUP_NO_CREDENTIAL	0x02	/* project and endpoints only */
+
+/*
+ * The same for a given role: foreign scans use the role their plan checks
+ * permissions as (a view's owner), and need no USAGE on the server.
+ */
+extern GcpServer *gcp_server_lookup_as(Oid serverid, Oid userid, int flags);
 
 extern const char *gcp_service_name(GcpService svc);
 

@@ -34,6 +34,7 @@
 
 #include "gcp/gcp_json.h"
 #include "gcp/options.h"
+#include "gcp/policy.h"
 
 PG_FUNCTION_INFO_V1(bqstream_fdw_validator);
 
@@ -219,7 +220,7 @@ static const BqOption bq_options[] = {
  * missing or wrong field only.
  */
 static void
-check_credentials_json(const char *value)
+check_credentials_json(const char *value, bool restricted)
 {
 	json_error_t jerr;
 	json_t	   *key = json_loads(value, JSON_REJECT_DUPLICATES, &jerr);
@@ -237,6 +238,15 @@ check_credentials_json(const char *value)
 	else if (json_object_get(key, "token_uri") != NULL &&
 			 !json_is_string(json_object_get(key, "token_uri")))
 		problem = "Field \"token_uri\" must be a string.";
+	else if (restricted && json_object_get(key, "token_uri") != NULL &&
+			 !gcp_endpoint_trusted(json_string_value(json_object_get(key, "token_uri"))))
+	{
+		json_decref(key);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to use the token_uri of this key"),
+				 errdetail("Roles other than superusers may only use keys whose token_uri is Google's (https://oauth2.googleapis.com/token) or listed in bqstream.allowed_endpoints.")));
+	}
 	json_decref(key);
 
 	if (problem)
@@ -323,7 +333,11 @@ bqstream_fdw_validator(PG_FUNCTION_ARGS)
 		}
 
 		if (strcmp(opt->name, "credentials_json") == 0)
-			check_credentials_json(value);
+			check_credentials_json(value, !superuser());
+
+		if (strcmp(opt->name, "pubsub_endpoint") == 0 ||
+			strcmp(opt->name, "bigquery_endpoint") == 0)
+			gcp_check_endpoint(opt->name, value, GetUserId());
 
 		if (strcmp(opt->name, "table") == 0 || strcmp(opt->name, "query") == 0)
 		{
@@ -421,6 +435,11 @@ secret_guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		edata = CopyErrorData();
 		FlushErrorState();
 		edata->hide_stmt = true;
+		/* run through DO, EXECUTE or a function, the CONTEXT quotes it too */
+		edata->context = NULL;
+		edata->internalquery = NULL;
+		edata->cursorpos = 0;
+		edata->internalpos = 0;
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
