@@ -1123,9 +1123,10 @@ cancel_job(BqScanState *st)
 	if (st->job_id == NULL)
 		return;
 	gcp_request_init(&req, st->srv, GCP_BIGQUERY, "POST",
-					 gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/jobs/%s/cancel?location=%s",
+					 gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/jobs/%s/cancel%s%s",
 							 gcp_url_escape(st->srv->project_id), gcp_url_escape(st->job_id),
-							 gcp_url_escape(st->job_location)),
+							 st->job_location ? "?location=" : "",
+							 st->job_location ? gcp_url_escape(st->job_location) : ""),
 					 "", 0);
 	req.retry = false;
 	req.deadline_ms = CANCEL_DEADLINE_MS;
@@ -1208,12 +1209,15 @@ request_timeout(BqScanState *st, int wanted)
 static json_t *
 query_request(BqScanState *st)
 {
-	json_t	   *body = gcp_json_track(json_pack("{s:s, s:b, s:i, s:i, s:{s:b}, s:s}",
+	json_t	   *body = gcp_json_track(json_pack("{s:s, s:b, s:i, s:i, s:{s:b}}",
 												"query", st->sql, "useLegacySql", 0,
 												"maxResults", st->ref->fetch_size,
 												"timeoutMs", request_timeout(st, FIRST_TIMEOUT_MS),
-												"formatOptions", "useInt64Timestamp", 1,
-												"location", st->ref->location));
+												"formatOptions", "useInt64Timestamp", 1));
+
+	/* absent, BigQuery runs the job where the tables it names are */
+	if (st->ref->location)
+		json_object_set_new(body, "location", json_string(st->ref->location));
 
 	if (st->param_exprs != NIL)
 	{
@@ -1360,11 +1364,12 @@ start_page_call(BqScanState *st)
 {
 	return start_call(st, "GET",
 					  gcp_url(st->srv, GCP_BIGQUERY,
-							  "projects/%s/queries/%s?location=%s&maxResults=%d&timeoutMs=%d"
-							  "&formatOptions.useInt64Timestamp=true%s%s",
+							  "projects/%s/queries/%s?maxResults=%d&timeoutMs=%d"
+							  "&formatOptions.useInt64Timestamp=true%s%s%s%s",
 							  gcp_url_escape(st->srv->project_id), gcp_url_escape(st->job_id),
-							  gcp_url_escape(st->job_location), st->ref->fetch_size,
-							  request_timeout(st, QUERY_TIMEOUT_MS),
+							  st->ref->fetch_size, request_timeout(st, QUERY_TIMEOUT_MS),
+							  st->job_location ? "&location=" : "",
+							  st->job_location ? gcp_url_escape(st->job_location) : "",
 							  st->page_token ? "&pageToken=" : "",
 							  st->page_token ? gcp_url_escape(st->page_token) : ""),
 					  NULL);
@@ -1424,9 +1429,10 @@ fetch_page(BqScanState *st)
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 						 errmsg("BigQuery answered a query without a job reference")));
 			st->job_id = MemoryContextStrdup(st->query_cxt, page.job_id);
-			st->job_location = MemoryContextStrdup(st->query_cxt,
-												   page.job_location ? page.job_location
-												   : st->ref->location);
+			if (page.job_location || st->ref->location)
+				st->job_location = MemoryContextStrdup(st->query_cxt,
+													   page.job_location ? page.job_location
+													   : st->ref->location);
 			st->started = true;
 		}
 		/* a job still running: ask again, the server waits for us */

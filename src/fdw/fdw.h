@@ -36,7 +36,7 @@ typedef struct BqTableRef
 	char	   *dataset;
 	char	   *table;			/* NULL when the source is a query */
 	char	   *query;
-	char	   *location;
+	char	   *location;		/* NULL: BigQuery infers it from the tables */
 	int			fetch_size;
 	int			batch_size;
 	char	   *maximum_bytes_billed;	/* NULL: no limit */

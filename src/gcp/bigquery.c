@@ -63,11 +63,13 @@ bq_create_dataset(const GcpServer *srv, const char *dataset)
 	json_t	   *body;
 
 	bq_check_id("dataset", dataset);
-	body = gcp_json_track(json_pack("{s:{s:s, s:s}, s:s}",
+	body = gcp_json_track(json_pack("{s:{s:s, s:s}}",
 									"datasetReference",
 									"projectId", srv->project_id,
-									"datasetId", dataset,
-									"location", srv->location));
+									"datasetId", dataset));
+	/* without one, BigQuery creates the dataset in the US multi-region */
+	if (srv->location)
+		json_object_set_new(body, "location", json_string(srv->location));
 	return gcp_call_unless(srv, GCP_BIGQUERY, "POST",
 						   gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets",
 								   gcp_url_escape(srv->project_id)),

@@ -182,9 +182,8 @@ gcp_server_lookup_as(Oid serverid, Oid userid, int flags)
 	srv->serverid = serverid;
 	srv->userid = userid;
 	srv->servername = pstrdup(servername);
+	/* NULL: BigQuery finds the location from the tables a query names */
 	srv->location = gcp_option_value(server->options, "location");
-	if (srv->location == NULL)
-		srv->location = "US";
 	srv->dataset = gcp_option_value(server->options, "dataset");
 	if (srv->dataset == NULL)
 		srv->dataset = "bqstream";

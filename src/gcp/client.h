@@ -29,7 +29,7 @@ typedef struct GcpServer
 	Oid			userid;			/* whose user mapping gives the credential */
 	char	   *servername;
 	char	   *project_id;
-	char	   *location;
+	char	   *location;		/* NULL when the server names none */
 	char	   *dataset;
 	/* per service: API root URL ("https://pubsub.googleapis.com/v1") */
 	char	   *api_root[GCP_NUM_SERVICES];

@@ -142,6 +142,24 @@ CREATE FOREIGN TABLE bad (x text) SERVER fdw_emu OPTIONS ("table" 'a`b');
 CREATE FOREIGN TABLE bad (x text OPTIONS (column_name 'x y')) SERVER fdw_emu;
 CREATE FOREIGN TABLE bad (x text) SERVER fdw_emu OPTIONS (tablename 'x');
 
+-- location: a server without the option sends none, and BigQuery finds a
+-- dataset in the EU from the tables the query names; a wrong one is refused
+CREATE SERVER fdw_eu FOREIGN DATA WRAPPER bqstream_fdw
+  OPTIONS (project_id 'fdw-project', location 'EU', bigquery_endpoint :'bigquery_endpoint');
+CREATE USER MAPPING FOR CURRENT_USER SERVER fdw_eu OPTIONS (auth 'none');
+SELECT bqstream.create_dataset('fdw_eu', 'fdw_eu_shop');
+SELECT bqstream.create_raw_orders_table('fdw_eu', 'raw_orders', 'fdw_eu_shop');
+CREATE FOREIGN TABLE eu_orders (order_id text, user_id text, product_id text,
+                                amount numeric, event_time timestamptz)
+  SERVER fdw_emu OPTIONS (dataset 'fdw_eu_shop', "table" 'raw_orders');
+INSERT INTO eu_orders VALUES ('o-eu', 'u-1', 'p-1', 1.5, '2026-11-25 10:00:00+00');
+SELECT order_id, amount FROM eu_orders;
+ALTER FOREIGN TABLE eu_orders OPTIONS (ADD location 'US');
+SELECT order_id, amount FROM eu_orders;
+ALTER FOREIGN TABLE eu_orders OPTIONS (SET location 'EU');
+SELECT order_id, amount FROM eu_orders;
+
 DROP SCHEMA fdw_local CASCADE;
-DROP FOREIGN TABLE raw_orders, renamed, wrong_type, missing;
+DROP FOREIGN TABLE raw_orders, renamed, wrong_type, missing, eu_orders;
 DROP SERVER fdw_emu CASCADE;
+DROP SERVER fdw_eu CASCADE;
