@@ -22,6 +22,7 @@
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
@@ -29,6 +30,16 @@
 #include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
+
+/* an array column's elements, for a REPEATED field */
+typedef struct BqElementOut
+{
+	Oid			type;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	FmgrInfo	out;
+} BqElementOut;
 
 typedef struct BqModifyState
 {
@@ -39,6 +50,7 @@ typedef struct BqModifyState
 	char	  **names;			/* BigQuery column names; NULL for dropped columns */
 	Oid		   *types;
 	FmgrInfo   *out;
+	BqElementOut **elements;	/* per column: its array elements, or NULL */
 	int64		rows_sent;		/* rows of the statement before this batch */
 	int			batch_size;
 } BqModifyState;
@@ -123,6 +135,18 @@ bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		st->types[i] = att->atttypid;
 		getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
 		fmgr_info(outfunc, &st->out[i]);
+		if (OidIsValid(get_element_type(att->atttypid)))
+		{
+			BqElementOut *elem = palloc0(sizeof(BqElementOut));
+
+			if (st->elements == NULL)
+				st->elements = palloc0(sizeof(BqElementOut *) * desc->natts);
+			elem->type = get_element_type(att->atttypid);
+			get_typlenbyvalalign(elem->type, &elem->typlen, &elem->typbyval, &elem->typalign);
+			getTypeOutputInfo(elem->type, &outfunc, &isvarlena);
+			fmgr_info(outfunc, &elem->out);
+			st->elements[i] = elem;
+		}
 	}
 	st->batch_size = bqGetForeignModifyBatchSize(rinfo);
 	rinfo->ri_FdwState = st;
@@ -143,11 +167,11 @@ append_json_text(StringInfo buf, const char *s)
 	free(text);
 }
 
-/* A column value in insertAll's JSON encoding. */
+/* A scalar value in insertAll's JSON encoding. */
 static void
-append_value(StringInfo buf, BqModifyState *st, int i, Datum value)
+append_scalar(StringInfo buf, Oid type, FmgrInfo *out, Datum value)
 {
-	switch (st->types[i])
+	switch (type)
 	{
 		case BOOLOID:
 			appendStringInfoString(buf, DatumGetBool(value) ? "true" : "false");
@@ -156,7 +180,7 @@ append_value(StringInfo buf, BqModifyState *st, int i, Datum value)
 		case TIMESTAMPOID:
 			/* TIMESTAMP in UTC; DATETIME without a zone */
 			append_json_text(buf, bq_timestamp_text(DatumGetTimestamp(value),
-													st->types[i] == TIMESTAMPTZOID));
+													type == TIMESTAMPTZOID));
 			return;
 		case DATEOID:
 			append_json_text(buf, bq_date_text(DatumGetDateADT(value)));
@@ -175,9 +199,52 @@ append_value(StringInfo buf, BqModifyState *st, int i, Datum value)
 			}
 		default:
 			/* numbers as strings too: INT64 and NUMERIC keep every digit */
-			append_json_text(buf, OutputFunctionCall(&st->out[i], value));
+			append_json_text(buf, OutputFunctionCall(out, value));
 			return;
 	}
+}
+
+/*
+ * A column value: a PostgreSQL array is a REPEATED field, a JSON array
+ * whose elements cannot be NULL in BigQuery.
+ */
+static void
+append_value(StringInfo buf, BqModifyState *st, int i, Datum value)
+{
+	BqElementOut *elem = st->elements ? st->elements[i] : NULL;
+	ArrayType  *array;
+	Datum	   *items;
+	bool	   *nulls;
+	int			n;
+
+	if (elem == NULL)
+	{
+		append_scalar(buf, st->types[i], &st->out[i], value);
+		return;
+	}
+	array = DatumGetArrayTypeP(value);
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("cannot send a multidimensional array to BigQuery column \"%s\"",
+						st->names[i]),
+				 errdetail("A REPEATED field holds a list of values.")));
+	deconstruct_array(array, elem->type, elem->typlen, elem->typbyval, elem->typalign,
+					  &items, &nulls, &n);
+	appendStringInfoChar(buf, '[');
+	for (int k = 0; k < n; k++)
+	{
+		if (nulls[k])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("cannot send a NULL array element to BigQuery column \"%s\"",
+							st->names[i]),
+					 errdetail("BigQuery arrays cannot hold NULL elements.")));
+		if (k > 0)
+			appendStringInfoChar(buf, ',');
+		append_scalar(buf, elem->type, &elem->out, items[k]);
+	}
+	appendStringInfoChar(buf, ']');
 }
 
 TupleTableSlot **

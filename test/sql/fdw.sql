@@ -120,6 +120,11 @@ VALUES (E'round "trip" \\ é', 9007199254740995, -2.25, 0.000000001, false,
         '0001-01-01 00:00:00+00', '9999-12-31 23:59:59.999999', '2026-02-28', '23:59:59.999999',
         '\x00ff', '{"k": ["v", null]}');
 SELECT s, i, f, n, b, ts, dt, d, t, bt, j FROM fdw_local.types WHERE s = E'round "trip" \\ é';
+-- arrays go as JSON arrays (REPEATED columns); BigQuery holds no NULL element
+INSERT INTO fdw_local.types (s, tags) VALUES ('with tags', ARRAY['a', 'b "c"', 'é']), ('no tags', '{}');
+SELECT s, tags FROM fdw_local.types WHERE s IN ('with tags', 'no tags') ORDER BY s;
+INSERT INTO fdw_local.types (s, tags) VALUES ('null tag', ARRAY['a', NULL]);
+INSERT INTO fdw_local.types (s, tags) VALUES ('2-D', ARRAY[['a'], ['b']]);
 -- a row BigQuery refuses is named by its position; nothing of its batch is stored
 INSERT INTO fdw_local.raw_orders (order_id, user_id, product_id, amount)
 VALUES ('o-8', 'u', 'p', 1), ('o-9', 'u', 'p', 2);
