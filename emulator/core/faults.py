@@ -5,7 +5,8 @@ One `FaultInjector` per service port. It is configured at start from the
 a JSON object:
 
     {"error_rate": 0.2, "error_codes": [429, 503], "latency_ms": 50,
-     "drop_rate": 0.05, "methods": ["publish"], "count": 3, "retry_after_s": 1}
+     "drop_rate": 0.05, "lost_rate": 0.01, "methods": ["publish"], "count": 3,
+     "retry_after_s": 1}
 
 - `methods` (optional) limits every fault to those API method names.
 - `count` (optional) stops injecting errors and drops after that many; the
@@ -14,8 +15,10 @@ a JSON object:
 
 Faults are decided BEFORE the service handler runs, so an injected error or
 drop never changes emulator state: a client that retries a failed publish is
-not creating a duplicate. (Real services can fail after committing; that case
-is not simulated.)
+not creating a duplicate. A lost answer (`lost_rate`) is the other case real
+services have: the handler runs and commits, then the connection is dropped
+before the answer, so a client that retries does the work twice unless the
+API de-duplicates it (insertId, jobs.query's requestId).
 """
 
 import random
@@ -41,6 +44,7 @@ DEFAULTS = {
     "error_codes": [503],
     "latency_ms": 0,
     "drop_rate": 0.0,
+    "lost_rate": 0.0,
     "methods": None,
     "count": None,
     "retry_after_s": None,
@@ -61,7 +65,7 @@ def validate(cfg):
         raise _bad("unknown key(s) %s" % ", ".join(sorted(unknown)))
     out = dict(DEFAULTS)
     out.update({k: v for k, v in cfg.items() if v is not None})
-    for key in ("error_rate", "drop_rate"):
+    for key in ("error_rate", "drop_rate", "lost_rate"):
         v = out[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
             raise _bad("%s must be a number between 0 and 1" % key)
@@ -115,7 +119,8 @@ class FaultInjector:
 
     def decide(self, method_name):
         """Return (latency_seconds, action) for one API request, where action
-        is None, "drop" or an HTTP code to inject."""
+        is None, "drop", "lost" (answer dropped after the handler ran) or an
+        HTTP code to inject."""
         with self._lock:
             c = self._cfg
             if c["methods"] is not None and method_name not in c["methods"]:
@@ -126,6 +131,8 @@ class FaultInjector:
             action = None
             if c["drop_rate"] and self._rng.random() < c["drop_rate"]:
                 action = "drop"
+            elif c["lost_rate"] and self._rng.random() < c["lost_rate"]:
+                action = "lost"
             elif c["error_rate"] and self._rng.random() < c["error_rate"]:
                 action = self._rng.choice(c["error_codes"])
             if action is not None and c["count"] is not None:

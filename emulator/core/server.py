@@ -103,7 +103,7 @@ class ServicePort:
         self.counters = counters
         self.faults = faults
         self.name = service.name
-        counters.declare("faults_injected", "faults_dropped", "response_bytes", "response_bytes_sent")
+        counters.declare("faults_injected", "faults_dropped", "faults_lost", "response_bytes", "response_bytes_sent")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_cls = type("_Server_" + self.name, (_Server,), {"address_family": family})
         self.httpd = server_cls((host, port), _Handler)
@@ -256,7 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             log.debug("%s %s -> dropped (fault injection)", self.command, self.path)
             return
-        if action is not None:
+        if action is not None and action != "lost":
             ctx.counters.incr("faults_injected")
             if action == 502:
                 self._send(502, b"<html><head><title>502 Bad Gateway</title></head>"
@@ -272,6 +272,11 @@ class _Handler(BaseHTTPRequestHandler):
 
         try:
             result = handler(req)
+            if action == "lost":
+                ctx.counters.incr("faults_lost")
+                self._drop()
+                log.debug("%s %s -> answer lost (fault injection)", self.command, self.path)
+                return
         except ApiError as e:
             self._send_error(e, ctx)
         except Exception:

@@ -1205,6 +1205,23 @@ request_timeout(BqScanState *st, int wanted)
 	return Min(wanted, st->ref->timeout_ms - elapsed_ms);
 }
 
+/* a random UUID (version 4), as Google's clients make for requestId */
+static char *
+new_request_id(void)
+{
+	uint8		b[16];
+
+	if (!pg_strong_random(b, sizeof(b)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random request ID")));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+					b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+					b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
 /* the jobs.query request: the query, its parameters and the table's query options */
 static json_t *
 query_request(BqScanState *st)
@@ -1218,6 +1235,12 @@ query_request(BqScanState *st)
 	/* absent, BigQuery runs the job where the tables it names are */
 	if (st->ref->location)
 		json_object_set_new(body, "location", json_string(st->ref->location));
+
+	/*
+	 * A retry after a lost answer carries the same requestId, so BigQuery
+	 * returns the job it started instead of billing a second one.
+	 */
+	json_object_set_new(body, "requestId", json_string(new_request_id()));
 
 	if (st->param_exprs != NIL)
 	{

@@ -98,6 +98,18 @@ class FaultTests(PubSubTestCase):
         self.call("DELETE", "/emulator/faults")
         self.assertEqual(self.pull(sid), [])      # dropped before the handler ran
 
+    def test_lost_answer(self):
+        tid = self.new_topic()
+        sid = self.new_sub(tid)
+        self.set_faults(lost_rate=1.0, methods=["publish"], count=1)
+        conn = self.emu.connection()
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            conn.request("POST", self.topic_path(tid) + ":publish", body=b'{"messages":[{"data":"eA=="}]}')
+            conn.getresponse()
+        conn.close()
+        self.assertEqual(self.call("GET", "/emulator/counters")[1]["faults_lost"], 1)
+        self.assertEqual(len(self.pull(sid)), 1)  # the handler ran: published, answer lost
+
     def test_get_clear_and_validation(self):
         cfg = self.set_faults(error_rate=0.5, error_codes=[429, 503], latency_ms=5, drop_rate=0.1, methods=["pull"])
         self.assertEqual(self.call("GET", "/emulator/faults")[1], cfg)
@@ -106,7 +118,7 @@ class FaultTests(PubSubTestCase):
         self.assertEqual((status, cleared["error_rate"], cleared["drop_rate"], cleared["latency_ms"], cleared["methods"]),
                          (200, 0.0, 0.0, 0, None))
         for bad in ({"error_rate": 2}, {"error_codes": [418]}, {"latency_ms": -1}, {"methods": "x", "bogus": 1},
-                    {"count": -1}):
+                    {"count": -1}, {"lost_rate": -0.5}):
             with self.subTest(bad=bad):
                 self.assertApiError(self.call("POST", "/emulator/faults", bad), 400, "INVALID_ARGUMENT")
 

@@ -147,6 +147,18 @@ CREATE FOREIGN TABLE bad (x text) SERVER fdw_emu OPTIONS ("table" 'a`b');
 CREATE FOREIGN TABLE bad (x text OPTIONS (column_name 'x y')) SERVER fdw_emu;
 CREATE FOREIGN TABLE bad (x text) SERVER fdw_emu OPTIONS (tablename 'x');
 
+-- a query whose answer is lost is sent again with the same requestId, and
+-- BigQuery returns the job it started instead of billing a second one
+\set bq_control :bigquery_endpoint '/emulator'
+\setenv BQ_CONTROL :bq_control
+\set queries_before `curl -sf "$BQ_CONTROL/counters" | python3 -c 'import json, sys; print(json.load(sys.stdin)["queries"])'`
+\! curl -sf -o /dev/null -X POST "$BQ_CONTROL/faults" -d '{"lost_rate":1,"methods":["query"],"count":1}'
+SELECT count(*) FROM fdw_local.raw_orders;
+\set queries_after `curl -sf "$BQ_CONTROL/counters" | python3 -c 'import json, sys; c = json.load(sys.stdin); print(c["queries"], c["faults_lost"])'`
+\! curl -sf -o /dev/null -X DELETE "$BQ_CONTROL/faults"
+SELECT split_part(:'queries_after', ' ', 1)::int - :queries_before AS jobs_started,
+       split_part(:'queries_after', ' ', 2)::int AS answers_lost;
+
 -- location: a server without the option sends none, and BigQuery finds a
 -- dataset in the EU from the tables the query names; a wrong one is refused
 CREATE SERVER fdw_eu FOREIGN DATA WRAPPER bqstream_fdw
