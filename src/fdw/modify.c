@@ -247,48 +247,25 @@ append_value(StringInfo buf, BqModifyState *st, int i, Datum value)
 	appendStringInfoChar(buf, ']');
 }
 
-TupleTableSlot **
-bqExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **slots,
-						 TupleTableSlot **planSlots, int *numSlots)
+/* insertAll refuses a request body larger than this */
+#define INSERT_REQUEST_MAX_BYTES	10485760
+
+#define INSERT_REQUEST_HEAD "{\"skipInvalidRows\":false,\"ignoreUnknownValues\":false,\"rows\":["
+#define INSERT_REQUEST_TAIL "]}"
+
+/*
+ * Send the rows gathered in "body" (a request missing its tail), and report
+ * the row BigQuery refused by its number in the statement.
+ */
+static void
+send_rows(BqModifyState *st, StringInfo body, int nrows)
 {
-	BqModifyState *st = (BqModifyState *) rinfo->ri_FdwState;
-	StringInfoData body;
+	GcpHttpRequest req;
 	json_t	   *resp;
 	json_t	   *errors;
-	GcpHttpRequest req;
 
-	initStringInfo(&body);
-	appendStringInfoString(&body, "{\"skipInvalidRows\":false,\"ignoreUnknownValues\":false,\"rows\":[");
-	for (int r = 0; r < *numSlots; r++)
-	{
-		bool		first = true;
-		uint8		id[16];
-
-		slot_getallattrs(slots[r]);
-		if (!pg_strong_random(id, sizeof(id)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not generate an insertId")));
-		appendStringInfo(&body, "%s{\"insertId\":\"", r > 0 ? "," : "");
-		for (int k = 0; k < 16; k++)
-			appendStringInfo(&body, "%02x", id[k]);
-		appendStringInfoString(&body, "\",\"json\":{");
-		for (int i = 0; i < st->natts; i++)
-		{
-			if (st->names[i] == NULL || slots[r]->tts_isnull[i])
-				continue;
-			if (!first)
-				appendStringInfoChar(&body, ',');
-			append_json_text(&body, st->names[i]);
-			appendStringInfoChar(&body, ':');
-			append_value(&body, st, i, slots[r]->tts_values[i]);
-			first = false;
-		}
-		appendStringInfoString(&body, "}}");
-	}
-	appendStringInfoString(&body, "]}");
-
-	gcp_request_init(&req, st->srv, GCP_BIGQUERY, "POST", st->url, body.data, body.len);
+	appendStringInfoString(body, INSERT_REQUEST_TAIL);
+	gcp_request_init(&req, st->srv, GCP_BIGQUERY, "POST", st->url, body->data, body->len);
 	resp = gcp_call_result(GCP_BIGQUERY, gcp_http_run(&req),
 						   psprintf("insert into table \"%s\"", st->table), NULL, NULL);
 
@@ -320,7 +297,90 @@ bqExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **
 					 errhint("No row of the batch was stored.")));
 		}
 	}
-	st->rows_sent += *numSlots;
+	st->rows_sent += nrows;
+	resetStringInfo(body);
+	appendStringInfoString(body, INSERT_REQUEST_HEAD);
+}
+
+/* One row of insertAll's "rows", with a random insertId. */
+static void
+append_row(StringInfo buf, BqModifyState *st, TupleTableSlot *slot)
+{
+	bool		first = true;
+	uint8		id[16];
+
+	slot_getallattrs(slot);
+	if (!pg_strong_random(id, sizeof(id)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate an insertId")));
+	appendStringInfoString(buf, "{\"insertId\":\"");
+	for (int k = 0; k < 16; k++)
+		appendStringInfo(buf, "%02x", id[k]);
+	appendStringInfoString(buf, "\",\"json\":{");
+	for (int i = 0; i < st->natts; i++)
+	{
+		if (st->names[i] == NULL || slot->tts_isnull[i])
+			continue;
+		if (!first)
+			appendStringInfoChar(buf, ',');
+		append_json_text(buf, st->names[i]);
+		appendStringInfoChar(buf, ':');
+		append_value(buf, st, i, slot->tts_values[i]);
+		first = false;
+	}
+	appendStringInfoString(buf, "}}");
+}
+
+/*
+ * A batch goes in as few insertAll requests as BigQuery's size limit
+ * allows: rows are added to a request until the next would not fit.
+ */
+TupleTableSlot **
+bqExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **slots,
+						 TupleTableSlot **planSlots, int *numSlots)
+{
+	BqModifyState *st = (BqModifyState *) rinfo->ri_FdwState;
+	StringInfoData body;
+	StringInfoData row;
+	int			pending = 0;
+
+	initStringInfo(&body);
+	initStringInfo(&row);
+	appendStringInfoString(&body, INSERT_REQUEST_HEAD);
+	for (int r = 0; r < *numSlots; r++)
+	{
+		resetStringInfo(&row);
+		append_row(&row, st, slots[r]);
+		if (strlen(INSERT_REQUEST_HEAD) + row.len + strlen(INSERT_REQUEST_TAIL) >
+			INSERT_REQUEST_MAX_BYTES)
+		{
+			/* what came before it is stored, as a row refused later would find */
+			if (pending > 0)
+				send_rows(st, &body, pending);
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("row %lld of the INSERT into \"%s\" is too large for BigQuery",
+							(long long) (st->rows_sent + 1), st->table),
+					 errdetail("The row takes %d bytes as JSON; an insertAll request takes at most %d bytes.",
+							   row.len, INSERT_REQUEST_MAX_BYTES),
+					 errhint("The rows before it were stored.")));
+		}
+		if (pending > 0 &&
+			body.len + 1 + row.len + strlen(INSERT_REQUEST_TAIL) > INSERT_REQUEST_MAX_BYTES)
+		{
+			send_rows(st, &body, pending);
+			pending = 0;
+		}
+		if (pending > 0)
+			appendStringInfoChar(&body, ',');
+		appendBinaryStringInfo(&body, row.data, row.len);
+		pending++;
+	}
+	if (pending > 0)
+		send_rows(st, &body, pending);
+	pfree(body.data);
+	pfree(row.data);
 	return slots;
 }
 

@@ -125,6 +125,11 @@ INSERT INTO fdw_local.types (s, tags) VALUES ('with tags', ARRAY['a', 'b "c"', '
 SELECT s, tags FROM fdw_local.types WHERE s IN ('with tags', 'no tags') ORDER BY s;
 INSERT INTO fdw_local.types (s, tags) VALUES ('null tag', ARRAY['a', NULL]);
 INSERT INTO fdw_local.types (s, tags) VALUES ('2-D', ARRAY[['a'], ['b']]);
+-- insertAll takes at most 10 MB a request: a batch is cut by bytes as well
+INSERT INTO fdw_local.types (s, i) SELECT repeat('x', 4000000), g FROM generate_series(1, 3) g;
+SELECT count(*), sum(length(s)) FROM fdw_local.types WHERE s LIKE 'xxx%';
+INSERT INTO fdw_local.types (s, i) VALUES ('small', 1), (repeat('y', 11000000), 2);
+SELECT s, i FROM fdw_local.types WHERE s = 'small';
 -- a row BigQuery refuses is named by its position; nothing of its batch is stored
 INSERT INTO fdw_local.raw_orders (order_id, user_id, product_id, amount)
 VALUES ('o-8', 'u', 'p', 1), ('o-9', 'u', 'p', 2);
