@@ -112,9 +112,23 @@ pubsub_create_subscription(const GcpServer *srv, const char *sub,
 									  "deadLetterTopic", topic_name(srv, dead_letter_topic),
 									  "maxDeliveryAttempts", max_delivery_attempts));
 
-	return gcp_call_unless(srv, GCP_PUBSUB, "PUT", pubsub_subscription_url(srv, sub, NULL),
-						   body, psprintf("create subscription \"%s\"", sub), 409,
-						   psprintf("subscription \"%s\" already exists, skipping", sub));
+	if (!gcp_call_unless(srv, GCP_PUBSUB, "PUT", pubsub_subscription_url(srv, sub, NULL),
+						 body, psprintf("create subscription \"%s\"", sub), 409,
+						 psprintf("subscription \"%s\" already exists, skipping", sub)))
+		return false;
+
+	/*
+	 * Pub/Sub forwards undeliverable messages as its own service agent: on
+	 * real GCP, without these two roles it silently keeps them instead.
+	 */
+	if (dead_letter_topic)
+		ereport(NOTICE,
+				(errmsg("undeliverable messages of subscription \"%s\" reach topic \"%s\" only if Pub/Sub's service agent may move them",
+						sub, dead_letter_topic),
+				 errdetail("Pub/Sub's service agent, service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com, needs roles/pubsub.publisher on the topic and roles/pubsub.subscriber on the subscription. Emulators do not check this."),
+				 errhint("Grant them with \"gcloud pubsub topics add-iam-policy-binding %s --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=%s\" and the same for \"gcloud pubsub subscriptions add-iam-policy-binding %s\" with roles/pubsub.subscriber.",
+						 dead_letter_topic, srv->project_id, sub)));
+	return true;
 }
 
 bool
