@@ -84,6 +84,7 @@ typedef struct CachedToken
 	uint8		digest[DIGEST_LEN]; /* SHA-256 of the credential's secret */
 	char	   *token;			/* NULL after gcp_auth_forget() */
 	char	   *who;			/* e.g. service account "sa@…", no secret */
+	char	   *quota_project;	/* billed for the calls, or NULL */
 	TimestampTz renew_at;
 } CachedToken;
 
@@ -101,6 +102,7 @@ typedef struct KeyInfo
 	char	   *client_id;		/* authorized_user only */
 	char	   *client_secret;	/* wiped after use */
 	char	   *refresh_token;	/* wiped after use */
+	char	   *quota_project;	/* quota_project_id, or NULL */
 	char	   *who;			/* the credential in messages */
 } KeyInfo;
 
@@ -129,6 +131,7 @@ typedef struct NewToken
 	char	   *token;
 	int			expires_in;
 	char	   *who;
+	char	   *quota_project;
 } NewToken;
 
 static void
@@ -266,6 +269,7 @@ parse_credential(const char *text, size_t len, const char *where,
 		key->client_id = dup_string_field(root, "client_id");
 		key->client_secret = dup_string_field(root, "client_secret");
 		key->refresh_token = dup_string_field(root, "refresh_token");
+		key->quota_project = dup_string_field(root, "quota_project_id");
 	}
 	PG_FINALLY();
 	{
@@ -334,6 +338,17 @@ parse_credential(const char *text, size_t len, const char *where,
 	}
 	if (key->token_uri == NULL)
 		key->token_uri = pstrdup(GOOGLE_TOKEN_URI);
+	/* it goes into a request header: a project ID, nothing else */
+	if (key->quota_project &&
+		strspn(key->quota_project, "abcdefghijklmnopqrstuvwxyz0123456789-.:") !=
+		strlen(key->quota_project))
+	{
+		wipe_key(key);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("invalid Google credential in %s", where),
+				 errdetail("Field \"quota_project_id\" is not a project ID.")));
+	}
 }
 
 /*
@@ -853,6 +868,7 @@ token_from_key(KeyInfo *key, bool restricted, NewToken *out)
 	out->token = ans.token;
 	out->expires_in = ans.expires_in;
 	out->who = key->who;
+	out->quota_project = key->quota_project;
 }
 
 static const char *
@@ -992,7 +1008,7 @@ token_from_adc(NewToken *out)
  */
 
 char *
-gcp_auth_token(const GcpCredential *cred)
+gcp_auth_token(const GcpCredential *cred, char **quota_project)
 {
 	uint8		digest[DIGEST_LEN];
 	CachedToken *entry;
@@ -1001,6 +1017,7 @@ gcp_auth_token(const GcpCredential *cred)
 	KeyInfo		key;
 	int			margin;
 
+	*quota_project = NULL;
 	if (cred->kind == GCP_AUTH_NONE)
 		return NULL;
 	if ((cred->kind == GCP_AUTH_KEY_JSON || cred->kind == GCP_AUTH_KEY_FILE) &&
@@ -1017,7 +1034,11 @@ gcp_auth_token(const GcpCredential *cred)
 	now = GetCurrentTimestamp();
 	entry = cache_lookup(cred->kind, digest);
 	if (entry && entry->token && now < entry->renew_at)
+	{
+		if (entry->quota_project)
+			*quota_project = pstrdup(entry->quota_project);
 		return pstrdup(entry->token);
+	}
 
 	memset(&got, 0, sizeof(got));
 	switch (cred->kind)
@@ -1056,6 +1077,11 @@ gcp_auth_token(const GcpCredential *cred)
 	if (entry->who)
 		pfree(entry->who);
 	entry->who = MemoryContextStrdup(TopMemoryContext, got.who);
+	if (entry->quota_project)
+		pfree(entry->quota_project);
+	entry->quota_project = got.quota_project
+		? MemoryContextStrdup(TopMemoryContext, got.quota_project) : NULL;
+	*quota_project = got.quota_project;
 	entry->token = MemoryContextStrdup(TopMemoryContext, got.token);
 
 	/*

@@ -36,11 +36,13 @@ typedef struct GcpCredential
 
 /*
  * Return an access token for the credential, palloc'd in the current memory
- * context, or NULL for GCP_AUTH_NONE.  Tokens are cached per credential for
- * the life of the process and refreshed before they expire.  Raises an
- * ERROR (never quoting key material) when no token can be had.
+ * context, or NULL for GCP_AUTH_NONE; *quota_project is the credential's
+ * quota_project_id (the project billed for the calls) or NULL.  Tokens are
+ * cached per credential for the life of the process and refreshed before
+ * they expire.  Raises an ERROR (never quoting key material) when no token
+ * can be had.
  */
-extern char *gcp_auth_token(const GcpCredential *cred);
+extern char *gcp_auth_token(const GcpCredential *cred, char **quota_project);
 
 /* Forget the cached token of a credential, after an API answered 401. */
 extern void gcp_auth_forget(const GcpCredential *cred);

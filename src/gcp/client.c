@@ -288,12 +288,16 @@ gcp_request_init(GcpHttpRequest *req, const GcpServer *srv, GcpService svc,
 				 const char *method, const char *url,
 				 const char *body, size_t body_len)
 {
+	char	   *quota_project;
+
 	memset(req, 0, sizeof(GcpHttpRequest));
 	req->method = method;
 	req->url = url;
 	req->body = body;
 	req->body_len = body_len;
-	req->bearer_token = gcp_auth_token(&srv->cred[svc]);
+	req->bearer_token = gcp_auth_token(&srv->cred[svc], &quota_project);
+	if (quota_project)
+		req->extra_header = psprintf("x-goog-user-project: %s", quota_project);
 	req->retry = true;
 }
 

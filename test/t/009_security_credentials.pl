@@ -74,7 +74,9 @@ sub key_json
 
 # the host's identity, as on a GCE machine: both ways lead to the listener
 my $host_key = "$tmp/host-key.json";
-PostgreSQL::Test::Utils::append_to_file($host_key, key_json("http://127.0.0.1:$cap/host-token") =~ s/''/'/gr);
+my $host_key_json = decode_json(key_json("http://127.0.0.1:$cap/host-token") =~ s/''/'/gr);
+$host_key_json->{quota_project_id} = 'sec-billing';
+PostgreSQL::Test::Utils::append_to_file($host_key, encode_json($host_key_json));
 chmod 0600, $host_key;
 $ENV{GOOGLE_APPLICATION_CREDENTIALS} = $host_key;
 $ENV{GCE_METADATA_HOST} = "127.0.0.1:$cap";
@@ -226,6 +228,20 @@ like($err, qr/permission denied to use "http:\/\/127.0.0.1:$cap" as pubsub_endpo
 like($err, qr/permission denied to use "http:\/\/127.0.0.1:$cap" as pubsub_endpoint/,
 	"the host's token never goes where an ordinary role chose the endpoint");
 is_deeply(captured(), [], 'nothing reached the endpoints an ordinary role chose');
+
+# the quota project of an ADC file is billed for the calls (x-goog-user-project)
+clear_capture();
+$node->safe_psql('postgres', qq{
+	CREATE SERVER billing FOREIGN DATA WRAPPER bqstream_fdw
+	  OPTIONS (project_id 'sec-project', pubsub_endpoint 'http://127.0.0.1:$cap');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER billing;
+	SELECT bqstream.create_topic('billing', 'billed');
+});
+@requests = @{ captured() };
+is_deeply([ map { $_->{path} } @requests ], [ '/host-token', '/v1/projects/sec-project/topics/billed' ],
+	'a superuser may point the host identity anywhere');
+is($requests[1]{headers}{'x-goog-user-project'}, 'sec-billing',
+	"the ADC file's quota_project_id goes in x-goog-user-project");
 
 # ---------------------------------------------------------------- 8. secrets in logs
 my ($key_body) = $pem =~ /-----\n(.{40})/s;
