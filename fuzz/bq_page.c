@@ -224,7 +224,7 @@ make_scan(void)
 		averages = lappend_int(averages, 0);
 		scales = lappend_int(scales, -1);
 	}
-	return scan_state_create(FUZZ_RELID, "SELECT `c0` FROM `fuzz-project.bqstream.fuzz_table`",
+	return scan_state_create(FUZZ_RELID, InvalidOid, "SELECT `c0` FROM `fuzz-project.bqstream.fuzz_table`",
 							 retrieved, averages, scales, desc);
 }
 

@@ -221,7 +221,8 @@ write_key_file(const char *text)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	GcpCredential cred;
+	GcpCredential cred = {0};
+	char	   *quota_project;
 	const uint8_t *nul;
 	char	   *key_text;
 	char	   *volatile token = NULL;
@@ -307,7 +308,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bqfuzz_report_hook = check_report;
 	PG_TRY();
 	{
-		token = gcp_auth_token(&cred);
+		token = gcp_auth_token(&cred, &quota_project);
 	}
 	PG_CATCH();
 	{
