@@ -32,6 +32,7 @@
 #include "utils/acl.h"
 #include "utils/guc.h"
 
+#include "fdw/query_check.h"
 #include "gcp/gcp_json.h"
 #include "gcp/options.h"
 
@@ -324,6 +325,13 @@ bqstream_fdw_validator(PG_FUNCTION_ARGS)
 
 		if (strcmp(opt->name, "credentials_json") == 0)
 			check_credentials_json(value);
+
+		/*
+		 * The query runs with the credentials of whoever scans the table, so
+		 * only a superuser may give more than exactly one SELECT statement.
+		 */
+		if (strcmp(opt->name, "query") == 0 && !superuser())
+			bq_check_query_option(value);
 
 		if (strcmp(opt->name, "table") == 0 || strcmp(opt->name, "query") == 0)
 		{
