@@ -131,5 +131,33 @@ DROP SCHEMA bqstream_regress_tenant CASCADE;
 REVOKE USAGE ON FOREIGN SERVER emu FROM bqstream_regress_tenant;
 DROP ROLE bqstream_regress_tenant;
 
+-- project_id is checked whole: an optional lower-case domain name and ":",
+-- then the project ID itself
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'a.b:my-project` OR 1=1');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'a.b`.x:my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'my-project`');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'example.com:my project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'exa mple.com:my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id E'example.com\n:my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'Example.com:my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'example.com:My-Project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'example.com:my-project-');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'example.com:12345678');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'example.com:proj');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id ':my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'a:b:my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'example..com:my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id '.example.com:my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id '-example.com:my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'example-.com:my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'exa_mple.com:my-project');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'example.com/x:my-project');
+SELECT repeat('x', 64) || '.example.com:my-project' AS long_label \gset
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id :'long_label');
+ALTER SERVER gcp OPTIONS (SET project_id 'google.com:bq-test-123');
+ALTER SERVER gcp OPTIONS (SET project_id 'a-b.c9.example:project-1');
+ALTER SERVER gcp OPTIONS (SET project_id 'my-project');
+SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'gcp';
+
 SET client_min_messages = warning;
 DROP SERVER emu, gcp CASCADE;
