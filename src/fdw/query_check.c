@@ -82,7 +82,7 @@ lower(char c)
 	return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
 }
 
-/* does s[0..len) spell "word" (lower case), in any case? */
+/* Is s[0..len) "word" (given in lower case), ignoring case? */
 static bool
 word_is(const char *s, size_t len, const char *word)
 {
