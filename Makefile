@@ -10,6 +10,7 @@ OBJS = \
 	src/fdw/fdw.o \
 	src/fdw/import.o \
 	src/fdw/modify.o \
+	src/fdw/query_check.o \
 	src/gcp/auth.o \
 	src/gcp/bigquery.o \
 	src/gcp/client.o \

@@ -174,6 +174,38 @@ def static_seeds():
         put('identifier', 'name-%d' % i, name)
 
 
+# query_check: "query" options, valid ones with every literal and comment
+# form, and the attacks on the "( ... ) AS q" a query is sent in
+QUERIES = {
+    'select': 'SELECT product_id, amount FROM shop.raw_orders WHERE amount > 10 ORDER BY 2 LIMIT 5',
+    'with': 'WITH t AS (SELECT 1 AS a) SELECT a FROM t',
+    'parenthesized-union': '((SELECT 1 AS a) UNION ALL (SELECT 2))',
+    'comments': '-- orders\nselect 1 /* ; ) */ AS a # ; )\r\n, 2 AS b -- ;\n',
+    'literals': ("SELECT 'a;b', \"c)\", '''x''y;\n''', \"\"\"a\"\"b)\"\"\", r'\\d', R\"\\\"\", b'\\x00', "
+                 "B\"\\\"\", rb'\\'', bR\"x\", Rb'''a''', Br\"\"\"\\\"\"\"\", `a;)`, `a\\`b`, 'it\\'s', "
+                 "'\\\\', xr'\\''"),
+    'crlf-escape': "SELECT 'a\\\r\nb', '''c\\\r\n'''",
+    'unicode': 'SELECT \'\u00e9;\' AS `\u00e9`,\u00a0\u3000 1 # \u00e9\n',
+    'attack-close-paren': 'SELECT 1 AS a) AS q; DROP TABLE shop.raw_orders; SELECT * FROM (SELECT 1',
+    'attack-second-statement': 'SELECT 1 AS a; DROP TABLE shop.raw_orders',
+    'attack-final-semicolon': 'SELECT 1 AS a ; -- end',
+    'attack-cr-ends-comment': 'SELECT 1 -- x\r; DROP TABLE t\n',
+    'attack-comments-do-not-nest': 'SELECT 1 /* /* */ ; DROP TABLE t */',
+    'attack-raw-escape': "SELECT r'\\'; DROP TABLE t; --'",
+    'attack-raw-backslashes': "SELECT r'\\\\'; DROP TABLE t; --'",
+    'attack-triple': "SELECT '''a'' ''') ; --'''",
+    'attack-open-backquote': 'SELECT `a) AS q; DROP TABLE t; --',
+    'attack-line-comment-at-end': 'SELECT (1 -- ) AS q',
+    'attack-script': 'BEGIN SELECT 1; END',
+    'attack-execute': "EXECUTE IMMEDIATE 'DROP TABLE t'",
+    'attack-newline-in-string': "SELECT 'a\n; DROP TABLE t; --'",
+}
+
+
+def query_check_seeds():
+    for name, text in QUERIES.items():
+        put('query_check', name, text)
+
 def sa_key_seeds():
     d = os.path.join(CORPUS, 'sa_key')
     os.makedirs(d, exist_ok=True)
@@ -404,6 +436,7 @@ def main():
     for t in TARGETS:
         os.makedirs(os.path.join(CORPUS, t), exist_ok=True)
     static_seeds()
+    query_check_seeds()
     sa_key_seeds()
     if live:
         live_seeds()

@@ -5,21 +5,22 @@
 # 20) under ASan + UBSan + LeakSanitizer, J at a time (default: the number
 # of CPUs), starting from its seed corpus (corpus/TARGET, which holds the
 # regression seeds of bugs found) plus what earlier runs kept
-# (build/corpus/TARGET).  Then the Python property test of the identifier
-# quoting (test_identifier_lexer.py).  Prints per target the executions done
-# and whether it found anything; a finding's input is in
-# build/artifacts/TARGET/ and its report in build/logs/TARGET.log.
+# (build/corpus/TARGET).  Then the Python property tests of the identifier
+# quoting and of the query option's lexer against the emulator's GoogleSQL
+# lexer (test_identifier_lexer.py, test_query_check_lexer.py).  Prints per
+# target the executions done and whether it found anything; a finding's
+# input is in build/artifacts/TARGET/ and its report in build/logs/TARGET.log.
 #
 # Exit status: 0 nothing found, 1 something found (crash, leak, UBSan
 # report, timeout, out of memory, property violated), 2 build failure.
 #
-# An hour in all:   fuzz/run.sh --seconds 1000   (7 targets, 2 at a time)
+# An hour in all:   fuzz/run.sh --seconds 900    (8 targets, 2 at a time)
 # One target long:  fuzz/run.sh --seconds 3600 bq_page
 # Past a known bug: BQFUZZ_SKIP=property[,property] fuzz/run.sh ...  (see README.md)
 set -u
 cd "$(dirname "$0")" || exit 2
 
-ALL="jsonscan pubsub_pull validate bq_page error_body sa_key identifier"
+ALL="jsonscan pubsub_pull validate bq_page error_body sa_key identifier query_check"
 seconds=20
 jobs=$(nproc 2>/dev/null || echo 2)
 build=1
@@ -110,6 +111,21 @@ case " $targets " in
 			found=1
 			cat build/logs/identifier_lexer.log
 			echo "identifier_lexer: FOUND (log: fuzz/build/logs/identifier_lexer.log)"
+		fi
+		;;
+esac
+
+case " $targets " in
+	*" query_check "*)
+		echo
+		echo "== the query option's lexer against the GoogleSQL lexer (test_query_check_lexer.py)"
+		if (cd .. && python3 -m unittest fuzz/test_query_check_lexer.py) >build/logs/query_check_lexer.log 2>&1; then
+			tail -3 build/logs/query_check_lexer.log | head -1
+			echo "query_check_lexer: nothing found"
+		else
+			found=1
+			cat build/logs/query_check_lexer.log
+			echo "query_check_lexer: FOUND (log: fuzz/build/logs/query_check_lexer.log)"
 		fi
 		;;
 esac

@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "gcp/bigquery.h"
+#include "gcp/options.h"
 
 /* dataset and table IDs: letters, digits and underscores, at most 1024 */
 void
@@ -139,10 +140,16 @@ bq_create_orders_per_minute(const GcpServer *srv, const char *dataset,
 	bq_check_id("table", source_table);
 
 	/*
-	 * The project ID was checked by the option validator (letters, digits,
-	 * hyphens, an optional domain prefix), the others just above: none can
-	 * hold a back-quote or a backslash.
+	 * The path is written back-quoted into the query text, so none of its
+	 * parts may hold a back-quote, a backslash or a line break.  The project
+	 * ID is checked again here, whole, because it may come from
+	 * GOOGLE_CLOUD_PROJECT rather than through the option validator.
 	 */
+	if (!gcp_valid_project_id(srv->project_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid GCP project ID \"%s\"", srv->project_id),
+				 errdetail("%s", GCP_PROJECT_ID_EXPECTED)));
 	query = psprintf("SELECT product_id, TIMESTAMP_TRUNC(event_time, MINUTE) AS order_minute, "
 					 "COUNT(*) AS order_count, SUM(amount) AS revenue "
 					 "FROM `%s.%s.%s` "

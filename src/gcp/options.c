@@ -32,6 +32,7 @@
 #include "utils/acl.h"
 #include "utils/guc.h"
 
+#include "fdw/query_check.h"
 #include "gcp/gcp_json.h"
 #include "gcp/options.h"
 #include "gcp/policy.h"
@@ -49,13 +50,50 @@ typedef struct BqOption
 	bool		secret;			/* never echo the value */
 } BqOption;
 
-static bool
-is_gcp_project_id(const char *v)
+/*
+ * A GCP project ID, checked whole: 6 to 30 lower-case letters, digits or
+ * hyphens, starting with a letter and not ending with a hyphen, optionally
+ * scoped by a domain ("example.com:my-project"), a lower-case host name.
+ * The ID goes into request paths and into the text of the materialized
+ * view's query, so nothing else may pass.
+ */
+bool
+gcp_valid_project_id(const char *v)
 {
-	/* optionally domain-scoped ("example.com:my-project"), as GCP allows */
-	const char *id = strrchr(v, ':') ? strrchr(v, ':') + 1 : v;
-	size_t		len = strlen(id);
+	const char *colon;
+	const char *id;
+	size_t		len;
 
+	if (v == NULL)
+		return false;
+	colon = strchr(v, ':');
+	id = colon ? colon + 1 : v;
+	if (colon)
+	{
+		/* labels of 1 to 63 letters, digits or inner hyphens; 253 in all */
+		size_t		label = 0;
+
+		if (colon - v > 253)
+			return false;
+		for (const char *p = v; p <= colon; p++)
+		{
+			if (p == colon || *p == '.')
+			{
+				if (label == 0 || p[-1] == '-')
+					return false;
+				label = 0;
+			}
+			else if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+					 (*p == '-' && label > 0))
+			{
+				if (++label > 63)
+					return false;
+			}
+			else
+				return false;
+		}
+	}
+	len = strlen(id);
 	if (len < 6 || len > 30 || !(id[0] >= 'a' && id[0] <= 'z') || id[len - 1] == '-')
 		return false;
 	for (const char *p = id; *p; p++)
@@ -183,8 +221,8 @@ is_auth_mode(const char *v)
  * bq_table_ref() resolves them.
  */
 static const BqOption bq_options[] = {
-	{"project_id", ForeignServerRelationId, is_gcp_project_id,
-	"A GCP project ID has 6 to 30 lower-case letters, digits or hyphens and starts with a letter.", false},
+	{"project_id", ForeignServerRelationId, gcp_valid_project_id,
+	GCP_PROJECT_ID_EXPECTED, false},
 	{"location", ForeignServerRelationId, is_location, LOCATION_EXPECTED, false},
 	{"pubsub_endpoint", ForeignServerRelationId, is_http_url,
 	"An endpoint is an http:// or https:// URL such as https://pubsub.googleapis.com.", false},
@@ -338,6 +376,13 @@ bqstream_fdw_validator(PG_FUNCTION_ARGS)
 		if (strcmp(opt->name, "pubsub_endpoint") == 0 ||
 			strcmp(opt->name, "bigquery_endpoint") == 0)
 			gcp_check_endpoint(opt->name, value, GetUserId());
+
+		/*
+		 * The query runs with the credentials of whoever scans the table, so
+		 * only a superuser may give more than exactly one SELECT statement.
+		 */
+		if (strcmp(opt->name, "query") == 0 && !superuser())
+			bq_check_query_option(value);
 
 		if (strcmp(opt->name, "table") == 0 || strcmp(opt->name, "query") == 0)
 		{

@@ -160,8 +160,11 @@ class _Lexer:
             if c in ' \t\r\n\f\v':
                 self.i += 1
             elif c == '#' or (c == '-' and t.startswith('--', self.i)):
-                j = t.find('\n', self.i)
-                self.i = n if j < 0 else j + 1
+                # to the end of the line, which a CR ends too (zetasql's dash_comment)
+                j = self.i
+                while j < n and t[j] not in '\r\n':
+                    j += 1
+                self.i = j
             elif c == '/' and t.startswith('/*', self.i):
                 j = t.find('*/', self.i + 2)
                 if j < 0:
@@ -235,7 +238,7 @@ class _Lexer:
             if t.startswith(quote, self.i):
                 self.i += len(quote)
                 break
-            if c == '\n' and not triple:
+            if c in '\r\n' and not triple:
                 self.err('Syntax error: Unclosed %s' % kind, start)
             if c == '\\':
                 if self.i + 1 >= n:
