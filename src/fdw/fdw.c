@@ -711,7 +711,8 @@ append_from(RemoteQuery *q, Oid relid)
 
 	appendStringInfoString(&q->sql, " FROM ");
 	if (ref->query)
-		appendStringInfo(&q->sql, "(%s) AS q", ref->query);
+		/* on lines of its own, a trailing line comment hides nothing of ours */
+		appendStringInfo(&q->sql, "(\n%s\n) AS q", ref->query);
 	else
 		bq_append_identifier(&q->sql, psprintf("%s.%s.%s", srv->project_id, ref->dataset, ref->table));
 }

@@ -46,6 +46,7 @@
 #include "gcp/auth.h"
 #include "gcp/gcp_json.h"
 #include "gcp/http.h"
+#include "gcp/options.h"
 #include "gcp/policy.h"
 
 #define GOOGLE_TOKEN_URI	"https://oauth2.googleapis.com/token"
@@ -339,9 +340,7 @@ parse_credential(const char *text, size_t len, const char *where,
 	if (key->token_uri == NULL)
 		key->token_uri = pstrdup(GOOGLE_TOKEN_URI);
 	/* it goes into a request header: a project ID, nothing else */
-	if (key->quota_project &&
-		strspn(key->quota_project, "abcdefghijklmnopqrstuvwxyz0123456789-.:") !=
-		strlen(key->quota_project))
+	if (key->quota_project && !gcp_valid_project_id(key->quota_project))
 	{
 		wipe_key(key);
 		ereport(ERROR,

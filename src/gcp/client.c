@@ -26,6 +26,7 @@
 #include "utils/syscache.h"
 
 #include "gcp/client.h"
+#include "gcp/options.h"
 #include "gcp/policy.h"
 
 static const struct
@@ -197,6 +198,17 @@ gcp_server_lookup_as(Oid serverid, Oid userid, int flags)
 				 errmsg("server \"%s\" names no GCP project", servername),
 				 errhint("Set it with ALTER SERVER %s OPTIONS (ADD project_id 'my-project').",
 						 quote_identifier(servername))));
+	/* the environment's value, or one a laxer release let in, goes into paths */
+	if (!gcp_valid_project_id(srv->project_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid GCP project ID \"%s\" for server \"%s\"",
+						srv->project_id, servername),
+				 errdetail("%s", GCP_PROJECT_ID_EXPECTED),
+				 gcp_option_value(server->options, "project_id")
+				 ? errhint("Set a valid one with ALTER SERVER %s OPTIONS (SET project_id 'my-project').",
+						   quote_identifier(servername))
+				 : errhint("The environment variable GOOGLE_CLOUD_PROJECT of the database server gives it.")));
 
 	if (with_credentials)
 		um_options = user_mapping_options(serverid, userid, &have_mapping);
