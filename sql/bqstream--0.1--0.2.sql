@@ -45,26 +45,23 @@ BEGIN
 END $$;
 
 -- Dead letters belong to their pipeline's owner and go with the pipeline:
--- dropped with it, reassigned with it.  Letters of pipelines dropped under
--- 0.1 have none; they go to the extension's owner (NOT VALID keeps them).
+-- dropped with it, reassigned with it (the foreign key's cascades).
+-- Letters of pipelines dropped under 0.1 have no owner (NULL, which the
+-- foreign key lets through): only superusers see them.
 ALTER TABLE bqstream.dead_letters ADD COLUMN owner regrole;
 UPDATE bqstream.dead_letters d SET owner = p.owner
   FROM bqstream.pipelines p WHERE p.name = d.pipeline;
-UPDATE bqstream.dead_letters SET owner = c.relowner::regrole
-  FROM pg_catalog.pg_class c
- WHERE c.oid = 'bqstream.dead_letters'::regclass AND owner IS NULL;
-ALTER TABLE bqstream.dead_letters ALTER COLUMN owner SET NOT NULL;
 
 ALTER TABLE bqstream.pipelines ADD CONSTRAINT pipelines_name_owner_key UNIQUE (name, owner);
 ALTER TABLE bqstream.dead_letters ADD CONSTRAINT dead_letters_pipeline_fkey
   FOREIGN KEY (pipeline, owner) REFERENCES bqstream.pipelines (name, owner)
-  ON UPDATE CASCADE ON DELETE CASCADE NOT VALID;
+  ON UPDATE CASCADE ON DELETE CASCADE;
 CREATE INDEX ON bqstream.dead_letters (owner);
 
 COMMENT ON COLUMN bqstream.pipelines.owner IS
 'the role that created the pipeline: its workers run as this role, with its user mapping';
 COMMENT ON COLUMN bqstream.dead_letters.owner IS
-'the owner of the pipeline that dead-lettered the message';
+'the owner of the pipeline that dead-lettered the message; NULL for letters of pipelines dropped before bqstream 0.2';
 
 -- Ordinary roles read their own rows and write nothing: the pipeline
 -- functions and the workers write as the extension's owner, after their

@@ -94,12 +94,15 @@ bqstream_republish_dead_letters(PG_FUNCTION_ARGS)
 	for (uint64 i = 0; i < n; i++)
 	{
 		bool		isnull;
+		Oid			owner;
 
 		found[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
-		if (!legacy &&
-			!has_privs_of_role(caller,
-							   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-															  SPI_tuptable->tupdesc, 4, &isnull))))
+		if (legacy)
+			continue;
+		/* no owner: a letter of a pipeline dropped before 0.2, superusers' */
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+											   4, &isnull));
+		if (isnull ? !superuser_arg(caller) : !has_privs_of_role(caller, owner))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied for dead letter " INT64_FORMAT,
