@@ -28,6 +28,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "foreign/foreign.h"
@@ -48,12 +49,18 @@ PG_FUNCTION_INFO_V1(bqstream_start_pipeline);
 PG_FUNCTION_INFO_V1(bqstream_stop_pipeline);
 PG_FUNCTION_INFO_V1(bqstream_drop_pipeline);
 
-/* bqstream.<relname>, or InvalidOid when the extension is not here */
+/*
+ * bqstream.<relname>, or InvalidOid when the extension is not here: a
+ * schema of that name made by someone else is not the extension's.
+ */
 Oid
 bq_catalog_relid(const char *relname)
 {
-	Oid			nsp = get_namespace_oid("bqstream", true);
+	Oid			nsp;
 
+	if (!OidIsValid(get_extension_oid("bqstream", true)))
+		return InvalidOid;
+	nsp = get_namespace_oid("bqstream", true);
 	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
 }
 
