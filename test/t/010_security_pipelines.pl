@@ -30,6 +30,8 @@ shared_preload_libraries = 'bqstream'
 bqstream.launcher_naptime = 200
 bqstream.http_max_retries = 1
 max_worker_processes = 16
+# the tenants may use the emulator the DBA runs
+bqstream.allowed_endpoints = 'http://127.0.0.1:$ps, http://127.0.0.1:$bq'
 });
 $node->start;
 
