@@ -21,8 +21,10 @@ OBJS = \
 	src/gcp/pubsub.o \
 	src/generator/orders.o \
 	src/generator/publish.o \
+	src/worker/catalog.o \
 	src/worker/deadletter.o \
 	src/worker/launcher.o \
+	src/worker/ownership.o \
 	src/worker/pipeline.o \
 	src/worker/stats.o \
 	src/worker/validate.o

@@ -50,6 +50,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("bqstream");
 	bqstream_install_secret_guard();
 	gcp_install_log_redaction();
+	bq_install_ownership_hook();
 }
 
 /*

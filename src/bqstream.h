@@ -8,7 +8,7 @@
 #ifndef BQSTREAM_H
 #define BQSTREAM_H
 
-#define BQSTREAM_VERSION "0.1.0"
+#define BQSTREAM_VERSION "0.2.0"
 
 /* true when the library was loaded through shared_preload_libraries */
 extern bool bqstream_preloaded;

@@ -9,6 +9,11 @@
  * transaction fails after Pub/Sub took the messages, the letters stay and
  * may be republished again: at least once, like everything else here.
  *
+ * Ordinary roles may not write bqstream.dead_letters: the rows are locked
+ * and deleted as the catalog's owner, after checking that the caller owns
+ * (has the privileges of the owner of) each of them.  Publishing uses the
+ * caller's own server and user mapping.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -19,8 +24,13 @@
 #include "common/base64.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
 
 #include "gcp/pubsub.h"
+#include "worker/worker.h"
 
 PG_FUNCTION_INFO_V1(bqstream_republish_dead_letters);
 
@@ -53,6 +63,9 @@ bqstream_republish_dead_letters(PG_FUNCTION_ARGS)
 	Datum		ids = PG_GETARG_DATUM(0);
 	char	   *topic = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	GcpServer  *srv = gcp_server_lookup(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	Oid			caller = GetUserId();
+	bool		legacy;
+	Datum	   *found;
 	char	   *url;
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	StringInfoData body;
@@ -62,12 +75,42 @@ bqstream_republish_dead_letters(PG_FUNCTION_ARGS)
 	pubsub_check_id("topic", topic);
 	url = pubsub_topic_url(srv, topic, ":publish");
 
+	/* until ALTER EXTENSION UPDATE brings 0.2, as 0.1 did: as the caller */
+	legacy = get_attnum(bq_catalog_relid("dead_letters"), "owner") == InvalidAttrNumber;
+
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT payload, attributes::text FROM bqstream.dead_letters "
+	if (legacy ?
+		SPI_execute_with_args("SELECT payload, attributes::text, id FROM bqstream.dead_letters "
 							  "WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-							  1, argtypes, &ids, NULL, false, 0) != SPI_OK_SELECT)
+							  1, argtypes, &ids, NULL, false, 0) != SPI_OK_SELECT :
+		bq_catalog_execute("SELECT payload, attributes::text, id, owner::oid FROM bqstream.dead_letters "
+						   "WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id FOR UPDATE",
+						   1, argtypes, &ids, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read dead letters");
 	n = SPI_processed;
+
+	/* delete what was locked here, not rows added meanwhile under the ids */
+	found = palloc(sizeof(Datum) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			owner;
+
+		found[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
+		if (legacy)
+			continue;
+		/* no owner: a letter of a pipeline dropped before 0.2, superusers' */
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+											   4, &isnull));
+		if (isnull ? !superuser_arg(caller) : !has_privs_of_role(caller, owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for dead letter " INT64_FORMAT,
+							DatumGetInt64(found[i])),
+					 errdetail("Only the owner of its pipeline may republish a dead letter.")));
+	}
+	ids = PointerGetDatum(construct_array(found, (int) n, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
 	initStringInfo(&body);
 	for (uint64 i = 0; i < n; i++)
@@ -100,8 +143,11 @@ bqstream_republish_dead_letters(PG_FUNCTION_ARGS)
 	if (in_body > 0)
 		publish_body(srv, url, topic, &body);
 
-	if (SPI_execute_with_args("DELETE FROM bqstream.dead_letters WHERE id = ANY($1)",
-							  1, argtypes, &ids, NULL, false, 0) != SPI_OK_DELETE)
+	if (legacy ?
+		SPI_execute_with_args("DELETE FROM bqstream.dead_letters WHERE id = ANY($1)",
+							  1, argtypes, &ids, NULL, false, 0) != SPI_OK_DELETE :
+		bq_catalog_execute("DELETE FROM bqstream.dead_letters WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
+						   1, argtypes, &ids, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove republished dead letters");
 	SPI_finish();
 

@@ -17,6 +17,14 @@
  * one is removed.  A worker that keeps dying is restarted with growing
  * delays rather than in a loop.
  *
+ * Workers run as their pipeline's owner.  A pipeline whose owner no longer
+ * exists or may not log in gets no worker (a worker could not connect) but
+ * a last_error saying why; when its owner changes (REASSIGN OWNED) its
+ * workers are restarted as the new owner.  Each read of the pipelines also
+ * publishes their owners in shared memory, for DROP ROLE in the other
+ * databases of the cluster (ownership.c), and answers the requests for a
+ * fresh read that such a DROP ROLE makes.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -31,6 +39,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -42,12 +51,22 @@
 #define RESTART_DELAY_MIN_MS 1000
 #define RESTART_DELAY_MAX_MS 60000
 
+/* whether a pipeline's owner can run its workers */
+typedef enum OwnerState
+{
+	OWNER_OK,
+	OWNER_MISSING,
+	OWNER_NOLOGIN
+} OwnerState;
+
 typedef struct PipelineRow
 {
 	char		name[PIPELINE_NAME_LEN];
 	int			min_workers;
 	int			max_workers;
 	Oid			owner;
+	OwnerState	owner_state;
+	char		owner_name[NAMEDATALEN];
 	bool		enabled;
 	TransactionId version;		/* xmin of the row: changes with every update */
 } PipelineRow;
@@ -100,8 +119,11 @@ read_pipelines(PipelineRow **rows)
 					"JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace "
 					"WHERE s.nspname = 'bqstream' AND c.relname = 'pipelines'",
 					true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
-		SPI_execute("SELECT name, min_workers, max_workers, owner, enabled, xmin::text "
-					"FROM bqstream.pipelines ORDER BY name",
+		SPI_execute("SELECT p.name, p.min_workers, p.max_workers, p.owner::oid, p.enabled, "
+					"p.xmin::text, r.rolname IS NOT NULL, coalesce(r.rolcanlogin, false), r.rolname "
+					"FROM bqstream.pipelines p "
+					"LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.owner::oid "
+					"ORDER BY p.name",
 					true, 0) == SPI_OK_SELECT)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -120,6 +142,14 @@ read_pipelines(PipelineRow **rows)
 			(*rows)[n].owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
 			(*rows)[n].enabled = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 			(*rows)[n].version = (TransactionId) strtoul(SPI_getvalue(tup, desc, 6), NULL, 10);
+			if (!DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull)))
+				(*rows)[n].owner_state = OWNER_MISSING;
+			else
+			{
+				(*rows)[n].owner_state =
+					DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull)) ? OWNER_OK : OWNER_NOLOGIN;
+				strlcpy((*rows)[n].owner_name, SPI_getvalue(tup, desc, 9), NAMEDATALEN);
+			}
 			n++;
 		}
 	}
@@ -287,24 +317,103 @@ stop_worker(int i)
 		kill(bq_shared->slots[i].pid, SIGTERM);
 }
 
+/*
+ * A pipeline whose owner cannot run workers: say why in its first slot,
+ * once rather than at every look, since nothing changes until the owner
+ * does.
+ */
+static void
+report_owner_problem(WorkerSlot *slot, const PipelineRow *p)
+{
+	char		msg[sizeof(slot->last_error)];
+	bool		same;
+
+	if (p->owner_state == OWNER_MISSING)
+		snprintf(msg, sizeof(msg), "the owner of the pipeline (role with OID %u) does not exist",
+				 p->owner);
+	else
+		snprintf(msg, sizeof(msg), "the owner of the pipeline, role \"%s\", is not permitted to log in",
+				 p->owner_name);
+	SpinLockAcquire(&slot->error_mutex);
+	same = strcmp(slot->last_error, msg) == 0;
+	SpinLockRelease(&slot->error_mutex);
+	if (same)
+		return;
+	bq_slot_set_error(slot, msg);
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("bqstream pipeline \"%s\" has no worker: %s", p->name, msg),
+			 errhint("Workers connect as the pipeline's owner. Drop the pipeline, or give it an owner that may log in.")));
+}
+
+/* The owners of all pipelines, for DROP ROLE in other databases. */
+static void
+publish_owners(const PipelineRow *rows, int npipelines, uint64 refresh)
+{
+	OwnerMap   *map = &bq_shared->owner_map;
+
+	map->nowners = 0;
+	map->overflow = false;
+	for (int p = 0; p < npipelines; p++)
+	{
+		int			e;
+
+		for (e = 0; e < map->nowners; e++)
+			if (map->owners[e].owner == rows[p].owner)
+				break;
+		if (e == map->nowners)
+		{
+			if (e == OWNER_MAP_SIZE)
+			{
+				map->overflow = true;
+				continue;
+			}
+			map->owners[e].owner = rows[p].owner;
+			map->owners[e].npipelines = 0;
+			strlcpy(map->owners[e].example, rows[p].name, PIPELINE_NAME_LEN);
+			map->nowners++;
+		}
+		map->owners[e].npipelines++;
+	}
+	map->database = MyDatabaseId;
+	map->refresh_done = refresh;
+}
+
 static void
 reconcile(void)
 {
 	PipelineRow *rows = NULL;
-	int			npipelines = read_pipelines(&rows);
+	int			npipelines;
 	bool	   *wanted = palloc0(sizeof(bool) * bq_shared->nslots);
+	uint64		refresh;
+
+	/* a read that begins after a request answers it */
+	LWLockAcquire(bq_shared->lock, LW_SHARED);
+	refresh = bq_shared->owner_map.refresh_requested;
+	LWLockRelease(bq_shared->lock);
+	npipelines = read_pipelines(&rows);
 
 	LWLockAcquire(bq_shared->lock, LW_EXCLUSIVE);
 	for (int p = 0; p < npipelines; p++)
 	{
-		int			target = rows[p].enabled ? scale(&rows[p]) : 0;
+		bool		owner_ok = rows[p].owner_state == OWNER_OK;
+		int			target;
 
-		if (rows[p].enabled)
+		/* a pipeline without a possible owner keeps one slot, for its error */
+		if (!rows[p].enabled)
+			target = 0;
+		else if (!owner_ok)
+			target = 1;
+		else
+			target = scale(&rows[p]);
+
+		if (rows[p].enabled && owner_ok)
 			notify_changes(&rows[p]);
 
 		for (int w = 1; w <= target; w++)
 		{
 			int			found = -1;
+			WorkerSlot *slot;
 
 			for (int i = 0; i < bq_shared->nslots && found < 0; i++)
 				if (bq_shared->slots[i].in_use && bq_shared->slots[i].worker_no == w &&
@@ -317,6 +426,7 @@ reconcile(void)
 					bq_slot_reset(&bq_shared->slots[i]);
 					strlcpy(bq_shared->slots[i].pipeline, rows[p].name, PIPELINE_NAME_LEN);
 					bq_shared->slots[i].worker_no = w;
+					bq_shared->slots[i].owner = rows[p].owner;
 					bq_shared->slots[i].in_use = true;
 					forget_handle(i);
 					control[i].next_start = 0;
@@ -331,11 +441,34 @@ reconcile(void)
 				break;
 			}
 			wanted[found] = true;
-			bq_shared->slots[found].database = MyDatabaseId;
-			bq_shared->slots[found].owner = rows[p].owner;
+			slot = &bq_shared->slots[found];
+			slot->database = MyDatabaseId;
+
+			/* a worker runs as the owner it started with: a new owner, a new worker */
+			if (slot->owner != rows[p].owner)
+			{
+				slot->owner = rows[p].owner;
+				if (worker_running(found))
+				{
+					stop_worker(found);
+					continue;
+				}
+			}
+			if (!owner_ok)
+			{
+				report_owner_problem(slot, &rows[p]);
+				if (worker_running(found))
+					stop_worker(found);
+				else
+				{
+					slot->pid = 0;
+					pg_atomic_write_u32(&slot->state, WS_STOPPED);
+				}
+				continue;
+			}
 			if (!worker_running(found))
 			{
-				bq_shared->slots[found].pid = 0;
+				slot->pid = 0;
 				start_worker(found);
 			}
 		}
@@ -361,7 +494,9 @@ reconcile(void)
 		if (!pipeline_exists)
 			slot->in_use = false;
 	}
+	publish_owners(rows, npipelines, refresh);
 	LWLockRelease(bq_shared->lock);
+	ConditionVariableBroadcast(&bq_shared->owner_map_published);
 	pfree(wanted);
 	if (rows)
 		pfree(rows);
@@ -377,6 +512,8 @@ bqstream_launcher_main(Datum arg)
 	bq_shmem_attach();
 	BackgroundWorkerInitializeConnection(bqstream_database, NULL, 0);
 	pgstat_report_appname("bqstream launcher");
+	/* a superuser in a database where anyone may create objects */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	control = MemoryContextAllocZero(TopMemoryContext,
 									 sizeof(SlotControl) * bq_shared->nslots);

@@ -42,6 +42,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -106,6 +107,9 @@ typedef struct Message
 } Message;
 
 static WorkerSlot *slot;
+
+/* the role this worker runs as: its pipeline's owner when it started */
+static Oid	worker_owner;
 
 /* the batch in progress, whose leases are extended while it takes long */
 static Message *batch_msgs;
@@ -714,15 +718,24 @@ count_throughput(uint64 n)
 	count(&slot->per_second[i], n);
 }
 
-/* Commit the dead letters of the batch; after this they may be acked. */
+/*
+ * Commit the dead letters of the batch; after this they may be acked.  They
+ * are written as the catalog's owner (the worker's role may only read its
+ * own) and belong to the worker's role, the pipeline's owner: the foreign
+ * key refuses them if the pipeline changed owner meanwhile.
+ */
 static void
 store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID, BYTEAOID, TEXTOID, TEXTOID};
+	/* with the owner column (0.2), and without it while 0.1 is installed */
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	Oid			types[8] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID, BYTEAOID, TEXTOID, TEXTOID,
+	REGROLEOID};
 	int			stored = 0;
 	bool		any = false;
+	bool		with_owner;
 	MemoryContext caller_cxt = CurrentMemoryContext;
+	BqCatalogUser save;
 
 	for (int i = 0; i < n && !any; i++)
 		any = msgs[i].verdict.reason >= 0 || msgs[i].bq_error != NULL;
@@ -733,21 +746,29 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (plan == NULL)
+	with_owner = get_attnum(bq_catalog_relid("dead_letters"), "owner") != InvalidAttrNumber;
+	/* an error on the way is undone by the worker's AbortOutOfAnyTransaction() */
+	bq_catalog_user_push(&save);
+	if (plans[with_owner] == NULL)
 	{
 		/* a redelivery after a crash before the ack finds its row stored */
-		plan = SPI_prepare("INSERT INTO bqstream.dead_letters (pipeline, message_id, publish_time, "
-						   "attributes, payload, reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-						   "ON CONFLICT (pipeline, message_id) DO NOTHING",
-						   7, types);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
+		plans[with_owner] =
+			SPI_prepare(with_owner ?
+						"INSERT INTO bqstream.dead_letters (pipeline, message_id, publish_time, "
+						"attributes, payload, reason, detail, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+						"ON CONFLICT (pipeline, message_id) DO NOTHING" :
+						"INSERT INTO bqstream.dead_letters (pipeline, message_id, publish_time, "
+						"attributes, payload, reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+						"ON CONFLICT (pipeline, message_id) DO NOTHING",
+						with_owner ? 8 : 7, types);
+		if (plans[with_owner] == NULL || SPI_keepplan(plans[with_owner]) != 0)
 			elog(ERROR, "could not prepare the dead-letter insert");
 	}
 	for (int i = 0; i < n; i++)
 	{
 		Message    *m = &msgs[i];
-		Datum		values[7];
-		char		nulls[7] = "       ";
+		Datum		values[8];
+		char		nulls[8] = "        ";
 		bytea	   *payload;
 		int			reason;
 
@@ -770,13 +791,15 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 		values[4] = PointerGetDatum(payload);
 		values[5] = CStringGetTextDatum(dead_letter_reason_names[reason]);
 		values[6] = CStringGetTextDatum(m->verdict.reason >= 0 ? m->verdict.detail : m->bq_error);
-		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		values[7] = ObjectIdGetDatum(worker_owner);
+		if (SPI_execute_plan(plans[with_owner], values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not store a dead letter");
 		/* counted even when already stored: like inserted, per delivery */
 		count(&slot->dead_by_reason[reason], 1);
 		m->stored = true;
 		stored++;
 	}
+	bq_catalog_user_pop(&save);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -927,6 +950,7 @@ bqstream_pipeline_main(Datum arg)
 	bq_shmem_attach();
 	slot = &bq_shared->slots[slotno];
 	BackgroundWorkerInitializeConnectionByOid(slot->database, slot->owner, 0);
+	worker_owner = GetUserId();
 	pgstat_report_appname(psprintf("bqstream pipeline %s", slot->pipeline));
 
 	slot->pid = MyProcPid;

@@ -2,12 +2,14 @@
  *
  * stats.c
  *	  Shared memory of the pipelines: one slot per worker with its
- *	  assignment and counters, the launcher's registration, and the
- *	  bqstream.pipeline_stats view reading them.
+ *	  assignment and counters, the launcher's registration and its map of
+ *	  pipeline owners, and the bqstream.pipeline_stats view reading them.
  *
  * Counters are atomics written by their worker alone, so the view reads a
  * consistent-enough picture without taking any lock; only slot assignment
- * (the launcher's job) is done under the LWLock.
+ * (the launcher's job) is done under the LWLock.  Each role sees the slots
+ * of the pipelines it owns (has the privileges of), as pg_stat_activity
+ * shows its own sessions; superusers and pg_read_all_stats see all.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,11 +19,13 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "catalog/pg_authid.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -109,6 +113,8 @@ bq_shmem_startup(void)
 		bq_shared->lock = &(GetNamedLWLockTranche("bqstream"))->lock;
 		bq_shared->launcher_pid = 0;
 		bq_shared->launcher_latch = NULL;
+		memset(&bq_shared->owner_map, 0, sizeof(OwnerMap));
+		ConditionVariableInit(&bq_shared->owner_map_published);
 		bq_shared->nslots = bqstream_max_workers;
 		for (int i = 0; i < bqstream_max_workers; i++)
 			bq_slot_reset(&bq_shared->slots[i]);
@@ -207,13 +213,16 @@ percentile_ms(const uint64 *hist, uint64 total, double q)
 }
 
 /*
- * pipeline_stats(): one row per worker slot in use.
+ * worker_stats(): one row per worker slot in use, of the pipelines the
+ * caller may see.
  */
 Datum
 bqstream_pipeline_stats(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	uint64		now_s = (uint64) (GetCurrentTimestamp() / USECS_PER_SEC);
+	Oid			caller = GetUserId();
+	bool		see_all = has_privs_of_role(caller, ROLE_PG_READ_ALL_STATS);
 
 	require_shared_state();
 	InitMaterializedSRF(fcinfo, 0);
@@ -232,6 +241,8 @@ bqstream_pipeline_stats(PG_FUNCTION_ARGS)
 		int			c = 0;
 
 		if (!slot->in_use)
+			continue;
+		if (!see_all && !has_privs_of_role(caller, slot->owner))
 			continue;
 
 		for (int b = 0; b < LATENCY_BUCKETS; b++)
@@ -307,18 +318,25 @@ bqstream_pipeline_stats(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* wake_launcher(): pipeline changes take effect now rather than at its next look */
-Datum
-bqstream_wake_launcher(PG_FUNCTION_ARGS)
+/* Pipeline changes take effect now rather than at the launcher's next look. */
+bool
+bq_wake_launcher(void)
 {
 	Latch	   *latch;
 
 	if (bq_shared == NULL)
-		PG_RETURN_BOOL(false);
+		return false;
 	LWLockAcquire(bq_shared->lock, LW_SHARED);
 	latch = bq_shared->launcher_latch;
 	if (latch)
 		SetLatch(latch);
 	LWLockRelease(bq_shared->lock);
-	PG_RETURN_BOOL(latch != NULL);
+	return latch != NULL;
+}
+
+/* wake_launcher(): not granted to PUBLIC since 0.2; the functions wake it */
+Datum
+bqstream_wake_launcher(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(bq_wake_launcher());
 }

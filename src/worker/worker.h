@@ -11,6 +11,7 @@
 
 #include "datatype/timestamp.h"
 #include "port/atomics.h"
+#include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
@@ -92,11 +93,40 @@ typedef struct WorkerSlot
 	char		last_error[256];
 } WorkerSlot;
 
+/*
+ * The owners of the pipelines, as the launcher last read them, so that a
+ * DROP ROLE issued in another database of the cluster (which cannot read
+ * bqstream.pipelines) can tell whether the role still owns pipelines.  A
+ * backend asks for a fresh read by bumping refresh_requested and waits on
+ * "published" until refresh_done has caught up.
+ */
+#define OWNER_MAP_SIZE 1024
+
+typedef struct OwnerMapEntry
+{
+	Oid			owner;
+	int			npipelines;
+	char		example[PIPELINE_NAME_LEN]; /* one of its pipelines */
+} OwnerMapEntry;
+
+typedef struct OwnerMap
+{
+	/* all under BqSharedState.lock */
+	Oid			database;		/* the launcher's; InvalidOid until published */
+	bool		overflow;		/* more than OWNER_MAP_SIZE owners */
+	uint64		refresh_requested;
+	uint64		refresh_done;	/* refresh_requested when the last read began */
+	int			nowners;
+	OwnerMapEntry owners[OWNER_MAP_SIZE];
+} OwnerMap;
+
 typedef struct BqSharedState
 {
 	LWLock	   *lock;
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
+	OwnerMap	owner_map;
+	ConditionVariable owner_map_published;
 	int			nslots;
 	WorkerSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } BqSharedState;
@@ -113,6 +143,28 @@ extern void bq_shmem_attach(void);
 
 extern void bq_slot_reset(WorkerSlot *slot);
 extern void bq_slot_set_error(WorkerSlot *slot, const char *msg);
+extern bool bq_wake_launcher(void);
+
+/*
+ * catalog.c: the pipeline functions, and writes of bqstream.pipelines and
+ * bqstream.dead_letters as the extension's owner after the caller's checks.
+ */
+typedef struct BqCatalogUser
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} BqCatalogUser;
+
+extern Oid	bq_catalog_relid(const char *relname);
+extern void bq_catalog_user_push(BqCatalogUser *save);
+extern void bq_catalog_user_pop(BqCatalogUser *save);
+extern int	bq_catalog_execute(const char *sql, int nargs, Oid *argtypes,
+							   Datum *values, const char *nulls,
+							   bool read_only, long count);
+
+/* ownership.c: pipelines as dependents of their owner and their server */
+extern void bq_install_ownership_hook(void);
 
 /* entry points of the background workers */
 extern PGDLLEXPORT void bqstream_launcher_main(Datum arg);
