@@ -94,8 +94,6 @@ $node->start;
 my $allowed = "pubsub_endpoint 'http://127.0.0.1:$ps', bigquery_endpoint 'http://127.0.0.1:$bq'";
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION bqstream;
-	DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bqstream_host_identity')
-	   THEN CREATE ROLE bqstream_host_identity NOLOGIN; END IF; END \$\$;
 	CREATE ROLE tenant LOGIN;
 	CREATE ROLE trusted LOGIN IN ROLE bqstream_host_identity;
 	GRANT USAGE ON FOREIGN DATA WRAPPER bqstream_fdw TO tenant, trusted;
