@@ -110,7 +110,8 @@ typedef enum TokenOutcome
 	TOKEN_UNREACHABLE,			/* no HTTP answer */
 	TOKEN_UNAVAILABLE,			/* 408, 429 or 5xx after the retries */
 	TOKEN_REFUSED,				/* any other error status */
-	TOKEN_MALFORMED				/* 2xx without an access token */
+	TOKEN_MALFORMED,			/* 2xx without an access token */
+	TOKEN_TOO_LARGE				/* past bqstream.max_response_size */
 } TokenOutcome;
 
 typedef struct TokenAnswer
@@ -706,6 +707,13 @@ fetch_token(const GcpHttpRequest *req, TokenAnswer *ans)
 	call = gcp_http_run(req);
 	res = gcp_http_result(call);
 
+	if (res->oversize != GCP_HTTP_SIZE_OK)
+	{
+		ans->outcome = TOKEN_TOO_LARGE;
+		ans->reason = gcp_http_oversize_reason(res);
+		gcp_http_free(call);
+		return;
+	}
 	if (res->status == 0)
 	{
 		ans->outcome = TOKEN_UNREACHABLE;
@@ -714,7 +722,8 @@ fetch_token(const GcpHttpRequest *req, TokenAnswer *ans)
 		return;
 	}
 
-	root = json_loadb(res->body, res->body_len, 0, NULL);
+	/* a tree too large to take is no token either */
+	root = gcp_http_parse_json_quiet(res->body, res->body_len);
 	PG_TRY();
 	{
 		read_token_answer(root, res, ans);
@@ -783,6 +792,13 @@ report_token_failure(const TokenAnswer *ans, const char *who,
 					 errmsg("could not obtain an access token for %s", who),
 					 errdetail("%s answered %s.", source, ans->reason),
 					 hint ? errhint("%s", hint) : 0));
+			break;
+		case TOKEN_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("could not obtain an access token for %s", who),
+					 errdetail("%s answered %s.", source, ans->reason),
+					 errhint("A superuser can raise bqstream.max_response_size if the endpoint is trusted to answer this much.")));
 			break;
 		case TOKEN_MALFORMED:
 			ereport(ERROR,
