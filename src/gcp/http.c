@@ -22,7 +22,10 @@
  * answer announced larger is not read, one that grows larger, counted
  * after decompression, is cut off, and all the answers a process holds at
  * once may take twice that.  Their JSON is measured before jansson parses
- * it, since a tree can take forty times its text.
+ * it, since a tree can take forty times its text.  Error bodies that are
+ * not Google's are only described to the client and quoted in the server
+ * log, since the endpoint may be a server that was never meant to answer
+ * the client.
  *
  *-------------------------------------------------------------------------
  */
@@ -1033,7 +1036,7 @@ hint_for(int sqlstate, const char *service)
 }
 
 /* ---------------------------------------------------------------------
- * answers that are too large
+ * answers that are too large, and error bodies
  * ---------------------------------------------------------------------
  */
 
@@ -1149,6 +1152,73 @@ gcp_http_parse_json_quiet(const char *body, size_t len)
 }
 
 /*
+ * Error codes of OAuth 2.0 token and resource servers (RFC 6749 section
+ * 5.2, RFC 6750 section 3.1), which Google's token endpoint uses.
+ */
+static bool
+is_oauth_error_code(const char *code)
+{
+	static const char *const codes[] = {
+		"invalid_request", "invalid_client", "invalid_grant",
+		"unauthorized_client", "unsupported_grant_type", "invalid_scope",
+		"access_denied", "server_error", "temporarily_unavailable",
+		"invalid_token", "insufficient_scope",
+	};
+
+	for (int i = 0; i < lengthof(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+bool
+gcp_http_google_error(json_t *root, long http_status, const char **code,
+					  const char **message, const char **reason)
+{
+	json_t	   *err = json_object_get(root, "error");
+	const char *c = NULL;
+	const char *m = NULL;
+	const char *r = NULL;
+
+	if (json_is_object(err))
+	{
+		json_t	   *errors = json_object_get(err, "errors");
+		json_t	   *status = json_object_get(err, "status");
+		json_t	   *code_value = json_object_get(err, "code");
+
+		/* google.rpc.Status as JSON: its code is the HTTP status */
+		if (!json_is_integer(code_value) ||
+			json_integer_value(code_value) != http_status ||
+			!json_is_string(json_object_get(err, "message")) ||
+			(status != NULL && !json_is_string(status)))
+			return false;
+		c = json_string_value(status);
+		m = json_string_value(json_object_get(err, "message"));
+		if (json_is_array(errors) && json_array_size(errors) > 0)
+			r = json_string_value(json_object_get(json_array_get(errors, 0), "reason"));
+	}
+	else if (json_is_string(err) && is_oauth_error_code(json_string_value(err)))
+	{
+		json_t	   *desc = json_object_get(root, "error_description");
+
+		if (desc != NULL && !json_is_string(desc))
+			return false;
+		c = json_string_value(err);
+		m = json_string_value(desc);
+	}
+	else
+		return false;
+
+	if (code)
+		*code = c;
+	if (message)
+		*message = m;
+	if (reason)
+		*reason = r;
+	return true;
+}
+
+/*
  * Text from a remote party, made safe and short for a message: control
  * characters become spaces, and bytes that do not form valid characters of
  * the server encoding become '?'.
@@ -1177,6 +1247,84 @@ sanitize(const char *s, size_t len)
 	if (len > limit)
 		appendStringInfoString(&buf, "...");
 	return buf.data;
+}
+
+/*
+ * The media type of a Content-Type header, without its parameters, and
+ * only if it is made of the characters media types are made of: a header
+ * is the remote party's text too.
+ */
+static const char *
+media_type(const char *content_type)
+{
+	size_t		n = 0;
+
+	if (content_type == NULL)
+		return NULL;
+	while (content_type[n] != '\0' && content_type[n] != ';' && n <= 64)
+	{
+		char		c = content_type[n];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || strchr("!#$&^_.+-/", c) != NULL))
+			return NULL;
+		n++;
+	}
+	if (n == 0 || n > 64)
+		return NULL;
+	return pnstrdup(content_type, n);
+}
+
+char *
+gcp_http_body_summary(const GcpHttpResult *res)
+{
+	const char *type = media_type(res->content_type);
+
+	if (res->body_len == 0)
+		return pstrdup("an empty body");
+	return psprintf("a body that is not a Google error (%s%s%zu bytes)",
+					type ? type : "", type ? ", " : "", res->body_len);
+}
+
+/*
+ * Runs of 24 or more of the characters tokens, JWTs and secrets are made
+ * of, masked: a page that echoes the request it got would otherwise put
+ * the Authorization header, or a token request's assertion or refresh
+ * token, into the log.  Shorter runs are words, numbers and names.
+ */
+static char *
+mask_secrets(const char *text)
+{
+	StringInfoData buf;
+	const char *p = text;
+
+	initStringInfo(&buf);
+	while (*p)
+	{
+		size_t		run = 0;
+
+		while ((p[run] >= 'a' && p[run] <= 'z') || (p[run] >= 'A' && p[run] <= 'Z') ||
+			   (p[run] >= '0' && p[run] <= '9') ||
+			   (p[run] != '\0' && strchr("-._~+/=%", p[run]) != NULL))
+			run++;
+		if (run >= 24)
+			appendStringInfoString(&buf, "[masked]");
+		else
+			appendBinaryStringInfo(&buf, p, (int) run);
+		p += run;
+		if (*p)
+			appendStringInfoChar(&buf, *p++);
+	}
+	return buf.data;
+}
+
+char *
+gcp_http_body_for_log(const GcpHttpResult *res)
+{
+	if (res->body_len == 0)
+		return gcp_http_body_summary(res);
+	return psprintf("%s: %s", gcp_http_body_summary(res),
+					mask_secrets(sanitize(res->body, res->body_len)));
 }
 
 void
@@ -1217,28 +1365,22 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 	root = gcp_http_parse_json_quiet(res->body, res->body_len);
 	if (root)
 	{
-		json_t	   *err = json_object_get(root, "error");
+		const char *code;
+		const char *text;
 
-		if (json_is_object(err))
+		if (gcp_http_google_error(root, res->status, &code, &text, &reason))
 		{
-			json_t	   *errors = json_object_get(err, "errors");
-
-			status = json_string_value(json_object_get(err, "status"));
-			if (json_is_string(json_object_get(err, "message")))
-				message = pstrdup(json_string_value(json_object_get(err, "message")));
-			if (json_is_array(errors) && json_array_size(errors) > 0)
-				reason = json_string_value(json_object_get(json_array_get(errors, 0), "reason"));
+			if (json_is_object(json_object_get(root, "error")))
+			{
+				status = code;
+				message = text ? pstrdup(text) : NULL;
+			}
+			else				/* OAuth's shape */
+				message = psprintf("%s%s%s", code, text ? ": " : "", text ? text : "");
+			/* Google's words reach the log: control characters are not passed on */
+			status = status ? sanitize(status, strlen(status)) : NULL;
+			reason = reason ? pstrdup(reason) : NULL;
 		}
-		else if (json_is_string(err))
-		{
-			/* OAuth shape: {"error":"invalid_grant","error_description":"..."} */
-			const char *desc = json_string_value(json_object_get(root, "error_description"));
-
-			message = psprintf("%s%s%s", json_string_value(err), desc ? ": " : "", desc ? desc : "");
-		}
-		/* Google's words reach the log: control characters are not passed on */
-		status = status ? sanitize(status, strlen(status)) : NULL;
-		reason = reason ? pstrdup(reason) : NULL;
 		json_decref(root);
 	}
 
@@ -1248,18 +1390,30 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 
 	sqlstate = sqlstate_for(res->status, status, reason);
 	hint = hint_for(sqlstate, service);
-	ereport(elevel,
-			(errcode(sqlstate),
-			 errmsg("could not %s", action),
-			 message
-			 ? errdetail("%s answered HTTP %ld%s%s: %s",
-						 service, res->status,
-						 status ? " " : "", status ? status : "",
-						 sanitize(message, strlen(message)))
-			 : errdetail("%s answered HTTP %ld with an unexpected body: %s",
-						 service, res->status,
-						 res->body_len > 0 ? sanitize(res->body, res->body_len) : "(empty)"),
-			 hint ? errhint("%s", hint) : 0));
+	if (message)
+		ereport(elevel,
+				(errcode(sqlstate),
+				 errmsg("could not %s", action),
+				 errdetail("%s answered HTTP %ld%s%s: %s",
+						   service, res->status,
+						   status ? " " : "", status ? status : "",
+						   sanitize(message, strlen(message))),
+				 hint ? errhint("%s", hint) : 0));
+	else
+	{
+		/*
+		 * Not Google's error: the endpoint may be any server, and its page
+		 * is for the DBA's eyes, not the client's.
+		 */
+		ereport(elevel,
+				(errcode(sqlstate),
+				 errmsg("could not %s", action),
+				 errdetail("%s answered HTTP %ld with %s.",
+						   service, res->status, gcp_http_body_summary(res)),
+				 errdetail_log("%s answered HTTP %ld with %s",
+							   service, res->status, gcp_http_body_for_log(res)),
+				 hint ? errhint("%s", hint) : 0));
+	}
 }
 
 char *

@@ -10,7 +10,9 @@
  * Retry-After, are handled here, bounded by the call's deadline.  Waiting
  * is on the process latch and curl's sockets, so a query cancel or a
  * termination request is served within milliseconds.  Answers, and the
- * JSON trees parsed from them, are bounded by bqstream.max_response_size.
+ * JSON trees parsed from them, are bounded by bqstream.max_response_size;
+ * error bodies that are not Google's are described, never quoted, to the
+ * client.
  *
  *-------------------------------------------------------------------------
  */
@@ -140,6 +142,29 @@ extern struct json_t *gcp_http_parse_json(const char *body, size_t len,
 
 /* The same, for error bodies: NULL, without an ERROR, when too large too. */
 extern struct json_t *gcp_http_parse_json_quiet(const char *body, size_t len);
+
+/*
+ * Is a parsed answer an error in one of the two shapes Google's services
+ * answer with: google.rpc's {"error":{"code":<the HTTP status>,"message":
+ * "...","status":"..."}}, or OAuth's {"error":"<an RFC 6749 or 6750 error
+ * code>","error_description":"..."}?  Only the text of such an answer is
+ * quoted in messages: anything else may be another server's page.  When it
+ * is, *code (google.rpc status or OAuth error code), *message and *reason
+ * (BigQuery's errors[0].reason), each if not NULL, point into the tree or
+ * are NULL.
+ */
+extern bool gcp_http_google_error(struct json_t *root, long http_status,
+								  const char **code, const char **message,
+								  const char **reason);
+
+/*
+ * An answer's body that is not Google's, described for the client ("a body
+ * that is not a Google error (text/html, 1234 bytes)": the body may be an
+ * internal page), and quoted for the server log only (errdetail_log): its
+ * first 500 bytes, sanitized, with runs that look like tokens masked.
+ */
+extern char *gcp_http_body_summary(const GcpHttpResult *res);
+extern char *gcp_http_body_for_log(const GcpHttpResult *res);
 
 /*
  * Percent-encode a path segment (RFC 3986 unreserved characters pass).
