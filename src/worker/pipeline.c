@@ -441,15 +441,16 @@ pull(PipelineConfig *cfg, Message **messages)
 		if (res->oversize == GCP_HTTP_SIZE_OK || ask == 1)
 			break;
 		ereport(LOG,
-				(errmsg("pipeline \"%s\" asks for %d messages per pull", cfg->name, ask / 2),
+				(errmsg_plural("pipeline \"%s\" asks for %d message per pull",
+							   "pipeline \"%s\" asks for %d messages per pull",
+							   ask / 2, cfg->name, ask / 2),
 				 errdetail("Pub/Sub answered a pull of %d messages %s.", ask,
 						   gcp_http_oversize_reason(res))));
 		gcp_http_free(call);
 		ask /= 2;
 		pull_ask = ask;
 	}
-	if (pull_ask > 0 && res->oversize == GCP_HTTP_SIZE_OK &&
-		res->body_len < res->size_limit / 2)
+	if (pull_ask > 0 && gcp_http_ok(res) && res->body_len < res->size_limit / 2)
 		pull_ask = ask * 2 >= cfg->batch_size ? 0 : ask * 2;
 	if (!gcp_http_ok(res))
 		gcp_http_report(res, ERROR, "Pub/Sub",
