@@ -4,7 +4,9 @@
 # with a secret in it.  Each of the admin functions, publish_orders() and a
 # foreign scan must fail clearly, the backend's peak memory (VmHWM) must
 # stay within bqstream.max_response_size's bound, the server must stay up,
-# and the secret must reach the server log but never the client.
+# and the secret must reach the server log but never the client.  Then a
+# pipeline whose pulls would bring messages of 10 MB each: its worker asks
+# for fewer until an answer fits, and stores them.
 use strict;
 use warnings;
 
@@ -20,7 +22,7 @@ my $tmp = tempdir(CLEANUP => 1);
 # The hostile server: the first segment of the path picks its answer, so
 # each foreign server points at one kind of answer.
 my $hostile = <<'PY';
-import http.server, json, sys, zlib
+import base64, http.server, json, sys, threading, zlib
 
 MB = 1 << 20
 SECRET = b'hunter2 TOPSECRET-4242'
@@ -41,6 +43,12 @@ BOMB = gzip_bomb(200 * MB)
 TINY = b'{"schema":[' + b'[],' * ((20 * MB - 16) // 3) + b'[]]}'
 GOOGLE = json.dumps({"error": {"code": 404, "status": "NOT_FOUND",
                                "message": "Not found: hostile-google-message"}}).encode()
+SCHEMA = json.dumps({"schema": {"fields": [
+    {"name": n, "type": t, "mode": "REQUIRED"} for n, t in
+    [("order_id", "STRING"), ("user_id", "STRING"), ("product_id", "STRING"),
+     ("amount", "FLOAT64"), ("event_time", "TIMESTAMP")]]}}).encode()
+STATS = {"pulls": {}, "inserted": 0, "acked": 0}
+LOCK = threading.Lock()
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
@@ -88,10 +96,49 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.send(403, 'text/html; charset=utf-8', PAGE + b'<pre>' + echo + b'</pre></body></html>')
             elif mode == 'google':
                 self.send(404, 'application/json; charset=UTF-8', GOOGLE)
+            elif mode == 'pull':
+                self.pipeline(request)
             else:
                 self.send(200, 'application/json', b'{"name":"projects/hostile/topics/orders"}')
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    # A subscription whose messages are large: a pull of more than one is
+    # announced at 20 MB a message; one message comes small, to be stored.
+    def pipeline(self, request):
+        path = self.path
+        with LOCK:
+            if path.endswith(':pull'):
+                n = json.loads(request).get('maxMessages', 0)
+                STATS['pulls'][n] = STATS['pulls'].get(n, 0) + 1
+                if n > 1:
+                    self.send_response(200)
+                    self.send_header('Content-Type', 'application/json')
+                    self.send_header('Content-Length', str(n * 20 * MB))
+                    self.end_headers()
+                    self.close_connection = True
+                    return
+                i = sum(STATS['pulls'].values())
+                order = {"order_id": "o-%d" % i, "user_id": "u", "product_id": "p",
+                         "amount": 1.5, "event_time": "2026-11-25T10:00:00Z"}
+                body = {"receivedMessages": [{"ackId": "a-%d" % i, "message": {
+                    "data": base64.b64encode(json.dumps(order).encode()).decode(),
+                    "messageId": "m-%d" % i, "publishTime": "2026-11-25T10:00:01Z"}}]}
+                self.send(200, 'application/json', json.dumps(body).encode())
+            elif path.endswith(':acknowledge'):
+                STATS['acked'] += len(json.loads(request).get('ackIds', []))
+                self.send(200, 'application/json', b'{}')
+            elif path.endswith('/insertAll'):
+                STATS['inserted'] += len(json.loads(request).get('rows', []))
+                self.send(200, 'application/json', b'{"kind":"bigquery#tableDataInsertAllResponse"}')
+            elif path == '/pull/stats':
+                self.send(200, 'application/json', json.dumps(STATS).encode())
+            elif '/tables/' in path:
+                self.send(200, 'application/json', SCHEMA)
+            elif '/subscriptions/' in path:
+                self.send(200, 'application/json', b'{"ackDeadlineSeconds":10}')
+            else:
+                self.send(200, 'application/json', b'{}')
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
 
@@ -258,6 +305,39 @@ unlike($err, qr/TOPSECRET/, 'the token endpoint\'s secret is not in the error');
 $log = substr(slurp_file($node->logfile), $log_offset);
 like($log, qr/TOPSECRET-4242.*\[masked\]/, 'the token endpoint\'s page is in the server log, what it echoed masked');
 unlike($log, qr/eyJ[A-Za-z0-9_-]{16,}/, 'no JWT in the server log');
+
+# A pipeline whose pulls would be too large: the worker halves what it
+# asks for, down to one message, and stores what comes.
+$node->safe_psql('postgres', qq{
+	CREATE SERVER h_pull FOREIGN DATA WRAPPER bqstream_fdw
+	  OPTIONS (project_id 'hostile', dataset 'ds',
+	           pubsub_endpoint 'http://127.0.0.1:$port/pull',
+	           bigquery_endpoint 'http://127.0.0.1:$port/pull');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER h_pull OPTIONS (auth 'none');
+	SELECT bqstream.create_pipeline('big_messages', 'h_pull', 'sub');
+});
+sub pull_stats
+{
+	my ($out, $err);
+	IPC::Run::run([ 'curl', '-s', "http://127.0.0.1:$port/pull/stats" ], '>', \$out, '2>', \$err);
+	return decode_json($out);
+}
+my $stored = 0;
+for (1 .. 300)
+{
+	$stored = pull_stats()->{acked};
+	last if $stored >= 3;
+	usleep(100_000);
+}
+cmp_ok($stored, '>=', 3, 'a pipeline whose pulls are too large stores its messages one at a time');
+my $pulls = pull_stats()->{pulls};
+note('pulls by maxMessages: '
+	  . join(', ', map { "$_: $pulls->{$_}" } sort { $b <=> $a } keys %$pulls));
+ok($pulls->{1000} && $pulls->{500} && $pulls->{1}, 'it asked for 1000, then 500, ..., then 1');
+like(slurp_file($node->logfile),
+	qr/pipeline "big_messages" asks for 1 message per pull\n.*DETAIL:  Pub\/Sub answered a pull of 3 messages with an answer announced as 62914560 bytes, more than bqstream.max_response_size \(32768 kB\)\./,
+	'and says so in the log');
+$node->safe_psql('postgres', q{SELECT bqstream.drop_pipeline('big_messages')});
 
 # the server never went down
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server is still up');
