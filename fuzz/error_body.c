@@ -5,8 +5,9 @@
  *	  call's answer (Google's {"error":{"code","message","status",
  *	  "errors":[{"reason"}]}} or OAuth's {"error":"...",
  *	  "error_description":"..."}, or anything else) into an ERROR with a
- *	  SQLSTATE, a detail quoting the remote text and a hint.  The real
- *	  http.c is linked whole; libcurl is never called.
+ *	  SQLSTATE, a detail quoting Google's text (only a description of any
+ *	  other body: the body itself goes to the server log) and a hint.  The
+ *	  real http.c is linked whole; libcurl is never called.
  *
  * Input: byte 0 picks the HTTP status (and 0 = no answer), byte 1 the
  * service and the level (ERROR, or LOG as extend_leases() uses it); the
@@ -21,6 +22,12 @@
  *					not form valid characters ... become '?'").
  *	message_short	the detail is longer than 1200 bytes (each remote text,
  *					the status and the message, is cut at 500 bytes).
+ *	no_echo			the body is not a Google error (gcp_http_google_error()
+ *					says no), yet the detail is more than "<service>
+ *					answered HTTP <status> with a body that is not a Google
+ *					error (<length> bytes)." (or "with an empty body."), or
+ *					the server log's detail holds 24 bytes in a row of the
+ *					characters tokens are made of.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +35,7 @@
 
 #include <stdint.h>
 
+#include "gcp/gcp_json.h"
 #include "gcp/http.h"
 #include "pg_shim.h"
 
@@ -36,6 +44,17 @@ static const long statuses[] = {
 };
 
 static int	reports;
+static size_t fuzz_body_len;
+static long fuzz_status;
+static const char *fuzz_service;
+static bool fuzz_google;
+
+static bool
+token_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || (c != '\0' && strchr("-._~+/=%", c) != NULL);
+}
 
 static void
 check_report(const ErrorData *e)
@@ -56,6 +75,31 @@ check_report(const ErrorData *e)
 	}
 	if (e->detail && strlen(e->detail) > 1200 && bqfuzz_check("message_short"))
 		bqfuzz_fail("message_short", "a detail of %zu bytes", strlen(e->detail));
+
+	/* another server's page: described to the client, quoted in the log only */
+	if (!fuzz_google && fuzz_status != 0 && bqfuzz_check("no_echo"))
+	{
+		char	   *expected = fuzz_body_len == 0
+			? psprintf("%s answered HTTP %ld with an empty body.", fuzz_service, fuzz_status)
+			: psprintf("%s answered HTTP %ld with a body that is not a Google error (%zu bytes).",
+					   fuzz_service, fuzz_status, fuzz_body_len);
+
+		if (e->detail == NULL || strcmp(e->detail, expected) != 0)
+			bqfuzz_fail("no_echo", "the detail of a body that is not Google's: %s",
+						e->detail ? e->detail : "(none)");
+	}
+	if (e->detail_log && bqfuzz_check("no_echo"))
+	{
+		size_t		run = 0;
+
+		for (const char *p = e->detail_log; *p; p++)
+		{
+			run = token_char(*p) ? run + 1 : 0;
+			if (run >= 24)
+				bqfuzz_fail("no_echo", "the log's detail holds a token-like run: %s",
+							e->detail_log);
+		}
+	}
 }
 
 int
@@ -78,6 +122,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the transport's buffer: NUL-terminated, exactly body_len bytes before it */
 	res.body = bqfuzz_cstring(data + 2, size - 2);
 	res.body_len = size - 2;
+	fuzz_body_len = res.body_len;
+	fuzz_status = res.status;
+	fuzz_service = service;
+	{
+		json_t	   *root = gcp_http_parse_json_quiet(res.body, res.body_len);
+
+		fuzz_google = root != NULL &&
+			gcp_http_google_error(root, res.status, NULL, NULL, NULL);
+		json_decref(root);
+	}
 	res.attempts = 1 + (data[1] >> 2) % 6;
 	res.transport_error = res.status == 0 ? "Failed to connect to pubsub.googleapis.com port 443: Connection refused" : NULL;
 	PG_TRY();

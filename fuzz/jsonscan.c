@@ -20,6 +20,11 @@
  *					  (js_string_value) as jansson's tree.
  *	unchecked_skip	  js_skip_unchecked() ends where js_skip() does on a
  *					  valid document.
+ *	tree_size		  js_tree_size() accepts exactly what js_skip() does,
+ *					  and on a document jansson parses it is no less than
+ *					  the peak of jansson's allocations, each counted as
+ *					  glibc's malloc rounds it (what gcp_http_parse_json()
+ *					  relies on to refuse a tree before it is built).
  *	base64			  js_base64_decode() differs from a plain reference
  *					  decoder of the same dialect (standard alphabet,
  *					  optional '=' padding), or writes past len / 4 * 3 + 3.
@@ -36,6 +41,40 @@
 #include "pg_shim.h"
 
 static StringInfoData scratch;
+
+/*
+ * jansson's allocations, counted as glibc would make them (a chunk of the
+ * request plus 8 bytes, in steps of 16, at least 32): the size is kept in
+ * a header in front of each block.
+ */
+#define GLIBC_CHUNK(n)	Max(32, ((size_t) (n) + 8 + 15) & ~(size_t) 15)
+static size_t jansson_now;
+static size_t jansson_peak;
+
+static void *
+counting_malloc(size_t n)
+{
+	size_t	   *p = malloc(n + 16);
+
+	if (p == NULL)
+		return NULL;
+	p[0] = n;
+	jansson_now += GLIBC_CHUNK(n);
+	jansson_peak = Max(jansson_peak, jansson_now);
+	return (char *) p + 16;
+}
+
+static void
+counting_free(void *ptr)
+{
+	size_t	   *p;
+
+	if (ptr == NULL)
+		return;
+	p = (size_t *) ((char *) ptr - 16);
+	jansson_now -= GLIBC_CHUNK(p[0]);
+	free(p);
+}
 
 /* Walk one value with the scanner and compare it with jansson's. */
 static void
@@ -172,13 +211,26 @@ run(const uint8_t *data, size_t size)
 	json_error_t jerr;
 	json_t	   *j;
 	const char *end_of_doc;
+	size_t		tree_size;
+	size_t		before;
 
 	initStringInfo(&scratch);
 
 	js_init(&s, text, size);
 	js_ok = js_skip(&s, NULL, NULL) && js_at_end(&s);
 
+	js_init(&s, text, size);
+	tree_size = js_tree_size(&s, SIZE_MAX);
+	if (bqfuzz_check("tree_size") && js_at_end(&s) != js_ok)
+		bqfuzz_fail("tree_size", "js_tree_size %s what js_skip %s",
+					js_ok ? "refuses" : "accepts", js_ok ? "accepts" : "refuses");
+
+	before = jansson_peak = jansson_now;
 	j = json_loadb(text, size, JSON_DECODE_ANY, &jerr);
+	if (j != NULL && js_ok && bqfuzz_check("tree_size") &&
+		jansson_peak - before > tree_size)
+		bqfuzz_fail("tree_size", "jansson took %zu bytes at its peak, js_tree_size said %zu",
+					jansson_peak - before, tree_size);
 	if (bqfuzz_check("scanner_agrees"))
 	{
 		if (js_ok && j == NULL && !bqfuzz_jansson_limit(jerr.text))
@@ -227,6 +279,14 @@ run(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static bool counting = false;
+
+	/* before jansson allocates anything: blocks must come back to their allocator */
+	if (!counting)
+	{
+		json_set_alloc_funcs(counting_malloc, counting_free);
+		counting = true;
+	}
 	bqfuzz_begin();
 	PG_TRY();
 	{

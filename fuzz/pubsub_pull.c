@@ -315,7 +315,7 @@ run(void)
 	cfg->subscription = "orders-sub";
 	cfg->dataset = "bqstream";
 	cfg->table = "raw_orders";
-	cfg->batch_size = 2;		/* small, so that the array grows */
+	cfg->batch_size = 1000;		/* Pub/Sub's most: more is refused */
 	cfg->max_lateness_us = 60 * USECS_PER_SEC;
 	cfg->rules.max_future_skew_us = 300 * USECS_PER_SEC;
 	cfg->rules.max_id_length = 128;

@@ -1364,10 +1364,16 @@ parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
 				const char *span;
 				size_t		len;
 
-				/* a few fields: jansson is fine here */
+				/* a few fields: jansson is fine here, once measured */
 				if (js_skip(&s, &span, &len))
-					page->fields = json_object_get(gcp_json_track(json_loadb(span, len, 0, NULL)),
-												   "fields");
+				{
+					json_t	   *schema;
+
+					schema = gcp_http_parse_json(span, len, "BigQuery",
+												 psprintf("read foreign table \"%s\"", st->relname),
+												 NULL);
+					page->fields = json_object_get(gcp_json_track(schema), "fields");
+				}
 			}
 			else
 				js_skip(&s, NULL, NULL);

@@ -114,7 +114,8 @@ typedef enum TokenOutcome
 	TOKEN_UNREACHABLE,			/* no HTTP answer */
 	TOKEN_UNAVAILABLE,			/* 408, 429 or 5xx after the retries */
 	TOKEN_REFUSED,				/* any other error status */
-	TOKEN_MALFORMED				/* 2xx without an access token */
+	TOKEN_MALFORMED,			/* 2xx without an access token */
+	TOKEN_TOO_LARGE				/* past bqstream.max_response_size */
 } TokenOutcome;
 
 typedef struct TokenAnswer
@@ -124,6 +125,7 @@ typedef struct TokenAnswer
 	char	   *token;			/* TOKEN_OK */
 	int			expires_in;		/* TOKEN_OK, seconds */
 	char	   *reason;			/* otherwise: transport error or OAuth error */
+	char	   *logged;			/* a body that is not Google's: server log only */
 } TokenAnswer;
 
 /* A token just obtained, and who it belongs to. */
@@ -688,19 +690,22 @@ read_token_answer(json_t *root, const GcpHttpResult *res, TokenAnswer *ans)
 	else
 		ans->outcome = TOKEN_REFUSED;
 
-	/* the OAuth shape: {"error":"invalid_grant","error_description":"..."} */
+	/*
+	 * The OAuth shape, {"error":"invalid_grant","error_description":"..."},
+	 * or google.rpc's, which some fronts answer with.  Anything else may be
+	 * another server's page: the client gets its type and length, the
+	 * server log its text.
+	 */
 	{
-		json_t	   *error = json_object_get(root, "error");
-		const char *code = json_string_value(error);
-		const char *text = json_string_value(json_object_get(root, "error_description"));
+		const char *code = NULL;
+		const char *text = NULL;
 
-		/* the google.rpc shape, which some fronts answer with */
-		if (json_is_object(error))
+		if (!gcp_http_google_error(root, res->status, &code, &text, NULL))
 		{
-			code = json_string_value(json_object_get(error, "status"));
-			text = json_string_value(json_object_get(error, "message"));
+			ans->reason = psprintf("HTTP %ld with %s", res->status, gcp_http_body_summary(res));
+			ans->logged = gcp_http_body_for_log(res);
 		}
-		if (code && text)
+		else if (code && text)
 			ans->reason = psprintf("HTTP %ld %s: %s", res->status, clip(code), clip(text));
 		else if (code || text)
 			ans->reason = psprintf("HTTP %ld %s", res->status, clip(code ? code : text));
@@ -721,6 +726,13 @@ fetch_token(const GcpHttpRequest *req, TokenAnswer *ans)
 	call = gcp_http_run(req);
 	res = gcp_http_result(call);
 
+	if (res->oversize != GCP_HTTP_SIZE_OK)
+	{
+		ans->outcome = TOKEN_TOO_LARGE;
+		ans->reason = gcp_http_oversize_reason(res);
+		gcp_http_free(call);
+		return;
+	}
 	if (res->status == 0)
 	{
 		ans->outcome = TOKEN_UNREACHABLE;
@@ -729,7 +741,8 @@ fetch_token(const GcpHttpRequest *req, TokenAnswer *ans)
 		return;
 	}
 
-	root = json_loadb(res->body, res->body_len, 0, NULL);
+	/* a tree too large to take is no token either */
+	root = gcp_http_parse_json_quiet(res->body, res->body_len);
 	PG_TRY();
 	{
 		read_token_answer(root, res, ans);
@@ -790,6 +803,8 @@ report_token_failure(const TokenAnswer *ans, const char *who,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("could not obtain an access token for %s", who),
 					 errdetail("%s answered %s.", source, ans->reason),
+					 ans->logged ? errdetail_log("%s answered HTTP %ld with %s", source,
+												 ans->status, ans->logged) : 0,
 					 errhint("The endpoint is unavailable or overloaded; try again later.")));
 			break;
 		case TOKEN_REFUSED:
@@ -797,7 +812,16 @@ report_token_failure(const TokenAnswer *ans, const char *who,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("could not obtain an access token for %s", who),
 					 errdetail("%s answered %s.", source, ans->reason),
+					 ans->logged ? errdetail_log("%s answered HTTP %ld with %s", source,
+												 ans->status, ans->logged) : 0,
 					 hint ? errhint("%s", hint) : 0));
+			break;
+		case TOKEN_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("could not obtain an access token for %s", who),
+					 errdetail("%s answered %s.", source, ans->reason),
+					 errhint("A superuser can raise bqstream.max_response_size if the endpoint is trusted to answer this much.")));
 			break;
 		case TOKEN_MALFORMED:
 			ereport(ERROR,

@@ -388,8 +388,9 @@ gcp_call_result(GcpService svc, GcpHttpCall *call, const char *action,
 				const long *tolerated, long *status)
 {
 	const GcpHttpResult *res = gcp_http_result(call);
+	const char *service = gcp_service_name(svc);
 	json_t	   *result;
-	json_error_t jerr;
+	char	   *why = NULL;
 
 	if (status)
 		*status = res->status;
@@ -402,17 +403,21 @@ gcp_call_result(GcpService svc, GcpHttpCall *call, const char *action,
 			if (*t == res->status)
 				ok = true;
 		if (!ok)
-			gcp_http_report(res, ERROR, gcp_service_name(svc), action);
-		result = json_loadb(res->body, res->body_len, 0, NULL);
+			gcp_http_report(res, ERROR, service, action);
+		result = gcp_http_parse_json(res->body, res->body_len, service, action, NULL);
 		gcp_http_free(call);
 		return gcp_json_track(result);
 	}
 
-	/* BigQuery answers some deletes with 204 and no body */
+	/*
+	 * BigQuery answers some deletes with 204 and no body.  Others are
+	 * measured before they are parsed, and never quoted: jansson's messages
+	 * would quote the text near an error.
+	 */
 	if (res->body_len == 0)
 		result = json_object();
 	else
-		result = json_loadb(res->body, res->body_len, 0, &jerr);
+		result = gcp_http_parse_json(res->body, res->body_len, service, action, &why);
 	if (result == NULL)
 	{
 		gcp_http_free(call);
@@ -420,7 +425,7 @@ gcp_call_result(GcpService svc, GcpHttpCall *call, const char *action,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("could not %s", action),
 				 errdetail("%s answered with a body that is not a JSON object: %s.",
-						   gcp_service_name(svc), jerr.text)));
+						   service, why)));
 	}
 	gcp_http_free(call);
 	return gcp_json_track(result);

@@ -17,6 +17,16 @@
  * transfer from the multi handle and frees what libcurl malloc'd, so an
  * ERROR anywhere leaves no transfer behind.
  *
+ * Answers are held in malloc'd memory that PostgreSQL does not account
+ * for, so their size is bounded here (bqstream.max_response_size): an
+ * answer announced larger is not read, one that grows larger, counted
+ * after decompression, is cut off, and all the answers a process holds at
+ * once may take twice that.  Their JSON is measured before jansson parses
+ * it, since a tree can take forty times its text.  Error bodies that are
+ * not Google's are only described to the client and quoted in the server
+ * log, since the endpoint may be a server that was never meant to answer
+ * the client.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -36,13 +46,22 @@
 #include "bqstream.h"
 #include "gcp/gcp_json.h"
 #include "gcp/http.h"
+#include "gcp/jsonscan.h"
 
 /* backoff of retried calls: 100 ms doubling up to a minute, as Google advises */
 #define BACKOFF_INITIAL_MS	100
 #define BACKOFF_MAX_MS		60000
 
-/* a response larger than this cannot become a PostgreSQL value anyway */
-#define MAX_RESPONSE_BYTES	((size_t) MaxAllocSize - 1)
+/*
+ * bqstream.max_response_size, in kB.  32 MB: above the largest answers
+ * Google gives the calls made here (a getQueryResults page, trimmed at
+ * 20 MB of data; a pull holding one 10 MB Pub/Sub message, 13.4 MB once in
+ * base64), and well below what would make one backend a danger to the
+ * cluster.  The maximum keeps a body below MaxAllocSize, as a PostgreSQL
+ * value has to be.
+ */
+#define MAX_RESPONSE_KB_DEFAULT (32 * 1024)
+#define MAX_RESPONSE_KB_MAX		((int) ((MaxAllocSize - 1) / 1024))
 
 /*
  * libcurl's receive and send buffers: pulls, insertAll bodies and result
@@ -58,6 +77,7 @@ int			gcp_http_connect_timeout_ms = 10000;
 int			gcp_http_timeout_ms = 60000;
 int			gcp_http_deadline_ms = 120000;
 int			gcp_http_max_retries = 5;
+int			gcp_http_max_response_kb = MAX_RESPONSE_KB_DEFAULT;
 int			gcp_http_compression = GCP_COMPRESSION_AUTO;
 bool		gcp_http_catch_cancel = false;
 
@@ -80,11 +100,14 @@ struct GcpHttpCall
 	TimestampTz retry_at;
 	int			attempts;
 
+	size_t		max_bytes;		/* bqstream.max_response_size when started */
+
 	/* filled by the callbacks of the current attempt */
 	char	   *resp;			/* malloc'd, NUL-terminated */
 	size_t		resp_len;
 	size_t		resp_cap;
-	bool		resp_too_large;
+	GcpHttpOversize oversize;
+	uint64		oversize_bytes;
 	long		retry_after_s;	/* -1 when absent */
 	char		errbuf[CURL_ERROR_SIZE];
 
@@ -122,6 +145,9 @@ static int	wait_events_cap = 0;
 static uint64 calls_finished = 0;
 static CURL *easy_pool[EASY_POOL_SIZE];
 static int	easy_pool_len = 0;
+
+/* bytes of the answers of every call not yet freed, at most twice the limit */
+static size_t held_bytes = 0;
 
 static const struct config_enum_entry compression_options[] = {
 	{"auto", GCP_COMPRESSION_AUTO, false},
@@ -174,6 +200,18 @@ gcp_http_define_gucs(void)
 							5, 0, 100,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	/*
+	 * A superuser setting: it bounds the memory an endpoint can make a
+	 * backend take, and endpoints need not be trusted.
+	 */
+	DefineCustomIntVariable("bqstream.max_response_size",
+							"Largest answer accepted from Pub/Sub, BigQuery or a token endpoint.",
+							"Counted after decompression; a larger answer fails the call. The JSON tree parsed from an answer is held to the same size, and all the answers a session holds at once to twice this.",
+							&gcp_http_max_response_kb,
+							MAX_RESPONSE_KB_DEFAULT, 64, MAX_RESPONSE_KB_MAX,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -187,11 +225,12 @@ gcp_http_define_gucs(void)
  * mmap, page faults and all.
  */
 #define BUFFER_POOL_SIZE	8
-#define BUFFER_POOL_MAX		(16 * 1024 * 1024)
+#define BUFFER_POOL_MAX		(16 * 1024 * 1024)	/* in all */
 
 static char *buffer_pool[BUFFER_POOL_SIZE];
 static size_t buffer_pool_cap[BUFFER_POOL_SIZE];
 static int	buffer_pool_len = 0;
+static size_t buffer_pool_bytes = 0;
 
 static size_t
 write_cb(char *data, size_t size, size_t nmemb, void *userp)
@@ -199,15 +238,24 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	GcpHttpCall *call = (GcpHttpCall *) userp;
 	size_t		n = size * nmemb;
 
-	if (call->resp_len + n > MAX_RESPONSE_BYTES)
+	/* returning less than n makes curl fail with CURLE_WRITE_ERROR */
+	if (call->resp_len + n > call->max_bytes)
 	{
-		call->resp_too_large = true;
-		return 0;				/* makes curl fail with CURLE_WRITE_ERROR */
+		call->oversize = GCP_HTTP_SIZE_RECEIVED;
+		call->oversize_bytes = call->resp_len + n;
+		return 0;
+	}
+	if (held_bytes + n > 2 * call->max_bytes)
+	{
+		call->oversize = GCP_HTTP_SIZE_HELD;
+		call->oversize_bytes = held_bytes + n;
+		return 0;
 	}
 	if (call->resp == NULL && buffer_pool_len > 0)
 	{
 		call->resp = buffer_pool[--buffer_pool_len];
 		call->resp_cap = buffer_pool_cap[buffer_pool_len];
+		buffer_pool_bytes -= call->resp_cap;
 	}
 	if (call->resp_len + n + 1 > call->resp_cap)
 	{
@@ -215,6 +263,7 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		char	   *p;
 
 		cap = Max(cap, 8192);
+		cap = Min(cap, call->max_bytes + 1);
 		p = realloc(call->resp, cap);
 		if (p == NULL)
 			return 0;
@@ -223,8 +272,33 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	}
 	memcpy(call->resp + call->resp_len, data, n);
 	call->resp_len += n;
+	held_bytes += n;
 	call->resp[call->resp_len] = '\0';
 	return n;
+}
+
+/*
+ * The value of a header line whose name is "name" (lower case, with its
+ * colon) as a number, or -1 when the line is not that header or holds no
+ * number.
+ */
+static int64
+header_number(const char *line, size_t n, const char *name)
+{
+	size_t		namelen = strlen(name);
+	const char *p = line + namelen;
+	const char *end = line + n;
+	int64		v = 0;
+
+	if (n <= namelen || pg_strncasecmp(line, name, namelen) != 0)
+		return -1;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p < '0' || *p > '9')
+		return -1;
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+		v = v < PG_INT64_MAX / 10 - 1 ? v * 10 + (*p - '0') : PG_INT64_MAX;
+	return v;
 }
 
 static size_t
@@ -233,7 +307,15 @@ header_cb(char *line, size_t size, size_t nmemb, void *userp)
 	GcpHttpCall *call = (GcpHttpCall *) userp;
 	size_t		n = size * nmemb;
 	static const char name[] = "retry-after:";
+	int64		length = header_number(line, n, "content-length:");
 
+	/* an answer announced too large is not read at all */
+	if (length > 0 && (uint64) length > call->max_bytes)
+	{
+		call->oversize = GCP_HTTP_SIZE_ANNOUNCED;
+		call->oversize_bytes = length;
+		return 0;
+	}
 	if (n > sizeof(name) - 1 && pg_strncasecmp(line, name, sizeof(name) - 1) == 0)
 	{
 		char		value[64];
@@ -332,16 +414,22 @@ ensure_multi(void)
 static void
 release_attempt_buffers(GcpHttpCall *call)
 {
-	if (call->resp && call->resp_cap <= BUFFER_POOL_MAX && buffer_pool_len < BUFFER_POOL_SIZE)
+	/* what the pool keeps is bounded too: it stays with the process */
+	if (call->resp && buffer_pool_len < BUFFER_POOL_SIZE &&
+		buffer_pool_bytes + call->resp_cap <= BUFFER_POOL_MAX)
 	{
 		buffer_pool[buffer_pool_len] = call->resp;
 		buffer_pool_cap[buffer_pool_len++] = call->resp_cap;
+		buffer_pool_bytes += call->resp_cap;
 	}
 	else
 		free(call->resp);
+	Assert(held_bytes >= call->resp_len);
+	held_bytes -= call->resp_len;
 	call->resp = NULL;
 	call->resp_len = call->resp_cap = 0;
-	call->resp_too_large = false;
+	call->oversize = GCP_HTTP_SIZE_OK;
+	call->oversize_bytes = 0;
 	call->retry_after_s = -1;
 	call->errbuf[0] = '\0';
 }
@@ -450,6 +538,7 @@ gcp_http_start(const GcpHttpRequest *req)
 	call->easy = easy;
 	call->retry = req->retry;
 	call->deadline = deadline_of(req);
+	call->max_bytes = (size_t) gcp_http_max_response_kb * 1024;
 
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -566,7 +655,9 @@ finish_attempt(GcpHttpCall *call, CURLcode rc)
 	 * A call that may not be repeated is still retried when the connection
 	 * was refused, since the request never reached the server then.
 	 */
-	if (rc != CURLE_OK)
+	if (call->oversize != GCP_HTTP_SIZE_OK)
+		transient = false;		/* it would only be as large again */
+	else if (rc != CURLE_OK)
 		transient = call->retry ? transient_transport_error(rc) : rc == CURLE_COULDNT_CONNECT;
 	else
 		transient = call->retry && transient_status(status);
@@ -590,9 +681,20 @@ finish_attempt(GcpHttpCall *call, CURLcode rc)
 	call->result.body = call->resp ? call->resp : "";
 	call->result.body_len = call->resp_len;
 	call->result.attempts = call->attempts;
-	if (rc != CURLE_OK)
+	call->result.oversize = call->oversize;
+	call->result.oversize_bytes = call->oversize_bytes;
+	call->result.size_limit = call->max_bytes;
+	call->result.content_type = NULL;
+	if (rc == CURLE_OK)
 	{
-		const char *msg = call->resp_too_large ? "response too large"
+		char	   *ct = NULL;
+
+		if (curl_easy_getinfo(call->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+			call->result.content_type = MemoryContextStrdup(call->cxt, ct);
+	}
+	else
+	{
+		const char *msg = call->oversize != GCP_HTTP_SIZE_OK ? "answer too large"
 			: call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc);
 
 		call->result.transport_error = MemoryContextStrdup(call->cxt, msg);
@@ -933,6 +1035,189 @@ hint_for(int sqlstate, const char *service)
 	}
 }
 
+/* ---------------------------------------------------------------------
+ * answers that are too large, and error bodies
+ * ---------------------------------------------------------------------
+ */
+
+#define MAX_RESPONSE_HINT \
+	"A superuser can raise bqstream.max_response_size if the endpoint is trusted to answer this much."
+
+char *
+gcp_http_oversize_reason(const GcpHttpResult *res)
+{
+	int			limit_kb = (int) (res->size_limit / 1024);
+
+	switch (res->oversize)
+	{
+		case GCP_HTTP_SIZE_ANNOUNCED:
+			return psprintf("with an answer announced as " UINT64_FORMAT " bytes, more than bqstream.max_response_size (%d kB)",
+							res->oversize_bytes, limit_kb);
+		case GCP_HTTP_SIZE_RECEIVED:
+			return psprintf("with more than bqstream.max_response_size (%d kB), and the transfer was cut off",
+							limit_kb);
+		case GCP_HTTP_SIZE_HELD:
+			return psprintf("with an answer that would have brought the answers held by this session to " UINT64_FORMAT " kB, more than twice bqstream.max_response_size (%d kB)",
+							(res->oversize_bytes + 1023) / 1024, limit_kb);
+		case GCP_HTTP_SIZE_OK:
+			break;
+	}
+	return pstrdup("with an answer of acceptable size");
+}
+
+/* what the parse functions below say about a body they refused */
+typedef enum ParseOutcome
+{
+	PARSE_OK,
+	PARSE_INVALID,
+	PARSE_TOO_LARGE
+} ParseOutcome;
+
+static json_t *
+parse_bounded(const char *body, size_t len, ParseOutcome *outcome,
+			  size_t *tree_bytes, char **why)
+{
+	size_t		limit = (size_t) gcp_http_max_response_kb * 1024;
+	JsonScan	s;
+	JsonToken	tok;
+	JsonTokenType type;
+	json_t	   *root;
+
+	/*
+	 * jansson takes an object or an array only; the scanner says so without
+	 * quoting the text, which jansson's messages would.
+	 */
+	js_init(&s, body, len);
+	type = js_value(&s, &tok);
+	if (type != JT_OBJECT && type != JT_ARRAY)
+	{
+		*outcome = PARSE_INVALID;
+		if (why)
+			*why = s.error ? psprintf("%s at byte %d", s.error, js_error_offset(&s, body))
+				: pstrdup("not an object or array");
+		return NULL;
+	}
+	js_init(&s, body, len);
+	*tree_bytes = js_tree_size(&s, limit);
+	if (*tree_bytes > limit)
+	{
+		*outcome = PARSE_TOO_LARGE;
+		return NULL;
+	}
+	if (!js_at_end(&s))
+	{
+		*outcome = PARSE_INVALID;
+		if (why)
+			*why = psprintf("%s at byte %d", s.error, js_error_offset(&s, body));
+		return NULL;
+	}
+	root = json_loadb(body, len, 0, NULL);
+	if (root == NULL)
+	{
+		/* valid JSON that jansson does not take: numbers past its range */
+		*outcome = PARSE_INVALID;
+		if (why)
+			*why = pstrdup("a number out of range");
+		return NULL;
+	}
+	*outcome = PARSE_OK;
+	return root;
+}
+
+json_t *
+gcp_http_parse_json(const char *body, size_t len, const char *service,
+					const char *action, char **why)
+{
+	ParseOutcome outcome;
+	size_t		tree_bytes = 0;
+	json_t	   *root = parse_bounded(body, len, &outcome, &tree_bytes, why);
+
+	if (outcome == PARSE_TOO_LARGE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("could not %s", action),
+				 errdetail("%s answered with %zu bytes of JSON that would take more than %zu kB once parsed, more than bqstream.max_response_size (%d kB).",
+						   service, len, tree_bytes / 1024, gcp_http_max_response_kb),
+				 errhint(MAX_RESPONSE_HINT)));
+	return root;
+}
+
+json_t *
+gcp_http_parse_json_quiet(const char *body, size_t len)
+{
+	ParseOutcome outcome;
+	size_t		tree_bytes = 0;
+
+	return parse_bounded(body, len, &outcome, &tree_bytes, NULL);
+}
+
+/*
+ * Error codes of OAuth 2.0 token and resource servers (RFC 6749 section
+ * 5.2, RFC 6750 section 3.1), which Google's token endpoint uses.
+ */
+static bool
+is_oauth_error_code(const char *code)
+{
+	static const char *const codes[] = {
+		"invalid_request", "invalid_client", "invalid_grant",
+		"unauthorized_client", "unsupported_grant_type", "invalid_scope",
+		"access_denied", "server_error", "temporarily_unavailable",
+		"invalid_token", "insufficient_scope",
+	};
+
+	for (int i = 0; i < lengthof(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+bool
+gcp_http_google_error(json_t *root, long http_status, const char **code,
+					  const char **message, const char **reason)
+{
+	json_t	   *err = json_object_get(root, "error");
+	const char *c = NULL;
+	const char *m = NULL;
+	const char *r = NULL;
+
+	if (json_is_object(err))
+	{
+		json_t	   *errors = json_object_get(err, "errors");
+		json_t	   *status = json_object_get(err, "status");
+		json_t	   *code_value = json_object_get(err, "code");
+
+		/* google.rpc.Status as JSON: its code is the HTTP status */
+		if (!json_is_integer(code_value) ||
+			json_integer_value(code_value) != http_status ||
+			!json_is_string(json_object_get(err, "message")) ||
+			(status != NULL && !json_is_string(status)))
+			return false;
+		c = json_string_value(status);
+		m = json_string_value(json_object_get(err, "message"));
+		if (json_is_array(errors) && json_array_size(errors) > 0)
+			r = json_string_value(json_object_get(json_array_get(errors, 0), "reason"));
+	}
+	else if (json_is_string(err) && is_oauth_error_code(json_string_value(err)))
+	{
+		json_t	   *desc = json_object_get(root, "error_description");
+
+		if (desc != NULL && !json_is_string(desc))
+			return false;
+		c = json_string_value(err);
+		m = json_string_value(desc);
+	}
+	else
+		return false;
+
+	if (code)
+		*code = c;
+	if (message)
+		*message = m;
+	if (reason)
+		*reason = r;
+	return true;
+}
+
 /*
  * Text from a remote party, made safe and short for a message: control
  * characters become spaces, and bytes that do not form valid characters of
@@ -964,15 +1249,104 @@ sanitize(const char *s, size_t len)
 	return buf.data;
 }
 
+/*
+ * The media type of a Content-Type header, without its parameters, and
+ * only if it is made of the characters media types are made of: a header
+ * is the remote party's text too.
+ */
+static const char *
+media_type(const char *content_type)
+{
+	size_t		n = 0;
+
+	if (content_type == NULL)
+		return NULL;
+	while (content_type[n] != '\0' && content_type[n] != ';' && n <= 64)
+	{
+		char		c = content_type[n];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || strchr("!#$&^_.+-/", c) != NULL))
+			return NULL;
+		n++;
+	}
+	if (n == 0 || n > 64)
+		return NULL;
+	return pnstrdup(content_type, n);
+}
+
+char *
+gcp_http_body_summary(const GcpHttpResult *res)
+{
+	const char *type = media_type(res->content_type);
+
+	if (res->body_len == 0)
+		return pstrdup("an empty body");
+	return psprintf("a body that is not a Google error (%s%s%zu bytes)",
+					type ? type : "", type ? ", " : "", res->body_len);
+}
+
+/*
+ * Runs of 24 or more of the characters tokens, JWTs and secrets are made
+ * of, masked: a page that echoes the request it got would otherwise put
+ * the Authorization header, or a token request's assertion or refresh
+ * token, into the log.  Shorter runs are words, numbers and names.
+ */
+static char *
+mask_secrets(const char *text)
+{
+	StringInfoData buf;
+	const char *p = text;
+
+	initStringInfo(&buf);
+	while (*p)
+	{
+		size_t		run = 0;
+
+		while ((p[run] >= 'a' && p[run] <= 'z') || (p[run] >= 'A' && p[run] <= 'Z') ||
+			   (p[run] >= '0' && p[run] <= '9') ||
+			   (p[run] != '\0' && strchr("-._~+/=%", p[run]) != NULL))
+			run++;
+		if (run >= 24)
+			appendStringInfoString(&buf, "[masked]");
+		else
+			appendBinaryStringInfo(&buf, p, (int) run);
+		p += run;
+		if (*p)
+			appendStringInfoChar(&buf, *p++);
+	}
+	return buf.data;
+}
+
+char *
+gcp_http_body_for_log(const GcpHttpResult *res)
+{
+	if (res->body_len == 0)
+		return gcp_http_body_summary(res);
+	return psprintf("%s: %s", gcp_http_body_summary(res),
+					mask_secrets(sanitize(res->body, res->body_len)));
+}
+
 void
 gcp_http_report(const GcpHttpResult *res, int elevel,
 				const char *service, const char *action)
 {
-	json_t	   *root = NULL;
+	json_t	   *root;
 	const char *status = NULL;
 	const char *reason = NULL;
 	char	   *message = NULL;
 	int			sqlstate;
+	const char *hint;
+
+	if (res->oversize != GCP_HTTP_SIZE_OK)
+	{
+		ereport(elevel,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("could not %s", action),
+				 errdetail("%s answered %s.", service, gcp_http_oversize_reason(res)),
+				 errhint(MAX_RESPONSE_HINT)));
+		return;
+	}
 
 	if (res->status == 0)
 	{
@@ -988,31 +1362,25 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 		return;
 	}
 
-	root = json_loadb(res->body, res->body_len, 0, NULL);
+	root = gcp_http_parse_json_quiet(res->body, res->body_len);
 	if (root)
 	{
-		json_t	   *err = json_object_get(root, "error");
+		const char *code;
+		const char *text;
 
-		if (json_is_object(err))
+		if (gcp_http_google_error(root, res->status, &code, &text, &reason))
 		{
-			json_t	   *errors = json_object_get(err, "errors");
-
-			status = json_string_value(json_object_get(err, "status"));
-			if (json_is_string(json_object_get(err, "message")))
-				message = pstrdup(json_string_value(json_object_get(err, "message")));
-			if (json_is_array(errors) && json_array_size(errors) > 0)
-				reason = json_string_value(json_object_get(json_array_get(errors, 0), "reason"));
+			if (json_is_object(json_object_get(root, "error")))
+			{
+				status = code;
+				message = text ? pstrdup(text) : NULL;
+			}
+			else				/* OAuth's shape */
+				message = psprintf("%s%s%s", code, text ? ": " : "", text ? text : "");
+			/* Google's words reach the log: control characters are not passed on */
+			status = status ? sanitize(status, strlen(status)) : NULL;
+			reason = reason ? pstrdup(reason) : NULL;
 		}
-		else if (json_is_string(err))
-		{
-			/* OAuth shape: {"error":"invalid_grant","error_description":"..."} */
-			const char *desc = json_string_value(json_object_get(root, "error_description"));
-
-			message = psprintf("%s%s%s", json_string_value(err), desc ? ": " : "", desc ? desc : "");
-		}
-		/* Google's words reach the log: control characters are not passed on */
-		status = status ? sanitize(status, strlen(status)) : NULL;
-		reason = reason ? pstrdup(reason) : NULL;
 		json_decref(root);
 	}
 
@@ -1021,20 +1389,29 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 		message = psprintf("%s.", message);
 
 	sqlstate = sqlstate_for(res->status, status, reason);
-	{
-		const char *hint = hint_for(sqlstate, service);
-
+	hint = hint_for(sqlstate, service);
+	if (message)
 		ereport(elevel,
 				(errcode(sqlstate),
 				 errmsg("could not %s", action),
-				 message
-				 ? errdetail("%s answered HTTP %ld%s%s: %s",
-							 service, res->status,
-							 status ? " " : "", status ? status : "",
-							 sanitize(message, strlen(message)))
-				 : errdetail("%s answered HTTP %ld with an unexpected body: %s",
-							 service, res->status,
-							 res->body_len > 0 ? sanitize(res->body, res->body_len) : "(empty)"),
+				 errdetail("%s answered HTTP %ld%s%s: %s",
+						   service, res->status,
+						   status ? " " : "", status ? status : "",
+						   sanitize(message, strlen(message))),
+				 hint ? errhint("%s", hint) : 0));
+	else
+	{
+		/*
+		 * Not Google's error: the endpoint may be any server, and its page
+		 * is for the DBA's eyes, not the client's.
+		 */
+		ereport(elevel,
+				(errcode(sqlstate),
+				 errmsg("could not %s", action),
+				 errdetail("%s answered HTTP %ld with %s.",
+						   service, res->status, gcp_http_body_summary(res)),
+				 errdetail_log("%s answered HTTP %ld with %s",
+							   service, res->status, gcp_http_body_for_log(res)),
 				 hint ? errhint("%s", hint) : 0));
 	}
 }

@@ -9,7 +9,10 @@
  * in this process; retries with exponential backoff and full jitter, and
  * Retry-After, are handled here, bounded by the call's deadline.  Waiting
  * is on the process latch and curl's sockets, so a query cancel or a
- * termination request is served within milliseconds.
+ * termination request is served within milliseconds.  Answers, and the
+ * JSON trees parsed from them, are bounded by bqstream.max_response_size;
+ * error bodies that are not Google's are described, never quoted, to the
+ * client.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,14 +36,31 @@ typedef struct GcpHttpRequest
 
 typedef struct GcpHttpCall GcpHttpCall;
 
+/*
+ * An answer refused for its size (bqstream.max_response_size).  Such a call
+ * ends with status 0 and a transport error, and is never retried.
+ */
+typedef enum GcpHttpOversize
+{
+	GCP_HTTP_SIZE_OK,
+	GCP_HTTP_SIZE_ANNOUNCED,	/* Content-Length above the limit: not read */
+	GCP_HTTP_SIZE_RECEIVED,		/* passed the limit as it arrived: aborted */
+	GCP_HTTP_SIZE_HELD			/* with the answers the process holds, passed
+								 * twice the limit */
+} GcpHttpOversize;
+
 /* Outcome of a finished call. */
 typedef struct GcpHttpResult
 {
 	long		status;			/* HTTP status; 0 when no response was had */
 	const char *body;			/* response body, NUL-terminated */
 	size_t		body_len;
+	const char *content_type;	/* the answer's, or NULL */
 	const char *transport_error;	/* curl's message when status is 0 */
 	int			attempts;
+	GcpHttpOversize oversize;
+	uint64		oversize_bytes; /* announced, received or held when refused */
+	size_t		size_limit;		/* bqstream.max_response_size, in bytes */
 } GcpHttpResult;
 
 /* GUC-backed settings (bqstream.http_*) */
@@ -48,6 +68,7 @@ extern int	gcp_http_connect_timeout_ms;
 extern int	gcp_http_timeout_ms;
 extern int	gcp_http_deadline_ms;
 extern int	gcp_http_max_retries;
+extern int	gcp_http_max_response_kb;
 typedef enum GcpCompression
 {
 	GCP_COMPRESSION_OFF,
@@ -98,6 +119,52 @@ extern bool gcp_http_ok(const GcpHttpResult *res);
  */
 extern void gcp_http_report(const GcpHttpResult *res, int elevel,
 							const char *service, const char *action);
+
+/*
+ * Why a call's answer was refused for its size, completing a sentence such
+ * as "Pub/Sub answered %s." ("with more than bqstream.max_response_size
+ * (32768 kB), and the transfer was cut off").
+ */
+extern char *gcp_http_oversize_reason(const GcpHttpResult *res);
+
+/*
+ * Parse a response body into a jansson tree (the caller owns the
+ * reference).  The tree is measured before it is built (jsonscan.c), and a
+ * body whose tree would take more than bqstream.max_response_size is
+ * refused with an ERROR saying that "service" answered so when trying to
+ * "action".  A body that is not a JSON object or array gives NULL and, if
+ * why is not NULL, a reason with the byte offset that never quotes the
+ * body.
+ */
+extern struct json_t *gcp_http_parse_json(const char *body, size_t len,
+										  const char *service,
+										  const char *action, char **why);
+
+/* The same, for error bodies: NULL, without an ERROR, when too large too. */
+extern struct json_t *gcp_http_parse_json_quiet(const char *body, size_t len);
+
+/*
+ * Is a parsed answer an error in one of the two shapes Google's services
+ * answer with: google.rpc's {"error":{"code":<the HTTP status>,"message":
+ * "...","status":"..."}}, or OAuth's {"error":"<an RFC 6749 or 6750 error
+ * code>","error_description":"..."}?  Only the text of such an answer is
+ * quoted in messages: anything else may be another server's page.  When it
+ * is, *code (google.rpc status or OAuth error code), *message and *reason
+ * (BigQuery's errors[0].reason), each if not NULL, point into the tree or
+ * are NULL.
+ */
+extern bool gcp_http_google_error(struct json_t *root, long http_status,
+								  const char **code, const char **message,
+								  const char **reason);
+
+/*
+ * An answer's body that is not Google's, described for the client ("a body
+ * that is not a Google error (text/html, 1234 bytes)": the body may be an
+ * internal page), and quoted for the server log only (errdetail_log): its
+ * first 500 bytes, sanitized, with runs that look like tokens masked.
+ */
+extern char *gcp_http_body_summary(const GcpHttpResult *res);
+extern char *gcp_http_body_for_log(const GcpHttpResult *res);
 
 /*
  * Percent-encode a path segment (RFC 3986 unreserved characters pass).

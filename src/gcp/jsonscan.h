@@ -117,4 +117,16 @@ extern int	js_base64_decode(const char *src, size_t len, char *dst);
 /* byte offset of the first error, for messages */
 extern int	js_error_offset(const JsonScan *s, const char *data);
 
+/*
+ * The memory jansson would take to parse the value at the scanner into a
+ * tree (its nodes, strings and tables, as malloc rounds them, and its
+ * lexer's buffer), counted by walking the text without building anything:
+ * 20 MB of "[[],[],..." make a tree of a gigabyte, and this says so before
+ * jansson allocates any of it.  The count is an upper bound, never far
+ * above.  The walk checks the text as the other functions do and stops at
+ * an error or once the count passes "limit"; the caller then looks at
+ * s->error and js_at_end().
+ */
+extern size_t js_tree_size(JsonScan *s, size_t limit);
+
 #endif							/* GCP_JSONSCAN_H */

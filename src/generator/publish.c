@@ -146,7 +146,8 @@ finish_batch(PublishRun *run, Batch *b)
 
 	if (gcp_http_ok(res))
 	{
-		json_t	   *resp = json_loadb(res->body, res->body_len, 0, NULL);
+		json_t	   *resp = gcp_http_parse_json(res->body, res->body_len, "Pub/Sub",
+											   action, NULL);
 		json_t	   *ids = resp ? json_object_get(resp, "messageIds") : NULL;
 		size_t		nids = json_is_array(ids) ? json_array_size(ids) : 0;
 
@@ -165,8 +166,8 @@ finish_batch(PublishRun *run, Batch *b)
 		run->malformed += b->malformed;
 		run->late += b->late;
 	}
-	else if (res->status == 0 || res->status == 408 || res->status == 429 ||
-			 res->status >= 500)
+	else if ((res->status == 0 && res->oversize == GCP_HTTP_SIZE_OK) ||
+			 res->status == 408 || res->status == 429 || res->status >= 500)
 	{
 		/*
 		 * transient, but still failing when the retries ran out

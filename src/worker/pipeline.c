@@ -402,6 +402,16 @@ parse_pubsub_message(JsonScan *s, Message *m, StringInfo scratch)
 }
 
 /*
+ * Messages asked for by a pull: batch_size, unless answers came back larger
+ * than bqstream.max_response_size.  Pub/Sub messages may hold 10 MB each,
+ * so a full batch of large ones can pass any sensible limit: the worker
+ * then asks for half as many, down to one, and for twice as many again
+ * after an answer that took less than half the limit.  The messages of an
+ * answer cut off come back once their lease expires.
+ */
+static int	pull_ask = 0;
+
+/*
  * Pull a batch.  The response is walked with the scanner rather than parsed
  * into a tree: at a thousand messages a pull, that is most of a worker's CPU
  * saved.
@@ -409,7 +419,7 @@ parse_pubsub_message(JsonScan *s, Message *m, StringInfo scratch)
 static int
 pull(PipelineConfig *cfg, Message **messages)
 {
-	char	   *body = psprintf("{\"maxMessages\":%d,\"returnImmediately\":false}", cfg->batch_size);
+	char	   *body;
 	GcpHttpRequest req;
 	GcpHttpCall *call;
 	const GcpHttpResult *res;
@@ -418,22 +428,40 @@ pull(PipelineConfig *cfg, Message **messages)
 	JsonToken	key;
 	JsonTokenType root;
 	bool		first = true;
+	bool		too_many = false;
 	int			n = 0;
-	int			cap = cfg->batch_size;
+	int			ask = pull_ask > 0 ? Min(pull_ask, cfg->batch_size) : cfg->batch_size;
 	StringInfoData scratch;
 
 	set_state(WS_PULLING, "pulling");
-	gcp_request_init(&req, cfg->srv, GCP_PUBSUB, "POST", cfg->pull_url, body, strlen(body));
-	call = gcp_http_run(&req);
-	res = gcp_http_result(call);
-	if (res->attempts > 1)
-		count(&slot->retries, res->attempts - 1);
+	for (;;)
+	{
+		body = psprintf("{\"maxMessages\":%d,\"returnImmediately\":false}", ask);
+		gcp_request_init(&req, cfg->srv, GCP_PUBSUB, "POST", cfg->pull_url, body, strlen(body));
+		call = gcp_http_run(&req);
+		res = gcp_http_result(call);
+		if (res->attempts > 1)
+			count(&slot->retries, res->attempts - 1);
+		if (res->oversize == GCP_HTTP_SIZE_OK || ask == 1)
+			break;
+		ereport(LOG,
+				(errmsg_plural("pipeline \"%s\" asks for %d message per pull",
+							   "pipeline \"%s\" asks for %d messages per pull",
+							   ask / 2, cfg->name, ask / 2),
+				 errdetail("Pub/Sub answered a pull of %d messages %s.", ask,
+						   gcp_http_oversize_reason(res))));
+		gcp_http_free(call);
+		ask /= 2;
+		pull_ask = ask;
+	}
+	if (pull_ask > 0 && gcp_http_ok(res) && res->body_len < res->size_limit / 2)
+		pull_ask = ask * 2 >= cfg->batch_size ? 0 : ask * 2;
 	if (!gcp_http_ok(res))
 		gcp_http_report(res, ERROR, "Pub/Sub",
 						psprintf("pull from subscription \"%s\"", cfg->subscription));
 
 	initStringInfo(&scratch);
-	*messages = palloc0(sizeof(Message) * cap);
+	*messages = palloc0(sizeof(Message) * ask);
 	js_init(&s, res->body, res->body_len);
 	root = js_value(&s, &tok);
 	if (root != JT_OBJECT)
@@ -456,11 +484,11 @@ pull(PipelineConfig *cfg, Message **messages)
 				Message    *m;
 				bool		first_member = true;
 
-				if (n == cap)
+				/* Pub/Sub never sends more: what is in memory stays bounded */
+				if (n == ask)
 				{
-					*messages = repalloc(*messages, sizeof(Message) * cap * 2);
-					memset(*messages + cap, 0, sizeof(Message) * cap);
-					cap *= 2;
+					too_many = true;
+					break;
 				}
 				m = &(*messages)[n];
 				m->verdict.reason = -1;
@@ -504,7 +532,17 @@ pull(PipelineConfig *cfg, Message **messages)
 				}
 				n++;
 			}
+			if (too_many)
+				break;
 		}
+	}
+	if (too_many)
+	{
+		gcp_http_free(call);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("could not pull from subscription \"%s\"", cfg->subscription),
+				 errdetail("Pub/Sub answered with more than the %d messages asked for.", ask)));
 	}
 	if (js_at_end(&s) && root != JT_OBJECT)
 		s.error = "not an object";
@@ -645,7 +683,10 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 		if (!gcp_http_ok(res))
 			gcp_http_report(res, ERROR, "BigQuery",
 							psprintf("stream rows into table \"%s.%s\"", cfg->dataset, cfg->table));
-		resp = gcp_json_track(json_loadb(res->body, res->body_len, 0, NULL));
+		resp = gcp_json_track(gcp_http_parse_json(res->body, res->body_len, "BigQuery",
+												  psprintf("stream rows into table \"%s.%s\"",
+														   cfg->dataset, cfg->table),
+												  NULL));
 		gcp_http_free(call);
 	}
 	if (resp == NULL)
