@@ -21,6 +21,10 @@
  * ends the worker at once through the ordinary die() path: an unfinished
  * batch is simply redelivered later.
  *
+ * An idle subscription is no error: Pub/Sub holds a pull that finds no
+ * message for about 90 s and then answers with none, and the worker waits
+ * for that answer (serving reloads meanwhile) and pulls again at once.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -66,6 +70,16 @@
  */
 #define LEASE_S				15
 
+/*
+ * The time a pull is given, at least: Pub/Sub (the service and Google's
+ * emulator alike) holds a pull that finds no message for about 90 s before
+ * it answers.  A pull given up before that answer would be an error every
+ * time the subscription is idle, and worse, Pub/Sub may still fill the
+ * abandoned pull with the next messages, which then come back only after
+ * their ack deadline.
+ */
+#define PULL_TIMEOUT_MS		120000
+
 typedef struct PipelineConfig
 {
 	char	   *name;
@@ -110,6 +124,9 @@ static WorkerSlot *slot;
 
 /* the role this worker runs as: its pipeline's owner when it started */
 static Oid	worker_owner;
+
+/* a reload was served during a pull: the pipeline is read again after it */
+static bool config_reloaded = false;
 
 /* the batch in progress, whose leases are extended while it takes long */
 static Message *batch_msgs;
@@ -401,6 +418,81 @@ parse_pubsub_message(JsonScan *s, Message *m, StringInfo scratch)
 	}
 }
 
+/* Read the configuration file again, as asked by SIGHUP. */
+static void
+reload_config_file(void)
+{
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	config_reloaded = true;
+	ereport(DEBUG1,
+			(errmsg_internal("bqstream pipeline \"%s\" worker reloaded its configuration",
+							 slot->pipeline)));
+}
+
+/* the time allowed for one attempt of a pull */
+static int
+pull_timeout_ms(void)
+{
+	return Max(gcp_http_timeout_ms, PULL_TIMEOUT_MS);
+}
+
+/*
+ * Run a pull to its end, serving reloads while Pub/Sub holds it.
+ *
+ * The HTTP layer reads the time allowed for an attempt from
+ * bqstream.http_timeout whenever it starts one, and a pull needs more than
+ * other calls: the setting is raised while the pull is in flight and put
+ * back after it, also on error.  A reload meanwhile changes the setting
+ * itself, not the raised value.  A cancel or SIGTERM is served inside
+ * gcp_http_wait() as anywhere else.
+ */
+static GcpHttpCall *
+run_pull(GcpHttpRequest *req)
+{
+	volatile int saved = gcp_http_timeout_ms;
+	GcpHttpCall *volatile call = NULL;
+
+	/* the usual time for retries, after one whole hold */
+	req->deadline_ms = pull_timeout_ms() + gcp_http_deadline_ms;
+	PG_TRY();
+	{
+		gcp_http_timeout_ms = pull_timeout_ms();
+		call = gcp_http_start(req);
+		while (!gcp_http_finished(call))
+		{
+			gcp_http_wait(-1);
+			if (ConfigReloadPending)
+			{
+				gcp_http_timeout_ms = saved;
+				reload_config_file();
+				saved = gcp_http_timeout_ms;
+				gcp_http_timeout_ms = pull_timeout_ms();
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		gcp_http_timeout_ms = saved;
+	}
+	PG_END_TRY();
+	return call;
+}
+
+/*
+ * Whether a failed pull ran out of its time without an answer: an idle
+ * subscription behind a server that holds pulls even longer, or a
+ * connection dropped silently on the way.  The next pull is the answer to
+ * either, with nothing to report or to back off from.
+ */
+static bool
+pull_timed_out(const GcpHttpResult *res, TimestampTz started, int timeout_ms)
+{
+	return res->status == 0 && res->transport_error != NULL &&
+		strstr(res->transport_error, "timed out") != NULL &&
+		TimestampDifferenceExceeds(started, GetCurrentTimestamp(), timeout_ms);
+}
+
 /*
  * Pull a batch.  The response is walked with the scanner rather than parsed
  * into a tree: at a thousand messages a pull, that is most of a worker's CPU
@@ -413,6 +505,8 @@ pull(PipelineConfig *cfg, Message **messages)
 	GcpHttpRequest req;
 	GcpHttpCall *call;
 	const GcpHttpResult *res;
+	TimestampTz started = GetCurrentTimestamp();
+	int			timeout_ms = pull_timeout_ms();
 	JsonScan	s;
 	JsonToken	tok;
 	JsonToken	key;
@@ -424,10 +518,19 @@ pull(PipelineConfig *cfg, Message **messages)
 
 	set_state(WS_PULLING, "pulling");
 	gcp_request_init(&req, cfg->srv, GCP_PUBSUB, "POST", cfg->pull_url, body, strlen(body));
-	call = gcp_http_run(&req);
+	call = run_pull(&req);
 	res = gcp_http_result(call);
 	if (res->attempts > 1)
 		count(&slot->retries, res->attempts - 1);
+	if (!gcp_http_ok(res) && pull_timed_out(res, started, timeout_ms))
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("bqstream pipeline \"%s\": no answer to a pull from subscription \"%s\" in %d ms, pulling again",
+								 cfg->name, cfg->subscription, timeout_ms)));
+		gcp_http_free(call);
+		*messages = NULL;
+		return 0;
+	}
 	if (!gcp_http_ok(res))
 		gcp_http_report(res, ERROR, "Pub/Sub",
 						psprintf("pull from subscription \"%s\"", cfg->subscription));
@@ -970,13 +1073,11 @@ bqstream_pipeline_main(Datum arg)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
+			reload_config_file();
+		if (config_reloaded)
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			config_reloaded = false;
 			cfg = NULL;			/* re-read the pipeline too */
-			ereport(DEBUG1,
-					(errmsg_internal("bqstream pipeline \"%s\" worker reloaded its configuration",
-									 slot->pipeline)));
 		}
 		if (slot->stop_requested)
 			break;
