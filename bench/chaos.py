@@ -171,7 +171,11 @@ class Emulator:
                     ["/usr/bin/python3", "-m", "emulator", "--services", "pubsub,bigquery",
                      "--pubsub-port", str(self.ports["pubsub"]),
                      "--bigquery-port", str(self.ports["bigquery"]),
-                     "--data-dir", self.data_dir, "--ports-file", self.ports_file],
+                     "--data-dir", self.data_dir, "--ports-file", self.ports_file,
+                     # empty pulls answered after 1 s rather than Google's 90 (the
+                     # audit's pulls time out after 30 s; killed workers' held pulls
+                     # would take messages until their ack deadline)
+                     "--pubsub-pull-wait-ms", "1000"],
                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=logf)
             deadline = time.monotonic() + 120   # replays the journal first
             while time.monotonic() < deadline and self.proc.poll() is None:

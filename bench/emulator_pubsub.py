@@ -177,8 +177,9 @@ def main():
         if args.url:
             url, pid = args.url.rstrip("/"), None
         else:
+            # a puller that finds nothing gives up after 30 empty pulls: of 1 s, not Google's 90
             cmd = [PYTHON, "-m", "emulator", "--services", "pubsub", "--pubsub-port", "0",
-                   "--ports-file", os.path.join(tmp, "ports.json")]
+                   "--ports-file", os.path.join(tmp, "ports.json"), "--pubsub-pull-wait-ms", "1000"]
             if not args.no_data_dir:
                 cmd += ["--data-dir", os.path.join(tmp, "data")]
             if args.fsync:

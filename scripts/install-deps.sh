@@ -39,6 +39,31 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Google's own Pub/Sub emulator, for the reference suite: a package of
+# Google's apt repository (the Google Cloud CLI's "cloud-sdk" suite), not of
+# Debian's.  Installed where that repository is configured; elsewhere the
+# reference suite says that it did not run.
+GOOGLE_PACKAGE=google-cloud-cli-pubsub-emulator
+if ! dpkg-query -W -f='${Status}' "$GOOGLE_PACKAGE" 2>/dev/null | grep -q "install ok installed"; then
+	if [ "$(id -u)" -eq 0 ] &&
+		grep -qs -E '^[^#]*cloud-sdk' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+			/etc/apt/sources.list.d/*.sources; then
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+	fi
+	if apt-cache policy "$GOOGLE_PACKAGE" 2>/dev/null | grep -qE 'Candidate: [0-9]'; then
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "install-deps: missing package: $GOOGLE_PACKAGE; run this script as root" >&2
+			exit 1
+		fi
+		echo "install-deps: installing $GOOGLE_PACKAGE"
+		apt-get install -y -qq --no-install-recommends "$GOOGLE_PACKAGE" >/dev/null
+	else
+		echo "install-deps: $GOOGLE_PACKAGE is not available (Google's apt repository is not configured):" \
+			"the reference suite will not run"
+	fi
+fi
+
 # The official Google clients used by the conformance tests, pinned by the lock file.
 CONF="$ROOT/test/conformance"
 if [ -f "$CONF/package-lock.json" ]; then

@@ -2,16 +2,20 @@
 # The whole bqstream test suite, as the README gives it and CI runs it:
 #   installs dependencies, builds and installs the extension, starts the local
 #   emulator on free ports, then runs the emulator's own tests, pg_regress
-#   (throwaway instance, library preloaded), the TAP suite and the conformance
-#   tests with Google's official Node clients. Stops everything it started,
-#   even on failure, and ends with one line "N passed, N failed".
+#   (throwaway instance, library preloaded), the TAP suite, the reference
+#   suite against Google's own Pub/Sub emulator and the conformance tests
+#   with Google's official Node clients. Stops everything it started, even
+#   on failure, and ends with one line "N passed, N failed".
 #
 # As root (CI, a fresh machine) the tests run as the "postgres" OS user in a
 # copy of the tree under /tmp, since initdb refuses root. As another user
 # they run as that user, who must be able to "make install" (or have done it).
 #
 # Usage: scripts/test.sh [suite ...]
-#   suites: emulator regress tap conformance fuzz chaos memcheck
+#   suites: emulator regress tap reference conformance fuzz chaos memcheck
+#   reference: test/reference against Google's Pub/Sub emulator (package
+#     google-cloud-cli-pubsub-emulator); without it the suite counts as
+#     failed and says that it did not run
 #   fuzz: the libFuzzer targets (fuzz/run.sh), BQSTREAM_FUZZ_SECONDS each (15)
 #   chaos: bench/chaos.py --short, the CI length of the chaos run
 #   memcheck: bench/memcheck.py with a shorter stream: leaks under valgrind
@@ -19,7 +23,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL_SUITES=(emulator regress tap conformance fuzz chaos memcheck)
+ALL_SUITES=(emulator regress tap reference conformance fuzz chaos memcheck)
 SUITES=("${@:-${ALL_SUITES[@]}}")
 SUITE_TIMEOUT=${BQSTREAM_SUITE_TIMEOUT:-1200}
 PYTHON=/usr/bin/python3
@@ -70,11 +74,11 @@ cleanup() {
 # sum the numbers read on standard input
 sum() { awk '{ s += $1 } END { print s + 0 }'; }
 
-# record SUITE PASSED FAILED: add one suite's counts to the summary
+# record SUITE PASSED FAILED [REMARK]: add one suite's counts to the summary
 record() {
 	PASSED=$((PASSED + $2))
 	FAILED=$((FAILED + $3))
-	SUMMARY+=("$(printf '%-12s %4d passed, %d failed' "$1" "$2" "$3")")
+	SUMMARY+=("$(printf '%-12s %4d passed, %d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
 }
 
 # ---------------------------------------------------------------- setup
@@ -174,11 +178,10 @@ suite_regress() {
 	record regress "$ok" "$bad"
 }
 
-suite_tap() {
-	# BQSTREAM_PROVE_TESTS="test/t/005_pipeline.pl ..." runs only those files
-	run_suite tap make -s tapcheck PROVE_FLAGS=--timer \
-		${BQSTREAM_PROVE_TESTS:+PROVE_TESTS="$BQSTREAM_PROVE_TESTS"}
-	local rc=$? log="$WORK/logs/tap.log"
+# record_prove NAME RC: record a prove run from its log, with the test logs
+# when it failed
+record_prove() {
+	local name=$1 rc=$2 log="$WORK/logs/$1.log"
 	local total bad
 	total=$(grep -oE '^Files=[0-9]+, Tests=[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
 	bad=$(grep -oE 'Failed: [0-9]+\)' "$log" | grep -oE '[0-9]+' | sum)
@@ -189,7 +192,45 @@ suite_tap() {
 			[ -f "$f" ] && { echo "---- $f (last 60 lines)"; tail -60 "$f"; }
 		done
 	fi
-	record tap $((total > bad ? total - bad : 0)) "$bad"
+	record "$name" $((total > bad ? total - bad : 0)) "$bad"
+}
+
+suite_tap() {
+	# BQSTREAM_PROVE_TESTS="test/t/005_pipeline.pl ..." runs only those files
+	run_suite tap make -s tapcheck PROVE_FLAGS=--timer \
+		${BQSTREAM_PROVE_TESTS:+PROVE_TESTS="$BQSTREAM_PROVE_TESTS"}
+	record_prove tap $?
+}
+
+# Google's Pub/Sub emulator, from the Google Cloud CLI's Debian package: its
+# start script, or nothing.  gcloud gets a scratch configuration directory,
+# so that nothing is written into a home directory.
+google_pubsub_emulator() {
+	local cfg sdk
+	command -v gcloud >/dev/null && command -v java >/dev/null || return 0
+	cfg=$(mktemp -d)
+	sdk=$(CLOUDSDK_CONFIG=$cfg gcloud info --format='value(installation.sdk_root)' 2>/dev/null)
+	rm -rf "$cfg"
+	if [ -n "$sdk" ] && [ -x "$sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator" ]; then
+		echo "$sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+	fi
+}
+
+suite_reference() {
+	local emulator
+	emulator=$(google_pubsub_emulator)
+	if [ -z "$emulator" ]; then
+		# never counted as passed: CI's machines have the package
+		note "suite reference did NOT run: Google's Pub/Sub emulator is not installed" \
+			"(Debian package google-cloud-cli-pubsub-emulator, from Google's apt repository;" \
+			"scripts/install-deps.sh installs it where that repository is configured)"
+		record reference 0 1 "NOT RUN: no Google Pub/Sub emulator"
+		return
+	fi
+	note "Google's Pub/Sub emulator: $emulator"
+	run_suite reference env BQSTREAM_GOOGLE_PUBSUB_EMULATOR="$emulator" \
+		make -s tapcheck PROVE_FLAGS=--timer PROVE_TESTS="test/reference/*.pl"
+	record_prove reference $?
 }
 
 suite_conformance() {
@@ -241,7 +282,7 @@ suite_memcheck() {
 
 for suite in "${SUITES[@]}"; do
 	case "$suite" in
-		emulator | regress | tap | conformance | fuzz | chaos | memcheck) "suite_$suite" ;;
+		emulator | regress | tap | reference | conformance | fuzz | chaos | memcheck) "suite_$suite" ;;
 		*) echo "test.sh: unknown suite \"$suite\" (known: ${ALL_SUITES[*]})" >&2; record "$suite" 0 1 ;;
 	esac
 done

@@ -97,6 +97,7 @@ struct GcpHttpCall
 	struct curl_slist *headers;
 	bool		retry;
 	TimestampTz deadline;
+	int			attempt_timeout_ms;	/* one attempt: the request's, or the GUC's */
 	TimestampTz retry_at;
 	int			attempts;
 
@@ -489,7 +490,7 @@ submit_attempt(GcpHttpCall *call)
 	remaining_ms = (long) ((call->deadline - GetCurrentTimestamp()) / 1000);
 	remaining_ms = Max(remaining_ms, 1);
 	curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS,
-					 (long) Min(remaining_ms, (long) gcp_http_timeout_ms));
+					 (long) Min(remaining_ms, (long) call->attempt_timeout_ms));
 	curl_easy_setopt(call->easy, CURLOPT_CONNECTTIMEOUT_MS,
 					 (long) Min(remaining_ms, (long) gcp_http_connect_timeout_ms));
 
@@ -538,6 +539,8 @@ gcp_http_start(const GcpHttpRequest *req)
 	call->easy = easy;
 	call->retry = req->retry;
 	call->deadline = deadline_of(req);
+	call->attempt_timeout_ms = req->attempt_timeout_ms > 0
+		? req->attempt_timeout_ms : gcp_http_timeout_ms;
 	call->max_bytes = (size_t) gcp_http_max_response_kb * 1024;
 
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, call);

@@ -32,6 +32,7 @@ typedef struct GcpHttpRequest
 	const char *extra_header;	/* one "Name: value" header, or NULL */
 	bool		retry;			/* retry 408/429/5xx and transport errors */
 	int			deadline_ms;	/* total time including retries; 0 = default */
+	int			attempt_timeout_ms; /* one attempt; 0 = bqstream.http_timeout */
 } GcpHttpRequest;
 
 typedef struct GcpHttpCall GcpHttpCall;

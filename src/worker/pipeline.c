@@ -21,6 +21,10 @@
  * ends the worker at once through the ordinary die() path: an unfinished
  * batch is simply redelivered later.
  *
+ * An idle subscription is no error: Pub/Sub holds a pull that finds no
+ * message for about 90 s and then answers with none, and the worker waits
+ * for that answer (serving reloads meanwhile) and pulls again at once.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -66,6 +70,16 @@
  */
 #define LEASE_S				15
 
+/*
+ * The time a pull is given, at least: Pub/Sub (the service and Google's
+ * emulator alike) holds a pull that finds no message for about 90 s before
+ * it answers.  A pull given up before that answer would be an error every
+ * time the subscription is idle, and worse, Pub/Sub may still fill the
+ * abandoned pull with the next messages, which then come back only after
+ * their ack deadline.
+ */
+#define PULL_TIMEOUT_MS		120000
+
 typedef struct PipelineConfig
 {
 	char	   *name;
@@ -110,6 +124,9 @@ static WorkerSlot *slot;
 
 /* the role this worker runs as: its pipeline's owner when it started */
 static Oid	worker_owner;
+
+/* a reload was served during a pull: the pipeline is read again after it */
+static bool config_reloaded = false;
 
 /* the batch in progress, whose leases are extended while it takes long */
 static Message *batch_msgs;
@@ -401,6 +418,63 @@ parse_pubsub_message(JsonScan *s, Message *m, StringInfo scratch)
 	}
 }
 
+/* Read the configuration file again, as asked by SIGHUP. */
+static void
+reload_config_file(void)
+{
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	config_reloaded = true;
+	ereport(DEBUG1,
+			(errmsg_internal("bqstream pipeline \"%s\" worker reloaded its configuration",
+							 slot->pipeline)));
+}
+
+/* the time allowed for one attempt of a pull */
+static int
+pull_timeout_ms(void)
+{
+	return Max(gcp_http_timeout_ms, PULL_TIMEOUT_MS);
+}
+
+/*
+ * Run a pull to its end, serving reloads while Pub/Sub holds it: an idle
+ * subscription's pull is held for about 90 s, longer than other calls
+ * should wait.  A cancel or SIGTERM is served inside gcp_http_wait() as
+ * anywhere else.
+ */
+static GcpHttpCall *
+run_pull(GcpHttpRequest *req)
+{
+	GcpHttpCall *call;
+
+	req->attempt_timeout_ms = pull_timeout_ms();
+	/* the usual time for retries, after one whole hold */
+	req->deadline_ms = pull_timeout_ms() + gcp_http_deadline_ms;
+	call = gcp_http_start(req);
+	while (!gcp_http_finished(call))
+	{
+		gcp_http_wait(-1);
+		if (ConfigReloadPending)
+			reload_config_file();
+	}
+	return call;
+}
+
+/*
+ * Whether a failed pull ran out of its time without an answer: an idle
+ * subscription behind a server that holds pulls even longer, or a
+ * connection dropped silently on the way.  The next pull is the answer to
+ * either, with nothing to report or to back off from.
+ */
+static bool
+pull_timed_out(const GcpHttpResult *res, TimestampTz started, int timeout_ms)
+{
+	return res->status == 0 && res->transport_error != NULL &&
+		strstr(res->transport_error, "timed out") != NULL &&
+		TimestampDifferenceExceeds(started, GetCurrentTimestamp(), timeout_ms);
+}
+
 /*
  * Messages asked for by a pull: batch_size, unless answers came back larger
  * than bqstream.max_response_size.  Pub/Sub messages may hold 10 MB each,
@@ -423,6 +497,8 @@ pull(PipelineConfig *cfg, Message **messages)
 	GcpHttpRequest req;
 	GcpHttpCall *call;
 	const GcpHttpResult *res;
+	TimestampTz started = GetCurrentTimestamp();
+	int			timeout_ms = pull_timeout_ms();
 	JsonScan	s;
 	JsonToken	tok;
 	JsonToken	key;
@@ -438,7 +514,7 @@ pull(PipelineConfig *cfg, Message **messages)
 	{
 		body = psprintf("{\"maxMessages\":%d,\"returnImmediately\":false}", ask);
 		gcp_request_init(&req, cfg->srv, GCP_PUBSUB, "POST", cfg->pull_url, body, strlen(body));
-		call = gcp_http_run(&req);
+		call = run_pull(&req);
 		res = gcp_http_result(call);
 		if (res->attempts > 1)
 			count(&slot->retries, res->attempts - 1);
@@ -453,6 +529,15 @@ pull(PipelineConfig *cfg, Message **messages)
 		gcp_http_free(call);
 		ask /= 2;
 		pull_ask = ask;
+	}
+	if (!gcp_http_ok(res) && pull_timed_out(res, started, timeout_ms))
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("bqstream pipeline \"%s\": no answer to a pull from subscription \"%s\" in %d ms, pulling again",
+								 cfg->name, cfg->subscription, timeout_ms)));
+		gcp_http_free(call);
+		*messages = NULL;
+		return 0;
 	}
 	if (pull_ask > 0 && gcp_http_ok(res) && res->body_len < res->size_limit / 2)
 		pull_ask = ask * 2 >= cfg->batch_size ? 0 : ask * 2;
@@ -1011,13 +1096,11 @@ bqstream_pipeline_main(Datum arg)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
+			reload_config_file();
+		if (config_reloaded)
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			config_reloaded = false;
 			cfg = NULL;			/* re-read the pipeline too */
-			ereport(DEBUG1,
-					(errmsg_internal("bqstream pipeline \"%s\" worker reloaded its configuration",
-									 slot->pipeline)));
 		}
 		if (slot->stop_requested)
 			break;

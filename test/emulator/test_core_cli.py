@@ -47,6 +47,19 @@ class CliTests(unittest.TestCase):
             self.assertLess(time.monotonic() - t0, 3)
             conn.close()
 
+    def test_pull_held_as_long_as_googles_by_default(self):
+        # Pub/Sub and Google's emulator hold an empty pull for about 90 s
+        r = run_cli("--services", "pubsub", "--help")
+        self.assertIn("default 90000", r.stdout)
+        with EmulatorProcess(data_dir=None) as emu:
+            emu.call("PUT", "/v1/projects/p/topics/idle")
+            emu.call("PUT", "/v1/projects/p/subscriptions/idle", {"topic": "projects/p/topics/idle"})
+            conn = emu.connection(timeout=3)
+            conn.request("POST", "/v1/projects/p/subscriptions/idle:pull", body=b'{"maxMessages":1}')
+            with self.assertRaises(TimeoutError):
+                conn.getresponse()
+            conn.close()
+
     def test_data_dir_is_locked(self):
         with EmulatorProcess() as first:
             second = EmulatorProcess(start=False, data_dir=first.data_dir)

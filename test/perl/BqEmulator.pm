@@ -29,10 +29,19 @@ my @running;
 sub new
 {
 	my ($class, %opts) = @_;
+	my $services = $opts{services} // 'pubsub,bigquery';
+	my @args = @{ $opts{args} // [] };
+
+	# The emulator holds an empty pull for 90 s, as Google does; the tests'
+	# pipelines are expected to scale down and take up alter_pipeline()
+	# within seconds of going idle, so their pulls are answered after 1 s
+	# unless a test asks otherwise (011_idle_pull.pl does).
+	push @args, ('--pubsub-pull-wait-ms', '1000')
+	  if $services =~ /pubsub/ && !grep { $_ eq '--pubsub-pull-wait-ms' } @args;
 	my $self = bless {
 		dir => $opts{dir},
-		services => $opts{services} // 'pubsub,bigquery',
-		args => $opts{args} // [],
+		services => $services,
+		args => \@args,
 		pubsub => 0,
 		bigquery => 0,
 		pid => undef,
