@@ -403,6 +403,11 @@ class BigQueryService:
             return meta
         schema = body.get('schema') or {}
         fields = S.fields_from_resource(schema.get('fields') or [])
+        if not fields:
+            # BigQuery creates it and takes the schema from a later load or patch,
+            # neither of which the emulator has: a clear 400, never a 500
+            raise S.SchemaError('Tables without a schema are not supported by the emulator: '
+                                'give schema.fields')
         pf, ptype, pexp = S.partitioning(fields, body.get('timePartitioning'))
         if body.get('rangePartitioning'):
             raise S.SchemaError('Integer range partitioning is not supported by the emulator')

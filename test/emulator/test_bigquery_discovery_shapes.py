@@ -132,6 +132,16 @@ class DiscoveryShapeTests(BigQueryCase):
         status, t = self.bq('GET', 'datasets/%s/tables/orders' % ds)
         self.assertEqual(len(t['schema']['fields']), len(ORDER_FIELDS))
 
+    def test_table_without_schema_is_a_clear_400(self):
+        """BigQuery creates a table without a schema (a later load or patch gives
+        it one, which the emulator has not): a 400 saying so, never a 500."""
+        ds = self.new_dataset()
+        status, body = self.bq('POST', 'datasets/%s/tables' % ds, {
+            'tableReference': {'projectId': P, 'datasetId': ds, 'tableId': 't'}})
+        self.assertEqual(status, 400, body)
+        self.assertEqual(body['error']['message'],
+                         'Tables without a schema are not supported by the emulator: give schema.fields')
+
     def test_syntax_error_quotes_identifiers(self):
         """As BigQuery words them (production texts): Unexpected identifier "SELEC"
         at [1:1]; Expected end of input but got keyword SELECT at [2:1]."""
