@@ -39,6 +39,26 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Google's bq CLI and BigQuery's discovery document for the bq-reference suite
+# (package google-cloud-cli), from Google's apt repository where it is
+# configured; elsewhere that suite says it did not run (a failure).
+if ! dpkg-query -W -f='${Status}' google-cloud-cli 2>/dev/null | grep -q "install ok installed"; then
+	if [ "$(id -u)" -eq 0 ]; then
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq || true
+		candidate=$(apt-cache policy google-cloud-cli 2>/dev/null | awk '/Candidate:/ { print $2 }')
+		if [ -n "$candidate" ] && [ "$candidate" != "(none)" ]; then
+			echo "install-deps: installing google-cloud-cli $candidate"
+			apt-get install -y -qq --no-install-recommends google-cloud-cli >/dev/null
+		else
+			echo "install-deps: google-cloud-cli is not installed and Google's apt repository is not" \
+				"configured: the bq-reference suite will not run" >&2
+		fi
+	else
+		echo "install-deps: google-cloud-cli is missing (run this script as root to install it)" >&2
+	fi
+fi
+
 # The official Google clients used by the conformance tests, pinned by the lock file.
 CONF="$ROOT/test/conformance"
 if [ -f "$CONF/package-lock.json" ]; then

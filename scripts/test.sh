@@ -11,15 +11,18 @@
 # they run as that user, who must be able to "make install" (or have done it).
 #
 # Usage: scripts/test.sh [suite ...]
-#   suites: emulator regress tap conformance fuzz chaos memcheck
+#   suites: emulator regress tap conformance fuzz chaos memcheck bq-reference
 #   fuzz: the libFuzzer targets (fuzz/run.sh), BQSTREAM_FUZZ_SECONDS each (15)
 #   chaos: bench/chaos.py --short, the CI length of the chaos run
 #   memcheck: bench/memcheck.py with a shorter stream: leaks under valgrind
 #   BQSTREAM_PROVE_TESTS: a list of test/t files, for the tap suite to run only them
+#   bq-reference: Google's bq CLI and BigQuery's discovery document against the
+#     emulator and the C client (test/bq_reference); without Google's tools it
+#     says it did NOT run and counts as a failure
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL_SUITES=(emulator regress tap conformance fuzz chaos memcheck)
+ALL_SUITES=(emulator regress tap conformance fuzz chaos memcheck bq-reference)
 SUITES=("${@:-${ALL_SUITES[@]}}")
 SUITE_TIMEOUT=${BQSTREAM_SUITE_TIMEOUT:-1200}
 PYTHON=/usr/bin/python3
@@ -239,9 +242,41 @@ suite_memcheck() {
 	if [ "$rc" -eq 0 ]; then record memcheck 1 0; else record memcheck 0 1; fi
 }
 
+# Google's bq CLI drives the BigQuery emulator, and the emulator's answers and
+# the C client's requests are checked against BigQuery's discovery document
+# (test/bq_reference). Google's tools come from the google-cloud-cli package;
+# without them the suite did NOT run, which is never a pass.
+suite_bq_reference() {
+	local sdk=${BQSTREAM_GCLOUD_SDK_ROOT:-/usr/lib/google-cloud-sdk} f missing=
+	for f in platform/bq/bq.py platform/bundledpythonunix/bin/python3 \
+		platform/bq/discovery_next/bigquery.json; do
+		[ -e "$sdk/$f" ] || missing="$missing $sdk/$f"
+	done
+	if [ -n "$missing" ]; then
+		note "suite bq-reference did NOT run: Google's tools are missing:$missing" \
+			"(package google-cloud-cli from Google's apt repository; scripts/install-deps.sh installs it where that repository is configured)"
+		record "bq-reference (NOT RUN)" 0 1
+		return
+	fi
+	run_suite bq-reference env BQSTREAM_GCLOUD_SDK_ROOT="$sdk" \
+		BQSTREAM_BQREF_TRAFFIC="$WORK/logs/bq-reference-traffic.jsonl" \
+		"$PYTHON" -m unittest discover -s test/bq_reference -t . -v
+	local rc=$? log="$WORK/logs/bq-reference.log"
+	local ran bad skipped
+	ran=$(grep -oE '^Ran [0-9]+ tests?' "$log" | grep -oE '[0-9]+' | tail -1)
+	bad=$(grep -oE '(failures|errors)=[0-9]+' "$log" | grep -oE '[0-9]+' | sum)
+	skipped=$(grep -oE 'skipped=[0-9]+' "$log" | grep -oE '[0-9]+' | tail -1)
+	ran=${ran:-0} bad=${bad:-0} skipped=${skipped:-0}
+	# a skipped check did not run: a failure here, never a pass
+	bad=$((bad + skipped))
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	record bq-reference $((ran - bad > 0 ? ran - bad : 0)) "$bad"
+}
+
 for suite in "${SUITES[@]}"; do
 	case "$suite" in
 		emulator | regress | tap | conformance | fuzz | chaos | memcheck) "suite_$suite" ;;
+		bq-reference) suite_bq_reference ;;
 		*) echo "test.sh: unknown suite \"$suite\" (known: ${ALL_SUITES[*]})" >&2; record "$suite" 0 1 ;;
 	esac
 done
