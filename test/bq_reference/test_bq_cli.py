@@ -293,6 +293,27 @@ class QueryTests(BqCase):
         self.assertEqual(len(pages), 3, [e["query"] for e in pages])
         self.assertEqual(sum("pageToken=" in e["query"] for e in pages), 2)
 
+    def test_every_type(self):
+        """A table of every column type the emulator has, made by DDL, filled
+        by bq insert and read back by bq: each cell as Google's CLI decodes it."""
+        out, _, _ = self.bq("query", "--use_legacy_sql=false",
+                            "CREATE TABLE qry.every (s STRING, i INT64, f FLOAT64, n NUMERIC, bn BIGNUMERIC, "
+                            "b BOOL, ts TIMESTAMP, dt DATETIME, d DATE, t TIME, bts BYTES, j JSON, "
+                            "tags ARRAY<STRING>)")
+        self.assertSays(out, "Created ref-project.qry.every")
+        path = self.write("every.json", json.dumps(
+            {"s": "a", "i": "9007199254740993", "f": 1.5, "n": "1.25", "bn": "3.5", "b": True,
+             "ts": "2024-05-01T10:00:00Z", "dt": "2024-05-01T10:00:00.25", "d": "2024-05-01",
+             "t": "10:00:00.5", "bts": "AAEC", "j": "{\"k\":[1,2]}", "tags": ["x", "y"]}) + '\n{"s":"nulls"}\n')
+        self.bq("insert", "qry.every", path)
+        got = self.bq_json("query", "--use_legacy_sql=false", "SELECT * FROM qry.every ORDER BY s")
+        self.assertEqual(got, [
+            {"s": "a", "i": "9007199254740993", "f": "1.5", "n": "1.25", "bn": "3.5", "b": "true",
+             "ts": "2024-05-01 10:00:00", "dt": "2024-05-01T10:00:00.250000", "d": "2024-05-01",
+             "t": "10:00:00.500000", "bts": "AAEC", "j": '{"k":[1,2]}', "tags": ["x", "y"]},
+            {"s": "nulls", "i": None, "f": None, "n": None, "bn": None, "b": None, "ts": None, "dt": None,
+             "d": None, "t": None, "bts": None, "j": None, "tags": []}])
+
     def test_errors(self):
         out, _, _ = self.bq("query", "--use_legacy_sql=false", "SELECT x FROM qry.nosuch", rc=None)
         self.assertRegex(H.squash(out), r"^BigQueryerrorinqueryoperation:Errorprocessingjob'ref-project:"
