@@ -6,8 +6,9 @@ and materialized views, insertErrors, pages, dry runs, DDL, jobs still
 running, failed and cancelled jobs, and error bodies. Plain REST calls
 through the recording proxy, so this part needs no `bq` process."""
 
-import time
+import json
 import unittest
+import urllib.parse
 
 from . import harness as H
 
@@ -129,7 +130,17 @@ class AnswerTests(unittest.TestCase):
         self.call("DELETE", "/datasets/b/tables/v", expect=204)
         self.call("DELETE", "/datasets/b/tables/v", expect=404)
         self.call("GET", "/datasets/b/tables/v", expect=404)
+        exchanges = STACK.proxy.records()
         seen = self.assertConforms()
+        # tabledata.list's cells against the table's schema (with the same selectedFields)
+        for e in exchanges:
+            if e["method"] == "GET" and e["path"].endswith("/every/data") and e["status"] == 200:
+                sel = [v for k, v in urllib.parse.parse_qsl(e["query"])
+                       if k == "selectedFields"]
+                status, t = STACK.call("GET", BASE + "/datasets/b/tables/every" +
+                                       ("?selectedFields=" + sel[0] if sel else ""), direct=True)
+                rows = json.loads(e["response_body"]).get("rows", [])
+                self.assertEqual(H.check_rows(t["schema"]["fields"], rows), [], e["query"])
         self.assertTrue({"bigquery.tables.insert", "bigquery.tables.get", "bigquery.tables.list",
                          "bigquery.tables.patch", "bigquery.tables.delete", "bigquery.tabledata.insertAll",
                          "bigquery.tabledata.list"} <= seen)
