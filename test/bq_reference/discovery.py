@@ -115,6 +115,7 @@ class Discovery:
         self.service_path = "/" + self.doc.get("servicePath", "").strip("/")
         self.global_parameters = dict(self.doc.get("parameters", {}))
         self.methods = []
+        self.notes = []
         self._collect(self.doc.get("resources", {}))
 
     def _collect(self, resources):
@@ -232,7 +233,10 @@ class Discovery:
                 if fmt in ("int64", "uint64") and isinstance(v, int) and not isinstance(v, bool):
                     if direction != "response":
                         # proto3's JSON mapping reads either, and Google's own bq CLI sends
-                        # numbers (maximumBytesBilled, expirationMs): only answers must be text
+                        # numbers (maximumBytesBilled, expirationMs): only answers must be
+                        # text. Noted (check_exchange puts it in ex["notes"]), not a problem.
+                        self.notes.append("%s: JSON number %d for an %s field (the document "
+                                          "has a string; Google reads both)" % (where, v, fmt))
                         self._string_format(str(v), s, where, problems)
                         return
                     problems.append("%s: JSON number %d where the document has a string (%s): "
@@ -309,6 +313,7 @@ class Discovery:
         problems = ["?" + p[1:] if p.startswith("?") else p for p in
                     self.validate_query(m, ex.get("query") or "")]
         req = ex.get("request_body") or ""
+        del self.notes[:]
         ctype = ex.get("content_type")
         if req.strip() and ctype is not None and not ctype.lower().startswith("application/json"):
             problems.append("request: a JSON body sent as Content-Type %r" % ctype)
@@ -317,6 +322,7 @@ class Discovery:
                 problems += ["request " + p for p in
                              self.validate(json.loads(req), m.request,
                                            "patch" if m.http_method == "PATCH" else "request")]
+                ex["notes"] = ["request " + n for n in self.notes]
             except ValueError as e:
                 problems.append("request: not JSON (%s)" % e)
         elif req.strip():

@@ -25,6 +25,14 @@ P = H.PROJECT
 STACK = None
 PG = None
 SEEN = set()
+NOTES = set()     # (method id, note) of bqstream's requests: accepted by Google, not as documented
+
+# int64 fields that bqstream sends as JSON numbers: Google reads them (proto3's
+# JSON mapping; its own bq CLI does the same for maximumBytesBilled), but the
+# discovery document types them as strings. Reported, and pinned here so that
+# a new one is noticed. src/fdw/fdw.c query_request(): "jobTimeoutMs" is
+# json_integer(st->ref->timeout_ms).
+KNOWN_NOTES = {("bigquery.jobs.query", "request $.jobTimeoutMs")}
 
 
 def setUpModule():
@@ -80,6 +88,9 @@ class CClientCase(unittest.TestCase):
         self.assertGreaterEqual(len(exchanges), min_requests)
         problems, seen = H.check_exchanges(exchanges)
         SEEN.update(seen)
+        for e in exchanges:
+            for n in e.get("notes", []):
+                NOTES.add((H.discovery().method_for(e["method"], e["path"]).id, n.split(":")[0]))
         self.assertEqual(problems, [])
         return exchanges
 
@@ -255,6 +266,10 @@ class Steps(CClientCase):
             "datasets.insert", "datasets.delete", "tables.insert", "tables.get", "tables.list",
             "tables.delete", "tabledata.insertAll", "jobs.query", "jobs.getQueryResults", "jobs.cancel")}
         self.assertEqual(want - SEEN, set())
+
+    def test_8_int64_sent_as_numbers(self):
+        """Only the known int64-as-number field (see KNOWN_NOTES), which Google accepts."""
+        self.assertEqual(NOTES - KNOWN_NOTES, set())
 
 
 if __name__ == "__main__":
