@@ -39,29 +39,38 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Google's own Pub/Sub emulator, for the reference suite: a package of
-# Google's apt repository (the Google Cloud CLI's "cloud-sdk" suite), not of
-# Debian's.  Installed where that repository is configured; elsewhere the
-# reference suite says that it did not run.
-GOOGLE_PACKAGE=google-cloud-cli-pubsub-emulator
-if ! dpkg-query -W -f='${Status}' "$GOOGLE_PACKAGE" 2>/dev/null | grep -q "install ok installed"; then
+# Google's own tools for the reference suites: the bq CLI and BigQuery's
+# discovery document (google-cloud-cli) for bq-reference, the Pub/Sub
+# emulator for pubsub-reference.  They are packages of Google's apt
+# repository (the Google Cloud CLI's "cloud-sdk" suite), not of Debian's:
+# installed where that repository is configured; elsewhere the suites say
+# that they did not run, which counts as a failure.
+google_missing=()
+for pkg in google-cloud-cli google-cloud-cli-pubsub-emulator; do
+	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+		google_missing+=("$pkg")
+	fi
+done
+if [ ${#google_missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" -eq 0 ] &&
 		grep -qs -E '^[^#]*cloud-sdk' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
 			/etc/apt/sources.list.d/*.sources; then
 		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
+		apt-get update -qq || true
 	fi
-	if apt-cache policy "$GOOGLE_PACKAGE" 2>/dev/null | grep -qE 'Candidate: [0-9]'; then
-		if [ "$(id -u)" -ne 0 ]; then
-			echo "install-deps: missing package: $GOOGLE_PACKAGE; run this script as root" >&2
-			exit 1
+	for pkg in "${google_missing[@]}"; do
+		if apt-cache policy "$pkg" 2>/dev/null | grep -qE 'Candidate: [0-9]'; then
+			if [ "$(id -u)" -ne 0 ]; then
+				echo "install-deps: missing package: $pkg; run this script as root" >&2
+				exit 1
+			fi
+			echo "install-deps: installing $pkg"
+			apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
+		else
+			echo "install-deps: $pkg is not available (Google's apt repository is not configured):" \
+				"the reference suites that need it will not run" >&2
 		fi
-		echo "install-deps: installing $GOOGLE_PACKAGE"
-		apt-get install -y -qq --no-install-recommends "$GOOGLE_PACKAGE" >/dev/null
-	else
-		echo "install-deps: $GOOGLE_PACKAGE is not available (Google's apt repository is not configured):" \
-			"the reference suite will not run"
-	fi
+	done
 fi
 
 # The official Google clients used by the conformance tests, pinned by the lock file.

@@ -2,7 +2,7 @@
 # The whole bqstream test suite, as the README gives it and CI runs it:
 #   installs dependencies, builds and installs the extension, starts the local
 #   emulator on free ports, then runs the emulator's own tests, pg_regress
-#   (throwaway instance, library preloaded), the TAP suite, the reference
+#   (throwaway instance, library preloaded), the TAP suite, the pubsub-reference
 #   suite against Google's own Pub/Sub emulator and the conformance tests
 #   with Google's official Node clients. Stops everything it started, even
 #   on failure, and ends with one line "N passed, N failed".
@@ -12,18 +12,21 @@
 # they run as that user, who must be able to "make install" (or have done it).
 #
 # Usage: scripts/test.sh [suite ...]
-#   suites: emulator regress tap reference conformance fuzz chaos memcheck
-#   reference: test/reference against Google's Pub/Sub emulator (package
-#     google-cloud-cli-pubsub-emulator); without it the suite counts as
-#     failed and says that it did not run
+#   suites: emulator regress tap pubsub-reference bq-reference conformance fuzz chaos memcheck
+#   pubsub-reference: test/pubsub_reference against Google's Pub/Sub emulator
+#     (package google-cloud-cli-pubsub-emulator); without it the suite counts
+#     as failed and says that it did not run
 #   fuzz: the libFuzzer targets (fuzz/run.sh), BQSTREAM_FUZZ_SECONDS each (15)
 #   chaos: bench/chaos.py --short, the CI length of the chaos run
 #   memcheck: bench/memcheck.py with a shorter stream: leaks under valgrind
 #   BQSTREAM_PROVE_TESTS: a list of test/t files, for the tap suite to run only them
+#   bq-reference: Google's bq CLI and BigQuery's discovery document against the
+#     emulator and the C client (test/bq_reference); without Google's tools it
+#     says it did NOT run and counts as a failure
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL_SUITES=(emulator regress tap reference conformance fuzz chaos memcheck)
+ALL_SUITES=(emulator regress tap pubsub-reference bq-reference conformance fuzz chaos memcheck)
 SUITES=("${@:-${ALL_SUITES[@]}}")
 SUITE_TIMEOUT=${BQSTREAM_SUITE_TIMEOUT:-1200}
 PYTHON=/usr/bin/python3
@@ -216,21 +219,21 @@ google_pubsub_emulator() {
 	fi
 }
 
-suite_reference() {
+suite_pubsub_reference() {
 	local emulator
 	emulator=$(google_pubsub_emulator)
 	if [ -z "$emulator" ]; then
 		# never counted as passed: CI's machines have the package
-		note "suite reference did NOT run: Google's Pub/Sub emulator is not installed" \
+		note "suite pubsub-reference did NOT run: Google's Pub/Sub emulator is not installed" \
 			"(Debian package google-cloud-cli-pubsub-emulator, from Google's apt repository;" \
 			"scripts/install-deps.sh installs it where that repository is configured)"
-		record reference 0 1 "NOT RUN: no Google Pub/Sub emulator"
+		record "pubsub-reference (NOT RUN)" 0 1
 		return
 	fi
 	note "Google's Pub/Sub emulator: $emulator"
-	run_suite reference env BQSTREAM_GOOGLE_PUBSUB_EMULATOR="$emulator" \
-		make -s tapcheck PROVE_FLAGS=--timer PROVE_TESTS="test/reference/*.pl"
-	record_prove reference $?
+	run_suite pubsub-reference env BQSTREAM_GOOGLE_PUBSUB_EMULATOR="$emulator" \
+		make -s tapcheck PROVE_FLAGS=--timer PROVE_TESTS="test/pubsub_reference/*.pl"
+	record_prove pubsub-reference $?
 }
 
 suite_conformance() {
@@ -280,9 +283,42 @@ suite_memcheck() {
 	if [ "$rc" -eq 0 ]; then record memcheck 1 0; else record memcheck 0 1; fi
 }
 
+# Google's bq CLI drives the BigQuery emulator, and the emulator's answers and
+# the C client's requests are checked against BigQuery's discovery document
+# (test/bq_reference). Google's tools come from the google-cloud-cli package;
+# without them the suite did NOT run, which is never a pass.
+suite_bq_reference() {
+	local sdk=${BQSTREAM_GCLOUD_SDK_ROOT:-/usr/lib/google-cloud-sdk} f missing=
+	for f in platform/bq/bq.py platform/bundledpythonunix/bin/python3 \
+		platform/bq/discovery_next/bigquery.json; do
+		[ -e "$sdk/$f" ] || missing="$missing $sdk/$f"
+	done
+	if [ -n "$missing" ]; then
+		note "suite bq-reference did NOT run: Google's tools are missing:$missing" \
+			"(package google-cloud-cli from Google's apt repository; scripts/install-deps.sh installs it where that repository is configured)"
+		record "bq-reference (NOT RUN)" 0 1
+		return
+	fi
+	run_suite bq-reference env BQSTREAM_GCLOUD_SDK_ROOT="$sdk" \
+		BQSTREAM_BQREF_TRAFFIC="$WORK/logs/bq-reference-traffic.jsonl" \
+		"$PYTHON" -m unittest discover -s test/bq_reference -t . -v
+	local rc=$? log="$WORK/logs/bq-reference.log"
+	local ran bad skipped
+	ran=$(grep -oE '^Ran [0-9]+ tests?' "$log" | grep -oE '[0-9]+' | tail -1)
+	bad=$(grep -oE '(failures|errors)=[0-9]+' "$log" | grep -oE '[0-9]+' | sum)
+	skipped=$(grep -oE 'skipped=[0-9]+' "$log" | grep -oE '[0-9]+' | tail -1)
+	ran=${ran:-0} bad=${bad:-0} skipped=${skipped:-0}
+	# a skipped check did not run: a failure here, never a pass
+	bad=$((bad + skipped))
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	record bq-reference $((ran - bad > 0 ? ran - bad : 0)) "$bad"
+}
+
 for suite in "${SUITES[@]}"; do
 	case "$suite" in
-		emulator | regress | tap | reference | conformance | fuzz | chaos | memcheck) "suite_$suite" ;;
+		emulator | regress | tap | conformance | fuzz | chaos | memcheck) "suite_$suite" ;;
+		pubsub-reference) suite_pubsub_reference ;;
+		bq-reference) suite_bq_reference ;;
 		*) echo "test.sh: unknown suite \"$suite\" (known: ${ALL_SUITES[*]})" >&2; record "$suite" 0 1 ;;
 	esac
 done

@@ -74,15 +74,19 @@ class Job:
         self.done = threading.Event()
         self.compiled = None
         self.etag = secrets.token_urlsafe(16)
+        self.default_location = 'US'
 
     def ref(self):
-        r = {'projectId': self.project, 'location': self.location}
+        # BigQuery's jobReference always names the location (never null); a job
+        # whose location could not be settled before it ran reports the default
+        location = self.location or self.default_location
+        r = {'projectId': self.project, 'location': location}
         if self.job_id is not None:
-            r = {'projectId': self.project, 'jobId': self.job_id, 'location': self.location}
+            r = {'projectId': self.project, 'jobId': self.job_id, 'location': location}
         return r
 
     def ref_text(self):
-        return '%s:%s.%s' % (self.project, self.location, self.job_id)
+        return '%s:%s.%s' % (self.project, self.location or self.default_location, self.job_id)
 
     def fail(self, http_code, status, reason, message):
         self.error = (http_code, status, reason, message)
@@ -140,6 +144,9 @@ class JobManager:
         location = requested_location or None
         job = Job(project, None if dry_run else (job_id or self.new_job_id()), location,
                   requested_location, config, labels, dry_run, delay)
+        job.default_location = self.default_location
+        if job.location is None and delay > 0 and not dry_run:
+            job.location = self._settle_location(job)
         if not dry_run:
             with self.lock:
                 key = (project, job.job_id)
@@ -160,6 +167,22 @@ class JobManager:
         else:
             self._execute(job)
         return job
+
+    def _settle_location(self, job):
+        """Where a query job without a requested location runs: BigQuery settles it
+        when the job is inserted, from the tables the query names, so a job still
+        running already reports it. None when the query names none (or fails:
+        its error comes when it runs)."""
+        try:
+            node = parse(job.config.get('query') or '')
+            if not isinstance(node, N.Select):
+                return None
+            ctx = self._context(job, job.config)
+            with self.store.lock:
+                compile_query(node, ctx)
+            return next(iter(sorted(ctx.locations)), None)
+        except Exception:  # noqa: BLE001 - the job reports its error when it runs
+            return None
 
     def _expire_request_ids(self):
         cutoff = time.time() - REQUEST_ID_TTL_S

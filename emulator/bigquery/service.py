@@ -32,6 +32,9 @@ MAX_PAGE_BYTES = 10 * 1000 * 1000
 DEFAULT_TIMEOUT_MS = 10000
 MAX_TIMEOUT_MS = 200000
 TABLEDATA_DEFAULT_ROWS = 100000
+# fields of jobs.query's QueryRequest that are not in the job's configuration.query
+# (JobConfigurationQuery): the job's location is in its jobReference
+QUERY_REQUEST_ONLY = ('location',)
 
 
 def _err(code, status, message, reason):
@@ -212,15 +215,17 @@ class BigQueryService:
         return r
 
     def _table_resource(self, req, t, full=True):
-        r = {'kind': 'bigquery#table',
-             'etag': _etag(t.modified_ms, t.version),
-             'id': t.ref_text(),
-             'selfLink': '%s/projects/%s/datasets/%s/tables/%s' % (
-                 self._base(req), t.project, t.dataset, t.table_id),
-             'tableReference': {'projectId': t.project, 'datasetId': t.dataset,
-                                'tableId': t.table_id},
-             'type': t.type,
-             'creationTime': str(t.creation_ms)}
+        """A Table resource (tables.get/insert/patch), or with full=False one item
+        of tables.list, which has fewer fields (no etag, selfLink, schema…)."""
+        r = {'kind': 'bigquery#table', 'id': t.ref_text()}
+        if full:
+            r['etag'] = _etag(t.modified_ms, t.version)
+            r['selfLink'] = '%s/projects/%s/datasets/%s/tables/%s' % (
+                self._base(req), t.project, t.dataset, t.table_id)
+        r.update({'tableReference': {'projectId': t.project, 'datasetId': t.dataset,
+                                     'tableId': t.table_id},
+                  'type': t.type,
+                  'creationTime': str(t.creation_ms)})
         if t.partition_field:
             tp = {'type': t.partition_type or 'DAY', 'field': t.partition_field}
             if t.partition_expiration_ms is not None:
@@ -229,6 +234,11 @@ class BigQueryService:
         if t.clustering:
             r['clustering'] = {'fields': list(t.clustering)}
         if not full:
+            if t.type == 'VIEW':
+                r['view'] = {'useLegacySql': False}
+            for k in ('labels', 'friendlyName', 'expirationTime'):
+                if k in t.extra:
+                    r[k] = t.extra[k]
             return r
         r['schema'] = {'fields': [f.resource() for f in t.fields]}
         r['lastModifiedTime'] = str(t.modified_ms)
@@ -277,8 +287,8 @@ class BigQueryService:
         except S.SchemaError as e:
             raise _invalid(e.message) from None
         location = body.get('location') or self.location
-        extra = {k: body[k] for k in ('labels', 'description', 'friendlyName',
-                                      'defaultTableExpirationMs') if k in body}
+        extra = _int64_fields({k: body[k] for k in ('labels', 'description', 'friendlyName',
+                                                    'defaultTableExpirationMs') if k in body})
         with self.store.lock:
             if self.store.get_dataset(p, d) is not None:
                 raise _err(409, 'ALREADY_EXISTS', 'Already Exists: Dataset %s:%s' % (p, d),
@@ -295,9 +305,8 @@ class BigQueryService:
             ds = self._dataset(p, d)
             if body.get('location') and body['location'].lower() != ds.location.lower():
                 raise _invalid('Cannot change dataset location')
-            for k in ('labels', 'description', 'friendlyName', 'defaultTableExpirationMs'):
-                if k in body:
-                    ds.extra[k] = body[k]
+            ds.extra.update(_int64_fields({k: body[k] for k in (
+                'labels', 'description', 'friendlyName', 'defaultTableExpirationMs') if k in body}))
             ds.modified_ms = int(time.time() * 1000)
             self.store.conn.execute('UPDATE bq_datasets SET extra = ?, modified_ms = ? '
                                     'WHERE project = ? AND dataset = ?',
@@ -356,8 +365,8 @@ class BigQueryService:
 
     def _table_meta(self, p, d, body):
         S.check_table_id((body.get('tableReference') or {}).get('tableId'))
-        extra = {k: body[k] for k in ('labels', 'description', 'friendlyName',
-                                      'expirationTime') if k in body}
+        extra = _int64_fields({k: body[k] for k in ('labels', 'description', 'friendlyName',
+                                                    'expirationTime') if k in body})
         view = body.get('view')
         mv = body.get('materializedView')
         if view and mv:
@@ -394,6 +403,11 @@ class BigQueryService:
             return meta
         schema = body.get('schema') or {}
         fields = S.fields_from_resource(schema.get('fields') or [])
+        if not fields:
+            # BigQuery creates it and takes the schema from a later load or patch,
+            # neither of which the emulator has: a clear 400, never a 500
+            raise S.SchemaError('Tables without a schema are not supported by the emulator: '
+                                'give schema.fields')
         pf, ptype, pexp = S.partitioning(fields, body.get('timePartitioning'))
         if body.get('rangePartitioning'):
             raise S.SchemaError('Integer range partitioning is not supported by the emulator')
@@ -412,7 +426,15 @@ class BigQueryService:
         return meta
 
     def tables_get(self, req, p, d, t):
-        return self._table_resource(req, self._table(p, d, t))
+        tb = self._table(p, d, t)
+        r = self._table_resource(req, tb)
+        sel = req.query.get('selectedFields')
+        if sel and 'schema' in r:
+            # only those fields, as tabledata.list with the same selectedFields sends them
+            # (Google's bq head zips one with the other)
+            r['schema'] = {'fields': [r['schema']['fields'][i]
+                                      for i in _selected_columns(tb, sel)]}
+        return r
 
     def tables_patch(self, req, p, d, t):
         """Metadata-only patch (description, labels, friendlyName, expirationTime)."""
@@ -425,9 +447,8 @@ class BigQueryService:
                 old = tb.meta()['fields']
                 if new != old:
                     raise _invalid('Schema changes are not supported by the emulator')
-            for k in ('labels', 'description', 'friendlyName', 'expirationTime'):
-                if k in body:
-                    tb.extra[k] = body[k]
+            tb.extra.update(_int64_fields({k: body[k] for k in (
+                'labels', 'description', 'friendlyName', 'expirationTime') if k in body}))
             tb.modified_ms = int(time.time() * 1000)
             self.store.conn.execute('UPDATE bq_tables SET meta = ? WHERE id = ?',
                                     (json.dumps(tb.meta()), tb.key))
@@ -544,16 +565,7 @@ class BigQueryService:
         int64_ts = _bool(q.get('formatOptions.useInt64Timestamp'))
         if q.get('formatOptions.timestampOutputFormat') in ('INT64',):
             int64_ts = True
-        cols = list(range(len(tb.fields)))
-        sel = q.get('selectedFields')
-        if sel:
-            by = {f.name.lower(): i for i, f in enumerate(tb.fields)}
-            cols = []
-            for name in sel.split(','):
-                name = name.strip()
-                if name.lower() not in by:
-                    raise _invalid('Invalid field selection %s' % name)
-                cols.append(by[name.lower()])
+        cols = _selected_columns(tb, q.get('selectedFields'))
         fetched = self.store.list_rows(tb, after, max_results, start_index)
         columns = [(tb.fields[i].name, tb.fields[i].type, False) for i in cols]
         enc = self._row_encoder(columns, int64_ts)
@@ -633,7 +645,10 @@ class BigQueryService:
             return {'kind': kind, 'jobReference': job.ref(), 'jobComplete': False}
         if job.error:
             raise job.api_error()
-        out = {'kind': kind, 'etag': job.etag, 'jobReference': job.ref(), 'jobComplete': True}
+        out = {'kind': kind}
+        if not query_response:      # QueryResponse has no etag, GetQueryResultsResponse has
+            out['etag'] = job.etag
+        out.update(jobReference=job.ref(), jobComplete=True)
         r = job.result
         if r is None:   # DDL
             out.update({'totalBytesProcessed': '0', 'cacheHit': False})
@@ -694,8 +709,13 @@ class BigQueryService:
                                conf.get('labels') or {}, dry)
         return self._job_resource(req, job)
 
-    def _job_resource(self, req, job):
-        qconf = dict(job.config)
+    def _job_resource(self, req, job, list_item=False):
+        """A Job resource, or with list_item=True one item of jobs.list (which
+        has state and errorResult at its top level, and no etag or selfLink)."""
+        qconf = {k: v for k, v in job.config.items() if k not in QUERY_REQUEST_ONLY}
+        mbb = qconf.get('maximumBytesBilled')
+        if isinstance(mbb, int) and not isinstance(mbb, bool):
+            qconf['maximumBytesBilled'] = str(mbb)     # int64: a string in every answer
         if qconf.get('useLegacySql') is True:
             qconf['useLegacySql'] = True
         qconf.setdefault('priority', 'INTERACTIVE')
@@ -737,14 +757,20 @@ class BigQueryService:
         if job.done.is_set() and job.error:
             status['errorResult'] = job.error_proto()
             status['errors'] = [job.error_proto()]
-        r = {'kind': 'bigquery#job', 'etag': job.etag,
-             'jobReference': job.ref(),
+        r = {'kind': 'bigquery#job', 'jobReference': job.ref(),
              'configuration': conf, 'statistics': stats, 'status': status,
              'user_email': 'emulator@bqstream.local', 'principal_subject': 'user:emulator'}
         if job.job_id:
             r['id'] = job.ref_text()
-            r['selfLink'] = '%s/projects/%s/jobs/%s?location=%s' % (
-                self._base(req), job.project, job.job_id, job.location)
+        if list_item:
+            r['state'] = status['state']
+            if 'errorResult' in status:
+                r['errorResult'] = status['errorResult']
+        else:
+            r['etag'] = job.etag
+            if job.job_id:
+                r['selfLink'] = '%s/projects/%s/jobs/%s?location=%s' % (
+                    self._base(req), job.project, job.job_id, job.ref()['location'])
         return r
 
     def jobs_get(self, req, p, job_id):
@@ -774,14 +800,7 @@ class BigQueryService:
         page, token = _page(jobs, req.query, 50)
         out = {'kind': 'bigquery#jobList', 'etag': _etag(len(jobs))}
         if page:
-            items = []
-            for j in page:
-                jr = self._job_resource(req, j)
-                jr['state'] = jr['status']['state']
-                if 'errorResult' in jr['status']:
-                    jr['errorResult'] = jr['status']['errorResult']
-                items.append(jr)
-            out['jobs'] = items
+            out['jobs'] = [self._job_resource(req, j, list_item=True) for j in page]
         if token:
             out['nextPageToken'] = token
         return out
@@ -874,6 +893,22 @@ def _schema_fields(columns):
     return out
 
 
+def _selected_columns(tb, sel):
+    """Indexes of the fields a selectedFields list names, in the table's schema
+    order whatever the list's order (as BigQuery answers), each once; all
+    fields without a list."""
+    if not sel:
+        return list(range(len(tb.fields)))
+    by = {f.name.lower(): i for i, f in enumerate(tb.fields)}
+    wanted = set()
+    for name in sel.split(','):
+        name = name.strip()
+        if name.lower() not in by:
+            raise _invalid('Invalid field selection %s' % name)
+        wanted.add(by[name.lower()])
+    return sorted(wanted)
+
+
 def _row_error(e):
     return {'reason': e.reason, 'location': e.location, 'debugInfo': '', 'message': e.message}
 
@@ -934,6 +969,22 @@ def _page(items, query, default_max):
     if nxt < len(items):
         return page, base64.urlsafe_b64encode(('o%d' % nxt).encode()).decode().rstrip('=')
     return page, None
+
+
+INT64_METADATA = ('defaultTableExpirationMs', 'defaultPartitionExpirationMs', 'expirationTime')
+
+
+def _int64_fields(extra):
+    """int64 metadata fields as BigQuery echoes them: decimal strings (a client may
+    send a JSON number, which proto3's JSON mapping accepts)."""
+    for k in INT64_METADATA:
+        if k in extra and extra[k] is not None:
+            v = extra[k]
+            if isinstance(v, bool) or not (isinstance(v, int) or
+                                           (isinstance(v, str) and v.lstrip('-').isdigit())):
+                raise _invalid('Invalid value for %s: %s' % (k, v))
+            extra[k] = str(int(v))
+    return extra
 
 
 def _etag(*parts):

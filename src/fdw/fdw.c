@@ -1254,7 +1254,9 @@ query_request(BqScanState *st)
 	if (st->ref->use_query_cache >= 0)
 		json_object_set_new(body, "useQueryCache", json_boolean(st->ref->use_query_cache));
 	if (st->ref->timeout_ms > 0)
-		json_object_set_new(body, "jobTimeoutMs", json_integer(st->ref->timeout_ms));
+		/* an int64, which Google's JSON carries as a string */
+		json_object_set_new(body, "jobTimeoutMs",
+							json_string(psprintf("%d", st->ref->timeout_ms)));
 	return body;
 }
 

@@ -79,7 +79,8 @@ class Parser:
         if t.kind == 'kw':
             return 'keyword %s' % t.value
         if t.kind == 'ident':
-            return 'identifier %s' % ('`%s`' % t.value if t.raw_ident else t.value)
+            # as BigQuery words it: Unexpected identifier "SELEC" at [1:1]
+            return 'identifier %s' % ('`%s`' % t.value if t.raw_ident else '"%s"' % t.value)
         if t.kind == 'string':
             return 'string literal %s' % _quote(t.value)
         if t.kind in ('int', 'float'):
@@ -144,7 +145,8 @@ class Parser:
         if self.tok.kind != 'eof':
             if self.toks[self.i - 1].kind == 'op' and self.toks[self.i - 1].value == ';':
                 raise unsupported('A script with several statements', self.tok.pos)
-            self.error()
+            # BigQuery: "Expected end of input but got keyword SELECT at [2:1]"
+            self.error('Syntax error: Expected end of input but got %s' % self.describe(self.tok))
         return node
 
     # ------------------------------------------------------------ queries
