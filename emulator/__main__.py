@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 
-from .core import journal
+from .core import federation, journal
 from .core.counters import Counters
 from .core.faults import FaultInjector, validate as validate_faults
 from .core.errors import ApiError
@@ -80,6 +80,7 @@ def build_parser(service_classes):
     f.add_argument("--fault-methods", default=None, metavar="NAMES",
                    help="comma-separated API method names the faults apply to (default: all)")
     f.add_argument("--fault-seed", type=int, default=None, help="seed for reproducible fault sequences")
+    federation.add_arguments(p)
     journal.add_arguments(p)
     for cls in service_classes:
         cls.add_arguments(p)
@@ -152,9 +153,17 @@ def main(argv=None):
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
 
     try:
-        auth = TokenAuthority(args.auth_public_key) if args.auth_public_key else None
+        auth = TokenAuthority(args.auth_public_key, args.auth_refresh_token) if args.auth_public_key else None
     except (OSError, ValueError) as e:
         raise SystemExit("emulator: cannot use --auth-public-key: %s" % e)
+    keyless = (args.auth_subject_token or args.auth_audience or args.auth_impersonable
+               or args.auth_refresh_token)
+    if keyless and auth is None:
+        raise SystemExit("emulator: --auth-subject-token, --auth-audience, --auth-impersonable and "
+                         "--auth-refresh-token need auth mode (--auth-public-key)")
+    if auth is not None:
+        auth.federation = federation.Federation(auth, args.auth_subject_token, args.auth_audience,
+                                                args.auth_impersonable)
 
     lock_fd = lock_data_dir(args.data_dir) if args.data_dir else None
     ports, services = [], []

@@ -5,7 +5,11 @@ one by posting an RS256-signed JWT to its key's token_uri (the jwt-bearer
 grant). In auth mode each service port also serves POST /token, verifies the
 JWT's signature against the public key a test generated, checks the claims as
 Google's token endpoint does, and issues an opaque access token that the APIs
-then require. Without the flag nothing here runs and no credential is checked.
+then require. gcloud user credentials (authorized_user) get theirs with the
+refresh_token grant, for the refresh tokens given with --auth-refresh-token.
+Without the flag nothing here runs and no credential is checked. The keyless
+kinds (STS token exchange, service-account impersonation) are in
+federation.py; their tokens are issued and checked here too.
 
 The signature is verified with the `openssl` command so that the emulator
 stays standard-library-only.
@@ -25,6 +29,7 @@ from urllib.parse import parse_qsl
 from .errors import ApiError
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+REFRESH_TOKEN = "refresh_token"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 TOKEN_LIFETIME_S = 3600
 MAX_ASSERTION_LIFETIME_S = 3600
@@ -51,11 +56,13 @@ def _b64url_decode(part):
 class TokenAuthority:
     """Verifies jwt-bearer assertions and remembers the tokens it issued."""
 
-    def __init__(self, public_key_path):
+    def __init__(self, public_key_path, refresh_tokens=()):
         with open(public_key_path, "rb") as f:
             if b"PUBLIC KEY" not in f.read():
                 raise ValueError("%s is not a PEM public key" % public_key_path)
         self.public_key_path = public_key_path
+        self.refresh_tokens = list(refresh_tokens)
+        self.federation = None      # federation.Federation, set by __main__
         self._tokens = {}
         self._lock = threading.Lock()
 
@@ -65,6 +72,8 @@ class TokenAuthority:
         if "application/x-www-form-urlencoded" not in (content_type or ""):
             raise OAuthError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded.")
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("grant_type") == REFRESH_TOKEN:
+            return self._refresh(form)
         if form.get("grant_type") != JWT_BEARER:
             raise OAuthError(400, "unsupported_grant_type", "Invalid grant_type: %s" % form.get("grant_type", ""))
         assertion = form.get("assertion", "")
@@ -73,14 +82,25 @@ class TokenAuthority:
         out["scope"] = claims.get("scope", "")
         return out
 
-    def issue_token(self):
+    def _refresh(self, form):
+        """The refresh_token grant of gcloud user credentials: Google wants the
+        OAuth client too, and answers invalid_grant for an unknown token."""
+        if not form.get("client_id") or not form.get("client_secret"):
+            raise OAuthError(401, "invalid_client", "The OAuth client was not found.")
+        if form.get("refresh_token") not in self.refresh_tokens:
+            raise OAuthError(400, "invalid_grant", "Bad Request")
+        out = self.issue_token()
+        out["scope"] = "https://www.googleapis.com/auth/cloud-platform"
+        return out
+
+    def issue_token(self, lifetime=TOKEN_LIFETIME_S):
         """A fresh Bearer token, as the token endpoint and the metadata server give."""
         token = "ya29.emulator-" + secrets.token_urlsafe(32)
         with self._lock:
             now = time.time()
             self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
-            self._tokens[token] = now + TOKEN_LIFETIME_S
-        return {"access_token": token, "expires_in": TOKEN_LIFETIME_S, "token_type": "Bearer"}
+            self._tokens[token] = now + lifetime
+        return {"access_token": token, "expires_in": lifetime, "token_type": "Bearer"}
 
     def _verify(self, assertion, token_url):
         parts = assertion.split(".")

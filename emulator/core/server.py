@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
 from .errors import ApiError
+from .federation import STS_PATH
 from .oauth import OAuthError
 
 METADATA_TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
@@ -104,6 +105,8 @@ class ServicePort:
         self.faults = faults
         self.name = service.name
         counters.declare("faults_injected", "faults_dropped", "faults_lost", "response_bytes", "response_bytes_sent")
+        if auth is not None:
+            counters.declare("sts_token_exchanges", "impersonations", "identity_tokens_served")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_cls = type("_Server_" + self.name, (_Server,), {"address_family": family})
         self.httpd = server_cls((host, port), _Handler)
@@ -229,6 +232,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._token(req, ctx)
                 self._log(req, t0)
                 return
+            if ctx.auth.federation is not None and ctx.auth.federation.handles(self.command, path):
+                self._federation(req, ctx, ctx.auth.federation)
+                self._log(req, t0)
+                return
             if path == METADATA_TOKEN_PATH and self.command == "GET":
                 self._metadata_token(ctx)
                 self._log(req, t0)
@@ -309,6 +316,30 @@ class _Handler(BaseHTTPRequestHandler):
         except OAuthError as e:
             code, out = e.http_code, e.body
         self._send(code, json.dumps(out, separators=(",", ":")).encode(), ctx, count=False)
+
+    def _federation(self, req, ctx, fed):
+        """STS, IAM Credentials and the identity provider of auth mode (see
+        core/federation.py), counted apart from the API requests."""
+        if req.method == "GET":
+            ctx.counters.incr("identity_tokens_served")
+            code, content_type, body, headers = fed.identity(req.path, self.headers)
+            self._send(code, body, ctx, content_type=content_type, extra_headers=headers, count=False)
+            return
+        if req.path == STS_PATH:
+            ctx.counters.incr("sts_token_exchanges")
+            try:
+                out, code = fed.exchange(req.body, self.headers.get("Content-Type")), 200
+            except OAuthError as e:
+                code, out = e.http_code, e.body
+            self._send(code, json.dumps(out, separators=(",", ":")).encode(), ctx, count=False)
+            return
+        ctx.counters.incr("impersonations")
+        try:
+            out = fed.generate_access_token(req.path, req.body, self.headers.get("Authorization"))
+        except ApiError as e:
+            self._send_error(e, ctx, count=False)
+            return
+        self._send(200, json.dumps(out, separators=(",", ":")).encode(), ctx, count=False)
 
     def _metadata_token(self, ctx):
         """The GCE metadata server's token path, so clients' metadata mode can be
