@@ -586,6 +586,8 @@ gcp_http_start(const GcpHttpRequest *req)
 		append_header(call, psprintf("Authorization: Bearer %s", req->bearer_token));
 	if (req->extra_header)
 		append_header(call, req->extra_header);
+	for (const char *const *h = req->more_headers; h && *h; h++)
+		append_header(call, *h);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call->headers);
 
 	submit_attempt(call);

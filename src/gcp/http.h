@@ -30,6 +30,8 @@ typedef struct GcpHttpRequest
 	size_t		body_len;
 	const char *bearer_token;	/* NULL: no Authorization header */
 	const char *extra_header;	/* one "Name: value" header, or NULL */
+	const char *const *more_headers;	/* NULL-terminated "Name: value" list,
+										 * or NULL */
 	bool		retry;			/* retry 408/429/5xx and transport errors */
 	int			deadline_ms;	/* total time including retries; 0 = default */
 	int			attempt_timeout_ms; /* one attempt; 0 = bqstream.http_timeout */
