@@ -33,6 +33,7 @@
 #include "utils/guc.h"
 
 #include "fdw/query_check.h"
+#include "gcp/auth.h"
 #include "gcp/gcp_json.h"
 #include "gcp/options.h"
 #include "gcp/policy.h"
@@ -254,21 +255,32 @@ static const BqOption bq_options[] = {
 };
 
 /*
- * Check an inline service-account key without ever quoting it: name the
- * missing or wrong field only.
+ * Check an inline credential without ever quoting it: name the missing or
+ * wrong field only.  External accounts and impersonated service accounts
+ * are checked by auth.c's own parser, with the rules for their URLs and
+ * files.
  */
 static void
-check_credentials_json(const char *value, bool restricted)
+check_credentials_json(const char *value, bool restricted, bool may_read_files)
 {
 	json_error_t jerr;
 	json_t	   *key = json_loads(value, JSON_REJECT_DUPLICATES, &jerr);
+	const char *type = json_string_value(json_object_get(key, "type"));
 	const char *problem = NULL;
+
+	if (key != NULL && json_is_object(key) && type != NULL &&
+		(strcmp(type, "external_account") == 0 ||
+		 strcmp(type, "impersonated_service_account") == 0))
+	{
+		json_decref(key);
+		gcp_auth_check_credential_json(value, restricted, may_read_files);
+		return;
+	}
 
 	if (key == NULL || !json_is_object(key))
 		problem = "The value is not a JSON object.";
-	else if (!json_is_string(json_object_get(key, "type")) ||
-			 strcmp(json_string_value(json_object_get(key, "type")), "service_account") != 0)
-		problem = "Field \"type\" must be \"service_account\".";
+	else if (type == NULL || strcmp(type, "service_account") != 0)
+		problem = "Field \"type\" must be \"service_account\", \"external_account\" or \"impersonated_service_account\".";
 	else if (!json_is_string(json_object_get(key, "client_email")))
 		problem = "Field \"client_email\" is missing.";
 	else if (!json_is_string(json_object_get(key, "private_key")))
@@ -371,7 +383,9 @@ bqstream_fdw_validator(PG_FUNCTION_ARGS)
 		}
 
 		if (strcmp(opt->name, "credentials_json") == 0)
-			check_credentials_json(value, !superuser());
+			check_credentials_json(value, !superuser(),
+								   superuser() ||
+								   has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES));
 
 		if (strcmp(opt->name, "pubsub_endpoint") == 0 ||
 			strcmp(opt->name, "bigquery_endpoint") == 0)
