@@ -431,6 +431,77 @@ def regression_seeds():
         bytes([0, 1]) + b'{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT\\n\\u001b[31mFORGED LOG LINE"}}')
 
 
+def keyless_seeds():
+    """External accounts and impersonated service accounts for sa_key: byte 0
+    bits 0-1 how the credential arrives (3: credentials_json past the option
+    validator), 2-5 the status, 6 a restricted role, 7 one that may read
+    server files.  The private key of the key-json seed signs the source
+    key's JWT; the harness writes the subject token file."""
+    with open(os.path.join(CORPUS, 'sa_key', 'key-json'), 'rb') as f:
+        pem = json.loads(f.read()[1:].decode())['private_key']
+    sts = 'https://sts.googleapis.com/v1/token'
+    iam = ('https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/'
+           'loader@fuzz-project.iam.gserviceaccount.com:generateAccessToken')
+    audience = '//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/p/providers/x'
+    restricted, files = 0x40, 0x80
+
+    def external(source, **kw):
+        c = {"type": "external_account", "audience": audience,
+             "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": sts,
+             "credential_source": source}
+        c.update(kw)
+        return json.dumps(c)
+
+    def impersonated(source, **kw):
+        c = {"type": "impersonated_service_account", "service_account_impersonation_url": iam,
+             "delegates": [], "source_credentials": source}
+        c.update(kw)
+        return json.dumps(c)
+
+    user = {"type": "authorized_user", "client_id": "764086051850-fuzz.apps.googleusercontent.com",
+            "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty-fuzz", "refresh_token": "1//0fuzz-refresh-token-0123456789abcdef"}
+    key = {"type": "service_account", "private_key": pem, "private_key_id": "k1",
+           "client_email": "source@fuzz-project.iam.gserviceaccount.com", "token_uri": "https://oauth2.googleapis.com/token"}
+    azure = {"url": "https://login.googleapis.com/metadata/identity/oauth2/token?api-version=2018-02-01",
+             "headers": {"Metadata": "True", "Authorization": "Bearer fuzz-header-secret-0123456789abcdef"},
+             "format": {"type": "json", "subject_token_field_name": "access_token"}}
+    both = ('{"access_token":"ya29.fuzz-sts","expires_in":3599,"token_type":"Bearer",'
+            '"issued_token_type":"urn:ietf:params:oauth:token-type:access_token",'
+            '"accessToken":"ya29.fuzz-impersonated","expireTime":"2099-01-01T00:00:00.123Z"}')
+
+    def seed(name, mode, status_index, text, answer=None):
+        data = bytes([mode | (status_index << 2)]) + text.encode()
+        if answer is not None:
+            data += b'\0' + answer.encode()
+        put('sa_key', name, data)
+
+    seed('external-file', 0, 0, external({"file": "/tmp/bqfuzz-subject-token"}))
+    seed('external-url-json-impersonate', 0 | restricted, 0,
+         external(azure, service_account_impersonation_url=iam,
+                  service_account_impersonation={"token_lifetime_seconds": 1200}), both)
+    seed('external-url-text-workforce', 1, 0,
+         external({"url": "https://metadata.googleapis.com/computeMetadata/v1/instance/service-accounts/default/identity"},
+                  audience='//iam.googleapis.com/locations/global/workforcePools/p/providers/x',
+                  workforce_pool_user_project='123', client_id='cid', client_secret='fuzz-client-secret-0123456789'))
+    seed('external-adc-impersonate', 2, 0,
+         external({"file": "/tmp/bqfuzz-subject-token", "format": {"type": "text"}},
+                  service_account_impersonation_url=iam), both)
+    seed('external-sts-refused', 0, 4, external({"file": "/tmp/bqfuzz-subject-token"}),
+         '{"error":"invalid_grant","error_description":"The subject token eyJhbGciOiJSUzI1NiJ9.fuzz-subject-token-5e1d3c7a9b is invalid."}')
+    seed('external-validator-file', 3 | restricted, 0, external({"file": "/tmp/bqfuzz-subject-token"}))
+    seed('external-validator-file-reader', 3 | restricted | files, 0, external({"file": "/tmp/bqfuzz-subject-token"}))
+    seed('external-untrusted', 3 | restricted, 0, external(azure, token_url='http://127.0.0.1:1/v1/token'))
+    seed('external-executable', 0, 0, external({"executable": {"command": "/bin/true", "timeout_millis": 5000}}))
+    seed('external-aws', 0, 0, external({"environment_id": "aws1", "region_url": "http://169.254.169.254/region",
+                                         "regional_cred_verification_url": "https://sts.{region}.amazonaws.com"}))
+    seed('impersonated-user', 2, 0, impersonated(user), both)
+    seed('impersonated-key', 3 | restricted, 0, impersonated(key, delegates=["hop@fuzz-project.iam.gserviceaccount.com"]), both)
+    seed('impersonated-refused', 0, 6, impersonated(user),
+         '{"error":{"code":403,"message":"Permission \'iam.serviceAccounts.getAccessToken\' denied on resource (or it may not exist).","status":"PERMISSION_DENIED"}}')
+    seed('impersonated-bad-expiry', 0, 0, impersonated(key),
+         '{"access_token":"ya29.src","accessToken":"ya29.imp","expireTime":"tomorrow"}')
+
+
 def main():
     live = '--no-emulator' not in sys.argv[1:]
     for t in TARGETS:
@@ -438,6 +509,7 @@ def main():
     static_seeds()
     query_check_seeds()
     sa_key_seeds()
+    keyless_seeds()
     if live:
         live_seeds()
     regression_seeds()

@@ -1275,9 +1275,13 @@ escape_json(StringInfo buf, const char *str)
  * ---------------------------------------------------------------------
  */
 
+void		(*bqfuzz_open_hook) (const char *name) = NULL;
+
 FILE *
 AllocateFile(const char *name, const char *mode)
 {
+	if (bqfuzz_open_hook)
+		bqfuzz_open_hook(name);
 	return fopen(name, mode);
 }
 

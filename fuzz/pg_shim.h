@@ -39,6 +39,9 @@ extern void bqfuzz_print_error(void);
 /* Called by errfinish() for every report, at any level, once formatted. */
 extern void (*bqfuzz_report_hook) (const ErrorData *edata);
 
+/* Called by AllocateFile() with the file's name, when set. */
+extern void (*bqfuzz_open_hook) (const char *name);
+
 /* Count of reports seen at each level since start (for the harnesses' own use). */
 extern uint64 bqfuzz_reports_at_error;
 

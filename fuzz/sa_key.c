@@ -2,36 +2,51 @@
  *
  * sa_key.c (fuzz target "sa_key")
  *	  Fuzzes src/gcp/auth.c (#included here for its static token cache)
- *	  through its entry point gcp_auth_token(): parse_credential() of a
- *	  service-account key (or, through Application Default Credentials,
- *	  gcloud's authorized_user credentials), read_credential_file(),
- *	  make_jwt() with its PEM parsing and RS256 signing by OpenSSL, the
- *	  form posted to the key's token_uri, read_token_answer() of the token
- *	  endpoint's answer, and the messages of report_token_failure().  HTTP
- *	  is fake_http.c: the token endpoint answers with the second part of
- *	  the input.
+ *	  through its entry points gcp_auth_token() and, for the option
+ *	  validator, gcp_auth_check_credential_json(): parse_credential() of a
+ *	  service-account key, an external account or an impersonated service
+ *	  account (or, through Application Default Credentials, gcloud's
+ *	  authorized_user credentials), read_credential_file(), make_jwt() with
+ *	  its PEM parsing and RS256 signing by OpenSSL, the form posted to the
+ *	  key's token_uri, the subject token's file or URL and its format, the
+ *	  STS token exchange, generateAccessToken, read_token_answer() and
+ *	  read_impersonation_answer(), the trust rule for restricted roles
+ *	  (policy.c's gcp_endpoint_trusted() with no allowed endpoints: only
+ *	  Google's), and the messages of report_token_failure().  HTTP is
+ *	  fake_http.c: a GET (a credential_source URL) is answered with a
+ *	  subject token, every POST (token endpoint, STS, IAM Credentials) with
+ *	  the second part of the input.
  *
  * Input: byte 0 picks how the key arrives (bits 0-1: the user mapping's
- * credentials_json, credentials_file, or GOOGLE_APPLICATION_CREDENTIALS)
- * and the token endpoint's HTTP status (bits 2-5); then the key's JSON
- * text; then, after a NUL byte, the token endpoint's answer (without one,
- * a valid token answer).
+ * credentials_json, credentials_file, GOOGLE_APPLICATION_CREDENTIALS, or
+ * credentials_json past the option validator first), the endpoints' HTTP
+ * status (bits 2-5), whether the role is restricted (bit 6: not a
+ * superuser) and whether it may read server files (bit 7, for the
+ * validator); then the key's JSON text; then, after a NUL byte, the
+ * endpoints' answer (without one, a valid answer of each kind).  The
+ * subject token file BQFUZZ_SUBJECT_FILE holds a subject token.
  *
  * A bug is any ASan/UBSan/leak report, a report at FATAL, or:
  *	no_key_material	 an error message (message, detail, hint, context)
- *					 quotes 24 bytes or more of the key's private_key,
- *					 client_secret or refresh_token, or of the signed
- *					 assertion.  (Windows of those secrets that also occur
- *					 in a field that is no secret, in the token endpoint's
- *					 answer or in auth.c's own default URLs are not
- *					 counted.)
+ *					 quotes 24 bytes or more of the key's (or its source
+ *					 credential's) private_key, client_secret or
+ *					 refresh_token, of a credential_source header value, of
+ *					 the subject token, or of the signed assertion.
+ *					 (Windows of those secrets that also occur in a field
+ *					 that is no secret, in the endpoints' answer or in
+ *					 auth.c's own default URLs are not counted.)
  *	jwt_well_formed	 the assertion posted is not three base64url parts
  *					 whose header and claims are JSON objects with "alg"
  *					 "RS256", "iss" = the key's client_email, "aud" = its
  *					 token_uri, "kid" = its private_key_id.
  *	token_right		 a token is returned that is not the endpoint's
- *					 access_token (from a 2xx answer), or none is returned
- *					 without an ERROR.
+ *					 access_token (from a 2xx answer), or its accessToken
+ *					 for a credential that impersonates, or none is
+ *					 returned without an ERROR.
+ *	trusted_only	 for a restricted role, a request goes to a URL that is
+ *					 not one of Google's https endpoints; or the validator
+ *					 accepted, for a role that may not read server files, a
+ *					 credential whose subject token was then read from one.
  *	message_safe	 the endpoint's text reaches a message with control
  *					 characters (clip() makes it printable ASCII).  Fields
  *					 of the key itself (client_email, token_uri) are quoted
@@ -61,8 +76,19 @@ static size_t token_answer_len;
 static long token_status;
 static char key_path[64];
 
+/* what a credential_source file or URL holds, a secret */
+#define SUBJECT_TOKEN "eyJhbGciOiJSUzI1NiJ9.fuzz-subject-token-5e1d3c7a9b.c2lnbmF0dXJl"
+#define SUBJECT_FILE "/tmp/bqfuzz-subject-token"
+static const char subject_answer[] =
+"{\"access_token\":\"" SUBJECT_TOKEN "\",\"id_token\":\"" SUBJECT_TOKEN "\",\"value\":\"" SUBJECT_TOKEN "\"}";
+
+/* a restricted role's run: every request must go to a trusted URL */
+static bool restricted_run;
+/* files opened (AllocateFile) since the counter was reset */
+static int	files_opened;
+
 /* what the fuzzed code must not quote */
-#define MAX_SECRETS 4
+#define MAX_SECRETS 32
 static const char *secrets[MAX_SECRETS];
 static size_t secret_lens[MAX_SECRETS];
 static int	nsecrets;
@@ -182,15 +208,91 @@ check_assertion(const GcpHttpRequest *req, json_t *key)
 }
 
 static json_t *parsed_key;
+/* the object whose key signs the JWT: the key, or its source credential */
+static json_t *jwt_key;
 
 static void
 handler(const GcpHttpRequest *req, long *status, const char **body, size_t *len)
 {
-	if (req->body && parsed_key)
-		check_assertion(req, parsed_key);
+	if (restricted_run && !gcp_endpoint_trusted(req->url) && bqfuzz_check("trusted_only"))
+		bqfuzz_fail("trusted_only", "a restricted role's request went to an untrusted URL");
+	/* a credential_source URL (the metadata server's token path aside) */
+	if (strcmp(req->method, "GET") == 0 && strstr(req->url, METADATA_TOKEN_PATH) == NULL)
+	{
+		*status = token_status == 0 || token_status == 404 ? token_status : 200;
+		*body = subject_answer;
+		*len = strlen(subject_answer);
+		return;
+	}
+	if (req->body && jwt_key)
+		check_assertion(req, jwt_key);
 	*status = token_status;
 	*body = token_answer;
 	*len = token_answer_len;
+}
+
+static void
+count_open(const char *name)
+{
+	files_opened++;
+}
+
+/* a non-empty string field, as dup_string_field() reads it */
+static const char *
+string_field(json_t *obj, const char *name)
+{
+	const char *v = json_string_value(json_object_get(obj, name));
+
+	return v && v[0] != '\0' ? v : NULL;
+}
+
+/* does the credential end with generateAccessToken? */
+static bool
+impersonates(json_t *key)
+{
+	const char *type = string_field(key, "type");
+
+	return type && (strcmp(type, "impersonated_service_account") == 0 ||
+					(strcmp(type, "external_account") == 0 &&
+					 string_field(key, "service_account_impersonation_url") != NULL));
+}
+
+/*
+ * Sort the credential's strings into secrets (private keys, client secrets,
+ * refresh tokens, credential_source headers) and text it may quote, at any
+ * depth.
+ */
+static void
+collect_strings(json_t *v, const char *name, bool in_headers)
+{
+	if (json_is_object(v))
+	{
+		const char *k;
+		json_t	   *child;
+
+		json_object_foreach(v, k, child)
+			collect_strings(child, k, strcmp(k, "headers") == 0);
+	}
+	else if (json_is_array(v))
+	{
+		size_t		i;
+		json_t	   *child;
+
+		json_array_foreach(v, i, child)
+			collect_strings(child, name, false);
+	}
+	else if (json_is_string(v))
+	{
+		if (in_headers || (name && (strcmp(name, "private_key") == 0 ||
+									strcmp(name, "client_secret") == 0 ||
+									strcmp(name, "refresh_token") == 0)))
+			add_secret(json_string_value(v), json_string_length(v));
+		else
+		{
+			appendStringInfo(&quotable, "\n%s", json_string_value(v));
+			key_has_control |= bqfuzz_has_control(json_string_value(v));
+		}
+	}
 }
 
 static void
@@ -205,6 +307,8 @@ forget_tokens(void)
 			pfree(t->token);
 		if (t->who)
 			pfree(t->who);
+		if (t->quota_project)
+			pfree(t->quota_project);
 		pfree(t);
 	}
 }
@@ -218,6 +322,33 @@ write_key_file(const char *text)
 		bqfuzz_fail("harness", "could not write %s", key_path);
 }
 
+static void
+write_subject_file(void)
+{
+	static bool done = false;
+	char		tmp[64];
+	FILE	   *f;
+	bool		ok;
+
+	if (done)
+		return;
+	done = true;
+
+	/*
+	 * Several fuzzing processes share the file: replace it whole.  Should
+	 * another user's copy be in the way, it is read as it is; a subject
+	 * token that is not SUBJECT_TOKEN is only a failing exchange.
+	 */
+	snprintf(tmp, sizeof(tmp), "%s.%d", SUBJECT_FILE, (int) getpid());
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return;
+	ok = fputs(SUBJECT_TOKEN "\n", f) >= 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, SUBJECT_FILE) != 0)
+		unlink(tmp);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -227,6 +358,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char	   *key_text;
 	char	   *volatile token = NULL;
 	volatile bool raised = false;
+	volatile bool validated = false;
+	bool		validate = false;
+	bool		may_read_files;
 
 	if (size < 1)
 		return 0;
@@ -235,6 +369,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		snprintf(key_path, sizeof(key_path), "/tmp/bqfuzz-sa-key-%d.json", (int) getpid());
 		setenv("GOOGLE_APPLICATION_CREDENTIALS", key_path, 1);
+		write_subject_file();
 	}
 	nul = memchr(data + 1, '\0', size - 1);
 	key_text = bqfuzz_cstring(data + 1, (nul ? nul : data + size) - (data + 1));
@@ -245,14 +380,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	else
 	{
-		token_answer = "{\"access_token\":\"ya29.fuzz-token\",\"expires_in\":3599,\"token_type\":\"Bearer\"}";
+		/* what the token endpoint, STS and generateAccessToken answer alike */
+		token_answer = "{\"access_token\":\"ya29.fuzz-token\",\"expires_in\":3599,\"token_type\":\"Bearer\","
+			"\"accessToken\":\"ya29.fuzz-token\",\"expireTime\":\"2099-01-01T00:00:00Z\"}";
 		token_answer_len = strlen(token_answer);
 	}
 	token_status = statuses[(data[0] >> 2) % lengthof(statuses)];
+	cred.restricted = (data[0] & 0x40) != 0;
+	may_read_files = (data[0] & 0x80) != 0;
 	switch (data[0] & 3)
 	{
-		case 0:
 		case 3:
+			validate = true;
+			/* FALLTHROUGH */
+		case 0:
 			cred.kind = GCP_AUTH_KEY_JSON;
 			cred.secret = key_text;
 			break;
@@ -267,36 +408,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			write_key_file(key_text);
 			break;
 	}
+	/* ADC is the host's identity, never used restricted */
+	restricted_run = cred.restricted && cred.kind != GCP_AUTH_ADC;
 
 	/* what may not be quoted, and what may */
 	nsecrets = 0;
 	key_has_control = false;
 	initStringInfo(&quotable);
 	appendBinaryStringInfo(&quotable, token_answer, token_answer_len);
+	add_secret(SUBJECT_TOKEN, strlen(SUBJECT_TOKEN));
 	parsed_key = json_loads(key_text, 0, NULL);
+	jwt_key = NULL;
 	if (json_is_object(parsed_key))
 	{
-		const char *k;
-		json_t	   *v;
+		const char *type = string_field(parsed_key, "type");
 
-		json_object_foreach(parsed_key, k, v)
-		{
-			if (!json_is_string(v))
-				continue;
-			if (strcmp(k, "private_key") == 0 || strcmp(k, "client_secret") == 0 ||
-				strcmp(k, "refresh_token") == 0)
-				add_secret(json_string_value(v), json_string_length(v));
-			else
-			{
-				appendStringInfo(&quotable, "\n%s", json_string_value(v));
-				key_has_control |= bqfuzz_has_control(json_string_value(v));
-			}
-		}
+		collect_strings(parsed_key, NULL, false);
 		/* the credentials file's path and kind are no secret either */
 		appendStringInfo(&quotable, "\n%s", key_path);
-		/* nor what auth.c itself writes: the default token endpoint, the metadata server */
-		appendStringInfo(&quotable, "\n%s\nhttp://%s%s", GOOGLE_TOKEN_URI, METADATA_DEFAULT_HOST,
-						 METADATA_TOKEN_PATH);
+		/* nor what auth.c itself writes: its default endpoints, the metadata server */
+		appendStringInfo(&quotable, "\n%s\n%s\nhttp://%s%s", GOOGLE_TOKEN_URI, GOOGLE_STS_URI,
+						 METADATA_DEFAULT_HOST, METADATA_TOKEN_PATH);
+		jwt_key = type && strcmp(type, "impersonated_service_account") == 0 ?
+			json_object_get(parsed_key, "source_credentials") : parsed_key;
 	}
 	else
 	{
@@ -306,21 +440,38 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fake_http_handler = handler;
 	bqfuzz_report_hook = check_report;
+	bqfuzz_open_hook = count_open;
 	PG_TRY();
 	{
+		const char *type = string_field(parsed_key, "type");
+
+		/* what options.c does with these types, as the role writing it */
+		if (validate && type && (strcmp(type, "external_account") == 0 ||
+								 strcmp(type, "impersonated_service_account") == 0))
+		{
+			gcp_auth_check_credential_json(key_text, cred.restricted, may_read_files);
+			validated = true;
+		}
+		files_opened = 0;
 		token = gcp_auth_token(&cred, &quota_project);
 	}
 	PG_CATCH();
 	{
 		raised = true;
+		bqfuzz_print_error();
 		bqfuzz_flush_error();
 	}
 	PG_END_TRY();
+	bqfuzz_open_hook = NULL;
+
+	if (validated && !may_read_files && files_opened > 0 && bqfuzz_check("trusted_only"))
+		bqfuzz_fail("trusted_only", "the validator let a role that may not read server files name one");
 
 	if (!raised && bqfuzz_check("token_right"))
 	{
 		json_t	   *a = json_loadb(token_answer, token_answer_len, 0, NULL);
-		const char *expected = json_string_value(json_object_get(a, "access_token"));
+		const char *expected = json_string_value(json_object_get(a, impersonates(parsed_key) ?
+															   "accessToken" : "access_token"));
 
 		if (token == NULL || token_status < 200 || token_status >= 300 ||
 			expected == NULL || strcmp(token, expected) != 0)
@@ -329,6 +480,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	json_decref(parsed_key);
 	parsed_key = NULL;
+	jwt_key = NULL;
 	bqfuzz_report_hook = NULL;
 	forget_tokens();
 	bqfuzz_end();
