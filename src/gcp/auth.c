@@ -1390,6 +1390,9 @@ hide_quoted_secret(TokenAnswer *ans, const char *secret)
 	if (ans->reason && quotes_secret(ans->reason, secret))
 		ans->reason = psprintf("HTTP %ld (its text quoted the credential sent, so it is not shown)",
 							   ans->status);
+	/* nor in the server log's copy of a body that is not Google's */
+	if (ans->logged && quotes_secret(ans->logged, secret))
+		ans->logged = NULL;
 }
 
 /* Raise an ERROR unless the URL is one that any role may use. */
@@ -1497,6 +1500,17 @@ fetch_subject_url(const ExternalAccount *ext, size_t *len)
 	call = gcp_http_run(&req);
 	res = gcp_http_result(call);
 
+	if (res->oversize != GCP_HTTP_SIZE_OK)
+	{
+		char	   *reason = gcp_http_oversize_reason(res);
+
+		gcp_http_free(call);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("could not obtain a subject token for %s", ext->who),
+				 errdetail("The credential_source URL \"%s\" answered %s.",
+						   url_for_message(ext->source_url), reason)));
+	}
 	if (res->status == 0)
 	{
 		char	   *reason = clip(res->transport_error ? res->transport_error : "no response");
