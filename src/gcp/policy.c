@@ -196,6 +196,8 @@ gcp_check_endpoint(const char *what, const char *url, Oid roleid)
  */
 static const char *const secret_fields[] = {
 	"\"private_key\"", "\"client_secret\"", "\"refresh_token\"",
+	/* a credential source's headers may carry its own bearer token */
+	"\"Authorization\"", "\"authorization\"",
 };
 
 #define REDACTED "[redacted]"

@@ -269,6 +269,7 @@ $node->psql('postgres', qq{
 	SET log_statement = 'all';
 	ALTER USER MAPPING FOR trusted SERVER shared OPTIONS (SET credentials_json '$log_key');
 	SELECT '$log_key'::json->>'nothing';
+	SELECT '{"credential_source": {"headers": {"Authorization": "Bearer header-secret-4711"}}}'::json;
 });
 my $log = substr(slurp_file($node->logfile), $log_offset);
 like($log, qr/mapping for user "tenant" already exists|server "no_such_server" does not exist/,
@@ -276,6 +277,7 @@ like($log, qr/mapping for user "tenant" already exists|server "no_such_server" d
 like($log, qr/syntax error/, 'the statement with a syntax error was logged');
 unlike($log, qr/\Q$key_body\E/, 'no private key in the log: DO, EXECUTE, functions, syntax errors, log_statement');
 unlike($log, qr/BEGIN PRIVATE KEY/, 'not even its PEM header');
+unlike($log, qr/header-secret-4711/, "nor a credential source's Authorization header");
 like($log, qr/statement: ALTER USER MAPPING .*"private_key":"\[redacted\]/,
 	'log_statement shows the statement with the key cut out');
 
