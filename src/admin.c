@@ -16,6 +16,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 
+#include "bqstream.h"
 #include "gcp/bigquery.h"
 #include "gcp/pubsub.h"
 
@@ -40,20 +41,10 @@ PG_FUNCTION_INFO_V1(bqstream_setup_demo);
 #define RAW_ORDERS				"raw_orders"
 #define ORDERS_PER_MINUTE		"orders_per_minute"
 
-static char *
-text_arg(FunctionCallInfo fcinfo, int n, const char *what)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
-
 static GcpServer *
 server_arg(FunctionCallInfo fcinfo)
 {
-	return gcp_server_lookup(text_arg(fcinfo, 0, "server"));
+	return gcp_server_lookup(bq_text_arg(fcinfo, 0, "server"));
 }
 
 /* a dataset argument, defaulting to the server's dataset option when NULL */
@@ -68,7 +59,7 @@ bqstream_create_topic(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
 
-	PG_RETURN_BOOL(pubsub_create_topic(srv, text_arg(fcinfo, 1, "topic")));
+	PG_RETURN_BOOL(pubsub_create_topic(srv, bq_text_arg(fcinfo, 1, "topic")));
 }
 
 Datum
@@ -76,15 +67,15 @@ bqstream_drop_topic(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
 
-	PG_RETURN_BOOL(pubsub_delete_topic(srv, text_arg(fcinfo, 1, "topic")));
+	PG_RETURN_BOOL(pubsub_delete_topic(srv, bq_text_arg(fcinfo, 1, "topic")));
 }
 
 Datum
 bqstream_create_subscription(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
-	char	   *sub = text_arg(fcinfo, 1, "subscription");
-	char	   *topic = text_arg(fcinfo, 2, "topic");
+	char	   *sub = bq_text_arg(fcinfo, 1, "subscription");
+	char	   *topic = bq_text_arg(fcinfo, 2, "topic");
 	int			ack_deadline = PG_ARGISNULL(3) ? 60 : PG_GETARG_INT32(3);
 	char	   *dead_letter = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	int			max_attempts = PG_ARGISNULL(5) ? DEMO_MAX_DELIVERIES : PG_GETARG_INT32(5);
@@ -98,7 +89,7 @@ bqstream_drop_subscription(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
 
-	PG_RETURN_BOOL(pubsub_delete_subscription(srv, text_arg(fcinfo, 1, "subscription")));
+	PG_RETURN_BOOL(pubsub_delete_subscription(srv, bq_text_arg(fcinfo, 1, "subscription")));
 }
 
 Datum
@@ -144,7 +135,7 @@ bqstream_drop_table(PG_FUNCTION_ARGS)
 	GcpServer  *srv = server_arg(fcinfo);
 
 	PG_RETURN_BOOL(bq_delete_table(srv, dataset_arg(fcinfo, 2, srv),
-								   text_arg(fcinfo, 1, "table")));
+								   bq_text_arg(fcinfo, 1, "table")));
 }
 
 static void

@@ -53,6 +53,16 @@ _PG_init(void)
 	bq_install_ownership_hook();
 }
 
+char *
+bq_text_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
 /*
  * bqstream.version(): one line naming this release and the libraries it
  * runs with, for bug reports.

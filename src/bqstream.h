@@ -8,9 +8,14 @@
 #ifndef BQSTREAM_H
 #define BQSTREAM_H
 
+#include "fmgr.h"
+
 #define BQSTREAM_VERSION "0.2.0"
 
 /* true when the library was loaded through shared_preload_libraries */
 extern bool bqstream_preloaded;
+
+/* A text argument of a SQL function as a C string; NULL is an error naming "what". */
+extern char *bq_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 
 #endif							/* BQSTREAM_H */

@@ -740,13 +740,16 @@ parse_credential(const char *text, size_t len, const char *where,
 }
 
 /*
- * Read a credential file into a palloc'd, NUL-terminated buffer that the
- * caller wipes.  Returns NULL when the file does not exist and missing_ok.
- * "origin", if set, is an errdetail saying why this file was read.
+ * Read a small secret file ("kind" names it in messages: "credentials
+ * file", "subject token file") into a palloc'd, NUL-terminated buffer that
+ * the caller wipes.  Returns NULL when the file does not exist and
+ * missing_ok.  "origin", if set, is an errdetail saying why this file was
+ * read; "too_large" the errdetail of a file over "max" bytes.
  */
 static char *
-read_credential_file(const char *path, const char *origin, bool missing_ok,
-					 size_t *len)
+read_secret_file(const char *path, const char *kind, size_t max,
+				 const char *origin, const char *too_large, bool missing_ok,
+				 size_t *len)
 {
 	FILE	   *f;
 	char	   *buf;
@@ -760,36 +763,45 @@ read_credential_file(const char *path, const char *origin, bool missing_ok,
 			return NULL;
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not open credentials file \"%s\": %m", path),
+				 errmsg("could not open %s \"%s\": %m", kind, path),
 				 origin ? errdetail("%s", origin) : 0));
 	}
 
-	buf = palloc(MAX_KEY_FILE_BYTES + 1);
-	n = fread(buf, 1, MAX_KEY_FILE_BYTES + 1, f);
+	buf = palloc(max + 1);
+	n = fread(buf, 1, max + 1, f);
 	if (ferror(f))
 	{
 		save_errno = errno;
 		FreeFile(f);
-		explicit_bzero(buf, MAX_KEY_FILE_BYTES + 1);
+		explicit_bzero(buf, max + 1);
 		errno = save_errno;
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not read credentials file \"%s\": %m", path),
+				 errmsg("could not read %s \"%s\": %m", kind, path),
 				 origin ? errdetail("%s", origin) : 0));
 	}
 	FreeFile(f);
-	if (n > MAX_KEY_FILE_BYTES)
+	if (n > max)
 	{
-		explicit_bzero(buf, MAX_KEY_FILE_BYTES + 1);
+		explicit_bzero(buf, max + 1);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("credentials file \"%s\" is too large", path),
-				 errdetail("A service-account key file has a few kilobytes; this one has more than %d bytes.",
-						   MAX_KEY_FILE_BYTES)));
+				 errmsg("%s \"%s\" is too large", kind, path),
+				 errdetail("%s", too_large)));
 	}
 	buf[n] = '\0';
 	*len = n;
 	return buf;
+}
+
+static char *
+read_credential_file(const char *path, const char *origin, bool missing_ok,
+					 size_t *len)
+{
+	return read_secret_file(path, "credentials file", MAX_KEY_FILE_BYTES, origin,
+							psprintf("A service-account key file has a few kilobytes; this one has more than %d bytes.",
+									 MAX_KEY_FILE_BYTES),
+							missing_ok, len);
 }
 
 /* Load and parse a credential file; false when missing and missing_ok. */
@@ -1441,42 +1453,10 @@ check_credential_urls(const KeyInfo *key, const char *who)
 static char *
 read_subject_file(const ExternalAccount *ext, size_t *len)
 {
-	FILE	   *f;
-	char	   *buf;
-	size_t		n;
-	int			save_errno;
-
-	f = AllocateFile(ext->source_file, PG_BINARY_R);
-	if (f == NULL)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open subject token file \"%s\": %m", ext->source_file),
-				 errdetail("The credential_source of %s names it.", ext->who)));
-	buf = palloc(MAX_SUBJECT_TOKEN_BYTES + 1);
-	n = fread(buf, 1, MAX_SUBJECT_TOKEN_BYTES + 1, f);
-	if (ferror(f))
-	{
-		save_errno = errno;
-		FreeFile(f);
-		explicit_bzero(buf, MAX_SUBJECT_TOKEN_BYTES + 1);
-		errno = save_errno;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read subject token file \"%s\": %m", ext->source_file),
-				 errdetail("The credential_source of %s names it.", ext->who)));
-	}
-	FreeFile(f);
-	if (n > MAX_SUBJECT_TOKEN_BYTES)
-	{
-		explicit_bzero(buf, MAX_SUBJECT_TOKEN_BYTES + 1);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("subject token file \"%s\" is too large", ext->source_file),
-				 errdetail("A subject token has at most %d bytes.", MAX_SUBJECT_TOKEN_BYTES)));
-	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
+	return read_secret_file(ext->source_file, "subject token file", MAX_SUBJECT_TOKEN_BYTES,
+							psprintf("The credential_source of %s names it.", ext->who),
+							psprintf("A subject token has at most %d bytes.", MAX_SUBJECT_TOKEN_BYTES),
+							false, len);
 }
 
 /*

@@ -115,25 +115,6 @@ is_location(const char *v)
 	return true;
 }
 
-static bool
-is_http_url(const char *v)
-{
-	const char *rest;
-
-	if (strncmp(v, "https://", 8) == 0)
-		rest = v + 8;
-	else if (strncmp(v, "http://", 7) == 0)
-		rest = v + 7;
-	else
-		return false;
-	if (*rest == '\0' || *rest == '/')
-		return false;
-	for (const char *p = v; *p; p++)
-		if ((unsigned char) *p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
-			return false;
-	return true;
-}
-
 /* BigQuery dataset IDs: letters, digits and underscores, at most 1024 */
 static bool
 is_dataset_id(const char *v)
@@ -225,9 +206,9 @@ static const BqOption bq_options[] = {
 	{"project_id", ForeignServerRelationId, gcp_valid_project_id,
 	GCP_PROJECT_ID_EXPECTED, false},
 	{"location", ForeignServerRelationId, is_location, LOCATION_EXPECTED, false},
-	{"pubsub_endpoint", ForeignServerRelationId, is_http_url,
+	{"pubsub_endpoint", ForeignServerRelationId, gcp_is_endpoint_url,
 	"An endpoint is an http:// or https:// URL such as https://pubsub.googleapis.com.", false},
-	{"bigquery_endpoint", ForeignServerRelationId, is_http_url,
+	{"bigquery_endpoint", ForeignServerRelationId, gcp_is_endpoint_url,
 	"An endpoint is an http:// or https:// URL such as https://bigquery.googleapis.com.", false},
 	{"dataset", ForeignServerRelationId, is_dataset_id, DATASET_EXPECTED, false},
 	{"fetch_size", ForeignServerRelationId, is_fetch_size, FETCH_SIZE_EXPECTED, false},

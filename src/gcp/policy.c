@@ -30,9 +30,8 @@ char	   *gcp_allowed_endpoints = NULL;
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
-/* an http(s) URL with a host, no query, no fragment, no blanks */
-static bool
-is_endpoint_prefix(const char *v)
+bool
+gcp_is_endpoint_url(const char *v)
 {
 	const char *rest;
 
@@ -65,7 +64,7 @@ check_allowed_endpoints(char **newval, void **extra, GucSource source)
 	}
 	foreach(lc, items)
 	{
-		if (!is_endpoint_prefix(lfirst(lc)))
+		if (!gcp_is_endpoint_url(lfirst(lc)))
 		{
 			GUC_check_errdetail("\"%s\" is not an http:// or https:// URL.",
 								(char *) lfirst(lc));

@@ -17,6 +17,9 @@ extern char *gcp_allowed_endpoints;
 
 extern void gcp_policy_define_gucs(void);
 
+/* an http(s) URL with a host, no user info, query, fragment or blanks */
+extern bool gcp_is_endpoint_url(const char *v);
+
 /* superusers and members of bqstream_host_identity */
 extern bool gcp_may_use_host_identity(Oid roleid);
 

@@ -136,16 +136,6 @@ bq_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	return ret;
 }
 
-static char *
-text_arg(FunctionCallInfo fcinfo, int n, const char *what)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
-
 /*
  * What a role needs to run a pipeline on a server, checked as that role:
  * a bqstream_fdw server, USAGE on it, and a user mapping (its own or
@@ -270,15 +260,15 @@ lock_own_pipeline(const char *name, Oid caller)
 Datum
 bqstream_create_pipeline(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_arg(fcinfo, 0, "pipeline name");
-	char	   *server = text_arg(fcinfo, 1, "server");
+	char	   *name = bq_text_arg(fcinfo, 0, "pipeline name");
+	char	   *server = bq_text_arg(fcinfo, 1, "server");
 	Oid			caller = GetUserId();
 	Oid			argtypes[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
 	INT4OID, INTERVALOID, INTERVALOID, TEXTOID, BOOLOID, REGROLEOID};
 	Datum		values[12];
 	char		nulls[12];
 
-	(void) text_arg(fcinfo, 2, "subscription");
+	(void) bq_text_arg(fcinfo, 2, "subscription");
 	check_pipeline_database();
 	check_server(server, caller);
 	check_new_owner(caller);
@@ -317,7 +307,7 @@ bqstream_create_pipeline(PG_FUNCTION_ARGS)
 Datum
 bqstream_alter_pipeline(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_arg(fcinfo, 0, "pipeline name");
+	char	   *name = bq_text_arg(fcinfo, 0, "pipeline name");
 	Oid			argtypes[6] = {TEXTOID, INT4OID, INT4OID, INT4OID, INTERVALOID, INTERVALOID};
 	Datum		values[6];
 	char		nulls[6];

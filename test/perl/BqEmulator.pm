@@ -16,15 +16,17 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use File::Basename ();
 use IPC::Run;
 use JSON::PP;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT_OK = qw(http wait_for);
+our @EXPORT_OK = qw(http wait_for capture_server);
 
 my @running;
+my @captures;
 
 sub new
 {
@@ -119,9 +121,30 @@ sub wait_for
 	return 0;
 }
 
+# capture_server(DIR): an attacker's listener (test/perl/capture_server.py)
+# on a free port; returns its port and the file where it writes every
+# request it received, one JSON object a line.  Stopped when the test ends.
+sub capture_server
+{
+	my ($dir) = @_;
+	my ($port_file, $log) = ("$dir/capture.port", "$dir/capture.jsonl");
+	my $pid = fork();
+
+	if ($pid == 0)
+	{
+		exec('/usr/bin/python3', File::Basename::dirname(__FILE__) . '/capture_server.py',
+			$port_file, $log)
+		  or die "cannot start the capture server: $!";
+	}
+	push @captures, $pid;
+	wait_for('the capture server', 10, sub { -s $port_file });
+	return (slurp_file($port_file), $log);
+}
+
 END
 {
 	kill 'TERM', $_->{pid} for grep { $_->{pid} } @running;
+	kill 'KILL', @captures if @captures;
 }
 
 1;

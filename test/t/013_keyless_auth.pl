@@ -20,7 +20,7 @@ use Time::HiRes qw(usleep);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
-use BqEmulator qw(http);
+use BqEmulator qw(http capture_server);
 
 my $tmp = tempdir(CLEANUP => 1);
 
@@ -49,21 +49,7 @@ my ($ps, $bq) = ($emu->{pubsub}, $emu->{bigquery});
 my $emu_url = "http://127.0.0.1:$ps";
 
 # an untrusted listener: what an ordinary role must not make the backend call
-my $capture_log = "$tmp/capture.jsonl";
-my $capture_pid = fork();
-if ($capture_pid == 0)
-{
-	exec('/usr/bin/python3', "$FindBin::RealBin/../perl/capture_server.py",
-		"$tmp/capture.port", $capture_log)
-	  or die "cannot start the capture server: $!";
-}
-for (1 .. 100)
-{
-	last if -s "$tmp/capture.port";
-	usleep(100_000);
-}
-my $cap = slurp_file("$tmp/capture.port");
-END { kill 'KILL', $capture_pid if $capture_pid; }
+my ($cap, $capture_log) = capture_server($tmp);
 my $evil = "http://127.0.0.1:$cap";
 
 sub captured
