@@ -241,13 +241,25 @@ static const BqOption bq_options[] = {
  * are checked by auth.c's own parser, with the rules for their URLs and
  * files.
  */
+/* as a credentials file (auth.c) */
+#define MAX_CREDENTIALS_JSON_BYTES	65536
+
 static void
 check_credentials_json(const char *value, bool restricted, bool may_read_files)
 {
 	json_error_t jerr;
-	json_t	   *key = json_loads(value, JSON_REJECT_DUPLICATES, &jerr);
-	const char *type = json_string_value(json_object_get(key, "type"));
+	json_t	   *key;
+	const char *type;
 	const char *problem = NULL;
+
+	/* a key has a few kilobytes; a parsed tree takes tens of times the text */
+	if (strlen(value) > MAX_CREDENTIALS_JSON_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"credentials_json\""),
+				 errdetail("A credential has at most %d bytes.", MAX_CREDENTIALS_JSON_BYTES)));
+	key = json_loads(value, JSON_REJECT_DUPLICATES, &jerr);
+	type = json_string_value(json_object_get(key, "type"));
 
 	if (key != NULL && json_is_object(key) && type != NULL &&
 		(strcmp(type, "external_account") == 0 ||

@@ -31,6 +31,10 @@ CREATE USER MAPPING FOR PUBLIC SERVER gcp OPTIONS (credentials_file 'relative/ke
 CREATE USER MAPPING FOR PUBLIC SERVER gcp
   OPTIONS (credentials_json '{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n"}');
 CREATE USER MAPPING FOR PUBLIC SERVER gcp OPTIONS (credentials_json 'SECRET not json');
+DO $$ BEGIN
+  EXECUTE format('CREATE USER MAPPING FOR PUBLIC SERVER gcp OPTIONS (credentials_json %L)',
+                 '{"type":"service_account","private_key":"' || repeat('A', 70000) || '"}');
+END $$;
 CREATE USER MAPPING FOR PUBLIC SERVER gcp
   OPTIONS (credentials_json '{"type":"authorized_user","client_email":"a@b","private_key":"SECRET"}');
 CREATE USER MAPPING FOR PUBLIC SERVER gcp
