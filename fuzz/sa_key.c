@@ -429,6 +429,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* nor what auth.c itself writes: its default endpoints, the metadata server */
 		appendStringInfo(&quotable, "\n%s\n%s\nhttp://%s%s", GOOGLE_TOKEN_URI, GOOGLE_STS_URI,
 						 METADATA_DEFAULT_HOST, METADATA_TOKEN_PATH);
+		/* and the fixed words of its messages, which a "secret" may repeat */
+		appendStringInfoString(&quotable,
+							   "\nThe token endpoint \"\" answered HTTP 500 with a body that is not a Google error (446 bytes)."
+							   "\n (its text quoted the credential sent, so it is not shown)");
 		jwt_key = type && strcmp(type, "impersonated_service_account") == 0 ?
 			json_object_get(parsed_key, "source_credentials") : parsed_key;
 	}

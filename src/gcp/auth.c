@@ -1246,6 +1246,8 @@ report_token_failure(const TokenAnswer *ans, const char *who,
 	}
 }
 
+static void hide_quoted_secret(TokenAnswer *ans, const char *secret);
+
 /*
  * A token for a parsed key: the jwt-bearer grant for a service account,
  * the refresh-token grant for gcloud user credentials.  The key's secrets
@@ -1256,6 +1258,7 @@ token_from_key(KeyInfo *key, bool restricted, NewToken *out)
 {
 	TokenAnswer ans;
 	StringInfoData body;
+	char	   *volatile jwt = NULL;
 	const char *hint = key->authorized_user ?
 		"Run \"gcloud auth application-default login\" again as the database server's operating-system user." :
 		"Check that the key has not been deleted or disabled, and that the database server's clock is right.";
@@ -1283,18 +1286,28 @@ token_from_key(KeyInfo *key, bool restricted, NewToken *out)
 		}
 		else
 		{
-			char	   *jwt = make_jwt(key);
-
+			jwt = make_jwt(key);
 			appendStringInfoString(&body, "grant_type=" JWT_BEARER_GRANT "&assertion=");
 			appendStringInfoString(&body, jwt);
-			explicit_bzero(jwt, strlen(jwt));
-			pfree(jwt);
 		}
 		post_token_form(key->token_uri, &body, &ans);
+		/* an endpoint's error text that echoes what it was sent is not shown */
+		if (key->authorized_user)
+		{
+			hide_quoted_secret(&ans, key->client_secret);
+			hide_quoted_secret(&ans, key->refresh_token);
+		}
+		else
+			hide_quoted_secret(&ans, jwt);
 	}
 	PG_FINALLY();
 	{
 		explicit_bzero(body.data, body.maxlen);
+		if (jwt)
+		{
+			explicit_bzero(jwt, strlen(jwt));
+			pfree(jwt);
+		}
 		wipe_key(key);
 	}
 	PG_END_TRY();

@@ -705,8 +705,16 @@ js_tree_size(JsonScan *s, size_t limit)
 		{
 			if (depth == 0)
 			{
-				/* the lexer's buffer doubles up to the longest token */
-				return bytes + most_keys + 2 * JS_CHUNK(longest + 1);
+				/*
+				 * The lexer's buffer: 16 bytes, doubled until the longest
+				 * token fits with its quotes and a NUL, the old one freed
+				 * after the copy.
+				 */
+				size_t		cap = 16;
+
+				while (cap < longest + 3)
+					cap *= 2;
+				return bytes + most_keys + JS_CHUNK(cap) + JS_CHUNK(cap / 2);
 			}
 			keys -= key_copy[depth - 1];
 			key_copy[depth - 1] = 0;
