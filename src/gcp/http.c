@@ -110,6 +110,7 @@ struct GcpHttpCall
 	GcpHttpOversize oversize;
 	uint64		oversize_bytes;
 	long		retry_after_s;	/* -1 when absent */
+	bool		metadata_flavor;	/* "Metadata-Flavor: Google" came */
 	char		errbuf[CURL_ERROR_SIZE];
 
 	GcpHttpResult result;
@@ -302,6 +303,28 @@ header_number(const char *line, size_t n, const char *name)
 	return v;
 }
 
+/*
+ * Is a header line the header "name" (lower case, with its colon) with
+ * exactly the value "value", but for surrounding blanks?
+ */
+static bool
+header_is(const char *line, size_t n, const char *name, const char *value)
+{
+	size_t		namelen = strlen(name);
+	size_t		valuelen = strlen(value);
+	const char *p = line + namelen;
+	const char *end = line + n;
+
+	if (n <= namelen || pg_strncasecmp(line, name, namelen) != 0)
+		return false;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
+					   end[-1] == '\r' || end[-1] == '\n'))
+		end--;
+	return (size_t) (end - p) == valuelen && memcmp(p, value, valuelen) == 0;
+}
+
 static size_t
 header_cb(char *line, size_t size, size_t nmemb, void *userp)
 {
@@ -317,6 +340,8 @@ header_cb(char *line, size_t size, size_t nmemb, void *userp)
 		call->oversize_bytes = length;
 		return 0;
 	}
+	if (header_is(line, n, "metadata-flavor:", "Google"))
+		call->metadata_flavor = true;
 	if (n > sizeof(name) - 1 && pg_strncasecmp(line, name, sizeof(name) - 1) == 0)
 	{
 		char		value[64];
@@ -432,6 +457,7 @@ release_attempt_buffers(GcpHttpCall *call)
 	call->oversize = GCP_HTTP_SIZE_OK;
 	call->oversize_bytes = 0;
 	call->retry_after_s = -1;
+	call->metadata_flavor = false;
 	call->errbuf[0] = '\0';
 }
 
@@ -760,6 +786,7 @@ finish_attempt(GcpHttpCall *call, CURLcode rc)
 	call->result.oversize_bytes = call->oversize_bytes;
 	call->result.size_limit = call->max_bytes;
 	call->result.content_type = NULL;
+	call->result.metadata_flavor_google = call->metadata_flavor;
 	if (rc == CURLE_OK)
 	{
 		char	   *ct = NULL;

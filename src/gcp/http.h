@@ -60,6 +60,8 @@ typedef struct GcpHttpResult
 	const char *body;			/* response body, NUL-terminated */
 	size_t		body_len;
 	const char *content_type;	/* the answer's, or NULL */
+	bool		metadata_flavor_google; /* it had "Metadata-Flavor: Google",
+										 * as the GCE metadata server's have */
 	const char *transport_error;	/* curl's message when status is 0 */
 	int			attempts;
 	GcpHttpOversize oversize;
