@@ -42,6 +42,9 @@ gcp_http_start(const GcpHttpRequest *req)
 	call->result.body_len = len;
 	call->result.transport_error = status == 0 ? "Failed to connect to the fuzz server: Connection refused" : NULL;
 	call->result.attempts = 1;
+	/* the metadata server marks its answers, and auth.c checks that */
+	call->result.metadata_flavor_google = req->extra_header != NULL &&
+		strcmp(req->extra_header, "Metadata-Flavor: Google") == 0;
 	return call;
 }
 

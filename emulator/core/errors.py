@@ -35,17 +35,20 @@ class ApiError(Exception):
 
     `http_code` is the HTTP status, `status` the google.rpc.Code name
     ("NOT_FOUND"), `message` the human text. `reason` (and `location`) add the
-    legacy `errors[]` entry; `details` is copied verbatim (a list of objects
+    legacy `errors[]` entry (in `domain`, "global" unless given: BigQuery's
+    rate limits are "usageLimits"); `details` is copied verbatim (a list of objects
     with "@type"). `headers` may be filled by the raiser with extra response
     headers (e.g. Retry-After); it is not part of the body.
     """
 
-    def __init__(self, http_code, status, message, reason=None, location=None, details=None):
+    def __init__(self, http_code, status, message, reason=None, location=None, details=None,
+                 domain="global"):
         super().__init__(message)
         self.http_code = int(http_code)
         self.status = status
         self.message = message
         self.reason = reason
+        self.domain = domain
         self.location = location
         self.details = details
         self.headers = {}
@@ -53,7 +56,7 @@ class ApiError(Exception):
     def body(self):
         err = {"code": self.http_code, "message": self.message}
         if self.reason is not None:
-            entry = {"message": self.message, "domain": "global", "reason": self.reason}
+            entry = {"message": self.message, "domain": self.domain, "reason": self.reason}
             if self.location is not None:
                 entry["location"] = self.location
             err["errors"] = [entry]

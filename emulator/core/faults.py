@@ -6,12 +6,16 @@ a JSON object:
 
     {"error_rate": 0.2, "error_codes": [429, 503], "latency_ms": 50,
      "drop_rate": 0.05, "lost_rate": 0.01, "methods": ["publish"], "count": 3,
-     "retry_after_s": 1}
+     "retry_after_s": 1, "reason": "rateLimitExceeded"}
 
 - `methods` (optional) limits every fault to those API method names.
 - `count` (optional) stops injecting errors and drops after that many; the
   latency stays until cleared. Handy for "fail exactly the next 2 calls".
 - `retry_after_s` (optional) adds a Retry-After header to injected 429/503.
+- `reason` (optional) says what an injected 403 stands for (see REASONS_403):
+  a missing IAM permission by default, BigQuery's throttling
+  (rateLimitExceeded, quotaExceeded) or a token without the API's OAuth scope
+  (ACCESS_TOKEN_SCOPE_INSUFFICIENT).
 
 Faults are decided BEFORE the service handler runs, so an injected error or
 drop never changes emulator state: a client that retries a failed publish is
@@ -39,6 +43,28 @@ FAULT_ERRORS = {
     504: ("DEADLINE_EXCEEDED", "Deadline exceeded.", "backendError"),
 }
 
+# What an injected 403 stands for, chosen with `reason` (default accessDenied):
+# reason -> (status, message, BigQuery's legacy errors[].reason and domain, the
+# google.rpc.ErrorInfo reason in details or None). BigQuery answers throttling
+# with 403 (rateLimitExceeded: a short-term rate; quotaExceeded: a quota such as
+# bytes scanned per day); a token whose OAuth scopes do not cover the API gets
+# 403 with an ErrorInfo ACCESS_TOKEN_SCOPE_INSUFFICIENT, whatever the IAM roles.
+REASONS_403 = {
+    "accessDenied": ("PERMISSION_DENIED", "The caller does not have permission",
+                     "accessDenied", "global", None),
+    "rateLimitExceeded": ("PERMISSION_DENIED",
+                          "Exceeded rate limits: too many api requests per user per method for this "
+                          "user_method. For more information, see "
+                          "https://cloud.google.com/bigquery/docs/troubleshoot-quotas",
+                          "rateLimitExceeded", "usageLimits", None),
+    "quotaExceeded": ("PERMISSION_DENIED",
+                      "Quota exceeded: Your project exceeded quota for free query bytes scanned. "
+                      "For more information, see https://cloud.google.com/bigquery/docs/troubleshoot-quotas",
+                      "quotaExceeded", "usageLimits", None),
+    "ACCESS_TOKEN_SCOPE_INSUFFICIENT": ("PERMISSION_DENIED", "Request had insufficient authentication scopes.",
+                                        "forbidden", "global", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"),
+}
+
 DEFAULTS = {
     "error_rate": 0.0,
     "error_codes": [503],
@@ -48,6 +74,7 @@ DEFAULTS = {
     "methods": None,
     "count": None,
     "retry_after_s": None,
+    "reason": None,
 }
 
 
@@ -93,6 +120,12 @@ def validate(cfg):
     ra = out["retry_after_s"]
     if ra is not None and (isinstance(ra, bool) or not isinstance(ra, (int, float)) or ra < 0):
         raise _bad("retry_after_s must be a non-negative number")
+    reason = out["reason"]
+    if reason is not None:
+        if not isinstance(reason, str) or reason not in REASONS_403:
+            raise _bad("reason must be one of %s" % ", ".join(sorted(REASONS_403)))
+        if 403 not in out["error_codes"]:
+            raise _bad("reason applies to injected 403 answers: add 403 to error_codes")
     return out
 
 
@@ -149,10 +182,21 @@ class FaultInjector:
             err = hook(code)
             if err is not None:
                 return err
+        cfg = self.get()
         status, message, reason = FAULT_ERRORS[code]
-        want_reason = getattr(service, "name", None) == "bigquery"
+        name = getattr(service, "name", None)
+        want_reason = name == "bigquery"
+        if code == 403 and cfg["reason"] is not None:
+            status, message, reason, domain, info = REASONS_403[cfg["reason"]]
+            details = None
+            if info is not None:
+                details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": info,
+                            "domain": "googleapis.com",
+                            "metadata": {"service": "%s.googleapis.com" % (name or "unknown")}}]
+            return ApiError(code, status, message, reason=reason if want_reason else None,
+                            domain=domain, details=details)
         err = ApiError(code, status, message, reason=reason if want_reason else None)
-        ra = self.get()["retry_after_s"]
+        ra = cfg["retry_after_s"]
         if ra is not None and code in (429, 503):
             err.headers["Retry-After"] = str(int(ra) if float(ra).is_integer() else ra)
         return err

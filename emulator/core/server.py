@@ -3,8 +3,9 @@
 Owns everything between the socket and a service's handler:
 - HTTP/1.1 keep-alive (libcurl and Node reuse connections), `Content-Length`
   and `Transfer-Encoding: chunked` request bodies, `Content-Encoding: gzip`
-  request bodies, `Expect: 100-continue`, gzip responses when the client
-  sends `Accept-Encoding: gzip` (bodies of 1 KiB and more);
+  request bodies, `Expect: 100-continue`, gzip responses (bodies of 1 KiB
+  and more) when the client sends `Accept-Encoding: gzip` and a User-Agent
+  containing "gzip", as Google's front ends require;
 - routing through `service.route(method, path)` and the control endpoints
   under /emulator/ (health, counters, faults, state), which cannot collide
   with Google API paths (those start with /v1, /v2, /bigquery, /projects...);
@@ -104,7 +105,8 @@ class ServicePort:
         self.counters = counters
         self.faults = faults
         self.name = service.name
-        counters.declare("faults_injected", "faults_dropped", "faults_lost", "response_bytes", "response_bytes_sent")
+        counters.declare("faults_injected", "faults_dropped", "faults_lost", "response_bytes", "response_bytes_sent",
+                         "responses_gzipped")
         if auth is not None:
             counters.declare("sts_token_exchanges", "impersonations", "identity_tokens_served")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -395,10 +397,12 @@ class _Handler(BaseHTTPRequestHandler):
             headers.append("Content-Type: " + content_type)
             if count:
                 ctx.counters.incr("response_bytes", len(body))
-            if len(body) >= GZIP_MIN_RESPONSE and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            if len(body) >= GZIP_MIN_RESPONSE and self._wants_gzip():
                 body = gzip.compress(body, compresslevel=1)
                 headers.append("Content-Encoding: gzip")
                 headers.append("Vary: Accept-Encoding")
+                if count:
+                    ctx.counters.incr("responses_gzipped")
             headers.append("Content-Length: %d" % len(body))
             if count:
                 ctx.counters.incr("response_bytes_sent", len(body))
@@ -413,6 +417,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(head + body)
         except OSError:
             self.close_connection = True
+
+    def _wants_gzip(self):
+        """Google's front ends compress an answer only when the client asks with
+        Accept-Encoding: gzip AND its User-Agent contains "gzip" (its own clients
+        append "(gzip)"); Accept-Encoding alone gets plain bytes."""
+        return ("gzip" in (self.headers.get("Accept-Encoding") or "").lower()
+                and "gzip" in (self.headers.get("User-Agent") or "").lower())
 
     def _drop(self):
         """Close the connection without any response, as a crashed or

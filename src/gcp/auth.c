@@ -178,7 +178,8 @@ typedef enum TokenOutcome
 	TOKEN_UNAVAILABLE,			/* 408, 429 or 5xx after the retries */
 	TOKEN_REFUSED,				/* any other error status */
 	TOKEN_MALFORMED,			/* 2xx without an access token */
-	TOKEN_TOO_LARGE				/* past bqstream.max_response_size */
+	TOKEN_TOO_LARGE,			/* past bqstream.max_response_size */
+	TOKEN_NOT_METADATA			/* no "Metadata-Flavor: Google" */
 } TokenOutcome;
 
 typedef struct TokenAnswer
@@ -1243,6 +1244,14 @@ report_token_failure(const TokenAnswer *ans, const char *who,
 					 errdetail("%s answered HTTP %ld without an access token.",
 							   source, ans->status)));
 			break;
+		case TOKEN_NOT_METADATA:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("could not obtain an access token for %s", who),
+					 errdetail("%s answered HTTP %ld without the header \"Metadata-Flavor: Google\", so it is not a metadata server.",
+							   source, ans->status),
+					 errhint("Check GCE_METADATA_HOST in the database server's environment, and that no proxy answers for the metadata server.")));
+			break;
 	}
 }
 
@@ -1333,6 +1342,25 @@ metadata_host(void)
 }
 
 /*
+ * The metadata server marks every answer with "Metadata-Flavor: Google",
+ * and Google's libraries take nothing from a server that does not: on a
+ * machine off GCP, metadata.google.internal may be resolved by a search
+ * domain or answered by a proxy, which must not be asked for tokens, nor
+ * have what it answers used as one.
+ */
+static void
+read_metadata_answer(json_t *root, const GcpHttpResult *res, TokenAnswer *ans)
+{
+	if (!res->metadata_flavor_google)
+	{
+		ans->status = res->status;
+		ans->outcome = TOKEN_NOT_METADATA;
+		return;
+	}
+	read_token_answer(root, res, ans);
+}
+
+/*
  * Ask the metadata server.  A probe (for ADC) gives up after a few seconds
  * without retrying, so that machines off GCP fail fast.
  */
@@ -1347,7 +1375,7 @@ fetch_metadata_token(bool probe, TokenAnswer *ans)
 	req.extra_header = "Metadata-Flavor: Google";
 	req.retry = !probe;
 	req.deadline_ms = probe ? METADATA_PROBE_MS : 0;
-	fetch_token(&req, ans);
+	fetch_answer(&req, read_metadata_answer, ans);
 }
 
 static void
@@ -2001,6 +2029,9 @@ token_from_adc(NewToken *out)
 	if (ans.outcome == TOKEN_UNREACHABLE)
 		metadata_failure = psprintf("no metadata server answered at \"%s\" (%s)",
 									metadata_host(), ans.reason);
+	else if (ans.outcome == TOKEN_NOT_METADATA)
+		metadata_failure = psprintf("\"%s\" answered HTTP %ld without the header \"Metadata-Flavor: Google\", so no metadata server is there",
+									metadata_host(), ans.status);
 	else if (ans.outcome == TOKEN_MALFORMED)
 		metadata_failure = psprintf("\"%s\" answered HTTP %ld without an access token",
 									metadata_host(), ans.status);

@@ -110,6 +110,7 @@ struct GcpHttpCall
 	GcpHttpOversize oversize;
 	uint64		oversize_bytes;
 	long		retry_after_s;	/* -1 when absent */
+	bool		metadata_flavor;	/* "Metadata-Flavor: Google" came */
 	char		errbuf[CURL_ERROR_SIZE];
 
 	GcpHttpResult result;
@@ -196,7 +197,7 @@ gcp_http_define_gucs(void)
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("bqstream.http_max_retries",
 							"Retries of a GCP request that failed transiently.",
-							"Transient failures are HTTP 408, 429, 500, 502, 503 and 504 and lost connections.",
+							"Transient failures are HTTP 408, 429, 500, 502, 503 and 504, BigQuery's errors with reason rateLimitExceeded, backendError, internalError or badGateway, and lost connections.",
 							&gcp_http_max_retries,
 							5, 0, 100,
 							PGC_USERSET, 0,
@@ -302,6 +303,28 @@ header_number(const char *line, size_t n, const char *name)
 	return v;
 }
 
+/*
+ * Is a header line the header "name" (lower case, with its colon) with
+ * exactly the value "value", but for surrounding blanks?
+ */
+static bool
+header_is(const char *line, size_t n, const char *name, const char *value)
+{
+	size_t		namelen = strlen(name);
+	size_t		valuelen = strlen(value);
+	const char *p = line + namelen;
+	const char *end = line + n;
+
+	if (n <= namelen || pg_strncasecmp(line, name, namelen) != 0)
+		return false;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
+					   end[-1] == '\r' || end[-1] == '\n'))
+		end--;
+	return (size_t) (end - p) == valuelen && memcmp(p, value, valuelen) == 0;
+}
+
 static size_t
 header_cb(char *line, size_t size, size_t nmemb, void *userp)
 {
@@ -317,6 +340,8 @@ header_cb(char *line, size_t size, size_t nmemb, void *userp)
 		call->oversize_bytes = length;
 		return 0;
 	}
+	if (header_is(line, n, "metadata-flavor:", "Google"))
+		call->metadata_flavor = true;
 	if (n > sizeof(name) - 1 && pg_strncasecmp(line, name, sizeof(name) - 1) == 0)
 	{
 		char		value[64];
@@ -432,6 +457,7 @@ release_attempt_buffers(GcpHttpCall *call)
 	call->oversize = GCP_HTTP_SIZE_OK;
 	call->oversize_bytes = 0;
 	call->retry_after_s = -1;
+	call->metadata_flavor = false;
 	call->errbuf[0] = '\0';
 }
 
@@ -514,6 +540,7 @@ gcp_http_start(const GcpHttpRequest *req)
 	GcpHttpCall *call;
 	MemoryContextCallback *cb;
 	CURL	   *easy;
+	bool		compress;
 
 	ensure_multi();
 
@@ -549,14 +576,21 @@ gcp_http_start(const GcpHttpRequest *req)
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING,
-					 gcp_http_compression == GCP_COMPRESSION_ON ||
-					 (gcp_http_compression == GCP_COMPRESSION_AUTO &&
-					  pg_strncasecmp(req->url, "https://", 8) == 0) ? "" : NULL);
+
+	/*
+	 * Google compresses an answer only when the User-Agent also says "gzip"
+	 * (besides Accept-Encoding), as its own clients' "(gzip)" does.
+	 */
+	compress = gcp_http_compression == GCP_COMPRESSION_ON ||
+		(gcp_http_compression == GCP_COMPRESSION_AUTO &&
+		 pg_strncasecmp(req->url, "https://", 8) == 0);
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, compress ? "" : NULL);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT,
+					 compress ? "bqstream/" BQSTREAM_VERSION " (gzip)"
+					 : "bqstream/" BQSTREAM_VERSION);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, (long) TRANSFER_BUFFER_BYTES);
 	curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, (long) TRANSFER_BUFFER_BYTES);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "bqstream/" BQSTREAM_VERSION);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->errbuf);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
@@ -627,6 +661,65 @@ transient_status(long status)
 		status == 502 || status == 503 || status == 504;
 }
 
+/*
+ * In an object the scanner has just entered, move to the value of member
+ * "name", skipping the others; false when there is none.
+ */
+static bool
+scan_to_member(JsonScan *s, const char *name)
+{
+	JsonToken	key;
+	bool		first = true;
+
+	while (js_object_next(s, &key, &first))
+	{
+		if (js_string_is(&key, name))
+			return true;
+		if (!js_skip(s, NULL, NULL))
+			return false;
+	}
+	return false;
+}
+
+/*
+ * Does an error body carry a BigQuery reason that Google's clients retry,
+ * whatever the status?  BigQuery answers a throttled call with 403 and
+ * errors[0].reason rateLimitExceeded, and some failures of its backends
+ * with reasons backendError, internalError or badGateway under statuses
+ * that are not transient by themselves.  quotaExceeded is not retried, as
+ * Google's clients do not: it names a quota that stays exhausted for
+ * longer than a call's retries last (bytes scanned per day, for one).
+ * jobRateLimitExceeded is not either: it fails a job, and Google's clients
+ * rerun the job, which for jobs.query would take a new requestId.
+ *
+ * Only errors[0] counts, as in Google's clients.  The body is walked with
+ * the scanner, not parsed into a tree: it is an answer of any size from
+ * any server, looked at before the call is over.
+ */
+static bool
+retryable_reason(const char *body, size_t len)
+{
+	static const char *const reasons[] = {
+		"rateLimitExceeded", "backendError", "internalError", "badGateway",
+	};
+	JsonScan	s;
+	JsonToken	tok;
+	bool		first = true;
+
+	/* {"error": {..., "errors": [{..., "reason": "..."}, ...]}} */
+	js_init(&s, body, len);
+	if (js_value(&s, &tok) != JT_OBJECT ||
+		!scan_to_member(&s, "error") || js_value(&s, &tok) != JT_OBJECT ||
+		!scan_to_member(&s, "errors") || js_value(&s, &tok) != JT_ARRAY ||
+		!js_array_next(&s, &first) || js_value(&s, &tok) != JT_OBJECT ||
+		!scan_to_member(&s, "reason") || js_value(&s, &tok) != JT_STRING)
+		return false;
+	for (int i = 0; i < lengthof(reasons); i++)
+		if (js_string_is(&tok, reasons[i]))
+			return true;
+	return false;
+}
+
 /* Delay before the next attempt: Retry-After if given, else jittered backoff. */
 static long
 retry_delay_ms(GcpHttpCall *call)
@@ -665,7 +758,10 @@ finish_attempt(GcpHttpCall *call, CURLcode rc)
 	else if (rc != CURLE_OK)
 		transient = call->retry ? transient_transport_error(rc) : rc == CURLE_COULDNT_CONNECT;
 	else
-		transient = call->retry && transient_status(status);
+		transient = call->retry &&
+			(transient_status(status) ||
+			 (status >= 400 && call->resp != NULL &&
+			  retryable_reason(call->resp, call->resp_len)));
 
 	if (transient && call->attempts <= gcp_http_max_retries)
 	{
@@ -690,6 +786,7 @@ finish_attempt(GcpHttpCall *call, CURLcode rc)
 	call->result.oversize_bytes = call->oversize_bytes;
 	call->result.size_limit = call->max_bytes;
 	call->result.content_type = NULL;
+	call->result.metadata_flavor_google = call->metadata_flavor;
 	if (rc == CURLE_OK)
 	{
 		char	   *ct = NULL;
@@ -1040,6 +1137,39 @@ hint_for(int sqlstate, const char *service)
 	}
 }
 
+/*
+ * Is a google.rpc error a token whose OAuth scopes do not cover the API?
+ * Google says so with an ErrorInfo of reason ACCESS_TOKEN_SCOPE_INSUFFICIENT
+ * in error.details; older answers of BigQuery only with the message.  It
+ * comes as PERMISSION_DENIED, like a missing IAM role, but no role helps:
+ * the token has to be asked with other scopes, and on a Compute Engine VM
+ * those are the VM's access scopes.
+ */
+static bool
+scope_insufficient(json_t *root, const char *message)
+{
+	json_t	   *details = json_object_get(json_object_get(root, "error"), "details");
+	size_t		i;
+	json_t	   *detail;
+
+	if (message && strcmp(message, "Request had insufficient authentication scopes.") == 0)
+		return true;
+	json_array_foreach(details, i, detail)
+	{
+		const char *type = json_string_value(json_object_get(detail, "@type"));
+		const char *reason = json_string_value(json_object_get(detail, "reason"));
+
+		if (type && reason &&
+			strcmp(type, "type.googleapis.com/google.rpc.ErrorInfo") == 0 &&
+			strcmp(reason, "ACCESS_TOKEN_SCOPE_INSUFFICIENT") == 0)
+			return true;
+	}
+	return false;
+}
+
+#define SCOPE_HINT \
+	"The OAuth scopes of the access token do not include this API, and no IAM role changes that. On Compute Engine, give the VM the access scope cloud-platform (\"Allow full access to all Cloud APIs\"; the VM must be stopped to change it)."
+
 /* ---------------------------------------------------------------------
  * answers that are too large, and error bodies
  * ---------------------------------------------------------------------
@@ -1340,6 +1470,7 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 	const char *status = NULL;
 	const char *reason = NULL;
 	char	   *message = NULL;
+	bool		wrong_scopes = false;
 	int			sqlstate;
 	const char *hint;
 
@@ -1379,6 +1510,7 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 			{
 				status = code;
 				message = text ? pstrdup(text) : NULL;
+				wrong_scopes = res->status == 403 && scope_insufficient(root, text);
 			}
 			else				/* OAuth's shape */
 				message = psprintf("%s%s%s", code, text ? ": " : "", text ? text : "");
@@ -1394,7 +1526,7 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 		message = psprintf("%s.", message);
 
 	sqlstate = sqlstate_for(res->status, status, reason);
-	hint = hint_for(sqlstate, service);
+	hint = wrong_scopes ? SCOPE_HINT : hint_for(sqlstate, service);
 	if (message)
 		ereport(elevel,
 				(errcode(sqlstate),

@@ -32,7 +32,8 @@ typedef struct GcpHttpRequest
 	const char *extra_header;	/* one "Name: value" header, or NULL */
 	const char *const *more_headers;	/* NULL-terminated "Name: value" list,
 										 * or NULL */
-	bool		retry;			/* retry 408/429/5xx and transport errors */
+	bool		retry;			/* retry 408/429/5xx, BigQuery's transient
+								 * reasons and transport errors */
 	int			deadline_ms;	/* total time including retries; 0 = default */
 	int			attempt_timeout_ms; /* one attempt; 0 = bqstream.http_timeout */
 } GcpHttpRequest;
@@ -59,6 +60,8 @@ typedef struct GcpHttpResult
 	const char *body;			/* response body, NUL-terminated */
 	size_t		body_len;
 	const char *content_type;	/* the answer's, or NULL */
+	bool		metadata_flavor_google; /* it had "Metadata-Flavor: Google",
+										 * as the GCE metadata server's have */
 	const char *transport_error;	/* curl's message when status is 0 */
 	int			attempts;
 	GcpHttpOversize oversize;

@@ -12,6 +12,8 @@ except ImportError:  # run from inside test/emulator
 
 
 class FaultTests(PubSubTestCase):
+    services = ("pubsub", "bigquery")
+
     def tearDown(self):
         self.call("DELETE", "/emulator/faults")
 
@@ -119,6 +121,45 @@ class FaultTests(PubSubTestCase):
                          (200, 0.0, 0.0, 0, None))
         for bad in ({"error_rate": 2}, {"error_codes": [418]}, {"latency_ms": -1}, {"methods": "x", "bogus": 1},
                     {"count": -1}, {"lost_rate": -0.5}):
+            with self.subTest(bad=bad):
+                self.assertApiError(self.call("POST", "/emulator/faults", bad), 400, "INVALID_ARGUMENT")
+
+    def test_403_reasons(self):
+        """A 403 stands for a missing IAM role by default; `reason` makes it BigQuery's
+        throttling or a token without the API's OAuth scope, as Google answers them."""
+        tid = self.new_topic()
+        bq_path = "/bigquery/v2/projects/p/datasets"
+        cases = {
+            None: ("The caller does not have permission", "accessDenied", "global", None),
+            "accessDenied": ("The caller does not have permission", "accessDenied", "global", None),
+            "rateLimitExceeded": ("Exceeded rate limits", "rateLimitExceeded", "usageLimits", None),
+            "quotaExceeded": ("Quota exceeded", "quotaExceeded", "usageLimits", None),
+            "ACCESS_TOKEN_SCOPE_INSUFFICIENT": ("Request had insufficient authentication scopes.", "forbidden",
+                                                "global", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"),
+        }
+        for reason, (message, legacy, domain, info) in cases.items():
+            with self.subTest(reason=reason):
+                for service, path in (("bigquery", bq_path), ("pubsub", self.topic_path(tid))):
+                    status, body = self.call("POST", "/emulator/faults",
+                                             {"error_rate": 1, "error_codes": [403], "reason": reason},
+                                             service=service)
+                    self.assertEqual(status, 200, body)
+                    err = self.assertApiError(self.call("GET", path, service=service), 403, "PERMISSION_DENIED")
+                    self.assertTrue(err["message"].startswith(message), err)
+                    if service == "bigquery":
+                        self.assertEqual(err["errors"], [{"message": err["message"], "domain": domain,
+                                                          "reason": legacy}])
+                    else:
+                        self.assertNotIn("errors", err)      # Pub/Sub bodies carry no legacy reason
+                    if info is None:
+                        self.assertNotIn("details", err)
+                    else:
+                        self.assertEqual(err["details"], [{
+                            "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": info,
+                            "domain": "googleapis.com", "metadata": {"service": service + ".googleapis.com"}}])
+                    self.call("DELETE", "/emulator/faults", service=service)
+        for bad in ({"error_codes": [403], "reason": "nope"}, {"error_codes": [503], "reason": "rateLimitExceeded"},
+                    {"error_codes": [403], "reason": 1}):
             with self.subTest(bad=bad):
                 self.assertApiError(self.call("POST", "/emulator/faults", bad), 400, "INVALID_ARGUMENT")
 

@@ -77,16 +77,48 @@ class HttpTests(PubSubTestCase):
         status, resp = self.call("POST", self.topic_path(tid) + ":publish", body,
                                  headers={"Content-Encoding": "gzip"})
         self.assertEqual(status, 200, resp)
+        self.call("POST", "/emulator/counters/reset")
         status, headers, data = self.call("POST", self.sub_path(sid) + ":pull", {"maxMessages": 500},
-                                          headers={"Accept-Encoding": "gzip, deflate"}, raw=True)
+                                          headers={"Accept-Encoding": "gzip, deflate",
+                                                   "User-Agent": "client/1.0 (gzip)"}, raw=True)
         self.assertEqual(status, 200)
         self.assertEqual(headers["Content-Encoding"], "gzip")
         self.assertEqual(len(json.loads(gzip.decompress(data))["receivedMessages"]), 200)
+        counters = self.call("GET", "/emulator/counters")[1]
+        self.assertEqual(counters["responses_gzipped"], 1)
+        self.assertLess(counters["response_bytes_sent"], counters["response_bytes"])
         # small bodies are not compressed
-        status, headers, data = self.call("GET", "/emulator/health", headers={"Accept-Encoding": "gzip"}, raw=True)
+        status, headers, data = self.call("GET", "/emulator/health",
+                                          headers={"Accept-Encoding": "gzip", "User-Agent": "x (gzip)"}, raw=True)
         self.assertIsNone(headers.get("Content-Encoding"))
         self.assertApiError(self.call("POST", self.topic_path(tid) + ":publish", b"not gzip",
                                       headers={"Content-Encoding": "gzip"}), 400, "INVALID_ARGUMENT")
+
+    def test_gzip_only_when_the_user_agent_says_gzip(self):
+        # as Google's front ends: Accept-Encoding alone gets plain bytes
+        tid = self.new_topic()
+        sid = self.new_sub(tid)
+        self.call("POST", self.topic_path(tid) + ":publish", {"messages": [{"data": "eHh4"}] * 100})
+        for ua, compressed in ((None, False), ("curl/8.0", False), ("bqstream/0.2.0 (gzip)", True)):
+            with self.subTest(user_agent=ua):
+                headers = {"Accept-Encoding": "gzip"}
+                if ua is not None:
+                    headers["User-Agent"] = ua
+                status, h, data = self.call("POST", self.sub_path(sid) + ":pull",
+                                            {"maxMessages": 100, "returnImmediately": True},
+                                            headers=headers, raw=True)
+                self.assertEqual(status, 200)
+                self.assertEqual(h.get("Content-Encoding"), "gzip" if compressed else None)
+                body = gzip.decompress(data) if compressed else data
+                msgs = json.loads(body)["receivedMessages"]
+                self.assertEqual(len(msgs), 100)
+                self.call("POST", self.sub_path(sid) + ":modifyAckDeadline",
+                          {"ackIds": [m["ackId"] for m in msgs], "ackDeadlineSeconds": 0})
+        # a User-Agent that says gzip without Accept-Encoding gets plain bytes too
+        status, h, data = self.call("POST", self.sub_path(sid) + ":pull",
+                                    {"maxMessages": 100, "returnImmediately": True},
+                                    headers={"User-Agent": "x (gzip)"}, raw=True)
+        self.assertIsNone(h.get("Content-Encoding"))
 
     def test_expect_100_continue(self):
         tid = self.unique("exp")

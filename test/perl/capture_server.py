@@ -3,7 +3,11 @@ request as a token endpoint, a metadata server or an API would, and writes
 each request it received (method, path, headers, body) as one JSON line to
 a log, so a test can assert that nothing reached it.
 
-    python3 capture_server.py PORT_FILE LOG_FILE
+    python3 capture_server.py PORT_FILE LOG_FILE [--no-metadata-flavor]
+
+With --no-metadata-flavor its answers lack the header Metadata-Flavor: Google,
+as those of a server that is not a metadata server (a proxy, a host found by a
+search domain) would.
 
 It listens on 127.0.0.1 on a free port, written to PORT_FILE once it is
 ready, and runs until it is killed.
@@ -37,7 +41,8 @@ class Capture(BaseHTTPRequestHandler):
         data = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Metadata-Flavor", "Google")
+        if self.server.metadata_flavor:
+            self.send_header("Metadata-Flavor", "Google")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -49,6 +54,7 @@ def main():
     port_file, log_file = sys.argv[1], sys.argv[2]
     server = ThreadingHTTPServer(("127.0.0.1", 0), Capture)
     server.log_file = log_file
+    server.metadata_flavor = "--no-metadata-flavor" not in sys.argv[3:]
     open(log_file, "a").close()
     with open(port_file + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))

@@ -79,12 +79,44 @@ SELECT published, failed FROM bqstream.publish_orders(10, 'gcp_emu');
 \! curl -sf -o /dev/null -X POST "$FAULTS_URL" -d '{"error_rate":1,"error_codes":[403],"methods":["createTopic"],"count":1}'
 SELECT bqstream.create_topic('gcp_emu', 'forbidden-topic');
 
+-- ...nor is a token without the API's OAuth scope, which has a hint of its own
+\! curl -sf -o /dev/null -X POST "$FAULTS_URL" -d '{"error_rate":1,"error_codes":[403],"reason":"ACCESS_TOKEN_SCOPE_INSUFFICIENT","methods":["createTopic"],"count":1}'
+SELECT bqstream.create_topic('gcp_emu', 'unscoped-topic');
+
+-- BigQuery's throttling is a 403 with reason rateLimitExceeded: retried (twice, then fine)
+\set bq_faults_url :bigquery_endpoint '/emulator/faults'
+\setenv BQ_FAULTS_URL :bq_faults_url
+\! curl -sf -o /dev/null -X POST "$BQ_FAULTS_URL" -d '{"error_rate":1,"error_codes":[403],"reason":"rateLimitExceeded","count":2}'
+SELECT bqstream.create_dataset('gcp_emu', 'throttled');
+-- a 403 accessDenied is not retried (a retry would have succeeded), and neither is
+-- quotaExceeded, as in Google's clients: such quotas last longer than the retries
+\! curl -sf -o /dev/null -X POST "$BQ_FAULTS_URL" -d '{"error_rate":1,"error_codes":[403],"count":1}'
+SELECT bqstream.drop_dataset('gcp_emu', 'throttled');
+\! curl -sf -o /dev/null -X POST "$BQ_FAULTS_URL" -d '{"error_rate":1,"error_codes":[403],"reason":"quotaExceeded","count":1}'
+SELECT bqstream.drop_dataset('gcp_emu', 'throttled');
+\! curl -sf -o /dev/null -X DELETE "$BQ_FAULTS_URL"
+SELECT bqstream.drop_dataset('gcp_emu', 'throttled');
+
 -- a proxy's HTML error page, once retries are exhausted
 SET bqstream.http_max_retries = 1;
 \! curl -sf -o /dev/null -X POST "$FAULTS_URL" -d '{"error_rate":1,"error_codes":[502],"methods":["createTopic"],"count":2}'
 SELECT bqstream.create_topic('gcp_emu', 'proxied-topic');
 RESET bqstream.http_max_retries;
 \! curl -sf -o /dev/null -X DELETE "$FAULTS_URL"
+
+-- gzip'd answers with bqstream.http_compression = on: Google (and the emulator)
+-- compress only for a User-Agent that says "gzip" besides Accept-Encoding
+ALTER SYSTEM SET bqstream.http_compression = 'on';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SHOW bqstream.http_compression;
+\set counters_url :pubsub_endpoint '/emulator/counters'
+\setenv COUNTERS_URL :counters_url
+\! curl -sf -o /dev/null -X POST "$COUNTERS_URL/reset"
+SELECT published FROM bqstream.publish_orders(1000, 'gcp_emu', batch_size => 1000);
+\! curl -sf "$COUNTERS_URL" | python3 -c 'import json, sys; c = json.load(sys.stdin); print("answers gzipped:", c["responses_gzipped"] > 0, c["response_bytes_sent"] < c["response_bytes"])'
+ALTER SYSTEM RESET bqstream.http_compression;
+SELECT pg_reload_conf();
 
 -- nobody listens there: a connection error after the retries
 CREATE SERVER unreachable FOREIGN DATA WRAPPER bqstream_fdw

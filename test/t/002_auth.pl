@@ -10,6 +10,7 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
@@ -150,6 +151,47 @@ is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_user_mappings WHERE umoptions IS NOT NULL AND srvname = 'key_inline'",
 		extra_params => [ '-U', 'mallory' ]),
 	'0', 'another user sees no options of the mapping');
+
+# A server that answers the metadata path without "Metadata-Flavor: Google" is
+# not the metadata server (a proxy, a host a search domain found): nothing it
+# answers is taken as a token, and for ADC there is no metadata server at all.
+my $fake_pid = fork();
+if ($fake_pid == 0)
+{
+	exec('/usr/bin/python3', "$FindBin::RealBin/../perl/capture_server.py",
+		"$tmp/fake.port", "$tmp/fake.jsonl", '--no-metadata-flavor')
+	  or die "cannot start the fake metadata server: $!";
+}
+END { kill 'KILL', $fake_pid if $fake_pid; }
+for (1 .. 100)
+{
+	last if -s "$tmp/fake.port";
+	usleep(100_000);
+}
+my $fake = slurp_file("$tmp/fake.port");
+
+$node->stop;
+$ENV{GCE_METADATA_HOST} = "127.0.0.1:$fake";
+delete $ENV{GOOGLE_APPLICATION_CREDENTIALS};
+$ENV{CLOUDSDK_CONFIG} = "$tmp/no-gcloud";
+$node->start;
+
+($rc, $out, $err) = $node->psql('postgres',
+	"SELECT bqstream.create_topic('metadata', 'from-impostor')",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/08P01: could not obtain an access token for the metadata server's service account/,
+	'a metadata answer without Metadata-Flavor: Google is refused');
+like($err, qr/answered HTTP 200 without the header "Metadata-Flavor: Google", so it is not a metadata server/,
+	'the detail says why');
+like(slurp_file("$tmp/fake.jsonl"), qr/"Metadata-Flavor": "Google"/,
+	'the request asked with Metadata-Flavor: Google');
+
+($rc, $out, $err) = $node->psql('postgres',
+	"SELECT bqstream.create_topic('adc', 'from-impostor')");
+like($err, qr/could not find Application Default Credentials/,
+	'ADC: a server without Metadata-Flavor: Google is no metadata server');
+like($err, qr/without the header "Metadata-Flavor: Google", so no metadata server is there/,
+	'ADC: the detail says why');
 
 $node->stop;
 done_testing();
