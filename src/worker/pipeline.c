@@ -59,6 +59,15 @@
 
 /* BigQuery's advice: about 500 rows per insertAll request */
 #define INSERT_CHUNK_ROWS	500
+
+/*
+ * BigQuery refuses an insertAll request larger than 10 MB (the body as
+ * sent): chunks are cut by bytes as well.  Pub/Sub messages may be as large,
+ * so a few of them fill a request.
+ */
+#define INSERT_MAX_BYTES	10485760
+#define INSERT_BODY_START	"{\"skipInvalidRows\":true,\"ignoreUnknownValues\":false,\"rows\":["
+#define INSERT_BODY_END		"]}"
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		60000
 #define CONFIG_REFRESH_S	30
@@ -117,7 +126,8 @@ typedef struct Message
 	int			payload_len;
 	Verdict		verdict;
 	bool		stored;			/* inserted, or dead-lettered and committed */
-	char	   *bq_error;		/* row refused by BigQuery */
+	char	   *bq_error;		/* row refused by BigQuery: a dead letter */
+	char	   *retry_reason;	/* refused for a reason not its own: again */
 } Message;
 
 static WorkerSlot *slot;
@@ -732,7 +742,7 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 	 */
 	for (int r = 0; r < nrows; r++)
 		need += msgs[rows[r]].message_id_json_len + msgs[rows[r]].payload_len + 24;
-	appendStringInfoString(&body, "{\"skipInvalidRows\":true,\"ignoreUnknownValues\":false,\"rows\":[");
+	appendStringInfoString(&body, INSERT_BODY_START);
 	enlargeStringInfo(&body, (int) Min(need, MaxAllocSize));
 	for (int r = 0; r < nrows; r++)
 	{
@@ -747,7 +757,7 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 		append_reserved(&body, m->payload, m->payload_len);
 		append_reserved(&body, "}", 1);
 	}
-	appendStringInfoString(&body, "]}");
+	appendStringInfoString(&body, INSERT_BODY_END);
 
 	{
 		GcpHttpRequest req;
@@ -791,13 +801,20 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 		if (r < 0 || r >= nrows)
 			continue;
 		refused[r] = true;
-		/* "stopped" rows were fine and only held back: left for redelivery */
-		if (reason && strcmp(reason, "stopped") == 0)
-			continue;
-		msgs[rows[r]].bq_error = psprintf("%s: %s",
-										  reason ? reason : "invalid",
-										  json_string_value(json_object_get(first, "message"))
-										  ? json_string_value(json_object_get(first, "message")) : "");
+
+		/*
+		 * Only "invalid" says the row itself is wrong: it would be refused
+		 * every time.  The others ("timeout", "backendError", "stopped" for
+		 * rows held back because another one failed) were not stored for no
+		 * fault of theirs and are sent again, with the same insertId.
+		 */
+		if (reason == NULL || strcmp(reason, "invalid") == 0)
+			msgs[rows[r]].bq_error = psprintf("%s: %s",
+											  reason ? reason : "invalid",
+											  json_string_value(json_object_get(first, "message"))
+											  ? json_string_value(json_object_get(first, "message")) : "");
+		else
+			msgs[rows[r]].retry_reason = pstrdup(reason);
 	}
 
 	for (int r = 0; r < nrows; r++)
@@ -807,6 +824,128 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 		if (refused[r])
 			continue;
 		m->stored = true;
+	}
+}
+
+/* the bytes a row takes in an insertAll body, its separating comma included */
+static inline size_t
+insert_row_bytes(const Message *m)
+{
+	return strlen("{\"insertId\":,\"json\":},") + m->message_id_json_len + m->payload_len;
+}
+
+/*
+ * Stream rows (indexes into msgs) in chunks of at most INSERT_CHUNK_ROWS
+ * rows and INSERT_MAX_BYTES bytes.  A row that does not fit in a request
+ * alone can never be stored: it is refused here, as a dead letter.
+ */
+static void
+insert_rows(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
+{
+	const size_t frame = strlen(INSERT_BODY_START) + strlen(INSERT_BODY_END);
+	int		   *chunk = palloc(sizeof(int) * Min(nrows, INSERT_CHUNK_ROWS));
+	int			nchunk = 0;
+	size_t		bytes = frame;
+
+	for (int r = 0; r < nrows; r++)
+	{
+		Message    *m = &msgs[rows[r]];
+		size_t		row_bytes = insert_row_bytes(m);
+
+		if (frame + row_bytes > INSERT_MAX_BYTES)
+		{
+			m->bq_error = psprintf("too large: The row takes %zu bytes in an insertAll request, "
+								   "which BigQuery takes at most %d bytes in.",
+								   frame + row_bytes - 1, INSERT_MAX_BYTES);
+			continue;
+		}
+		if (nchunk == INSERT_CHUNK_ROWS || bytes + row_bytes > INSERT_MAX_BYTES)
+		{
+			insert_chunk(cfg, msgs, chunk, nchunk);
+			nchunk = 0;
+			bytes = frame;
+		}
+		chunk[nchunk++] = rows[r];
+		bytes += row_bytes;
+	}
+	if (nchunk > 0)
+		insert_chunk(cfg, msgs, chunk, nchunk);
+	pfree(chunk);
+}
+
+/*
+ * Wait ms milliseconds while keeping the batch's leases, serving
+ * interrupts.
+ */
+static void
+wait_holding_leases(PipelineConfig *cfg, long ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	for (;;)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(left, 1000), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		extend_leases(cfg);
+	}
+}
+
+/*
+ * Send again, with backoff, the rows BigQuery refused for reasons not
+ * their own (a "timeout" or "backendError" of single rows in an answer
+ * that is otherwise a success), as Google's clients retry a request that
+ * failed that way: the same insertId makes a row that was stored after
+ * all count once.  They are never dead letters, and are not acknowledged
+ * before they are stored.  Returns how many are still not stored after
+ * bqstream.http_retry_deadline; *reason is then the last refusal's reason.
+ */
+static int
+retry_refused_rows(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
+				   const char **reason)
+{
+	int		   *again = palloc(sizeof(int) * Max(nrows, 1));
+	TimestampTz started = GetCurrentTimestamp();
+	long		delay = BACKOFF_MIN_MS;
+
+	for (;;)
+	{
+		int			nagain = 0;
+
+		for (int r = 0; r < nrows; r++)
+		{
+			Message    *m = &msgs[rows[r]];
+
+			if (m->retry_reason == NULL)
+				continue;
+			*reason = m->retry_reason;
+			m->retry_reason = NULL;
+			again[nagain++] = rows[r];
+		}
+		if (nagain == 0)
+			return 0;
+		if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), gcp_http_deadline_ms))
+		{
+			/* marked again for the caller: still not stored */
+			for (int r = 0; r < nagain; r++)
+				msgs[again[r]].retry_reason = (char *) *reason;
+			return nagain;
+		}
+		count(&slot->retries, 1);
+		ereport(DEBUG1,
+				(errmsg_internal("bqstream pipeline \"%s\": BigQuery refused %d rows with reason \"%s\", sending them again in %ld ms",
+								 cfg->name, nagain, *reason, delay)));
+		wait_holding_leases(cfg, delay);
+		delay = Min(delay * 2, BACKOFF_MAX_MS / 4);
+		insert_rows(cfg, msgs, again, nagain);
+		rows = again;
+		nrows = nagain;
+		again = palloc(sizeof(int) * nagain);
 	}
 }
 
@@ -966,6 +1105,8 @@ run_batch(PipelineConfig *cfg)
 	uint64		late = 0;
 	uint64		inserted = 0;
 	uint64		hist[LATENCY_BUCKETS] = {0};
+	int			unstored;
+	const char *unstored_reason = NULL;
 
 	if (n == 0)
 	{
@@ -1000,8 +1141,8 @@ run_batch(PipelineConfig *cfg)
 	}
 
 	set_state(WS_INSERTING, "inserting");
-	for (int from = 0; from < nrows; from += INSERT_CHUNK_ROWS)
-		insert_chunk(cfg, msgs, rows + from, Min(INSERT_CHUNK_ROWS, nrows - from));
+	insert_rows(cfg, msgs, rows, nrows);
+	unstored = retry_refused_rows(cfg, msgs, rows, nrows, &unstored_reason);
 
 	now = GetCurrentTimestamp();
 	for (int r = 0; r < nrows; r++)
@@ -1018,6 +1159,16 @@ run_batch(PipelineConfig *cfg)
 
 	store_dead_letters(cfg, msgs, n);
 	acknowledge(cfg, msgs, n);
+
+	/* what is left comes back after its lease: the batch counts as failed */
+	if (unstored > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not stream %d rows into table \"%s.%s\"",
+						unstored, cfg->dataset, cfg->table),
+				 errdetail("BigQuery refused them with reason \"%s\" until the retry deadline of %d ms.",
+						   unstored_reason, gcp_http_deadline_ms),
+				 errhint("They are left unacknowledged, so Pub/Sub delivers them again.")));
 }
 
 /* ---------------------------------------------------------------------
