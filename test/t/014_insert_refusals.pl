@@ -70,14 +70,33 @@ sub http_file
 	return $stdout;
 }
 
+sub modacks
+{
+	my $c = decode_json(http('GET', "http://127.0.0.1:$ps/emulator/counters"));
+	return $c->{requests}{modifyAckDeadline} // 0;
+}
+
+# -- Pub/Sub's default ack deadline -------------------------------------------
+sub ack_deadline
+{
+	my ($sub) = @_;
+	my $r = decode_json(http('GET', "http://127.0.0.1:$ps/v1/projects/$project/subscriptions/$sub"));
+	return $r->{ackDeadlineSeconds};
+}
+is(ack_deadline('orders-pipeline'), 10, "setup_demo()'s subscription has Pub/Sub's default ack deadline");
+$node->safe_psql('postgres', "SELECT bqstream.create_subscription('emu', 'orders-default', 'orders')");
+is(ack_deadline('orders-default'), 10, 'so has one made by create_subscription() without a deadline');
+
 $node->safe_psql('postgres',
 	"SELECT bqstream.create_pipeline('p', 'emu', 'orders-pipeline', batch_size => 50)");
 ok(wait_for('the worker', 20, sub { stat_of('workers') >= 1 }), 'the worker runs');
+my $modacks_before = modacks();
 my ($published, $malformed) = split /\|/, $node->safe_psql('postgres',
 	"SELECT published, malformed FROM bqstream.publish_orders(100, 'emu', seed => 13, "
 	  . "malformed_fraction => 0.1, progress_interval => 0)");
 ok(wait_for('the acknowledgement', 30, sub { stat_of('acked') >= $published }),
-	'a batch is acknowledged');
+	'a quick batch is acknowledged');
+is(modacks() - $modacks_before, 0, 'with no modifyAckDeadline: the lease is short already');
 
 # -- rows refused with reason timeout, then backendError ----------------------
 # The next 120 valid rows inserted into raw_orders are refused with reason
