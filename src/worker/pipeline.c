@@ -80,6 +80,18 @@
 #define LEASE_S				15
 
 /*
+ * The lease on a subscription with exactly-once delivery, as Google's
+ * clients keep it (their minimum lease extension there): an acknowledge
+ * after the lease ran out fails rather than being taken, and the message
+ * comes back, so a lease that runs out under a slow batch costs a
+ * redelivery each time.
+ */
+#define EXACTLY_ONCE_LEASE_S	60
+
+/* attempts of an acknowledge whose ack IDs failed transiently */
+#define ACK_ATTEMPTS		3
+
+/*
  * The time a pull is given, at least: Pub/Sub (the service and Google's
  * emulator alike) holds a pull that finds no message for about 90 s before
  * it answers.  A pull given up before that answer would be an error every
@@ -104,8 +116,9 @@ typedef struct PipelineConfig
 	char	   *pull_url;
 	char	   *ack_url;
 	char	   *modack_url;
-	int			lease_s;		/* ours: at most LEASE_S */
-	bool		shorten_lease;	/* the subscription's ack deadline is longer */
+	int			lease_s;		/* ours: at most LEASE_S, or EXACTLY_ONCE_LEASE_S */
+	bool		set_lease;		/* the subscription's ack deadline is another */
+	bool		exactly_once;	/* enableExactlyOnceDelivery */
 	char	   *insert_url;
 	TimestampTz loaded_at;
 } PipelineConfig;
@@ -238,8 +251,17 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 						 psprintf("read subscription \"%s\"", cfg->subscription), NULL, NULL);
 		cfg->lease_s = json_is_integer(json_object_get(table, "ackDeadlineSeconds"))
 			? (int) json_integer_value(json_object_get(table, "ackDeadlineSeconds")) : 10;
-		cfg->shorten_lease = cfg->lease_s > LEASE_S;
-		cfg->lease_s = Min(Max(cfg->lease_s, 10), LEASE_S);
+		cfg->exactly_once = json_is_true(json_object_get(table, "enableExactlyOnceDelivery"));
+		if (cfg->exactly_once)
+		{
+			cfg->set_lease = cfg->lease_s != EXACTLY_ONCE_LEASE_S;
+			cfg->lease_s = EXACTLY_ONCE_LEASE_S;
+		}
+		else
+		{
+			cfg->set_lease = cfg->lease_s > LEASE_S;
+			cfg->lease_s = Min(Max(cfg->lease_s, 10), LEASE_S);
+		}
 		cfg->loaded_at = GetCurrentTimestamp();
 		MemoryContextSwitchTo(old);
 	}
@@ -1073,6 +1095,44 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 	count(&slot->dead_lettered, stored);
 }
 
+/*
+ * The ack IDs a subscription with exactly-once delivery failed, from its
+ * answer to a partly failed acknowledge: HTTP 400 with a google.rpc.ErrorInfo
+ * of reason EXACTLY_ONCE_ACKID_FAILURE in error.details, whose metadata maps
+ * each failed ack ID to PERMANENT_FAILURE_INVALID_ACK_ID (the lease ran out:
+ * the message comes back) or TRANSIENT_FAILURE_* (worth another try).  The
+ * ack IDs not named there were acknowledged.  NULL for any other answer.
+ */
+static json_t *
+exactly_once_failures(const GcpHttpResult *res)
+{
+	json_t	   *body;
+	json_t	   *detail;
+	size_t		i;
+
+	if (res->status != 400)
+		return NULL;
+	body = gcp_json_track(gcp_http_parse_json_quiet(res->body, res->body_len));
+	json_array_foreach(json_object_get(json_object_get(body, "error"), "details"), i, detail)
+	{
+		const char *reason = json_string_value(json_object_get(detail, "reason"));
+		json_t	   *metadata = json_object_get(detail, "metadata");
+
+		if (reason && strcmp(reason, "EXACTLY_ONCE_ACKID_FAILURE") == 0 &&
+			json_is_object(metadata))
+			return metadata;
+	}
+	return NULL;
+}
+
+/*
+ * Acknowledge the messages stored.  On a subscription with exactly-once
+ * delivery, an answer that names failed ack IDs is no failure of the
+ * batch: the others were acknowledged, the transient failures are tried
+ * again, and the invalid ones (a lease that ran out) are only logged, since
+ * their messages come back and BigQuery drops the rows again through their
+ * insertId, or the dead-letter insert finds them stored.
+ */
 static void
 acknowledge(PipelineConfig *cfg, Message *msgs, int n)
 {
@@ -1080,18 +1140,66 @@ acknowledge(PipelineConfig *cfg, Message *msgs, int n)
 	GcpHttpRequest req;
 	GcpHttpCall *call;
 	int			nacks;
+	int			invalid = 0;
 
 	initStringInfo(&body);
 	nacks = ack_ids_body(&body, msgs, n, true, NULL);
 	if (nacks == 0)
 		return;
-	gcp_request_init(&req, cfg->srv, GCP_PUBSUB, "POST", cfg->ack_url, body.data, body.len);
-	call = gcp_http_run(&req);
-	if (!gcp_http_ok(gcp_http_result(call)))
-		gcp_http_report(gcp_http_result(call), ERROR, "Pub/Sub",
-						psprintf("acknowledge messages of subscription \"%s\"", cfg->subscription));
-	gcp_http_free(call);
-	count(&slot->acked, nacks);
+	for (int attempt = 1;; attempt++)
+	{
+		const GcpHttpResult *res;
+		json_t	   *failed;
+		const char *ack_id;
+		json_t	   *code;
+		int			transient = 0;
+
+		gcp_request_init(&req, cfg->srv, GCP_PUBSUB, "POST", cfg->ack_url, body.data, body.len);
+		call = gcp_http_run(&req);
+		res = gcp_http_result(call);
+		if (gcp_http_ok(res))
+		{
+			gcp_http_free(call);
+			break;
+		}
+		failed = cfg->exactly_once ? exactly_once_failures(res) : NULL;
+		if (failed == NULL)
+			gcp_http_report(res, ERROR, "Pub/Sub",
+							psprintf("acknowledge messages of subscription \"%s\"", cfg->subscription));
+		gcp_http_free(call);
+
+		/* the transient failures are asked again, the others are done */
+		resetStringInfo(&body);
+		appendStringInfoString(&body, "{\"ackIds\":[");
+		json_object_foreach(failed, ack_id, code)
+		{
+			const char *what = json_string_value(code);
+
+			if (what && strncmp(what, "TRANSIENT_", 10) == 0 && attempt < ACK_ATTEMPTS)
+			{
+				if (transient++ > 0)
+					appendStringInfoChar(&body, ',');
+				append_json_string(&body, ack_id);
+			}
+			else
+				invalid++;
+		}
+		appendStringInfoString(&body, "]}");
+		if (transient == 0)
+			break;
+		ereport(DEBUG1,
+				(errmsg_internal("bqstream pipeline \"%s\": %d acknowledgements failed transiently, trying again",
+								 cfg->name, transient)));
+		wait_holding_leases(cfg, BACKOFF_MIN_MS / 10 << (attempt - 1));
+	}
+	if (invalid > 0)
+		ereport(LOG,
+				(errmsg_plural("pipeline \"%s\" could not acknowledge %d message of subscription \"%s\"",
+							   "pipeline \"%s\" could not acknowledge %d messages of subscription \"%s\"",
+							   invalid, cfg->name, invalid, cfg->subscription),
+				 errdetail("Pub/Sub refused their ack IDs (exactly-once delivery): their leases ran out or the failure persisted."),
+				 errhint("The messages are delivered again; their rows are not stored twice, through their insertId.")));
+	count(&slot->acked, nacks - invalid);
 }
 
 static void
@@ -1121,8 +1229,11 @@ run_batch(PipelineConfig *cfg)
 	batch_msgs = msgs;
 	batch_len = n;
 	batch_leased_at = now;
-	/* a subscription's longer deadline would delay redelivery past the window */
-	if (cfg->shorten_lease)
+	/*
+	 * A subscription's longer deadline would delay redelivery past the
+	 * window; one with exactly-once delivery gets the longer lease it needs.
+	 */
+	if (cfg->set_lease)
 		renew_leases(cfg);
 
 	rows = palloc(sizeof(int) * n);
