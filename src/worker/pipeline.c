@@ -1275,8 +1275,9 @@ run_batch(PipelineConfig *cfg)
 	if (unstored > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not stream %d rows into table \"%s.%s\"",
-						unstored, cfg->dataset, cfg->table),
+				 errmsg_plural("could not stream %d row into table \"%s.%s\"",
+							   "could not stream %d rows into table \"%s.%s\"",
+							   unstored, unstored, cfg->dataset, cfg->table),
 				 errdetail("BigQuery refused them with reason \"%s\" until the retry deadline of %d ms.",
 						   unstored_reason, gcp_http_deadline_ms),
 				 errhint("They are left unacknowledged, so Pub/Sub delivers them again.")));
