@@ -108,5 +108,27 @@ unlike($log, qr/ERROR:.*could not acknowledge/, 'the refused acknowledgement is 
 is($node->safe_psql('postgres', "SELECT coalesce(last_error, '') FROM bqstream.pipeline_stats WHERE pipeline = 'p'"),
 	'', 'none is shown');
 
+# -- ack IDs that fail transiently -------------------------------------------
+# The emulator answers the next 5 ack IDs with TRANSIENT_FAILURE_UNORDERED_ACK_ID
+# (and keeps their leases): the worker acknowledges them again at once.
+my $patched = decode_json(http('PATCH', "http://127.0.0.1:$ps/v1/projects/$project/subscriptions/orders-eod",
+		encode_json({ subscription => { labels => { emulator_transient_ack_failures => '5' } },
+			updateMask => 'labels' })));
+is($patched->{labels}{emulator_transient_ack_failures}, '5', 'the next 5 ack IDs fail transiently')
+  or diag(explain($patched));
+$received = stat_of('received');
+my $acked = counters($ps)->{messages_acked};
+$log_offset = -s $node->logfile;
+my $published3 = $node->safe_psql('postgres',
+	"SELECT published FROM bqstream.publish_orders(20, 'emu', seed => 17, progress_interval => 0)");
+ok(wait_for('the acknowledgement', 30, sub { counters($ps)->{messages_acked} >= $acked + $published3 }),
+	'they are acknowledged when tried again');
+is(stat_of('received') - $received, $published3, 'without a redelivery');
+($rows, $distinct) = bq_counts();
+is($rows, $published + $published2 + $published3, 'every order is in BigQuery');
+is($distinct, $rows, 'once');
+$log = slurp_file($node->logfile, $log_offset);
+unlike($log, qr/could not acknowledge/, 'nothing is reported');
+
 $node->stop;
 done_testing();
