@@ -176,5 +176,31 @@ ok(wait_for('the acknowledgement', 20, sub {
 is($node->safe_psql('postgres', "SELECT coalesce(last_error, '') FROM bqstream.pipeline_stats WHERE pipeline = 'p'"),
 	'', 'without an error');
 
+# -- refused past the retry deadline ------------------------------------------
+# With a 2 s deadline and every row refused, the worker gives up on the
+# batch: an error, no dead letter, nothing acknowledged.  Once BigQuery takes
+# rows again, Pub/Sub's redelivery stores them, once.
+$node->safe_psql('postgres', "ALTER SYSTEM SET bqstream.http_retry_deadline = '2s'; SELECT pg_reload_conf()");
+http('PATCH', $table_url,
+	'{"labels":{"emulator_row_fault":"timeout","emulator_row_fault_rows":"100000"}}');
+my ($published4, $malformed4) = split /\|/, $node->safe_psql('postgres',
+	"SELECT published, malformed FROM bqstream.publish_orders(30, 'emu', seed => 16, "
+	  . "malformed_fraction => 0, progress_interval => 0)");
+ok(wait_for('the error', 30, sub {
+	$node->safe_psql('postgres', "SELECT last_error FROM bqstream.pipeline_stats WHERE pipeline = 'p'")
+	  =~ /^could not stream \d+ rows? into table "shop.raw_orders": BigQuery refused them with reason "timeout"/ }),
+	'rows refused past the retry deadline fail the batch');
+($rows, $distinct) = bq_counts();
+is($rows, $expected, 'none of them is stored');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM bqstream.dead_letters'),
+	$malformed, 'none of them is a dead letter');
+http('PATCH', $table_url, '{"labels":{}}');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET bqstream.http_retry_deadline; SELECT pg_reload_conf()");
+ok(wait_for('the redelivery', 60, sub { (bq_counts())[0] >= $expected + $published4 }),
+	'they are stored once BigQuery takes them');
+($rows, $distinct) = bq_counts();
+is($rows, $expected + $published4, 'all of them');
+is($distinct, $rows, 'once');
+
 $node->stop;
 done_testing();
