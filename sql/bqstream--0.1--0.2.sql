@@ -143,3 +143,14 @@ GRANT SELECT ON bqstream.worker_stats, bqstream.pipeline_stats TO PUBLIC;
 
 COMMENT ON FUNCTION bqstream.republish_dead_letters(bigint[], text, text) IS
 'publishes the payloads (and attributes) of the given dead letters to a topic again, typically after fixing them, and deletes them; only dead letters of the caller''s own pipelines';
+
+-- Pub/Sub's default ack deadline, 10 s, rather than 60 s: the workers keep
+-- leases that short anyway, and a longer deadline cost them a
+-- modifyAckDeadline per batch to shorten it.  Same signature, new default.
+CREATE OR REPLACE FUNCTION bqstream.create_subscription(server text, subscription text, topic text,
+                                                        ack_deadline_seconds integer DEFAULT 10,
+                                                        dead_letter_topic text DEFAULT NULL,
+                                                        max_delivery_attempts integer DEFAULT 5)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'bqstream_create_subscription'
+LANGUAGE C VOLATILE;

@@ -36,7 +36,12 @@ PG_FUNCTION_INFO_V1(bqstream_setup_demo);
 #define DEMO_DEAD_LETTER_TOPIC	"orders-dead-letter"
 #define DEMO_SUBSCRIPTION		"orders-pipeline"
 #define DEMO_DEAD_LETTER_SUB	"orders-dead-letter-archive"
-#define DEMO_ACK_DEADLINE_S		60
+/*
+ * Pub/Sub's own default ack deadline.  The workers keep their leases short
+ * anyway (see pipeline.c), so a longer deadline would only cost a
+ * modifyAckDeadline per batch to shorten it.
+ */
+#define DEMO_ACK_DEADLINE_S		10
 #define DEMO_MAX_DELIVERIES		5
 #define RAW_ORDERS				"raw_orders"
 #define ORDERS_PER_MINUTE		"orders_per_minute"
@@ -76,7 +81,7 @@ bqstream_create_subscription(PG_FUNCTION_ARGS)
 	GcpServer  *srv = server_arg(fcinfo);
 	char	   *sub = bq_text_arg(fcinfo, 1, "subscription");
 	char	   *topic = bq_text_arg(fcinfo, 2, "topic");
-	int			ack_deadline = PG_ARGISNULL(3) ? 60 : PG_GETARG_INT32(3);
+	int			ack_deadline = PG_ARGISNULL(3) ? DEMO_ACK_DEADLINE_S : PG_GETARG_INT32(3);
 	char	   *dead_letter = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	int			max_attempts = PG_ARGISNULL(5) ? DEMO_MAX_DELIVERIES : PG_GETARG_INT32(5);
 

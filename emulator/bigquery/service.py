@@ -32,6 +32,10 @@ MAX_PAGE_BYTES = 10 * 1000 * 1000
 DEFAULT_TIMEOUT_MS = 10000
 MAX_TIMEOUT_MS = 200000
 TABLEDATA_DEFAULT_ROWS = 100000
+# injectable per-row insertAll refusals (label value → reason) and their texts
+ROW_FAULT_REASONS = {'timeout': 'timeout', 'backenderror': 'backendError'}
+ROW_FAULT_MESSAGES = {'timeout': 'The operation timed out.',
+                      'backendError': 'Backend error. Please try again.'}
 # fields of jobs.query's QueryRequest that are not in the job's configuration.query
 # (JobConfigurationQuery): the job's location is in its jobReference
 QUERY_REQUEST_ONLY = ('location',)
@@ -101,8 +105,11 @@ class BigQueryService:
                                default_location=self.location)
         self._encoders = {}
         self._enc_lock = threading.Lock()
+        # rows refused so far per (table key, fault labels), see _row_faults()
+        self._row_faults_done = {}
         if hasattr(counters, 'declare'):
-            counters.declare('rows_inserted', 'rows_deduplicated', 'rows_rejected', 'queries',
+            counters.declare('rows_inserted', 'rows_deduplicated', 'rows_rejected',
+                             'rows_refused_by_fault', 'queries',
                              'bytes_processed', 'rows_returned')
 
     def close(self):
@@ -449,6 +456,10 @@ class BigQueryService:
                     raise _invalid('Schema changes are not supported by the emulator')
             tb.extra.update(_int64_fields({k: body[k] for k in (
                 'labels', 'description', 'friendlyName', 'expirationTime') if k in body}))
+            if 'labels' in body:
+                with self._enc_lock:
+                    for key in [k for k in self._row_faults_done if k[0] == tb.key]:
+                        del self._row_faults_done[key]
             tb.modified_ms = int(time.time() * 1000)
             self.store.conn.execute('UPDATE bq_tables SET meta = ? WHERE id = ?',
                                     (json.dumps(tb.meta()), tb.key))
@@ -512,6 +523,15 @@ class BigQueryService:
             sizes.append(sz)
             ids.append(r.get('insertId'))
             good_index.append(i)
+        refused = self._row_faults(tb, good_index)
+        if refused:
+            keep = [k for k, i in enumerate(good_index) if i not in refused]
+            good = [good[k] for k in keep]
+            parts = [parts[k] for k in keep]
+            sizes = [sizes[k] for k in keep]
+            ids = [ids[k] for k in keep]
+            good_index = [good_index[k] for k in keep]
+            errors = sorted(errors + [(i, e) for i, e in refused.items()], key=lambda x: x[0])
         out = {'kind': 'bigquery#tableDataInsertAllResponse'}
         if errors and not skip_invalid:
             bad = {i: e for i, e in errors}
@@ -524,7 +544,7 @@ class BigQueryService:
             return out
         if errors:
             out['insertErrors'] = [{'index': i, 'errors': [_row_error(e)]} for i, e in errors]
-            self.counters.incr('rows_rejected', len(errors))
+            self.counters.incr('rows_rejected', len(errors) - len(refused))
         now_ms = int(time.time() * 1000)
         with self.store.lock:
             seen = self.store.seen_insert_ids(tb, now_ms)
@@ -549,6 +569,40 @@ class BigQueryService:
         if dups:
             self.counters.incr('rows_deduplicated', dups)
         return out
+
+    def _row_faults(self, tb, good_index):
+        """Rows of a request refused by the table's injected row fault, as
+        {request index: RowError}.
+
+        BigQuery can refuse single rows of an insertAll that answers 200 with
+        a reason that is no fault of the row (``timeout``, ``backendError``):
+        such a row was not stored and may be sent again. The table labels
+        ``emulator_row_fault`` (``timeout`` or ``backenderror``; label values
+        are lowercase) and ``emulator_row_fault_rows`` (N) make the emulator
+        refuse the next N valid rows inserted into the table that way, the
+        first ones of each request; setting the labels again (tables.patch)
+        starts a new count."""
+        labels = tb.extra.get('labels') or {}
+        kind = labels.get('emulator_row_fault')
+        if not kind or not good_index:
+            return {}
+        reason = ROW_FAULT_REASONS.get(kind)
+        try:
+            total = int(labels.get('emulator_row_fault_rows', '0'))
+        except ValueError:
+            total = -1
+        if reason is None or total < 0:
+            raise _invalid('Labels emulator_row_fault must be one of %s and emulator_row_fault_rows '
+                           'a non-negative integer' % ', '.join(sorted(ROW_FAULT_REASONS)))
+        key = (tb.key, kind, total)
+        with self._enc_lock:
+            done = self._row_faults_done.get(key, 0)
+            n = min(total - done, len(good_index))
+            if n <= 0:
+                return {}
+            self._row_faults_done[key] = done + n
+        self.counters.incr('rows_refused_by_fault', n)
+        return {i: RowError('', ROW_FAULT_MESSAGES[reason], reason) for i in good_index[:n]}
 
     def tabledata_list(self, req, p, d, t):
         tb = self._table(p, d, t)

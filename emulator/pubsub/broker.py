@@ -71,7 +71,7 @@ class Topic:
 class Subscription:
     __slots__ = ("name", "topic_name", "config", "ack_deadline", "retention_ns", "dlq_topic",
                  "max_attempts", "retry", "eod", "available", "outstanding", "heap", "delayed",
-                 "attempts", "redeliver", "cond", "deleted")
+                 "attempts", "redeliver", "cond", "deleted", "transient_left")
 
     def __init__(self, name, topic_name, config, lock):
         self.name = name
@@ -96,6 +96,15 @@ class Subscription:
         rp = config.get("_retry")
         self.retry = tuple(rp) if rp else None
         self.eod = bool(config.get("enableExactlyOnceDelivery"))
+        # Fault injection (a label, so that it is set with the subscription):
+        # the next N valid ack IDs acknowledged on an exactly-once
+        # subscription fail with TRANSIENT_FAILURE_UNORDERED_ACK_ID and stay
+        # leased, as Pub/Sub may answer; setting the labels again restarts.
+        try:
+            self.transient_left = max(0, int((config.get("labels") or {}).get(
+                "emulator_transient_ack_failures", "0")))
+        except ValueError:
+            self.transient_left = 0
 
     @property
     def counts_attempts(self):
@@ -402,7 +411,12 @@ class Broker:
             pop = sub.outstanding.pop
             done = []
             stale = []
+            transient = []
             for a in ack_ids:
+                if sub.eod and sub.transient_left > 0 and a in sub.outstanding:
+                    sub.transient_left -= 1
+                    transient.append(a)
+                    continue
                 lease = pop(a, None)
                 if lease is not None:
                     done.append(lease[0])
@@ -411,8 +425,8 @@ class Broker:
             if done:
                 self._remove(sub, done, None)
                 self.counters.incr("messages_acked", len(done))
-            if stale:
-                raise eod_failure(stale)
+            if stale or transient:
+                raise eod_failure(stale, transient)
 
     def modify_ack_deadline(self, name, ack_ids, seconds, valid):
         with self.lock:
@@ -714,7 +728,7 @@ def invalid_ack_id(ack_id):
                     "You have passed an invalid ack ID to the service (ack_id=%s)." % ack_id)
 
 
-def eod_failure(ack_ids):
+def eod_failure(ack_ids, transient=()):
     """Exactly-once delivery: acks/modAcks of ackIds that are no longer valid
     fail with the ErrorInfo the client libraries inspect."""
     return ApiError(
@@ -724,5 +738,6 @@ def eod_failure(ack_ids):
         details=[{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
                   "reason": "EXACTLY_ONCE_ACKID_FAILURE",
                   "domain": "pubsub.googleapis.com",
-                  "metadata": {a: "PERMANENT_FAILURE_INVALID_ACK_ID" for a in ack_ids}}])
+                  "metadata": dict([(a, "PERMANENT_FAILURE_INVALID_ACK_ID") for a in ack_ids]
+                                   + [(a, "TRANSIENT_FAILURE_UNORDERED_ACK_ID") for a in transient])}])
 

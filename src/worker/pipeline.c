@@ -59,6 +59,15 @@
 
 /* BigQuery's advice: about 500 rows per insertAll request */
 #define INSERT_CHUNK_ROWS	500
+
+/*
+ * BigQuery refuses an insertAll request larger than 10 MB (the body as
+ * sent): chunks are cut by bytes as well.  Pub/Sub messages may be as large,
+ * so a few of them fill a request.
+ */
+#define INSERT_MAX_BYTES	10485760
+#define INSERT_BODY_START	"{\"skipInvalidRows\":true,\"ignoreUnknownValues\":false,\"rows\":["
+#define INSERT_BODY_END		"]}"
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		60000
 #define CONFIG_REFRESH_S	30
@@ -69,6 +78,18 @@
  * inserted again well inside BigQuery's insertId window of about a minute.
  */
 #define LEASE_S				15
+
+/*
+ * The lease on a subscription with exactly-once delivery, as Google's
+ * clients keep it (their minimum lease extension there): an acknowledge
+ * after the lease ran out fails rather than being taken, and the message
+ * comes back, so a lease that runs out under a slow batch costs a
+ * redelivery each time.
+ */
+#define EXACTLY_ONCE_LEASE_S	60
+
+/* attempts of an acknowledge whose ack IDs failed transiently */
+#define ACK_ATTEMPTS		3
 
 /*
  * The time a pull is given, at least: Pub/Sub (the service and Google's
@@ -95,8 +116,9 @@ typedef struct PipelineConfig
 	char	   *pull_url;
 	char	   *ack_url;
 	char	   *modack_url;
-	int			lease_s;		/* ours: at most LEASE_S */
-	bool		shorten_lease;	/* the subscription's ack deadline is longer */
+	int			lease_s;		/* ours: at most LEASE_S, or EXACTLY_ONCE_LEASE_S */
+	bool		set_lease;		/* the subscription's ack deadline is another */
+	bool		exactly_once;	/* enableExactlyOnceDelivery */
 	char	   *insert_url;
 	TimestampTz loaded_at;
 } PipelineConfig;
@@ -117,7 +139,8 @@ typedef struct Message
 	int			payload_len;
 	Verdict		verdict;
 	bool		stored;			/* inserted, or dead-lettered and committed */
-	char	   *bq_error;		/* row refused by BigQuery */
+	char	   *bq_error;		/* row refused by BigQuery: a dead letter */
+	char	   *retry_reason;	/* refused for a reason not its own: again */
 } Message;
 
 static WorkerSlot *slot;
@@ -228,8 +251,17 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 						 psprintf("read subscription \"%s\"", cfg->subscription), NULL, NULL);
 		cfg->lease_s = json_is_integer(json_object_get(table, "ackDeadlineSeconds"))
 			? (int) json_integer_value(json_object_get(table, "ackDeadlineSeconds")) : 10;
-		cfg->shorten_lease = cfg->lease_s > LEASE_S;
-		cfg->lease_s = Min(Max(cfg->lease_s, 10), LEASE_S);
+		cfg->exactly_once = json_is_true(json_object_get(table, "enableExactlyOnceDelivery"));
+		if (cfg->exactly_once)
+		{
+			cfg->set_lease = cfg->lease_s != EXACTLY_ONCE_LEASE_S;
+			cfg->lease_s = EXACTLY_ONCE_LEASE_S;
+		}
+		else
+		{
+			cfg->set_lease = cfg->lease_s > LEASE_S;
+			cfg->lease_s = Min(Max(cfg->lease_s, 10), LEASE_S);
+		}
 		cfg->loaded_at = GetCurrentTimestamp();
 		MemoryContextSwitchTo(old);
 	}
@@ -732,7 +764,7 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 	 */
 	for (int r = 0; r < nrows; r++)
 		need += msgs[rows[r]].message_id_json_len + msgs[rows[r]].payload_len + 24;
-	appendStringInfoString(&body, "{\"skipInvalidRows\":true,\"ignoreUnknownValues\":false,\"rows\":[");
+	appendStringInfoString(&body, INSERT_BODY_START);
 	enlargeStringInfo(&body, (int) Min(need, MaxAllocSize));
 	for (int r = 0; r < nrows; r++)
 	{
@@ -747,7 +779,7 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 		append_reserved(&body, m->payload, m->payload_len);
 		append_reserved(&body, "}", 1);
 	}
-	appendStringInfoString(&body, "]}");
+	appendStringInfoString(&body, INSERT_BODY_END);
 
 	{
 		GcpHttpRequest req;
@@ -791,13 +823,20 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 		if (r < 0 || r >= nrows)
 			continue;
 		refused[r] = true;
-		/* "stopped" rows were fine and only held back: left for redelivery */
-		if (reason && strcmp(reason, "stopped") == 0)
-			continue;
-		msgs[rows[r]].bq_error = psprintf("%s: %s",
-										  reason ? reason : "invalid",
-										  json_string_value(json_object_get(first, "message"))
-										  ? json_string_value(json_object_get(first, "message")) : "");
+
+		/*
+		 * Only "invalid" says the row itself is wrong: it would be refused
+		 * every time.  The others ("timeout", "backendError", "stopped" for
+		 * rows held back because another one failed) were not stored for no
+		 * fault of theirs and are sent again, with the same insertId.
+		 */
+		if (reason == NULL || strcmp(reason, "invalid") == 0)
+			msgs[rows[r]].bq_error = psprintf("%s: %s",
+											  reason ? reason : "invalid",
+											  json_string_value(json_object_get(first, "message"))
+											  ? json_string_value(json_object_get(first, "message")) : "");
+		else
+			msgs[rows[r]].retry_reason = pstrdup(reason);
 	}
 
 	for (int r = 0; r < nrows; r++)
@@ -807,6 +846,128 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 		if (refused[r])
 			continue;
 		m->stored = true;
+	}
+}
+
+/* the bytes a row takes in an insertAll body, its separating comma included */
+static inline size_t
+insert_row_bytes(const Message *m)
+{
+	return strlen("{\"insertId\":,\"json\":},") + m->message_id_json_len + m->payload_len;
+}
+
+/*
+ * Stream rows (indexes into msgs) in chunks of at most INSERT_CHUNK_ROWS
+ * rows and INSERT_MAX_BYTES bytes.  A row that does not fit in a request
+ * alone can never be stored: it is refused here, as a dead letter.
+ */
+static void
+insert_rows(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
+{
+	const size_t frame = strlen(INSERT_BODY_START) + strlen(INSERT_BODY_END);
+	int		   *chunk = palloc(sizeof(int) * Min(nrows, INSERT_CHUNK_ROWS));
+	int			nchunk = 0;
+	size_t		bytes = frame;
+
+	for (int r = 0; r < nrows; r++)
+	{
+		Message    *m = &msgs[rows[r]];
+		size_t		row_bytes = insert_row_bytes(m);
+
+		if (frame + row_bytes > INSERT_MAX_BYTES)
+		{
+			m->bq_error = psprintf("too large: The row takes %zu bytes in an insertAll request, "
+								   "which BigQuery takes at most %d bytes in.",
+								   frame + row_bytes - 1, INSERT_MAX_BYTES);
+			continue;
+		}
+		if (nchunk == INSERT_CHUNK_ROWS || bytes + row_bytes > INSERT_MAX_BYTES)
+		{
+			insert_chunk(cfg, msgs, chunk, nchunk);
+			nchunk = 0;
+			bytes = frame;
+		}
+		chunk[nchunk++] = rows[r];
+		bytes += row_bytes;
+	}
+	if (nchunk > 0)
+		insert_chunk(cfg, msgs, chunk, nchunk);
+	pfree(chunk);
+}
+
+/*
+ * Wait ms milliseconds while keeping the batch's leases, serving
+ * interrupts.
+ */
+static void
+wait_holding_leases(PipelineConfig *cfg, long ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	for (;;)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(left, 1000), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		extend_leases(cfg);
+	}
+}
+
+/*
+ * Send again, with backoff, the rows BigQuery refused for reasons not
+ * their own (a "timeout" or "backendError" of single rows in an answer
+ * that is otherwise a success), as Google's clients retry a request that
+ * failed that way: the same insertId makes a row that was stored after
+ * all count once.  They are never dead letters, and are not acknowledged
+ * before they are stored.  Returns how many are still not stored after
+ * bqstream.http_retry_deadline; *reason is then the last refusal's reason.
+ */
+static int
+retry_refused_rows(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
+				   const char **reason)
+{
+	int		   *again = palloc(sizeof(int) * Max(nrows, 1));
+	TimestampTz started = GetCurrentTimestamp();
+	long		delay = BACKOFF_MIN_MS;
+
+	for (;;)
+	{
+		int			nagain = 0;
+
+		for (int r = 0; r < nrows; r++)
+		{
+			Message    *m = &msgs[rows[r]];
+
+			if (m->retry_reason == NULL)
+				continue;
+			*reason = m->retry_reason;
+			m->retry_reason = NULL;
+			again[nagain++] = rows[r];
+		}
+		if (nagain == 0)
+			return 0;
+		if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), gcp_http_deadline_ms))
+		{
+			/* marked again for the caller: still not stored */
+			for (int r = 0; r < nagain; r++)
+				msgs[again[r]].retry_reason = (char *) *reason;
+			return nagain;
+		}
+		count(&slot->retries, 1);
+		ereport(DEBUG1,
+				(errmsg_internal("bqstream pipeline \"%s\": BigQuery refused %d rows with reason \"%s\", sending them again in %ld ms",
+								 cfg->name, nagain, *reason, delay)));
+		wait_holding_leases(cfg, delay);
+		delay = Min(delay * 2, BACKOFF_MAX_MS / 4);
+		insert_rows(cfg, msgs, again, nagain);
+		rows = again;
+		nrows = nagain;
+		again = palloc(sizeof(int) * nagain);
 	}
 }
 
@@ -934,6 +1095,44 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 	count(&slot->dead_lettered, stored);
 }
 
+/*
+ * The ack IDs a subscription with exactly-once delivery failed, from its
+ * answer to a partly failed acknowledge: HTTP 400 with a google.rpc.ErrorInfo
+ * of reason EXACTLY_ONCE_ACKID_FAILURE in error.details, whose metadata maps
+ * each failed ack ID to PERMANENT_FAILURE_INVALID_ACK_ID (the lease ran out:
+ * the message comes back) or TRANSIENT_FAILURE_* (worth another try).  The
+ * ack IDs not named there were acknowledged.  NULL for any other answer.
+ */
+static json_t *
+exactly_once_failures(const GcpHttpResult *res)
+{
+	json_t	   *body;
+	json_t	   *detail;
+	size_t		i;
+
+	if (res->status != 400)
+		return NULL;
+	body = gcp_json_track(gcp_http_parse_json_quiet(res->body, res->body_len));
+	json_array_foreach(json_object_get(json_object_get(body, "error"), "details"), i, detail)
+	{
+		const char *reason = json_string_value(json_object_get(detail, "reason"));
+		json_t	   *metadata = json_object_get(detail, "metadata");
+
+		if (reason && strcmp(reason, "EXACTLY_ONCE_ACKID_FAILURE") == 0 &&
+			json_is_object(metadata))
+			return metadata;
+	}
+	return NULL;
+}
+
+/*
+ * Acknowledge the messages stored.  On a subscription with exactly-once
+ * delivery, an answer that names failed ack IDs is no failure of the
+ * batch: the others were acknowledged, the transient failures are tried
+ * again, and the invalid ones (a lease that ran out) are only logged, since
+ * their messages come back and BigQuery drops the rows again through their
+ * insertId, or the dead-letter insert finds them stored.
+ */
 static void
 acknowledge(PipelineConfig *cfg, Message *msgs, int n)
 {
@@ -941,18 +1140,66 @@ acknowledge(PipelineConfig *cfg, Message *msgs, int n)
 	GcpHttpRequest req;
 	GcpHttpCall *call;
 	int			nacks;
+	int			invalid = 0;
 
 	initStringInfo(&body);
 	nacks = ack_ids_body(&body, msgs, n, true, NULL);
 	if (nacks == 0)
 		return;
-	gcp_request_init(&req, cfg->srv, GCP_PUBSUB, "POST", cfg->ack_url, body.data, body.len);
-	call = gcp_http_run(&req);
-	if (!gcp_http_ok(gcp_http_result(call)))
-		gcp_http_report(gcp_http_result(call), ERROR, "Pub/Sub",
-						psprintf("acknowledge messages of subscription \"%s\"", cfg->subscription));
-	gcp_http_free(call);
-	count(&slot->acked, nacks);
+	for (int attempt = 1;; attempt++)
+	{
+		const GcpHttpResult *res;
+		json_t	   *failed;
+		const char *ack_id;
+		json_t	   *code;
+		int			transient = 0;
+
+		gcp_request_init(&req, cfg->srv, GCP_PUBSUB, "POST", cfg->ack_url, body.data, body.len);
+		call = gcp_http_run(&req);
+		res = gcp_http_result(call);
+		if (gcp_http_ok(res))
+		{
+			gcp_http_free(call);
+			break;
+		}
+		failed = cfg->exactly_once ? exactly_once_failures(res) : NULL;
+		if (failed == NULL)
+			gcp_http_report(res, ERROR, "Pub/Sub",
+							psprintf("acknowledge messages of subscription \"%s\"", cfg->subscription));
+		gcp_http_free(call);
+
+		/* the transient failures are asked again, the others are done */
+		resetStringInfo(&body);
+		appendStringInfoString(&body, "{\"ackIds\":[");
+		json_object_foreach(failed, ack_id, code)
+		{
+			const char *what = json_string_value(code);
+
+			if (what && strncmp(what, "TRANSIENT_", 10) == 0 && attempt < ACK_ATTEMPTS)
+			{
+				if (transient++ > 0)
+					appendStringInfoChar(&body, ',');
+				append_json_string(&body, ack_id);
+			}
+			else
+				invalid++;
+		}
+		appendStringInfoString(&body, "]}");
+		if (transient == 0)
+			break;
+		ereport(DEBUG1,
+				(errmsg_internal("bqstream pipeline \"%s\": %d acknowledgements failed transiently, trying again",
+								 cfg->name, transient)));
+		wait_holding_leases(cfg, BACKOFF_MIN_MS / 10 << (attempt - 1));
+	}
+	if (invalid > 0)
+		ereport(LOG,
+				(errmsg_plural("pipeline \"%s\" could not acknowledge %d message of subscription \"%s\"",
+							   "pipeline \"%s\" could not acknowledge %d messages of subscription \"%s\"",
+							   invalid, cfg->name, invalid, cfg->subscription),
+				 errdetail("Pub/Sub refused their ack IDs (exactly-once delivery): their leases ran out or the failure persisted."),
+				 errhint("The messages are delivered again; their rows are not stored twice, through their insertId.")));
+	count(&slot->acked, nacks - invalid);
 }
 
 static void
@@ -966,6 +1213,8 @@ run_batch(PipelineConfig *cfg)
 	uint64		late = 0;
 	uint64		inserted = 0;
 	uint64		hist[LATENCY_BUCKETS] = {0};
+	int			unstored;
+	const char *unstored_reason = NULL;
 
 	if (n == 0)
 	{
@@ -980,8 +1229,11 @@ run_batch(PipelineConfig *cfg)
 	batch_msgs = msgs;
 	batch_len = n;
 	batch_leased_at = now;
-	/* a subscription's longer deadline would delay redelivery past the window */
-	if (cfg->shorten_lease)
+	/*
+	 * A subscription's longer deadline would delay redelivery past the
+	 * window; one with exactly-once delivery gets the longer lease it needs.
+	 */
+	if (cfg->set_lease)
 		renew_leases(cfg);
 
 	rows = palloc(sizeof(int) * n);
@@ -1000,8 +1252,8 @@ run_batch(PipelineConfig *cfg)
 	}
 
 	set_state(WS_INSERTING, "inserting");
-	for (int from = 0; from < nrows; from += INSERT_CHUNK_ROWS)
-		insert_chunk(cfg, msgs, rows + from, Min(INSERT_CHUNK_ROWS, nrows - from));
+	insert_rows(cfg, msgs, rows, nrows);
+	unstored = retry_refused_rows(cfg, msgs, rows, nrows, &unstored_reason);
 
 	now = GetCurrentTimestamp();
 	for (int r = 0; r < nrows; r++)
@@ -1018,6 +1270,17 @@ run_batch(PipelineConfig *cfg)
 
 	store_dead_letters(cfg, msgs, n);
 	acknowledge(cfg, msgs, n);
+
+	/* what is left comes back after its lease: the batch counts as failed */
+	if (unstored > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg_plural("could not stream %d row into table \"%s.%s\"",
+							   "could not stream %d rows into table \"%s.%s\"",
+							   unstored, unstored, cfg->dataset, cfg->table),
+				 errdetail("BigQuery refused them with reason \"%s\" until the retry deadline of %d ms.",
+						   unstored_reason, gcp_http_deadline_ms),
+				 errhint("They are left unacknowledged, so Pub/Sub delivers them again.")));
 }
 
 /* ---------------------------------------------------------------------

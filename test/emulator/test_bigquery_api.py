@@ -239,6 +239,40 @@ class InsertAllTests(BigQueryCase):
                             'Request payload size exceeds the limit: 10485760 bytes.')
         self.assertEqual(self.count(), 0)
 
+    def test_row_fault_refuses_chosen_rows(self):
+        # labels make the next 3 valid rows come back with reason timeout, not stored
+        status, body = self.bq('PATCH', 'datasets/%s/tables/orders' % self.ds,
+                               {'labels': {'emulator_row_fault': 'timeout',
+                                           'emulator_row_fault_rows': '3'}})
+        self.assertEqual(status, 200, body)
+        rows = [dict(insertId='id-%d' % i, json=order(i)) for i in range(4)]
+        rows.insert(1, dict(insertId='bad', json=order(9, qty='many')))
+        status, body = self.insert(self.ds, rows, skipInvalidRows=True)
+        self.assertEqual(status, 200)
+        errs = {e['index']: e['errors'][0] for e in body['insertErrors']}
+        self.assertEqual(sorted(errs), [0, 1, 2, 3])
+        self.assertEqual(errs[0], {'reason': 'timeout', 'location': '', 'debugInfo': '',
+                                   'message': 'The operation timed out.'})
+        self.assertEqual(errs[1]['reason'], 'invalid')
+        self.assertEqual([errs[i]['reason'] for i in (2, 3)], ['timeout', 'timeout'])
+        self.assertEqual(self.count(), 1)
+        # the count is spent: the same rows again (same insertIds) are stored, once
+        status, body = self.insert(self.ds, rows[:1] + rows[2:], skipInvalidRows=True)
+        self.assertNotIn('insertErrors', body)
+        self.assertEqual(self.count(), 4)
+        # backendError, and a new count when the labels are set again
+        self.bq('PATCH', 'datasets/%s/tables/orders' % self.ds,
+                {'labels': {'emulator_row_fault': 'backenderror', 'emulator_row_fault_rows': '1'}})
+        status, body = self.insert(self.ds, [order(20), order(21)], skipInvalidRows=True)
+        self.assertEqual([(e['index'], e['errors'][0]['reason']) for e in body['insertErrors']],
+                         [(0, 'backendError')])
+        self.assertEqual(self.count(), 5)
+        self.bq('PATCH', 'datasets/%s/tables/orders' % self.ds,
+                {'labels': {'emulator_row_fault': 'sometimes'}})
+        self.assertApiError(self.insert(self.ds, [order(22)]), 400, 'INVALID_ARGUMENT',
+                            'Labels emulator_row_fault must be one of backenderror, timeout '
+                            'and emulator_row_fault_rows a non-negative integer')
+
     def test_insert_id_dedup(self):
         rows = [dict(insertId='id-%d' % i, json=order(i)) for i in range(5)]
         self.insert(self.ds, rows)

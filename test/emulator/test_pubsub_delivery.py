@@ -215,6 +215,39 @@ class DeliveryTests(PubSubTestCase):
         self.assertEqual(info["reason"], "EXACTLY_ONCE_ACKID_FAILURE")
         self.assertEqual(info["metadata"], {r["ackId"]: "PERMANENT_FAILURE_INVALID_ACK_ID"})
 
+    def test_exactly_once_partial_failure(self):
+        # an acknowledge naming a valid and a stale ack ID acknowledges the valid one and
+        # names only the stale one in the ErrorInfo, as Pub/Sub does; modAcks alike
+        sid = self.new_sub(self.tid, enableExactlyOnceDelivery=True)
+        self.publish(self.tid, "a", "b")
+        got = self.pull_all(sid, 2, timeout=3)
+        stale = got[0]["ackId"]
+        self.assertEqual(self.ack(sid, [stale]), (200, {}))
+        err = self.assertApiError(self.modack(sid, [got[1]["ackId"], stale], 30), 400, "INVALID_ARGUMENT")
+        self.assertEqual(err["details"][0]["metadata"], {stale: "PERMANENT_FAILURE_INVALID_ACK_ID"})
+        self.assertEqual(err["details"][0]["domain"], "pubsub.googleapis.com")
+        err = self.assertApiError(self.ack(sid, [stale, got[1]["ackId"]]), 400, "INVALID_ARGUMENT")
+        self.assertEqual(err["details"][0]["metadata"], {stale: "PERMANENT_FAILURE_INVALID_ACK_ID"})
+        # "b" was acknowledged all the same: nothing comes back
+        self.assertEqual(self.ack(sid, [got[1]["ackId"]])[0], 400)
+        self.assertEqual(self.pull(sid), [])
+
+    def test_exactly_once_transient_failure_injected(self):
+        # the label makes the next 2 acknowledged ack IDs fail transiently and stay leased
+        sid = self.new_sub(self.tid, enableExactlyOnceDelivery=True,
+                           labels={"emulator_transient_ack_failures": "2"})
+        self.publish(self.tid, "a", "b", "c")
+        ids = [r["ackId"] for r in self.pull_all(sid, 3, timeout=3)]
+        err = self.assertApiError(self.ack(sid, ids), 400, "INVALID_ARGUMENT")
+        self.assertEqual(err["details"][0]["reason"], "EXACTLY_ONCE_ACKID_FAILURE")
+        self.assertEqual(err["details"][0]["metadata"],
+                         {ids[0]: "TRANSIENT_FAILURE_UNORDERED_ACK_ID",
+                          ids[1]: "TRANSIENT_FAILURE_UNORDERED_ACK_ID"})
+        # tried again, they are taken; the third was acknowledged the first time
+        self.assertEqual(self.ack(sid, ids[:2]), (200, {}))
+        err = self.assertApiError(self.ack(sid, ids[2:]), 400, "INVALID_ARGUMENT")
+        self.assertEqual(err["details"][0]["metadata"], {ids[2]: "PERMANENT_FAILURE_INVALID_ACK_ID"})
+
     def test_counters(self):
         self.call("POST", "/emulator/counters/reset")
         sid = self.new_sub(self.tid)
