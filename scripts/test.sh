@@ -232,6 +232,7 @@ suite_pubsub_reference() {
 	fi
 	note "Google's Pub/Sub emulator: $emulator"
 	run_suite pubsub-reference env BQSTREAM_GOOGLE_PUBSUB_EMULATOR="$emulator" \
+		BQSTREAM_REFERENCE_QUIET_SECONDS="${BQSTREAM_REFERENCE_QUIET_SECONDS:-95}" \
 		make -s tapcheck PROVE_FLAGS=--timer PROVE_TESTS="test/pubsub_reference/*.pl"
 	record_prove pubsub-reference $?
 }
