@@ -61,6 +61,12 @@ REASONS_403 = {
                       "Quota exceeded: Your project exceeded quota for free query bytes scanned. "
                       "For more information, see https://cloud.google.com/bigquery/docs/troubleshoot-quotas",
                       "quotaExceeded", "usageLimits", None),
+    # a job failed for its rate: Google's clients run the job again
+    "jobRateLimitExceeded": ("PERMISSION_DENIED",
+                             "Exceeded rate limits: too many concurrent queries for this "
+                             "project_and_region. For more information, see "
+                             "https://cloud.google.com/bigquery/docs/troubleshoot-quotas",
+                             "jobRateLimitExceeded", "usageLimits", None),
     "ACCESS_TOKEN_SCOPE_INSUFFICIENT": ("PERMISSION_DENIED", "Request had insufficient authentication scopes.",
                                         "forbidden", "global", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"),
 }

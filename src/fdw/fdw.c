@@ -42,6 +42,7 @@
 #include "utils/guc.h"
 #include "utils/selfuncs.h"
 #include "parser/parsetree.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -52,6 +53,7 @@
 #include "utils/rel.h"
 #include "utils/sampling.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "fdw/fdw.h"
 
@@ -64,6 +66,14 @@ PG_FUNCTION_INFO_V1(bqstream_fdw_handler);
 #define FIRST_TIMEOUT_MS	1000
 #define QUERY_TIMEOUT_MS	10000
 #define CANCEL_DEADLINE_MS	2000
+
+/*
+ * A job that BigQuery failed for its rate (jobRateLimitExceeded) is run
+ * again, as Google's clients do, with a new requestId (the old one would
+ * return the failed job), after a backoff from 1 s doubling up to 32 s.
+ */
+#define JOB_RERUNS_MAX		5
+#define JOB_RERUN_FIRST_MS	1000
 
 /* while converting a page, how often the prefetch of the next is driven */
 #define PREFETCH_DRIVE_ROWS	256
@@ -93,6 +103,7 @@ typedef struct BqScanState
 	int64		bytes_processed;
 	bool		cache_hit;
 	int			pages;
+	int			reruns;			/* jobs started again for their rate */
 
 	/* the page being read: its answer's text is owned by page_cxt */
 	JsonScan	rows;			/* inside the "rows" array */
@@ -1147,9 +1158,51 @@ start_call(BqScanState *st, const char *method, const char *url, json_t *body)
 }
 
 /*
+ * Whether a failed answer is BigQuery's jobRateLimitExceeded, for a job
+ * that has not given any rows yet: then it may simply run again.
+ */
+static bool
+job_failed_for_rate(BqScanState *st, const GcpHttpResult *res)
+{
+	json_t	   *root;
+	const char *reason = NULL;
+	bool		rate;
+
+	if (st->pages > 0 || st->reruns >= JOB_RERUNS_MAX || res->status == 0)
+		return false;
+	root = gcp_http_parse_json_quiet(res->body, res->body_len);
+	rate = root != NULL &&
+		gcp_http_google_error(root, res->status, NULL, NULL, &reason) &&
+		reason != NULL && strcmp(reason, "jobRateLimitExceeded") == 0;
+	json_decref(root);
+	return rate;
+}
+
+/* Wait before a job runs again; a cancel or termination is served at once. */
+static void
+wait_to_rerun(BqScanState *st)
+{
+	long		delay = (long) JOB_RERUN_FIRST_MS << st->reruns;
+
+	ereport(DEBUG1,
+			(errmsg_internal("bqstream_fdw: BigQuery failed the job of \"%s\" for its rate, running it again in %ld ms",
+							 st->relname, delay)));
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 delay, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	st->reruns++;
+	st->started = false;
+	st->job_id = NULL;
+	st->job_location = NULL;
+}
+
+/*
  * Wait for a BigQuery request, which a query cancel interrupts at once,
  * cancelling the BigQuery job on the way out so it stops costing.  An
- * answer other than 2xx is raised as an error.
+ * answer other than 2xx is raised as an error, but for a job BigQuery
+ * failed for its rate before any rows: then NULL, and the caller runs the
+ * job again.
  */
 static const GcpHttpResult *
 finish_call(BqScanState *st, GcpHttpCall *call, const char *action)
@@ -1177,7 +1230,14 @@ finish_call(BqScanState *st, GcpHttpCall *call, const char *action)
 	}
 	PG_END_TRY();
 	if (!gcp_http_ok(gcp_http_result(call)))
+	{
+		if (job_failed_for_rate(st, gcp_http_result(call)))
+		{
+			gcp_http_free(call);
+			return NULL;
+		}
 		gcp_call_result(GCP_BIGQUERY, call, action, NULL, NULL);	/* raises the error */
+	}
 	return gcp_http_result(call);
 }
 
@@ -1453,6 +1513,11 @@ fetch_page(BqScanState *st)
 		}
 		else
 			res = finish_call(st, start_page_call(st), action);
+		if (res == NULL)
+		{
+			wait_to_rerun(st);
+			continue;
+		}
 		parse_page(st, res, &page);
 		if (!st->started)
 		{

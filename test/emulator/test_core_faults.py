@@ -134,6 +134,8 @@ class FaultTests(PubSubTestCase):
             "accessDenied": ("The caller does not have permission", "accessDenied", "global", None),
             "rateLimitExceeded": ("Exceeded rate limits", "rateLimitExceeded", "usageLimits", None),
             "quotaExceeded": ("Quota exceeded", "quotaExceeded", "usageLimits", None),
+            "jobRateLimitExceeded": ("Exceeded rate limits: too many concurrent queries",
+                                     "jobRateLimitExceeded", "usageLimits", None),
             "ACCESS_TOKEN_SCOPE_INSUFFICIENT": ("Request had insufficient authentication scopes.", "forbidden",
                                                 "global", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"),
         }

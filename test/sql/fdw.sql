@@ -164,6 +164,17 @@ SELECT count(*) FROM fdw_local.raw_orders;
 SELECT split_part(:'queries_after', ' ', 1)::int - :queries_before AS jobs_started,
        split_part(:'queries_after', ' ', 2)::int AS answers_lost;
 
+-- a job BigQuery failed for its rate runs again (new requestId, backoff)
+\set faults_before `curl -sf "$BQ_CONTROL/counters" | python3 -c 'import json, sys; print(json.load(sys.stdin)["faults_injected"])'`
+\! curl -sf -o /dev/null -X POST "$BQ_CONTROL/faults" -d '{"error_rate":1,"error_codes":[403],"reason":"jobRateLimitExceeded","methods":["query"],"count":2}'
+SELECT count(*) FROM fdw_local.raw_orders;
+\set faults_after `curl -sf "$BQ_CONTROL/counters" | python3 -c 'import json, sys; print(json.load(sys.stdin)["faults_injected"])'`
+SELECT :faults_after - :faults_before AS jobs_failed_for_rate;
+-- a refusal that is not about the job's rate (an IAM one) is not retried
+\! curl -sf -o /dev/null -X POST "$BQ_CONTROL/faults" -d '{"error_rate":1,"error_codes":[403],"methods":["query"],"count":1}'
+SELECT count(*) FROM fdw_local.raw_orders;
+\! curl -sf -o /dev/null -X DELETE "$BQ_CONTROL/faults"
+
 -- location: a server without the option sends none, and BigQuery finds a
 -- dataset in the EU from the tables the query names; a wrong one is refused
 CREATE SERVER fdw_eu FOREIGN DATA WRAPPER bqstream_fdw
