@@ -19,11 +19,12 @@ use Exporter 'import';
 use File::Basename ();
 use IPC::Run;
 use JSON::PP;
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT_OK = qw(http wait_for capture_server);
+our @EXPORT_OK = qw(http wait_for capture_server pipeline_node);
 
 my @running;
 my @captures;
@@ -139,6 +140,32 @@ sub capture_server
 	push @captures, $pid;
 	wait_for('the capture server', 10, sub { -s $port_file });
 	return (slurp_file($port_file), $log);
+}
+
+# pipeline_node(NAME, PROJECT, PUBSUB_URL, BIGQUERY_URL, server => 'emu',
+# conf => '...'): a started cluster with bqstream preloaded (the launcher
+# looking every 200 ms), the extension, a server for those endpoints with
+# dataset "shop", and the current user's mapping with auth 'none'.
+sub pipeline_node
+{
+	my ($name, $project, $pubsub, $bigquery, %opts) = @_;
+	my $server = $opts{server} // 'emu';
+	my $node = PostgreSQL::Test::Cluster->new($name);
+
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'bqstream'
+bqstream.launcher_naptime = 200
+} . ($opts{conf} // ''));
+	$node->start;
+	$node->safe_psql('postgres', qq{
+		CREATE EXTENSION bqstream;
+		CREATE SERVER $server FOREIGN DATA WRAPPER bqstream_fdw
+		  OPTIONS (project_id '$project', dataset 'shop',
+		           pubsub_endpoint '$pubsub', bigquery_endpoint '$bigquery');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER $server OPTIONS (auth 'none');
+	});
+	return $node;
 }
 
 END

@@ -25,7 +25,7 @@ use Time::HiRes qw(time usleep);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
-use BqEmulator qw(http wait_for);
+use BqEmulator qw(http wait_for pipeline_node);
 
 my $google = $ENV{BQSTREAM_GOOGLE_PUBSUB_EMULATOR};
 BAIL_OUT('BQSTREAM_GOOGLE_PUBSUB_EMULATOR does not name Google\'s Pub/Sub emulator')
@@ -123,20 +123,8 @@ sub bq_counts
 }
 
 # ------------------------------------------------------------------ PostgreSQL
-my $node = PostgreSQL::Test::Cluster->new('reference');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'bqstream'
-bqstream.launcher_naptime = 200
-});
-$node->start;
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION bqstream;
-	CREATE SERVER gref FOREIGN DATA WRAPPER bqstream_fdw
-	  OPTIONS (project_id '$project', dataset 'shop',
-	           pubsub_endpoint 'http://127.0.0.1:$gport', bigquery_endpoint 'http://127.0.0.1:$bq');
-	CREATE USER MAPPING FOR CURRENT_USER SERVER gref OPTIONS (auth 'none');
-});
+my $node = pipeline_node('reference', $project, "http://127.0.0.1:$gport", "http://127.0.0.1:$bq",
+	server => 'gref');
 
 sub sql
 {

@@ -19,28 +19,16 @@ use Time::HiRes qw(time usleep);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
-use BqEmulator qw(http wait_for);
+use BqEmulator qw(http wait_for pipeline_node);
 
 my $hold_s = 10;
 my $tmp = tempdir(CLEANUP => 1);
 my $emu = BqEmulator->new(dir => $tmp, args => [ '--pubsub-pull-wait-ms', $hold_s * 1000 ]);
 my ($ps, $bq) = ($emu->{pubsub}, $emu->{bigquery});
 
-my $node = PostgreSQL::Test::Cluster->new('idle_pull');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'bqstream'
-bqstream.launcher_naptime = 200
-bqstream.http_timeout = '3s'
-});
-$node->start;
-
+my $node = pipeline_node('idle_pull', "idle-project", "http://127.0.0.1:$ps", "http://127.0.0.1:$bq",
+	conf => "bqstream.http_timeout = '3s'\n");
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION bqstream;
-	CREATE SERVER emu FOREIGN DATA WRAPPER bqstream_fdw
-	  OPTIONS (project_id 'idle-project', dataset 'shop',
-	           pubsub_endpoint 'http://127.0.0.1:$ps', bigquery_endpoint 'http://127.0.0.1:$bq');
-	CREATE USER MAPPING FOR CURRENT_USER SERVER emu OPTIONS (auth 'none');
 	SELECT count(*) FROM bqstream.setup_demo('emu');
 	-- what an abandoned pull takes comes back after 10 s rather than 60
 	SELECT bqstream.create_subscription('emu', 'orders-idle', 'orders', ack_deadline_seconds => 10);

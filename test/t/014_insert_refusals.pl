@@ -16,7 +16,7 @@ use Test::More;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
-use BqEmulator qw(http wait_for);
+use BqEmulator qw(http wait_for pipeline_node);
 
 my $tmp = tempdir(CLEANUP => 1);
 my $emu = BqEmulator->new(dir => $tmp);
@@ -24,20 +24,8 @@ my ($ps, $bq) = ($emu->{pubsub}, $emu->{bigquery});
 my $project = 'refusal-project';
 my $table_url = "http://127.0.0.1:$bq/bigquery/v2/projects/$project/datasets/shop/tables/raw_orders";
 
-my $node = PostgreSQL::Test::Cluster->new('refusals');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'bqstream'
-bqstream.launcher_naptime = 200
-});
-$node->start;
-
+my $node = pipeline_node('refusals', $project, "http://127.0.0.1:$ps", "http://127.0.0.1:$bq");
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION bqstream;
-	CREATE SERVER emu FOREIGN DATA WRAPPER bqstream_fdw
-	  OPTIONS (project_id '$project', dataset 'shop',
-	           pubsub_endpoint 'http://127.0.0.1:$ps', bigquery_endpoint 'http://127.0.0.1:$bq');
-	CREATE USER MAPPING FOR CURRENT_USER SERVER emu OPTIONS (auth 'none');
 	SELECT count(*) FROM bqstream.setup_demo('emu');
 });
 

@@ -14,27 +14,15 @@ use Test::More;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
-use BqEmulator qw(http wait_for);
+use BqEmulator qw(http wait_for pipeline_node);
 
 my $tmp = tempdir(CLEANUP => 1);
 my $emu = BqEmulator->new(dir => $tmp);
 my ($ps, $bq) = ($emu->{pubsub}, $emu->{bigquery});
 my $project = 'eod-project';
 
-my $node = PostgreSQL::Test::Cluster->new('eod');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'bqstream'
-bqstream.launcher_naptime = 200
-});
-$node->start;
-
+my $node = pipeline_node('eod', $project, "http://127.0.0.1:$ps", "http://127.0.0.1:$bq");
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION bqstream;
-	CREATE SERVER emu FOREIGN DATA WRAPPER bqstream_fdw
-	  OPTIONS (project_id '$project', dataset 'shop',
-	           pubsub_endpoint 'http://127.0.0.1:$ps', bigquery_endpoint 'http://127.0.0.1:$bq');
-	CREATE USER MAPPING FOR CURRENT_USER SERVER emu OPTIONS (auth 'none');
 	SELECT count(*) FROM bqstream.setup_demo('emu');
 });
 my $sub = decode_json(http('PUT', "http://127.0.0.1:$ps/v1/projects/$project/subscriptions/orders-eod",

@@ -13,7 +13,7 @@ use Test::More;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
-use BqEmulator qw(http wait_for);
+use BqEmulator qw(http wait_for pipeline_node);
 
 my $tmp = tempdir(CLEANUP => 1);
 my $emu = BqEmulator->new(dir => $tmp);
@@ -21,24 +21,8 @@ my ($ps, $bq) = ($emu->{pubsub}, $emu->{bigquery});
 my $project = 'scale-project';
 
 my @nodes;
-for my $name ('east', 'west')
-{
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'bqstream'
-bqstream.launcher_naptime = 200
-});
-	$node->start;
-	$node->safe_psql('postgres', qq{
-		CREATE EXTENSION bqstream;
-		CREATE SERVER emu FOREIGN DATA WRAPPER bqstream_fdw
-		  OPTIONS (project_id '$project', dataset 'shop',
-		           pubsub_endpoint 'http://127.0.0.1:$ps', bigquery_endpoint 'http://127.0.0.1:$bq');
-		CREATE USER MAPPING FOR CURRENT_USER SERVER emu OPTIONS (auth 'none');
-	});
-	push @nodes, $node;
-}
+push @nodes, pipeline_node($_, $project, "http://127.0.0.1:$ps", "http://127.0.0.1:$bq")
+  for ('east', 'west');
 my ($east, $west) = @nodes;
 
 # one instance makes the resources (setup_demo() is idempotent: the other may run it too)
