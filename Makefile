@@ -5,12 +5,15 @@ MODULE_big = bqstream
 OBJS = \
 	src/bqstream.o \
 	src/admin.o \
+	src/fdw/analyze.o \
 	src/fdw/convert.o \
 	src/fdw/deparse.o \
 	src/fdw/fdw.o \
 	src/fdw/import.o \
 	src/fdw/modify.o \
+	src/fdw/plan.o \
 	src/fdw/query_check.o \
+	src/fdw/scan.o \
 	src/gcp/auth.o \
 	src/gcp/bigquery.o \
 	src/gcp/client.o \

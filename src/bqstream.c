@@ -27,6 +27,7 @@
 #include "gcp/http.h"
 #include "gcp/options.h"
 #include "gcp/policy.h"
+#include "fdw/fdw.h"
 #include "worker/worker.h"
 
 PG_MODULE_MAGIC;
@@ -45,6 +46,7 @@ _PG_init(void)
 
 	gcp_http_define_gucs();
 	gcp_policy_define_gucs();
+	bq_fdw_define_gucs();
 	if (bqstream_preloaded)
 		bq_worker_init();
 	MarkGUCPrefixReserved("bqstream");

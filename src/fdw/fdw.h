@@ -1,16 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * fdw.h
- *	  bqstream_fdw: BigQuery tables as foreign tables.  Shared by the
- *	  planner/executor callbacks, the remote SQL builder, the cell
- *	  converter and IMPORT FOREIGN SCHEMA.
+ *	  bqstream_fdw: BigQuery tables as foreign tables.  Every callback's
+ *	  prototype, and what the planner (plan.c), the remote SQL builder
+ *	  (deparse.c), the executor (scan.c), the cell converter (convert.c),
+ *	  ANALYZE, INSERT and IMPORT FOREIGN SCHEMA share.  fdw.c says which
+ *	  file owns what.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef BQSTREAM_FDW_H
 #define BQSTREAM_FDW_H
 
+#include "commands/explain.h"
 #include "datatype/timestamp.h"
+#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "utils/date.h"
 #include "nodes/pathnodes.h"
@@ -124,5 +128,77 @@ extern char *bq_timestamp_text(Timestamp ts, bool utc_offset);
 
 /* PostgreSQL type name for a BigQuery column, NULL when none fits */
 extern const char *bq_pg_type_for(const char *type, const char *mode);
+
+/* fdw.c: bqstream.enable_pushdown, and options */
+extern bool bq_enable_pushdown;
+extern void bq_fdw_define_gucs(void);
+extern GcpServer *bq_server_of(Oid relid, Oid userid, int flags);
+
+/* plan.c */
+extern void bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid);
+extern void bqGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid);
+extern void bqGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+								   RelOptInfo *input_rel, RelOptInfo *output_rel, void *extra);
+extern ForeignScan *bqGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
+									 Oid foreigntableid, ForeignPath *best_path, List *tlist,
+									 List *scan_clauses, Plan *outer_plan);
+extern double bq_remote_row_count(Oid relid, Oid userid, double *row_bytes);
+extern void bq_forget_row_count(Oid relid);
+
+/* What the executor needs of a plan, in ForeignScan.fdw_private. */
+enum BqPlanPrivate
+{
+	BQ_PRIVATE_SQL,				/* the remote query */
+	BQ_PRIVATE_RETRIEVED,		/* scan slot attnums, in select list order */
+	BQ_PRIVATE_AVERAGES,		/* per retrieved column: 1 if SUM and COUNT to divide */
+	BQ_PRIVATE_SCALES,			/* per retrieved column: numeric scale, or -1 */
+	BQ_PRIVATE_RELID,			/* the foreign table */
+	BQ_PRIVATE_PARAM_KINDS		/* per fdw_exprs entry: BqParamKind */
+};
+
+typedef struct BqRemoteQuery
+{
+	StringInfoData sql;
+	List	   *params;			/* BqParam */
+	List	   *retrieved;
+	List	   *averages;
+	List	   *scales;
+} BqRemoteQuery;
+
+extern void bq_select_columns(BqRemoteQuery *q, Relation rel, Bitmapset *attrs);
+extern void bq_append_from(BqRemoteQuery *q, Oid relid);
+
+/* scan.c */
+typedef struct BqScanState BqScanState;
+
+extern void bqBeginForeignScan(ForeignScanState *node, int eflags);
+extern TupleTableSlot *bqIterateForeignScan(ForeignScanState *node);
+extern void bqReScanForeignScan(ForeignScanState *node);
+extern void bqEndForeignScan(ForeignScanState *node);
+extern void bqExplainForeignScan(ForeignScanState *node, ExplainState *es);
+extern BqScanState *bq_scan_create(Oid relid, Oid userid, char *sql, List *retrieved,
+								   List *averages, List *scales, TupleDesc desc);
+extern bool bq_scan_next(BqScanState *st, Datum *values, bool *isnull);
+
+/* analyze.c */
+extern bool bqAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
+								  BlockNumber *totalpages);
+
+/* modify.c */
+extern int	bqIsForeignRelUpdatable(Relation rel);
+extern List *bqPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+								 Index resultRelation, int subplan_index);
+extern void bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+								 List *fdw_private, int subplan_index, int eflags);
+extern TupleTableSlot *bqExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+										   TupleTableSlot *slot, TupleTableSlot *planSlot);
+extern TupleTableSlot **bqExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
+												 TupleTableSlot **slots, TupleTableSlot **planSlots,
+												 int *numSlots);
+extern int	bqGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+extern void bqEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+
+/* import.c */
+extern List *bqImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 #endif							/* BQSTREAM_FDW_H */

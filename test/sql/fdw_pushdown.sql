@@ -150,4 +150,12 @@ SELECT s FROM veg WHERE amount > 1 ORDER BY id;
 INSERT INTO veg VALUES (9, 'x', 1);
 CREATE FOREIGN TABLE bad (id bigint) SERVER push_emu OPTIONS (query 'SELECT 1', "table" 'items');
 
+-- bqstream.enable_pushdown off: BigQuery sends the columns, PostgreSQL does the rest
+SET bqstream.enable_pushdown = off;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT cat, sum(n) FROM items WHERE n > 1 GROUP BY cat ORDER BY cat LIMIT 2;
+SELECT cat, sum(n) FROM items WHERE n > 1 GROUP BY cat ORDER BY cat LIMIT 2;
+RESET bqstream.enable_pushdown;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT cat, sum(n) FROM items WHERE n > 1 GROUP BY cat ORDER BY cat LIMIT 2;
+SELECT cat, sum(n) FROM items WHERE n > 1 GROUP BY cat ORDER BY cat LIMIT 2;
+
 DROP SERVER push_emu CASCADE;

@@ -1,0 +1,718 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan.c
+ *	  bqstream_fdw's planner callbacks: the paths of a foreign table and of
+ *	  the aggregate, sort and limit stages above it that BigQuery can
+ *	  compute, and the remote query of the chosen one.
+ *
+ * What goes to BigQuery: the projection (only the columns the query needs
+ * are selected, since BigQuery bills by column), the WHERE clauses
+ * deparse.c proves BigQuery reads the same way, with their values as typed
+ * parameters computed at execution start, ORDER BY on such expressions,
+ * aggregates with GROUP BY and HAVING when the whole WHERE clause goes too,
+ * and LIMIT/OFFSET when nothing evaluated here could change which rows
+ * they keep.  The rest is evaluated locally.  With bqstream.enable_pushdown
+ * off, only the projection goes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "gcp/gcp_json.h"
+
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "optimizer/tlist.h"
+#include "parser/parsetree.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/selfuncs.h"
+#include "utils/timestamp.h"
+
+#include "fdw/fdw.h"
+
+/* ---------------------------------------------------------------------
+ * planner
+ * ---------------------------------------------------------------------
+ */
+
+/* how long a table's row count is trusted for planning */
+#define ROW_COUNT_TTL_S		300
+
+typedef struct RowCount
+{
+	Oid			relid;
+	double		rows;
+	double		row_bytes;		/* average logical bytes per stored row, or -1 */
+	TimestampTz fetched_at;
+} RowCount;
+
+static List *row_counts = NIL;	/* of RowCount, in CacheMemoryContext */
+
+/* ANALYZE asks BigQuery again */
+void
+bq_forget_row_count(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, row_counts)
+	{
+		RowCount   *c = (RowCount *) lfirst(lc);
+
+		if (c->relid == relid)
+			c->fetched_at = 0;
+	}
+}
+
+/*
+ * Rows of the BigQuery table, from its metadata (numRows plus what is
+ * still in the streaming buffer), cached for a few minutes; -1 when the
+ * metadata has no count.  *row_bytes (if asked for) gets the average size
+ * of a row, or -1.  A table that cannot be reached fails here, at
+ * planning, as it would at execution.
+ */
+double
+bq_remote_row_count(Oid relid, Oid userid, double *row_bytes)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	ListCell   *lc;
+	RowCount   *rc = NULL;
+	MemoryContext old;
+	double		rows = -1;
+	double		bytes = -1;
+
+	foreach(lc, row_counts)
+	{
+		RowCount   *c = (RowCount *) lfirst(lc);
+
+		if (c->relid == relid)
+			rc = c;
+	}
+	if (rc && now - rc->fetched_at < ROW_COUNT_TTL_S * USECS_PER_SEC)
+	{
+		if (row_bytes)
+			*row_bytes = rc->row_bytes;
+		return rc->rows;
+	}
+
+	if (gcp_option_value(GetForeignTable(relid)->options, "query") == NULL)
+	{
+		ForeignTable *ft = GetForeignTable(relid);
+		GcpServer  *srv = bq_server_of(relid, userid, 0);
+		BqTableRef *ref = bq_table_ref(ft, srv);
+		json_t	   *table = gcp_call(srv, GCP_BIGQUERY, "GET",
+									 gcp_url(srv, GCP_BIGQUERY, "projects/%s/datasets/%s/tables/%s",
+											 gcp_url_escape(srv->project_id), ref->dataset,
+											 gcp_url_escape(ref->table)),
+									 NULL, psprintf("read the metadata of table \"%s.%s\"",
+													ref->dataset, ref->table),
+									 NULL, NULL);
+		const char *n = json_string_value(json_object_get(table, "numRows"));
+		const char *buffered = json_string_value(json_object_get(json_object_get(table, "streamingBuffer"),
+																 "estimatedRows"));
+
+		const char *stored_bytes = json_string_value(json_object_get(table, "numBytes"));
+
+		if (n)
+			rows = strtod(n, NULL) + (buffered ? strtod(buffered, NULL) : 0);
+		/* numBytes leaves out the streaming buffer, as numRows does */
+		if (n && stored_bytes && strtod(n, NULL) > 0)
+			bytes = strtod(stored_bytes, NULL) / strtod(n, NULL);
+	}
+
+	old = MemoryContextSwitchTo(CacheMemoryContext);
+	if (rc == NULL)
+	{
+		rc = palloc0(sizeof(RowCount));
+		rc->relid = relid;
+		row_counts = lappend(row_counts, rc);
+	}
+	MemoryContextSwitchTo(old);
+	rc->rows = rows;
+	rc->row_bytes = bytes;
+	rc->fetched_at = now;
+	if (row_bytes)
+		*row_bytes = bytes;
+	return rows;
+}
+
+/*
+ * What the planner knows of a relation BigQuery can compute: the foreign
+ * table itself, or an aggregate, sort or limit stage above it.
+ */
+typedef struct BqRelInfo
+{
+	RelOptInfo *scanrel;		/* the foreign table's relation */
+	Oid			relid;
+	List	   *remote_conds;	/* its RestrictInfos BigQuery evaluates */
+	List	   *local_conds;	/* and the others */
+
+	/* upper relations */
+	bool		pushdown_safe;	/* this stage can go to BigQuery */
+	UpperRelationKind stage;
+	RelOptInfo *inputrel;		/* the relation it is computed from */
+	List	   *grouped_tlist;	/* aggregate query: the scan's columns */
+	List	   *having;			/* aggregate query: HAVING clauses */
+} BqRelInfo;
+
+/* a BigQuery job costs a round trip or two; rows then stream */
+#define JOB_STARTUP_COST	1000.0
+#define ROW_TRANSFER_COST	0.01
+
+/*
+ * A job that aggregates or limits in BigQuery is never slower than the one
+ * reading the rows it works on.  Priced clearly lower, so that PostgreSQL's
+ * fuzzy cost comparison does not keep a local plan for small tables.
+ */
+#define UPPER_STARTUP_COST	(JOB_STARTUP_COST * 0.9)
+
+void
+bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	BqRelInfo  *info = palloc0(sizeof(BqRelInfo));
+	Relation	rel = table_open(foreigntableid, NoLock);
+	ListCell   *lc;
+	double		row_bytes;
+
+	info->scanrel = baserel;
+	info->relid = foreigntableid;
+	info->pushdown_safe = bq_enable_pushdown;
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *ri = (RestrictInfo *) lfirst(lc);
+
+		if (bq_enable_pushdown && bq_is_pushable(baserel, rel, ri->clause, false))
+			info->remote_conds = lappend(info->remote_conds, ri);
+		else
+			info->local_conds = lappend(info->local_conds, ri);
+	}
+	baserel->fdw_private = info;
+
+	baserel->tuples = bq_remote_row_count(foreigntableid, baserel->userid, &row_bytes);
+	if (baserel->tuples < 0)
+		baserel->tuples = 1000;	/* no metadata: a guess */
+
+	/*
+	 * Width: the table's average row size, shared out evenly among its
+	 * columns, for the columns the query reads.
+	 */
+	if (row_bytes > 0)
+	{
+		Bitmapset  *attrs = NULL;
+		int			ncolumns = 0;
+		int			nread;
+
+		pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+		foreach(lc, info->local_conds)
+			pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, baserel->relid, &attrs);
+		for (int i = 0; i < RelationGetDescr(rel)->natts; i++)
+			ncolumns += !TupleDescAttr(RelationGetDescr(rel), i)->attisdropped;
+		nread = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs)
+			? ncolumns : bms_num_members(attrs);
+		if (ncolumns > 0)
+			baserel->reltarget->width = Max(1, (int) (row_bytes * nread / ncolumns));
+	}
+	table_close(rel, NoLock);
+	baserel->rows = clamp_row_est(baserel->tuples *
+								  clauselist_selectivity(root, baserel->baserestrictinfo,
+														 0, JOIN_INNER, NULL));
+}
+
+void
+bqGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	Cost		total = JOB_STARTUP_COST + baserel->rows * ROW_TRANSFER_COST;
+	Relation	rel;
+
+	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
+													   JOB_STARTUP_COST, total, NIL,
+													   baserel->lateral_relids, NULL, NIL));
+
+	/*
+	 * Sorted by BigQuery: the transfer a little dearer than unsorted, which
+	 * stays cheaper than sorting locally.
+	 */
+	rel = table_open(foreigntableid, NoLock);
+	if (bq_enable_pushdown &&
+		bq_pathkeys_pushable(baserel, rel, root->query_pathkeys, NIL))
+		add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
+														   JOB_STARTUP_COST,
+														   JOB_STARTUP_COST + (total - JOB_STARTUP_COST) * 1.05,
+														   root->query_pathkeys,
+														   baserel->lateral_relids, NULL, NIL));
+	table_close(rel, NoLock);
+}
+
+/* ---------------------------------------------------------------------
+ * upper relations: aggregates, ORDER BY over them, LIMIT
+ * ---------------------------------------------------------------------
+ */
+
+static BqRelInfo *
+upper_info(RelOptInfo *output_rel, BqRelInfo *in, UpperRelationKind stage,
+		   RelOptInfo *inputrel)
+{
+	BqRelInfo  *info = palloc0(sizeof(BqRelInfo));
+
+	info->scanrel = in->scanrel;
+	info->relid = in->relid;
+	info->remote_conds = in->remote_conds;
+	info->stage = stage;
+	info->inputrel = inputrel;
+	output_rel->fdw_private = info;
+	return info;
+}
+
+static void
+add_to_tlist(List **tlist, Expr *expr, Index sortgroupref)
+{
+	TargetEntry *tle = tlist_member(expr, *tlist);
+
+	if (tle == NULL)
+	{
+		tle = makeTargetEntry(expr, list_length(*tlist) + 1, NULL, false);
+		*tlist = lappend(*tlist, tle);
+	}
+	if (sortgroupref > 0 && tle->ressortgroupref == 0)
+		tle->ressortgroupref = sortgroupref;
+}
+
+/*
+ * GROUP BY, aggregates and HAVING of a foreign table go to BigQuery when
+ * all of them can, and the whole WHERE clause already does.
+ */
+static void
+add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_rel,
+				  GroupPathExtraData *extra)
+{
+	Query	   *parse = root->parse;
+	BqRelInfo  *in = (BqRelInfo *) input_rel->fdw_private;
+	BqRelInfo  *info;
+	PathTarget *target = grouped_rel->reltarget;
+	Relation	rel;
+	List	   *tlist = NIL;
+	List	   *having = NIL;
+	bool		ok = true;
+	ListCell   *lc;
+	int			i = 0;
+	double		rows;
+
+	if (input_rel->reloptkind != RELOPT_BASEREL || in->local_conds != NIL ||
+		parse->groupingSets != NIL || extra->patype != PARTITIONWISE_AGGREGATE_NONE)
+		return;
+
+	rel = table_open(in->relid, NoLock);
+	foreach(lc, target->exprs)
+	{
+		Expr	   *expr = (Expr *) lfirst(lc);
+		Index		sgref = get_pathtarget_sortgroupref(target, i++);
+		SortGroupClause *sgc = sgref ? get_sortgroupref_clause_noerr(sgref, parse->groupClause) : NULL;
+
+		if (sgc != NULL)
+		{
+			/* a grouping key: a column or an expression of columns, grouped alike */
+			Oid			type = exprType((Node *) expr);
+
+			if (!bq_is_pushable_operand(in->scanrel, rel, expr, false) ||
+				bq_param_type(type) == NULL || sgc->eqop >= FirstNormalObjectId ||
+				((type == TEXTOID || type == VARCHAROID) &&
+				 !get_collation_isdeterministic(exprCollation((Node *) expr))))
+			{
+				ok = false;
+				break;
+			}
+			add_to_tlist(&tlist, expr, sgref);
+		}
+		else if (bq_is_pushable_operand(in->scanrel, rel, expr, true) ||
+				 (IsA(expr, Aggref) && bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) expr)))
+			add_to_tlist(&tlist, expr, 0);
+		else
+		{
+			/* computed here from what BigQuery returns: its aggregates and columns */
+			ListCell   *lv;
+
+			foreach(lv, pull_var_clause((Node *) expr, PVC_INCLUDE_AGGREGATES))
+			{
+				Expr	   *part = (Expr *) lfirst(lv);
+
+				if (IsA(part, Aggref) ? !bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) part)
+					: !bq_is_pushable_operand(in->scanrel, rel, part, false))
+				{
+					ok = false;
+					break;
+				}
+				add_to_tlist(&tlist, part, 0);
+			}
+			if (!ok)
+				break;
+		}
+	}
+	if (ok && extra->havingQual)
+	{
+		foreach(lc, (List *) extra->havingQual)
+		{
+			if (!bq_is_pushable(in->scanrel, rel, lfirst(lc), true))
+			{
+				ok = false;
+				break;
+			}
+			having = lappend(having, lfirst(lc));
+		}
+	}
+	table_close(rel, NoLock);
+	if (!ok)
+		return;
+
+	info = upper_info(grouped_rel, in, UPPERREL_GROUP_AGG, input_rel);
+	info->pushdown_safe = true;
+	info->grouped_tlist = tlist;
+	info->having = having;
+
+	if (parse->groupClause != NIL)
+		rows = estimate_num_groups(root, get_sortgrouplist_exprs(parse->groupClause, tlist),
+								   input_rel->rows, NULL, NULL);
+	else
+		rows = 1;
+	add_path(grouped_rel, (Path *)
+			 create_foreign_upper_path(root, grouped_rel, target, rows, UPPER_STARTUP_COST,
+									   UPPER_STARTUP_COST + rows * ROW_TRANSFER_COST,
+									   NIL, NULL, NIL));
+}
+
+/* ORDER BY over a pushed aggregate; a plain scan's is a sorted scan path */
+static void
+add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *ordered_rel)
+{
+	BqRelInfo  *in = (BqRelInfo *) input_rel->fdw_private;
+	BqRelInfo  *info = upper_info(ordered_rel, in, UPPERREL_ORDERED, input_rel);
+	Relation	rel = table_open(in->relid, NoLock);
+	List	   *candidates = NIL;
+	ListCell   *lc;
+
+	if (input_rel->reloptkind == RELOPT_BASEREL)
+	{
+		info->pushdown_safe = bq_pathkeys_pushable(in->scanrel, rel, root->sort_pathkeys, NIL);
+		table_close(rel, NoLock);
+		return;
+	}
+	foreach(lc, in->grouped_tlist)
+		candidates = lappend(candidates, ((TargetEntry *) lfirst(lc))->expr);
+	info->pushdown_safe = in->stage == UPPERREL_GROUP_AGG &&
+		bq_pathkeys_pushable(in->scanrel, rel, root->sort_pathkeys, candidates);
+	table_close(rel, NoLock);
+	if (!info->pushdown_safe)
+		return;
+	add_path(ordered_rel, (Path *)
+			 create_foreign_upper_path(root, ordered_rel, root->upper_targets[UPPERREL_ORDERED],
+									   input_rel->rows, UPPER_STARTUP_COST,
+									   UPPER_STARTUP_COST + input_rel->rows * ROW_TRANSFER_COST * 1.05,
+									   root->sort_pathkeys, NULL, NIL));
+}
+
+/* a LIMIT or OFFSET that is a plain non-negative constant, or absent */
+static bool
+is_constant_count(Node *node)
+{
+	Const	   *c = (Const *) node;
+
+	return node == NULL ||
+		(IsA(node, Const) && c->consttype == INT8OID &&
+		 (c->constisnull || DatumGetInt64(c->constvalue) >= 0));
+}
+
+/*
+ * LIMIT/OFFSET go to BigQuery when nothing computed here could change
+ * which rows they keep: every WHERE clause pushed, no join, no set
+ * returning function, the ORDER BY pushed with them.
+ */
+static void
+add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *final_rel,
+			   FinalPathExtraData *extra)
+{
+	Query	   *parse = root->parse;
+	BqRelInfo  *in = (BqRelInfo *) input_rel->fdw_private;
+	BqRelInfo  *info;
+	RelOptInfo *queryrel = input_rel;
+	List	   *pathkeys = NIL;
+	double		rows;
+	double		count = 0;
+	double		offset = 0;
+
+	if (!extra->limit_needed || parse->hasTargetSRFs || parse->rowMarks != NIL ||
+		parse->limitOption != LIMIT_OPTION_COUNT ||
+		!is_constant_count(parse->limitCount) || !is_constant_count(parse->limitOffset))
+		return;
+	if (input_rel->reloptkind == RELOPT_UPPER_REL && in->stage == UPPERREL_ORDERED)
+	{
+		queryrel = in->inputrel;
+		pathkeys = root->sort_pathkeys;
+	}
+	if (queryrel->reloptkind == RELOPT_BASEREL)
+	{
+		if (((BqRelInfo *) queryrel->fdw_private)->local_conds != NIL)
+			return;
+	}
+	else if (((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_GROUP_AGG)
+		return;
+
+	info = upper_info(final_rel, in, UPPERREL_FINAL, queryrel);
+	info->pushdown_safe = true;
+
+	if (parse->limitCount && !((Const *) parse->limitCount)->constisnull)
+		count = DatumGetInt64(((Const *) parse->limitCount)->constvalue);
+	if (parse->limitOffset && !((Const *) parse->limitOffset)->constisnull)
+		offset = DatumGetInt64(((Const *) parse->limitOffset)->constvalue);
+	rows = queryrel->rows;
+	if (parse->limitCount && count < rows)
+		rows = count;
+	rows = clamp_row_est(rows);
+	(void) offset;
+
+	/* fewer rows come back than a local Limit over the scan would read */
+	add_path(final_rel, (Path *)
+			 create_foreign_upper_path(root, final_rel, root->upper_targets[UPPERREL_FINAL],
+									   rows, UPPER_STARTUP_COST,
+									   UPPER_STARTUP_COST + rows * ROW_TRANSFER_COST * 0.9,
+									   pathkeys, NULL, NIL));
+}
+
+void
+bqGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
+					   RelOptInfo *output_rel, void *extra)
+{
+	BqRelInfo  *in = (BqRelInfo *) input_rel->fdw_private;
+
+	/* only above what BigQuery computes, and once per relation */
+	if (in == NULL || !in->pushdown_safe || output_rel->fdw_private != NULL)
+		return;
+	switch (stage)
+	{
+		case UPPERREL_GROUP_AGG:
+			add_grouping_path(root, input_rel, output_rel, (GroupPathExtraData *) extra);
+			break;
+		case UPPERREL_ORDERED:
+			add_ordered_path(root, input_rel, output_rel);
+			break;
+		case UPPERREL_FINAL:
+			add_final_path(root, input_rel, output_rel, (FinalPathExtraData *) extra);
+			break;
+		default:
+			break;
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * plans: the remote query
+ * ---------------------------------------------------------------------
+ */
+
+/* SELECT list of a scan: the columns the query needs, as scan slot attnums */
+void
+bq_select_columns(BqRemoteQuery *q, Relation rel, Bitmapset *attrs)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
+
+	for (int i = 1; i <= desc->natts; i++)
+	{
+		if (TupleDescAttr(desc, i - 1)->attisdropped)
+			continue;
+		if (!whole_row && !bms_is_member(i - FirstLowInvalidHeapAttributeNumber, attrs))
+			continue;
+		if (q->retrieved != NIL)
+			appendStringInfoString(&q->sql, ", ");
+		bq_append_identifier(&q->sql, bq_column_name(rel, i));
+		q->retrieved = lappend_int(q->retrieved, i);
+		q->averages = lappend_int(q->averages, 0);
+		q->scales = lappend_int(q->scales, -1);
+	}
+	if (q->retrieved == NIL)
+		appendStringInfoString(&q->sql, "1");	/* row count only, as for count(*) */
+}
+
+void
+bq_append_from(BqRemoteQuery *q, Oid relid)
+{
+	ForeignTable *ft = GetForeignTable(relid);
+	GcpServer  *srv = bq_server_of(relid, InvalidOid, GCP_LOOKUP_NO_CREDENTIAL);
+	BqTableRef *ref = bq_table_ref(ft, srv);
+
+	appendStringInfoString(&q->sql, " FROM ");
+	if (ref->query)
+		/* on lines of its own, a trailing line comment hides nothing of ours */
+		appendStringInfo(&q->sql, "(\n%s\n) AS q", ref->query);
+	else
+		bq_append_identifier(&q->sql, psprintf("%s.%s.%s", srv->project_id, ref->dataset, ref->table));
+}
+
+static ForeignScan *
+make_plan(BqRemoteQuery *q, Oid relid, List *tlist, List *local, Index scanrelid,
+		  List *scan_tlist, List *recheck, Plan *outer_plan)
+{
+	List	   *exprs = NIL;
+	List	   *kinds = NIL;
+	ListCell   *lc;
+
+	foreach(lc, q->params)
+	{
+		exprs = lappend(exprs, ((BqParam *) lfirst(lc))->expr);
+		kinds = lappend_int(kinds, ((BqParam *) lfirst(lc))->kind);
+	}
+	return make_foreignscan(tlist, local, scanrelid, exprs,
+							lappend(list_make5(makeString(q->sql.data), q->retrieved, q->averages,
+											   q->scales, makeInteger((int) relid)), kinds),
+							scan_tlist, recheck, outer_plan);
+}
+
+static ForeignScan *
+plan_scan(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path, List *tlist,
+		  List *scan_clauses, Plan *outer_plan)
+{
+	BqRelInfo  *info = (BqRelInfo *) baserel->fdw_private;
+	Relation	rel = table_open(info->relid, NoLock);
+	Bitmapset  *attrs = NULL;
+	List	   *local = NIL;
+	List	   *remote = NIL;
+	BqRemoteQuery q = {0};
+	ListCell   *lc;
+	ForeignScan *plan;
+
+	/* the columns the query needs: targets and local quals */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+	foreach(lc, info->local_conds)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, baserel->relid, &attrs);
+
+	initStringInfo(&q.sql);
+	appendStringInfoString(&q.sql, "SELECT ");
+	bq_select_columns(&q, rel, attrs);
+	bq_append_from(&q, info->relid);
+
+	/* the clauses BigQuery evaluates leave the local filter */
+	foreach(lc, scan_clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (ri->pseudoconstant)
+			continue;
+		if (list_member_ptr(info->remote_conds, ri))
+			remote = lappend(remote, ri->clause);
+		else
+			local = lappend(local, ri->clause);
+	}
+	bq_deparse_where(&q.sql, "WHERE", baserel, rel, remote, false, &q.params);
+	if (best_path->path.pathkeys != NIL)
+		bq_deparse_order_by(&q.sql, baserel, rel, best_path->path.pathkeys, NIL, &q.params);
+	table_close(rel, NoLock);
+
+	plan = make_plan(&q, info->relid, tlist, local, baserel->relid, NIL, remote, outer_plan);
+	return plan;
+}
+
+/*
+ * An upper relation: an aggregate query, or a scan's rows sorted and
+ * limited.  The scan returns fdw_scan_tlist's columns, from BigQuery's
+ * select list in the same order.
+ */
+static ForeignScan *
+plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List *tlist,
+		   Plan *outer_plan)
+{
+	BqRelInfo  *info = (BqRelInfo *) upperrel->fdw_private;
+	Query	   *parse = root->parse;
+	RelOptInfo *queryrel = info->stage == UPPERREL_GROUP_AGG ? upperrel : info->inputrel;
+	BqRelInfo  *qinfo = (BqRelInfo *) queryrel->fdw_private;
+	RelOptInfo *scanrel = info->scanrel;
+	Relation	rel = table_open(info->relid, NoLock);
+	bool		grouped = queryrel->reloptkind == RELOPT_UPPER_REL;
+	List	   *scan_tlist;
+	List	   *candidates = NIL;
+	BqRemoteQuery q = {0};
+	ListCell   *lc;
+	List	   *remote = NIL;
+	int		   *positions;		/* of each scan column in BigQuery's select list */
+	int			ncolumns = 0;
+
+	if (grouped)
+		scan_tlist = qinfo->grouped_tlist;
+	else
+		scan_tlist = add_to_flat_tlist(NIL, pull_var_clause((Node *) scanrel->reltarget->exprs,
+															PVC_RECURSE_PLACEHOLDERS));
+
+	initStringInfo(&q.sql);
+	appendStringInfoString(&q.sql, "SELECT ");
+	positions = palloc0(sizeof(int) * (list_length(scan_tlist) + 1));
+	foreach(lc, scan_tlist)
+	{
+		TargetEntry *tle = (TargetEntry *) lfirst(lc);
+		int			columns;
+
+		if (lc != list_head(scan_tlist))
+			appendStringInfoString(&q.sql, ", ");
+		positions[tle->resno] = ++ncolumns;
+		columns = bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr, &q.params);
+		ncolumns += columns - 1;
+		q.retrieved = lappend_int(q.retrieved, tle->resno);
+		q.averages = lappend_int(q.averages, columns == 2);
+		q.scales = lappend_int(q.scales, bq_select_item_scale(tle->expr));
+		candidates = lappend(candidates, tle->expr);
+	}
+	if (scan_tlist == NIL)
+		appendStringInfoString(&q.sql, "1");
+	bq_append_from(&q, info->relid);
+
+	foreach(lc, info->remote_conds)
+		remote = lappend(remote, ((RestrictInfo *) lfirst(lc))->clause);
+	bq_deparse_where(&q.sql, "WHERE", scanrel, rel, remote, false, &q.params);
+	if (grouped)
+	{
+		foreach(lc, parse->groupClause)
+		{
+			SortGroupClause *sgc = (SortGroupClause *) lfirst(lc);
+			TargetEntry *tle = get_sortgroupclause_tle(sgc, scan_tlist);
+
+			/* by position: the key is in the select list, whatever its text */
+			appendStringInfo(&q.sql, "%s%d", lc == list_head(parse->groupClause) ? " GROUP BY " : ", ",
+							 positions[tle->resno]);
+		}
+		bq_deparse_where(&q.sql, "HAVING", scanrel, rel, qinfo->having, true, &q.params);
+	}
+	if (best_path->path.pathkeys != NIL)
+		bq_deparse_order_by(&q.sql, scanrel, rel, best_path->path.pathkeys,
+							grouped ? candidates : NIL, &q.params);
+	if (info->stage == UPPERREL_FINAL)
+	{
+		Const	   *count = (Const *) parse->limitCount;
+		Const	   *offset = (Const *) parse->limitOffset;
+
+		/* constants checked at planning: integers, nothing a user can inject */
+		if (count && !count->constisnull)
+			appendStringInfo(&q.sql, " LIMIT " INT64_FORMAT, DatumGetInt64(count->constvalue));
+		if (offset && !offset->constisnull && DatumGetInt64(offset->constvalue) > 0)
+		{
+			if (count == NULL || count->constisnull)
+				appendStringInfo(&q.sql, " LIMIT " INT64_FORMAT, PG_INT64_MAX);
+			appendStringInfo(&q.sql, " OFFSET " INT64_FORMAT, DatumGetInt64(offset->constvalue));
+		}
+	}
+	table_close(rel, NoLock);
+
+	return make_plan(&q, info->relid, tlist, NIL, 0, scan_tlist, NIL, outer_plan);
+}
+
+ForeignScan *
+bqGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
+				 ForeignPath *best_path, List *tlist, List *scan_clauses,
+				 Plan *outer_plan)
+{
+	if (IS_SIMPLE_REL(foreignrel))
+		return plan_scan(root, foreignrel, best_path, tlist, scan_clauses, outer_plan);
+	Assert(scan_clauses == NIL);
+	return plan_upper(root, foreignrel, best_path, tlist, outer_plan);
+}
