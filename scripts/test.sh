@@ -430,13 +430,17 @@ suite_package() {
 	record package-build "$ok" "$bad"
 	dpkg-deb --info "$deb" | grep -E '^ (Package|Version|Depends):'
 
-	# the files of the tree's "make install" that the package replaces are
-	# saved and removed, so that only the package's files are tested
+	# the files of the tree's "make install", and any the package would
+	# replace, are saved and removed, so that only the package's files are
+	# tested: one it lacks must not be found where make install left it
 	dpkg-deb --fsys-tarfile "$deb" | tar -tf - | sed -n 's|^\./\(.*[^/]\)$|\1|p' >"$dir/files"
-	: >"$dir/installed-before"
-	while read -r f; do
-		if [ -e "/$f" ]; then echo "$f" >>"$dir/installed-before"; fi
-	done <"$dir/files"
+	{
+		cat "$dir/files"
+		find /usr/lib/postgresql/15/lib /usr/share/postgresql/15/extension \
+			\( -name 'bqstream*' -o -path '*/bitcode/bqstream/*' \) ! -type d | sed 's|^/||'
+	} | sort -u | while read -r f; do
+		if [ -e "/$f" ]; then echo "$f"; fi
+	done >"$dir/installed-before"
 	tar -C / -cf "$dir/installed-before.tar" -T "$dir/installed-before"
 	PKG_SAVED=$dir/installed-before.tar
 	sed 's|^|/|' "$dir/installed-before" | xargs -r rm -f
