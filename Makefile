@@ -64,7 +64,7 @@ include $(PGXS)
 # on a throwaway instance with the library preloaded.  tapcheck: the TAP
 # suite alone.  scripts/test.sh runs them all (plus the emulator, conformance
 # and other suites) and is what the README and CI call.
-.PHONY: installcheck-emulator regresscheck tapcheck test demo
+.PHONY: installcheck-emulator regresscheck tapcheck test demo dist
 installcheck-emulator: submake $(REGRESS_PREP)
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS_EMULATOR)
 
@@ -76,6 +76,11 @@ tapcheck:
 
 test:
 	scripts/test.sh
+
+# The PGXN distribution: the committed tree, named after META.json's version
+DIST_VERSION = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' $(srcdir)/META.json)
+dist:
+	git archive --format zip --prefix=bqstream-$(DIST_VERSION)/ -o bqstream-$(DIST_VERSION).zip HEAD
 
 demo:
 	scripts/demo.sh
