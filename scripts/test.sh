@@ -375,7 +375,8 @@ suite_bq_reference() {
 # "make dist" and PGXN get; tracked files only, with uncommitted changes to
 # them) checked against META.json, built with dpkg-buildpackage (whose
 # dh_pgxs_test runs "make installcheck" on a temporary cluster), installed
-# with apt in place of the tree's "make install", a fresh cluster created
+# with apt in place of the tree's "make install", its autopkgtest
+# (debian/tests/installcheck) run against it, a fresh cluster created
 # with pg_createcluster and the library preloaded, the demo's SQL run there
 # against the emulator (test/package), then the cluster dropped, the package
 # purged (no file of it may remain) and the tree's files put back, so that
@@ -456,6 +457,20 @@ suite_package() {
 		return
 	fi
 
+	# the autopkgtest of debian/tests: make installcheck against the
+	# installed package, on a temporary cluster (pg_virtualenv)
+	note "suite package: debian/tests/installcheck against the installed package"
+	(cd "$src" && timeout --kill-after=30 "$SUITE_TIMEOUT" debian/tests/installcheck) \
+		>"$WORK/logs/package-autopkgtest.log" 2>&1
+	rc=$?
+	grep -E '^test |tests? (passed|failed)' "$WORK/logs/package-autopkgtest.log"
+	ok=$(grep -cE '^test .*\.\.\. ok' "$WORK/logs/package-autopkgtest.log")
+	bad=$(grep -cE '\.\.\. FAILED' "$WORK/logs/package-autopkgtest.log")
+	if [ "$rc" -ne 0 ] || [ "$ok" -eq 0 ]; then
+		tail -40 "$WORK/logs/package-autopkgtest.log"
+		[ "$bad" -eq 0 ] && bad=1
+	fi
+
 	port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	PKG_CLUSTER=bqstream_pkgtest_$$
 	note "suite package: pg_createcluster 15 $PKG_CLUSTER -p $port, shared_preload_libraries = bqstream"
@@ -468,15 +483,17 @@ suite_package() {
 			--bindir=/usr/lib/postgresql/15/bin --inputdir="$src/test/package" \
 			--outputdir="$dir/results" --use-existing --dbname=postgres demo
 		rc=$?
-		ok=$(grep -cE '^(ok|test) .*\.\.\. ok' "$WORK/logs/package.log")
-		bad=$(grep -cE '\.\.\. FAILED' "$WORK/logs/package.log")
-		[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
-		if [ "$bad" -ne 0 ]; then
+		local demo_ok demo_bad
+		demo_ok=$(grep -cE '^(ok|test) .*\.\.\. ok' "$WORK/logs/package.log")
+		demo_bad=$(grep -cE '\.\.\. FAILED' "$WORK/logs/package.log")
+		[ "$rc" -ne 0 ] && [ "$demo_bad" -eq 0 ] && demo_bad=1
+		if [ "$demo_bad" -ne 0 ]; then
 			cat "$dir/results/regression.diffs" 2>/dev/null
 		fi
+		ok=$((ok + demo_ok)) bad=$((bad + demo_bad))
 	else
 		cat "$WORK/logs/package-cluster.log"
-		bad=1
+		bad=$((bad + 1))
 	fi
 
 	# purged, the package leaves nothing behind
