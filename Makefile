@@ -78,7 +78,7 @@ test:
 	scripts/test.sh
 
 # The PGXN distribution: the committed tree, named after META.json's version
-DIST_VERSION = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' $(srcdir)/META.json)
+DIST_VERSION = $(shell sed -n 's/^ *"version": *"\([^"]*\)",*$$/\1/p' $(srcdir)/META.json | head -1)
 dist:
 	git archive --format zip --prefix=bqstream-$(DIST_VERSION)/ -o bqstream-$(DIST_VERSION).zip HEAD
 
