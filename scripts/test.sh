@@ -425,10 +425,10 @@ suite_package() {
 	bad=$(grep -cE '\.\.\. FAILED' "$WORK/logs/package-installcheck.log")
 	if [ "$rc" -ne 0 ] || [ ! -f "$deb" ] || [ "$ok" -eq 0 ]; then
 		tail -60 "$WORK/logs/package-build.log"
-		record package-build "$ok" $((bad > 0 ? bad : 1))
+		record package-deb "$ok" $((bad > 0 ? bad : 1))
 		return
 	fi
-	record package-build "$ok" "$bad"
+	record package-deb "$ok" "$bad"
 	dpkg-deb --info "$deb" | grep -E '^ (Package|Version|Depends):'
 
 	# the files of the tree's "make install", and any the package would
