@@ -126,6 +126,8 @@ class StringFunctionTests(unittest.TestCase):
         self.assertEqual(self.value("SUBSTR('abcdef', -2)"), 'ef')
         self.assertEqual(self.value("SUBSTR('abcdef', 10)"), '')
         self.assertEqual(self.value("SUBSTR('日本語', 2, 1)"), '本')
+        self.assertIsNone(self.value("SUBSTR('abc', 1, NULL)"))
+        self.assertIsNone(self.value("SUBSTR('abc', NULL)"))
         with self.assertRaises(QueryFailed) as cm:
             self.value("SUBSTR('abc', 1, -1)")
         self.assertIn('cannot be negative', cm.exception.message)

@@ -402,8 +402,8 @@ def fn_trim(v, chars, mode):
     return v.strip(ch)
 
 
-def fn_substr(v, pos, length):
-    if v is None or pos is None:
+def fn_substr(v, pos, length, has_length):
+    if v is None or pos is None or (has_length and length is None):
         return None
     n = len(v)
     if pos > 0:
@@ -982,7 +982,7 @@ _SCALARS = [
     ('bq_math', 2, fn_math), ('bq_pow', 2, fn_pow), ('bq_is_nan', 1, fn_is_nan),
     ('bq_is_inf', 1, fn_is_inf),
     ('bq_lower', 1, fn_lower), ('bq_upper', 1, fn_upper), ('bq_trim', 3, fn_trim),
-    ('bq_substr', 3, fn_substr), ('bq_starts_with', 2, fn_starts_with),
+    ('bq_substr', 4, fn_substr), ('bq_starts_with', 2, fn_starts_with),
     ('bq_translate', 3, fn_translate),
     ('bq_ends_with', 2, fn_ends_with), ('bq_reverse', 1, fn_reverse),
     ('bq_concat_bytes', -1, fn_concat_bytes), ('bq_left_right', 3, fn_left_right),

@@ -1490,9 +1490,11 @@ def _f_substr(c, node, scope):
     for e in es[1:]:
         if e.type not in ('INT64', 'NULL'):
             raise c.no_signature('function ' + node.name, es, node.pos)
-    length = es[2] if len(es) == 3 else lit(None, 'INT64')
-    return build('bq_substr({0}, {1}, {2})', [es[0], es[1], length], t,
-                 ('substr', es[0].key, es[1].key, length.key))
+    if len(es) == 2:
+        # no length: to the end (a NULL length makes the result NULL)
+        return build("bq_substr({0}, {1}, NULL, 0)", es, t, ('substr', es[0].key, es[1].key))
+    return build('bq_substr({0}, {1}, {2}, 1)', es, t,
+                 ('substr', es[0].key, es[1].key, es[2].key))
 
 
 def _f_left_right(c, node, scope):
