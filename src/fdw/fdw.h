@@ -109,6 +109,7 @@ typedef struct BqParam
 } BqParam;
 
 extern const char *bq_param_type(Oid type);
+extern char *bq_float8_param_text(double value);
 extern bool bq_is_pushable(RelOptInfo *scanrel, Relation rel, Expr *clause, bool upper);
 extern bool bq_is_pushable_operand(RelOptInfo *scanrel, Relation rel, Expr *expr, bool upper);
 extern bool bq_is_pushable_aggregate(RelOptInfo *scanrel, Relation rel, Aggref *agg);

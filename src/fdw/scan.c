@@ -251,6 +251,8 @@ param_text(Oid type, Datum value)
 			return psprintf(INT64_FORMAT, DatumGetInt64(value));
 		case NUMERICOID:
 			return DatumGetCString(DirectFunctionCall1(numeric_out, value));
+		case FLOAT8OID:
+			return bq_float8_param_text(DatumGetFloat8(value));
 		case BOOLOID:
 			return pstrdup(DatumGetBool(value) ? "true" : "false");
 		case DATEOID:
