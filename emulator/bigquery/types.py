@@ -855,8 +855,7 @@ def struct_coercer(t):
                         vals.append(json_form(array_elem(ft), co(e)))
                     out[i] = vals
                 elif x is not None:
-                    if isinstance(x, (list, dict)) and not (is_struct(ft) or is_range(ft)
-                                                            or ft == 'JSON'):
+                    if isinstance(x, (list, dict)) and not (is_struct(ft) or is_range(ft)):
                         raise FieldError(name, 'Array specified for non-repeated field: %s.'
                                          % name if isinstance(x, list) else
                                          'This field: %s is not a record.' % name)

@@ -244,7 +244,7 @@ init_json_shape(BqConverter *conv, const char *colname, const char *bq_type,
 	json_t	   *f;
 
 	conv->colname = colname;
-	conv->bq_type = bq_type ? bq_type : "?";
+	conv->bq_type = pstrdup(bq_type ? bq_type : "?");	/* the schema is freed with its page */
 	conv->cell = BQC_JSON;
 	conv->repeated = is_repeated(mode);
 	if (!is_record(bq_type))
@@ -372,7 +372,7 @@ init_converter(BqConverter *conv, const char *colname, const char *bq_type,
 	Oid			base_type = pg_type;
 
 	conv->colname = colname;
-	conv->bq_type = bq_type ? bq_type : "?";
+	conv->bq_type = pstrdup(bq_type ? bq_type : "?");	/* the schema is freed with its page */
 	conv->cell = bq_cell_type(bq_type, mode);
 	conv->pg_type = pg_type;
 	conv->typmod = typmod;
