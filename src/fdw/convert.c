@@ -384,8 +384,13 @@ init_converter(BqConverter *conv, const char *colname, const char *bq_type,
 				 errmsg("column \"%s\" has BigQuery type %s, which bqstream_fdw does not convert",
 						colname, shown_type(conv->bq_type, mode))));
 
-	/* a RECORD or an array into json, jsonb or text: one JSON value */
-	if ((conv->cell == BQC_RECORD || conv->cell == BQC_REPEATED) && takes_json(base_type))
+	/*
+	 * A RECORD (or an array of them) into json, jsonb or text, or an array
+	 * into json or jsonb: one JSON value.  An array into text stays an error,
+	 * as a likely mistake for text[].
+	 */
+	if ((is_record(bq_type) && takes_json(base_type)) ||
+		(conv->cell == BQC_REPEATED && (base_type == JSONOID || base_type == JSONBOID)))
 	{
 		init_json_shape(conv, colname, bq_type, mode, field);
 		conv->pg_type = pg_type;
