@@ -156,6 +156,13 @@ extern void bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation re
 extern char *bq_date_text(DateADT d);
 extern char *bq_timestamp_text(Timestamp ts, bool utc_offset);
 
+/*
+ * INSERT: a value of a type BigQuery reads differently from PostgreSQL's
+ * text (interval, ranges, composites, PostGIS) in insertAll's JSON; false,
+ * appending nothing, for the other types.
+ */
+extern bool bq_append_insert_special(StringInfo buf, Oid type, Datum value);
+
 /* PostgreSQL type name for a BigQuery column, NULL when none fits */
 extern const char *bq_pg_type_for(const char *type, const char *mode);
 extern const char *bq_pg_type_for_field(json_t *field);
