@@ -253,6 +253,8 @@ class Validator:
         for name, i, coerce, size, required, repeated, base in self.fields:
             if required and vals[i] is None:
                 raise RowError(name, 'Missing required field: %s.' % name)
+            if repeated and vals[i] is None:
+                vals[i] = '[]'  # a REPEATED field is never NULL, only empty
         pi = self.part_index
         if pi is None:
             part = UNPARTITIONED

@@ -215,6 +215,17 @@ foreach my $where (
 		$node->safe_psql('postgres', "SELECT string_agg(id::text, ',' ORDER BY id) FROM expected_c WHERE $where"),
 		"WHERE $where");
 }
+foreach my $agg (
+	q{count(rec), count(items), count(geo), count(iv), count(rd), count(rts), count(j)},
+	q{min(big), max(big), sum(big), avg(big)},
+	q{max(iv), count(DISTINCT geo), count(DISTINCT big)},
+	q{id % 2, count(rec), max(big)})
+{
+	my $group = $agg =~ /^id % 2/ ? ' GROUP BY 1 ORDER BY 1' : '';
+	is($node->safe_psql('postgres', "SELECT $agg FROM typed_c$group"),
+		$node->safe_psql('postgres', "SELECT $agg FROM expected_c$group"),
+		"SELECT $agg$group");
+}
 is($node->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM typed_j WHERE rec->>'name' LIKE 'a%'}),
 	'1', 'a jsonb filter on a RECORD');
 
