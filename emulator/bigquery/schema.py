@@ -63,7 +63,8 @@ def _field_type(f, name):
         if not sub:
             raise SchemaError('Field %s is type RECORD but has no schema' % name)
         inner = fields_from_resource(sub)
-        return T.struct_of([(x['name'], x['type']) for x in inner])
+        return T.struct_of([(x['name'], x['type'] + (' NOT NULL' if x['mode'] == 'REQUIRED'
+                                                      else '')) for x in inner])
     if f.get('fields'):
         raise SchemaError('Field %s is type %s but has subfields; only RECORD fields can '
                           'have subfields' % (name, typ))

@@ -98,13 +98,14 @@ def struct_of(fields):
 _STRUCT_CACHE = {}
 
 
-def struct_fields(t):
-    """'STRUCT<a INT64, b ARRAY<STRUCT<x STRING>>>' -> [('a', 'INT64'), ('b', 'ARRAY<…>')]."""
-    out = _STRUCT_CACHE.get(t)
-    if out is not None:
-        return out
+def _parse_struct(t):
+    """'STRUCT<a INT64 NOT NULL, b ARRAY<STRUCT<x STRING>>>' -> ([(name, type)], {required})."""
+    parsed = _STRUCT_CACHE.get(t)
+    if parsed is not None:
+        return parsed
     body = t[7:-1]
-    out = []
+    fields = []
+    required = set()
     depth = 0
     start = 0
     for i, ch in enumerate(body + ','):
@@ -114,13 +115,27 @@ def struct_fields(t):
             depth -= 1
         elif ch == ',' and depth == 0:
             name, _, typ = body[start:i].strip().partition(' ')
-            out.append((name, typ.strip()))
+            typ = typ.strip()
+            if typ.endswith(' NOT NULL'):
+                typ = typ[:-9]
+                required.add(name)
+            fields.append((name, typ))
             start = i + 1
-    _STRUCT_CACHE[t] = out
-    return out
+    parsed = _STRUCT_CACHE[t] = (fields, required)
+    return parsed
 
 
-def schema_field(name, t, mode='NULLABLE', description=None, sub_modes=None):
+def struct_fields(t):
+    """'STRUCT<a INT64, b ARRAY<STRUCT<x STRING>>>' -> [('a', 'INT64'), ('b', 'ARRAY<…>')]."""
+    return _parse_struct(t)[0]
+
+
+def struct_required(t):
+    """The names of a STRUCT's REQUIRED fields (written 'name TYPE NOT NULL')."""
+    return _parse_struct(t)[1]
+
+
+def schema_field(name, t, mode='NULLABLE', description=None):
     """A REST TableFieldSchema for a column of internal type t (ARRAY<T> is REPEATED):
     RECORD fields carry their nested ``fields``, RANGE its ``rangeElementType``."""
     if is_array(t):
@@ -135,9 +150,9 @@ def schema_field(name, t, mode='NULLABLE', description=None, sub_modes=None):
         r['type'] = LEGACY[t]
     r['mode'] = mode
     if is_struct(t):
-        modes = sub_modes or {}
-        r['fields'] = [schema_field(n, ft, modes.get(n, 'NULLABLE')) for n, ft in
-                       struct_fields(t)]
+        required = struct_required(t)
+        r['fields'] = [schema_field(n, ft, 'REQUIRED' if n in required else 'NULLABLE')
+                       for n, ft in struct_fields(t)]
     if is_range(t):
         r['rangeElementType'] = {'type': range_elem(t)}
     if description:
@@ -830,6 +845,7 @@ def struct_coercer(t):
     fields = [(n, ft, coercer(array_elem(ft) if is_array(ft) else ft)) for n, ft in
               struct_fields(t)]
     lower = {n.lower(): i for i, (n, _, _) in enumerate(fields)}
+    required = struct_required(t)
 
     def coerce_struct(v):
         if not isinstance(v, dict):
@@ -869,6 +885,8 @@ def struct_coercer(t):
         for i, (n, ft, _) in enumerate(fields):
             if is_array(ft) and out[i] is None:
                 out[i] = []
+            if out[i] is None and n in required:
+                raise FieldError(n, 'Missing required field: %s.' % n)
         return json.dumps(out, separators=(',', ':'), ensure_ascii=False)
     return coerce_struct
 

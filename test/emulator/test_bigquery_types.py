@@ -14,7 +14,7 @@ FIELDS = [
     {'name': 'id', 'type': 'INTEGER', 'mode': 'REQUIRED'},
     {'name': 'rec', 'type': 'RECORD', 'fields': [
         {'name': 'name', 'type': 'STRING'},
-        {'name': 'qty', 'type': 'INTEGER'},
+        {'name': 'qty', 'type': 'INTEGER', 'mode': 'REQUIRED'},
         {'name': 'tags', 'type': 'STRING', 'mode': 'REPEATED'},
         {'name': 'inner', 'type': 'STRUCT', 'fields': [
             {'name': 'b', 'type': 'BYTES'},
@@ -44,6 +44,8 @@ class TypeTests(BigQueryCase):
         self.assertEqual(rec['type'], 'RECORD')
         self.assertEqual(rec['mode'], 'NULLABLE')
         self.assertEqual([f['name'] for f in rec['fields']], ['name', 'qty', 'tags', 'inner'])
+        self.assertEqual(rec['fields'][1], {'name': 'qty', 'type': 'INTEGER',
+                                            'mode': 'REQUIRED'})
         self.assertEqual(rec['fields'][2], {'name': 'tags', 'type': 'STRING',
                                             'mode': 'REPEATED'})
         self.assertEqual(rec['fields'][3]['type'], 'RECORD')
@@ -83,7 +85,7 @@ class TypeTests(BigQueryCase):
              'rdt': '[2020-01-01 10:00:00, 2020-01-02T00:00:00.5)',
              'rts': {'start': None, 'end': '2020-01-01T00:00:00Z'}},
             {'id': 2},
-            {'id': 3, 'rec': {'inner': None}, 'items': [], 'big': '-' + BIG,
+            {'id': 3, 'rec': {'inner': None, 'qty': 0}, 'items': [], 'big': '-' + BIG,
              'iv': 'P1Y2M3DT4H5M6.5S', 'rd': '[UNBOUNDED, UNBOUNDED)',
              'geo': 'LINESTRING (0 0, 10.25 -20)'},
         ]
@@ -109,7 +111,7 @@ class TypeTests(BigQueryCase):
         self.assertEqual(r1[7], '[2020-01-01T10:00:00, 2020-01-02T00:00:00.500000)')
         self.assertEqual(r1[8], '[UNBOUNDED, 1577836800000000)')
         self.assertEqual(q[1], ['2', None, [], None, None, None, None, None, None])
-        self.assertEqual(q[2][1], {'f': [{'v': None}, {'v': None}, {'v': []}, {'v': None}]})
+        self.assertEqual(q[2][1], {'f': [{'v': None}, {'v': '0'}, {'v': []}, {'v': None}]})
         self.assertEqual(q[2][2], [])
         self.assertEqual(q[2][3], 'LINESTRING(0 0, 10.25 -20)')
         self.assertEqual(q[2][4], '-' + BIG)
@@ -130,7 +132,8 @@ class TypeTests(BigQueryCase):
         cases = [
             ({'rec': {'nope': 1}}, 'rec.nope', 'no such field: nope.'),
             ({'rec': {'qty': 'x'}}, 'rec.qty', 'Cannot convert value to integer'),
-            ({'rec': {'inner': {'b': '!!'}}}, 'rec.inner.b', 'base64'),
+            ({'rec': {'qty': 1, 'inner': {'b': '!!'}}}, 'rec.inner.b', 'base64'),
+            ({'rec': {'name': 'no qty'}}, 'rec.qty', 'Missing required field: qty.'),
             ({'rec': 'text'}, 'rec', 'This field: rec is not a record.'),
             ({'items': [{'price': 'x'}]}, 'items.price', 'Invalid NUMERIC value'),
             ({'geo': 'POINT(200 0)'}, 'geo', 'Invalid geography value'),
@@ -158,6 +161,9 @@ class TypeTests(BigQueryCase):
                                              {'id': 2, 'big': '-12345678901234567890123456789.123456789012345678901234567890123456789'}],
                                    table='typed')
         self.assertNotIn('insertErrors', body)
+        # a REPEATED field left out of a row is stored empty, never NULL
+        self.assertEqual(self.values('SELECT COUNT(items), COUNT(rec) FROM `%s.typed`'
+                                     % self.ds), [['2', '0']])
         q = self.values('SELECT big FROM `%s.typed` ORDER BY big' % self.ds)
         # BigQuery keeps 38 digits after the point: the 39th rounds half away from zero
         self.assertEqual(q, [['-12345678901234567890123456789.12345678901234567890123456789012345679'],

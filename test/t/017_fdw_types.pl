@@ -339,6 +339,11 @@ is($node->safe_psql('postgres', q{
 	SELECT (rec)."NAME", (rec)."Qty" FROM bad WHERE id = 1;
 }), 'a "quoted" \\ name|3', 'attributes match fields ignoring case when no exact name does');
 
+# ANALYZE samples these columns through the same conversion
+$node->safe_psql('postgres', 'ANALYZE typed_c; ANALYZE typed_j');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stats WHERE tablename = 'typed_c' AND attname IN ('rec', 'iv', 'rd', 'big')}),
+	'4', 'ANALYZE gathers statistics of RECORD, INTERVAL, RANGE and BIGNUMERIC columns');
+
 # the server stays up and answers after all that
 is($node->safe_psql('postgres', 'SELECT count(*) FROM typed_c WHERE id < 100'), '6', 'the backend is fine');
 
