@@ -10,6 +10,7 @@ OBJS = \
 	src/fdw/deparse.o \
 	src/fdw/fdw.o \
 	src/fdw/import.o \
+	src/fdw/insert_json.o \
 	src/fdw/modify.o \
 	src/fdw/plan.o \
 	src/fdw/query_check.o \

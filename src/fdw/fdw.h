@@ -157,9 +157,9 @@ extern char *bq_date_text(DateADT d);
 extern char *bq_timestamp_text(Timestamp ts, bool utc_offset);
 
 /*
- * INSERT: a value of a type BigQuery reads differently from PostgreSQL's
- * text (interval, ranges, composites, PostGIS) in insertAll's JSON; false,
- * appending nothing, for the other types.
+ * insert_json.c, for INSERT: a value of a type BigQuery reads differently
+ * from PostgreSQL's text (interval, ranges, composites, PostGIS) in
+ * insertAll's JSON; false, appending nothing, for the other types.
  */
 extern bool bq_append_insert_special(StringInfo buf, Oid type, Datum value);
 
