@@ -1649,9 +1649,12 @@ def _f_ts_trunc(c, node, scope):
         u = _MICROS[part]
         return build('({0} - ((({0} %% %d) + %d) %% %d))' % (u, u, u), [x], 'TIMESTAMP',
                      ('ts_trunc', part, x.key))
-    tzp = tz if tz is not None else lit(None, 'STRING')
-    return build("bq_ts_trunc({0}, '%s', {1})" % part, [x, tzp], 'TIMESTAMP',
-                 ('ts_trunc', part, x.key, tzp.key))
+    if tz is None:
+        return build("bq_ts_trunc({0}, '%s', NULL)" % part, [x], 'TIMESTAMP',
+                     ('ts_trunc', part, x.key))
+    # a NULL time zone gives NULL, as any NULL argument does (not UTC)
+    return build("(CASE WHEN {1} IS NULL THEN NULL ELSE bq_ts_trunc({0}, '%s', {1}) END)" % part,
+                 [x, tz], 'TIMESTAMP', ('ts_trunc', part, x.key, tz.key))
 
 
 def _f_date_trunc(c, node, scope):
