@@ -34,6 +34,9 @@
  *   the zone a parameter, where BigQuery truncates as PostgreSQL does: a
  *   tz database name (not a POSIX specification or an abbreviation), and
  *   by the day or more none whose local midnight ever repeats;
+ * - timestamptz::date in the session's time zone, as DATE(ts, zone);
+ *   rows at the ends of the range whose period or date BigQuery cannot
+ *   hold compare as beyond it in WHERE, and are an error in a select list;
  * - count(*), count([DISTINCT] x), sum, avg, min and max (not of floats).
  *   avg is sent as SUM and COUNT and divided here, so that the result has
  *   PostgreSQL's type and precision; a bigint sum is a BIGNUMERIC one.
@@ -775,6 +778,8 @@ deparse_exact(DeparseCtx *ctx, Node *x, const char *op, Node *v)
 }
 
 static int	deparse_trunc_comparison(DeparseCtx *ctx, Node *x, const char *op, Node *v);
+static int	deparse_date_cast_comparison(DeparseCtx *ctx, Node *x, const char *op, Node *v);
+static bool is_banded(Node *node);
 
 /*
  * A comparison of DATE or TIMESTAMP operands: false when it is not one of
@@ -800,16 +805,29 @@ deparse_time_comparison(DeparseCtx *ctx, OpExpr *op, const char *name, bool *han
 		return true;
 	}
 	if (is_value(r))
-		x = l, v = r;
+	{
+		x = l;
+		v = r;
+	}
 	else if (is_value(l))
-		x = r, v = l, name = commuted(name);
+	{
+		x = r;
+		v = l;
+		name = commuted(name);
+	}
 	else
+	{
+		/* a banded operand's rows at the range's ends are errors: kept local */
+		*handled = is_banded(l) || is_banded(r);
 		return false;
+	}
 
 	*handled = true;
 	{
 		int			trunc = deparse_trunc_comparison(ctx, x, name, v);
 
+		if (trunc < 0)
+			trunc = deparse_date_cast_comparison(ctx, x, name, v);
 		if (trunc >= 0)
 			return trunc == 1;
 	}
@@ -1776,6 +1794,127 @@ deparse_nullif(DeparseCtx *ctx, NullIfExpr *n)
 	return true;
 }
 
+/*
+ * CAST(timestamptz AS date): the local date in the session's time zone,
+ * BigQuery's DATE(ts, zone).  Reading an instant's local date has one
+ * answer in every tz database zone, so any such name is sent (the zone
+ * parameter as for date_trunc by the hour).  Rows whose local date falls
+ * before year 1 or after 9999 have none BigQuery can hold: they are
+ * banded by edges PostgreSQL computes at execution start, clamped into
+ * the range (no row lies beyond an edge outside it).
+ */
+static bool
+analyze_date_cast(Node *node, Node **ts)
+{
+	FuncExpr   *f = (FuncExpr *) node;
+
+	if (!IsA(node, FuncExpr) || f->funcid != F_DATE_TIMESTAMPTZ || list_length(f->args) != 1 ||
+		bigquery_zone_name(session_timezone) == NULL)
+		return false;
+	*ts = linitial(f->args);
+	return true;
+}
+
+/* timestamptz(date) of a date, clamped into BigQuery's TIMESTAMP range; "last": minus a microsecond */
+static Node *
+local_midnight_edge(DateADT day, bool last)
+{
+	Node	   *midnight = (Node *) makeFuncExpr(F_TIMESTAMPTZ_DATE, TIMESTAMPTZOID,
+												 list_make1(time_const(DATEOID, DateADTGetDatum(day))),
+												 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+
+	if (last)
+		return make_case(TIMESTAMPTZOID, list_make1(time_test(midnight, ">", true)),
+						 list_make1(time_const(TIMESTAMPTZOID, time_limit(TIMESTAMPTZOID, true))),
+						 time_step(midnight, -1));
+	return make_case(TIMESTAMPTZOID, list_make1(time_test(midnight, "<", false)),
+					 list_make1(time_const(TIMESTAMPTZOID, time_limit(TIMESTAMPTZOID, false))),
+					 midnight);
+}
+
+/*
+ * CASE WHEN ts < @first THEN <below> WHEN ts > @last THEN <above>
+ * ELSE DATE(ts, zone) [<op> @value] END
+ */
+static bool
+append_banded_date(DeparseCtx *ctx, Node *ts, const char *below, const char *above,
+				   const char *op, Node *value)
+{
+	DateADT		first = DatumGetDateADT(time_limit(DATEOID, false));
+	DateADT		after_last = DatumGetDateADT(time_limit(DATEOID, true)) + 1;
+
+	append_text(ctx, "CASE WHEN ");
+	if (!deparse_operand(ctx, ts))
+		return false;
+	append_text(ctx, " < ");
+	append_param(ctx, local_midnight_edge(first, false), BQP_VALUE);
+	append_text(ctx, " THEN ");
+	append_text(ctx, below);
+	append_text(ctx, " WHEN ");
+	deparse_operand(ctx, ts);
+	append_text(ctx, " > ");
+	append_param(ctx, local_midnight_edge(after_last, true), BQP_VALUE);
+	append_text(ctx, " THEN ");
+	append_text(ctx, above);
+	append_text(ctx, " ELSE DATE(");
+	deparse_operand(ctx, ts);
+	append_text(ctx, ", IFNULL(");
+	append_param(ctx, session_zone_param(DTK_HOUR), BQP_VALUE);
+	append_text(ctx, ", ERROR('bqstream_fdw: BigQuery cannot read dates in the session time zone set since this plan was made')))");
+	if (op)
+	{
+		append_text(ctx, " ");
+		append_text(ctx, op);
+		append_text(ctx, " ");
+		append_param(ctx, value, BQP_VALUE);
+	}
+	append_text(ctx, " END");
+	return true;
+}
+
+static bool
+deparse_date_cast(DeparseCtx *ctx, FuncExpr *f)
+{
+	Node	   *ts;
+
+	if (!analyze_date_cast((Node *) f, &ts))
+		return false;
+	return append_banded_date(ctx, ts,
+							  "ERROR('bqstream_fdw: a date before year 1 cannot be returned by BigQuery')",
+							  "ERROR('bqstream_fdw: a date after year 9999 cannot be returned by BigQuery')",
+							  NULL, NULL);
+}
+
+/* ts::date <op> a constant date of the range; -1 when x is no such cast */
+static int
+deparse_date_cast_comparison(DeparseCtx *ctx, Node *x, const char *op, Node *v)
+{
+	Node	   *ts;
+	Const	   *c = (Const *) v;
+
+	if (!analyze_date_cast(x, &ts))
+		return -1;
+	if (!IsA(v, Const) || c->constisnull || time_position(c->consttype, c->constvalue) != 0)
+		return 0;
+	append_text(ctx, "(");
+	if (!append_banded_date(ctx, ts, beyond_range_result(op, true) ? "TRUE" : "FALSE",
+							beyond_range_result(op, false) ? "TRUE" : "FALSE", op, v))
+		return 0;
+	append_text(ctx, ")");
+	return 1;
+}
+
+/* an operand whose rows at the range's ends BigQuery cannot compute */
+static bool
+is_banded(Node *node)
+{
+	TimeTrunc	t;
+	Node	   *ts;
+
+	node = strip_relabel(node);
+	return (analyze_date_trunc(node, &t) && t.zone != NULL) || analyze_date_cast(node, &ts);
+}
+
 static bool
 deparse_operand(DeparseCtx *ctx, Node *node)
 {
@@ -1809,7 +1948,8 @@ deparse_operand(DeparseCtx *ctx, Node *node)
 	if (IsA(node, OpExpr))
 		return deparse_arithmetic(ctx, (OpExpr *) node);
 	if (IsA(node, FuncExpr))
-		return deparse_date_trunc(ctx, (FuncExpr *) node);
+		return deparse_date_trunc(ctx, (FuncExpr *) node) ||
+			deparse_date_cast(ctx, (FuncExpr *) node);
 	if (IsA(node, Aggref))
 		return deparse_aggregate(ctx, (Aggref *) node);
 	return false;

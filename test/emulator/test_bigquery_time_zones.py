@@ -61,6 +61,10 @@ CASES = [
     ("TIMESTAMP_TRUNC(%s, DAY, CAST(NULL AS STRING))" % ts('2026-01-01 00:00:00+00'), None),
     ("TIMESTAMP_TRUNC(%s, HOUR, IFNULL(@zone, ERROR('not evaluated')))"
      % ts('2026-04-04 15:10:00+00'), micros('2026-04-04T14:30:00Z')),
+    # DATE(ts, zone): the local date; a NULL zone gives NULL
+    ("DATE(%s, 'Pacific/Chatham')" % ts('2026-04-04 11:00:00+00'), '2026-04-05'),
+    ("DATE(%s, 'America/St_Johns')" % ts('2026-01-01 03:29:59.999999+00'), '2025-12-31'),
+    ("DATE(%s, CAST(NULL AS STRING))" % ts('2026-01-01 00:00:00+00'), None),
     # ERROR only when reached
     ("IF(TRUE, 1, ERROR('not evaluated'))", '1'),
     ("IFNULL('x', ERROR('not evaluated'))", 'x'),

@@ -804,6 +804,12 @@ for my $zone (@tz_zones, 'UTC')
 		SET TimeZone = '$zone';
 		SELECT id, ts FROM {T}_tz WHERE date_trunc('day', ts) = '2026-04-05' OR date_trunc('hour', ts) = '2025-10-05 02:00'
 		  OR date_trunc('minute', ts) <= '1968-02-01' OR date_trunc('month', ts) = '2018-11-01' ORDER BY id});
+	oracle("ts::date in $zone", qq{
+		SET TimeZone = '$zone'; SET DateStyle = 'SQL, MDY';
+		SELECT ts::date, count(*), min(ts) FROM {T}_tz GROUP BY 1 ORDER BY 1});
+	oracle("ts::date in $zone, in WHERE", qq{
+		SET TimeZone = '$zone';
+		SELECT id FROM {T}_tz WHERE ts::date = '2026-04-05' OR CAST(ts AS date) < '1968-01-02' OR ts::date >= '2026-10-25' ORDER BY id});
 	oracle("date_trunc(..., '$zone') under another session zone", qq{
 		SET TimeZone = 'Asia/Tokyo'; SET DateStyle = 'Postgres, MDY';
 		SELECT date_trunc('day', ts, '$zone'), date_trunc('hour', ts, '$zone'), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
@@ -826,6 +832,21 @@ oracle('date_trunc at the ends of the range, by the hour', q{
 oracle('date_trunc at the ends of the range, by the day', q{
 	SET TimeZone = 'America/St_Johns';
 	SELECT id FROM {T} WHERE date_trunc('day', ts, 'America/New_York') < '0001-01-05' OR date_trunc('year', ts, 'Pacific/Chatham') >= '9999-06-01' ORDER BY id});
+oracle('ts::date at the ends of the range', q{
+	SET TimeZone = 'Pacific/Chatham';
+	SELECT id, ts::date FROM {T} WHERE ts::date >= '9999-12-31' OR ts::date < '0001-01-02' OR CAST(ts AS date) = '2026-01-05' ORDER BY id});
+oracle('ts::date at the ends of the range, west', q{
+	SET TimeZone = 'America/St_Johns';
+	SELECT id FROM {T} WHERE ts::date <= '0001-01-01' OR ts::date > '9999-12-30' OR ts::date <> '2026-01-05' AND id < 20 ORDER BY id});
+oracle('ts::date grouped, generic plan, TimeZone changed between executions', q{
+	SET plan_cache_mode = force_generic_plan;
+	SET TimeZone = 'America/Sao_Paulo';
+	PREPARE q(date) AS SELECT ts::date, count(*) FROM {T}_tz WHERE ts::date > $1 GROUP BY 1 ORDER BY 1;
+	PREPARE w AS SELECT id FROM {T}_tz WHERE ts::date = '2026-03-29' ORDER BY id;
+	EXECUTE q('2026-01-01'); EXECUTE w;
+	SET TimeZone = 'Asia/Kathmandu'; EXECUTE q('2026-01-01'); EXECUTE w;
+	SET TimeZone = 'America/St_Johns'; EXECUTE q('-infinity'); EXECUTE w;
+	SET TimeZone = 'UTC'; EXECUTE q(NULL); EXECUTE w;});
 oracle('date_trunc grouped, generic plan, TimeZone changed between executions', q{
 	SET plan_cache_mode = force_generic_plan;
 	SET TimeZone = 'Asia/Kathmandu';
@@ -1403,6 +1424,13 @@ like(explain_in_zone('UTC', q{SELECT date_trunc('week', ts, 'Pacific/Chatham'), 
 like(explain_in_zone('Australia/Lord_Howe', q{SELECT id FROM remote_t_tz WHERE date_trunc('hour', ts) = '2026-04-05 01:00'}),
 	qr/WHERE IF\(`ts` < \@p\d+, FALSE, \(CASE WHEN .*TIMESTAMP_TRUNC\(`ts`, HOUR, IFNULL\(\@p\d+/,
 	'EXPLAIN: date_trunc in WHERE is sent');
+like(explain_in_zone('America/St_Johns', q{SELECT ts::date, count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/ELSE DATE\(`ts`, IFNULL\(\@p\d+, ERROR\(.*GROUP BY 1/, 'EXPLAIN: ts::date in the session zone runs in BigQuery');
+like(explain_in_zone('Asia/Tokyo', q{SELECT id FROM remote_t WHERE ts::date = '2026-01-05'}),
+	qr/WHERE \(CASE WHEN `ts` < \@p\d+ THEN FALSE WHEN `ts` > \@p\d+ THEN FALSE ELSE DATE\(`ts`, IFNULL\(\@p\d+, .*\) = \@p\d+ END\)/,
+	'EXPLAIN: and in WHERE');
+like(explain_in_zone('America/New_York', q{SELECT id FROM remote_t WHERE d = ts::date}),
+	qr/Filter: /, 'EXPLAIN: not against another column (rows at the ends of the range)');
 like(explain_in_zone('UTC+3', q{SELECT date_trunc('day', ts), count(*) FROM remote_t_tz GROUP BY 1}),
 	qr/Remote SQL: SELECT `ts` FROM/, 'EXPLAIN: not in a POSIX zone (BigQuery reads UTC+3 as east)');
 like(explain_in_zone('America/Havana', q{SELECT date_trunc('day', ts), count(*) FROM remote_t_tz GROUP BY 1}),

@@ -1592,7 +1592,9 @@ def _f_date(c, node, scope):
             # floor division (SQLite '/' truncates toward zero) then a civil date
             return build("date(({0} - ((({0} % 86400000000) + 86400000000) % 86400000000)) "
                          "/ 1000000, 'unixepoch')", [x], 'DATE', ('date', x.key))
-        return build('bq_ts_to_date({0}, {1})', [x, tz], 'DATE', ('date', x.key, tz.key))
+        # a NULL time zone gives NULL, as any NULL argument does (not UTC)
+        return build('(CASE WHEN {1} IS NULL THEN NULL ELSE bq_ts_to_date({0}, {1}) END)',
+                     [x, tz], 'DATE', ('date', x.key, tz.key))
     if x.type == 'NULL':
         return lit(None, 'DATE')
     raise c.no_signature('function DATE', es, node.pos)
