@@ -670,6 +670,11 @@ class BigQueryService:
     def _dry_run_response(self, job):
         if job.error:
             raise job.api_error()
+        if job.dml is not None:
+            return {'kind': 'bigquery#queryResponse',
+                    'jobReference': {'projectId': job.project, 'location': job.location},
+                    'totalBytesProcessed': str(job.dml.bytes_processed),
+                    'jobComplete': True, 'cacheHit': False}
         r = job.result
         return {'kind': 'bigquery#queryResponse',
                 'schema': {'fields': _schema_fields(r.columns)},
@@ -704,6 +709,16 @@ class BigQueryService:
             out['etag'] = job.etag
         out.update(jobReference=job.ref(), jobComplete=True)
         r = job.result
+        if job.dml is not None:
+            out.update(job.dml.fields(), cacheHit=False)
+            if not query_response:
+                out.pop('totalBytesBilled')
+                out.pop('dmlStats')
+            else:
+                out.update(totalSlotMs='0', location=job.location, queryId=job.job_id,
+                           creationTime=str(job.created_ms), startTime=str(job.start_ms),
+                           endTime=str(job.end_ms))
+            return out
         if r is None:   # DDL
             out.update({'totalBytesProcessed': '0', 'cacheHit': False})
             if query_response:
@@ -795,6 +810,9 @@ class BigQueryService:
                     qstats['estimatedBytesProcessed'] = str(r.bytes_processed)
                     qstats['totalBytesProcessedAccuracy'] = 'PRECISE'
                 stats['totalBytesProcessed'] = str(r.bytes_processed)
+            elif job.dml is not None:
+                qstats.update(job.dml.fields(), cacheHit=False, totalSlotMs='0', billingTier=1)
+                stats['totalBytesProcessed'] = qstats['totalBytesProcessed']
             else:
                 qstats.update(totalBytesProcessed='0', totalBytesBilled='0', cacheHit=False,
                               totalSlotMs='0')
