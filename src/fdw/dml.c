@@ -104,18 +104,21 @@ required_keys(Relation rel, CmdType op)
 						verb, RelationGetRelationName(rel)),
 				 errdetail("BigQuery has no row identifiers: bqstream_fdw finds the rows to change by the columns marked as the key."),
 				 errhint("Mark the columns that identify a row, e.g. ALTER FOREIGN TABLE %s ALTER COLUMN id OPTIONS (ADD key 'true').",
-						 quote_identifier(RelationGetRelationName(rel)))));
+						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													RelationGetRelationName(rel)))));
 	return keys;
 }
 
+/*
+ * INSERT is always reported, so that its own clear error reaches a table
+ * made of a query; UPDATE and DELETE when a key says which rows they change.
+ */
 int
 bqIsForeignRelUpdatable(Relation rel)
 {
 	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
 
-	if (bq_table_option(ft, "query") != NULL)
-		return 0;
-	if (bq_key_columns(rel) == NIL)
+	if (bq_table_option(ft, "query") != NULL || bq_key_columns(rel) == NIL)
 		return 1 << CMD_INSERT;
 	return (1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE);
 }

@@ -202,7 +202,7 @@ bq_table('nokey', 0, [ id => 'INT64' ]);
 $node->safe_psql('postgres',
 	q{CREATE FOREIGN TABLE nokey (id bigint) SERVER bq OPTIONS (table 'nokey')});
 ($ret, $out, $err) = $node->psql('postgres', q{DELETE FROM nokey WHERE id = 1});
-like($err, qr/ERROR:  cannot delete from foreign table "nokey" because it has no key column.*HINT:  Mark the columns that identify a row, e\.g\. ALTER FOREIGN TABLE nokey ALTER COLUMN id OPTIONS \(ADD key 'true'\)\./s,
+like($err, qr/ERROR:  cannot delete from foreign table "nokey" because it has no key column.*HINT:  Mark the columns that identify a row, e\.g\. ALTER FOREIGN TABLE public\.nokey ALTER COLUMN id OPTIONS \(ADD key 'true'\)\./s,
 	'no key column: an error with a hint');
 is($node->safe_psql('postgres', q{
 	SELECT pg_relation_is_updatable('nokey', false), pg_relation_is_updatable('items', false)}),
