@@ -532,6 +532,9 @@ bqPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 
 	if (op != CMD_UPDATE && op != CMD_DELETE)
 		return false;
+	/* bqstream.enable_pushdown off: PostgreSQL chooses the rows, as for a scan */
+	if (!bq_enable_pushdown)
+		return false;
 	/* BigQuery's UPDATE and DELETE return no rows: RETURNING runs row by row */
 	if (plan->returningLists != NIL)
 		return false;

@@ -135,6 +135,10 @@ like(explain(q{UPDATE items SET qty = 7 WHERE id = 3}),
 like(explain(q{DELETE FROM items WHERE qty IS NULL}),
 	qr/Remote DML: DELETE FROM `dml-project\.dml\.items` WHERE \(`qty` IS NULL\)/,
 	'EXPLAIN shows the DELETE sent whole');
+like($node->safe_psql('postgres', q{SET bqstream.enable_pushdown = off;
+	EXPLAIN (VERBOSE, COSTS OFF) UPDATE items SET qty = 7}),
+	qr/Remote DML: UPDATE `dml-project\.dml\.items` SET `qty` = CASE WHEN `id` = \@r1k1/,
+	'with bqstream.enable_pushdown off, PostgreSQL chooses the rows');
 same(q{UPDATE items SET qty = 7 WHERE id = 3}, 'direct UPDATE by key');
 same(q{UPDATE items SET name = 'x''; DROP TABLE t; --`y` @p1', qty = NULL WHERE qty > 15 AND name LIKE 'w%'},
 	'direct UPDATE of several rows with a hostile string');
