@@ -248,6 +248,8 @@ class BigQueryService:
                     r[k] = t.extra[k]
             return r
         r['schema'] = {'fields': [f.resource() for f in t.fields]}
+        if 'tableConstraints' in t.extra:
+            r['tableConstraints'] = t.extra['tableConstraints']
         r['lastModifiedTime'] = str(t.modified_ms)
         r['location'] = t.location
         if t.partition_field:
@@ -430,6 +432,9 @@ class BigQueryService:
         cl = S.clustering(fields, body.get('clustering'))
         if cl:
             meta['clustering'] = cl
+        pk = _primary_key(fields, body.get('tableConstraints'))
+        if pk:
+            extra['tableConstraints'] = {'primaryKey': {'columns': pk}}
         return meta
 
     def tables_get(self, req, p, d, t):
@@ -1063,3 +1068,24 @@ def _etag(*parts):
 def _rfc3339_ms(ms):
     sec, frac = divmod(ms, 1000)
     return time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sec)) + '.%03dZ' % frac
+
+
+def _primary_key(fields, constraints):
+    """tableConstraints.primaryKey.columns of a new table (BigQuery keeps the key, unenforced,
+    and requires its columns to exist); foreign keys are refused rather than dropped."""
+    if not constraints:
+        return None
+    if not isinstance(constraints, dict):
+        raise S.SchemaError('Invalid value for tableConstraints')
+    if constraints.get('foreignKeys'):
+        raise S.SchemaError('Foreign keys in tableConstraints are not supported by the emulator')
+    columns = (constraints.get('primaryKey') or {}).get('columns') or []
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise S.SchemaError('Invalid value for tableConstraints.primaryKey.columns')
+    names = {f['name'].lower(): f['name'] for f in fields}
+    for c in columns:
+        if c.lower() not in names:
+            raise S.SchemaError('Primary key column %s does not exist in the table schema' % c)
+    if len({c.lower() for c in columns}) != len(columns):
+        raise S.SchemaError('Duplicate column in the primary key')
+    return [names[c.lower()] for c in columns]

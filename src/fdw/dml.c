@@ -877,7 +877,7 @@ bq_plan_keyed_modify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 	initStringInfo(&matches);
 	appendStringInfoString(&matches, " WHEN ");
 	append_match(&matches, &st, 1);
-	appendStringInfoString(&matches, " THEN TRUE");
+	appendStringInfoString(&matches, " THEN TRUE ...");
 	cases = palloc0(sizeof(StringInfoData) * Max(st.nset, 1));
 	for (int c = 0; c < st.nset; c++)
 	{

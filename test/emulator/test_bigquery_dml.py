@@ -171,6 +171,18 @@ class DmlTests(unittest.TestCase):
         self.assertEqual(self.ids(), [2, 3, 10])
         self.assertEqual(self.bq.rows('SELECT name FROM d.t WHERE id = 2')[0], [['n2']])
 
+    def test_primary_key(self):
+        status, body = self.bq.create_table('d', 'k', FIELDS, tableConstraints={
+            'primaryKey': {'columns': ['NAME', 'id']}})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body['tableConstraints'], {'primaryKey': {'columns': ['name', 'id']}})
+        got = self.bq.call('GET', '/bigquery/v2/projects/p/datasets/d/tables/k')[1]
+        self.assertEqual(got['tableConstraints'], {'primaryKey': {'columns': ['name', 'id']}})
+        status, body = self.bq.create_table('d', 'k2', FIELDS, tableConstraints={
+            'primaryKey': {'columns': ['nope']}})
+        self.assertEqual(status, 400)
+        self.assertIn('nope', body['error']['message'])
+
     def test_views_refused(self):
         self.table('t', rows_of(1))
         self.dml('CREATE VIEW d.v AS SELECT id FROM d.t')

@@ -199,6 +199,27 @@ same(q{UPDATE pairs SET v = v || '!' WHERE length(v) = 2}, 'keyed UPDATE by two 
 same(q{DELETE FROM pairs WHERE reverse(b) LIKE '1%'}, 'keyed DELETE by two key columns',
 	table => 'pairs', order => 'a, b', columns => '*');
 
+# -- IMPORT FOREIGN SCHEMA: BigQuery's (unenforced) primary key is the key ----
+my $r = decode_json(http('POST', "$api/datasets/dml/tables", encode_json({
+	tableReference => { tableId => 'keyed' },
+	tableConstraints => { primaryKey => { columns => [ 'b', 'a' ] } },
+	schema => { fields => [ { name => 'a', type => 'INT64' }, { name => 'b', type => 'STRING' },
+		{ name => 'v', type => 'STRING' } ] } })));
+is_deeply($r->{tableConstraints}, { primaryKey => { columns => [ 'b', 'a' ] } },
+	'BigQuery keeps the primary key');
+$node->safe_psql('postgres', q{
+	CREATE SCHEMA imported;
+	IMPORT FOREIGN SCHEMA dml LIMIT TO (keyed, items) FROM SERVER bq INTO imported;
+});
+is($node->safe_psql('postgres', q{
+	SELECT attrelid::regclass || '.' || attname FROM pg_attribute
+	WHERE attrelid IN ('imported.keyed'::regclass, 'imported.items'::regclass)
+	  AND 'key=true' = ANY (attfdwoptions) ORDER BY 1}),
+	"imported.keyed.a\nimported.keyed.b", 'IMPORT FOREIGN SCHEMA marks the primary key columns');
+like(explain(q{DELETE FROM imported.keyed WHERE md5(v) = ''}),
+	qr/Remote DML: DELETE FROM `dml-project\.dml\.keyed` WHERE CASE WHEN `a` = \@r1k1 AND `b` = \@r1k2 THEN TRUE \.\.\. ELSE FALSE END/,
+	'and UPDATE and DELETE find rows by them');
+
 # -- refusals -----------------------------------------------------------------
 my ($ret, $out, $err);
 
