@@ -47,8 +47,13 @@
 
 #include "fdw/fdw.h"
 
-/* how long one jobs.query or getQueryResults request waits for the job */
+/*
+ * How long jobs.query waits for the job: briefly, so that its ID is known
+ * and a cancel can reach it; the polls with getQueryResults then wait longer.
+ */
+#define DML_FIRST_WAIT_MS	1000
 #define DML_WAIT_MS			10000
+#define CANCEL_DEADLINE_MS	2000
 
 /* BigQuery takes at most this many query parameters per statement */
 #define MAX_QUERY_PARAMETERS	10000
@@ -252,8 +257,32 @@ request_id(void)
 					b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/* Ask BigQuery to stop a job: best effort, briefly, never an error. */
+static void
+cancel_job(BqDmlTarget *t, const char *job_id, const char *location)
+{
+	GcpHttpRequest req;
+
+	if (job_id == NULL)
+		return;
+	gcp_request_init(&req, t->srv, GCP_BIGQUERY, "POST",
+					 gcp_url(t->srv, GCP_BIGQUERY, "projects/%s/jobs/%s/cancel%s%s",
+							 gcp_url_escape(t->srv->project_id), gcp_url_escape(job_id),
+							 location ? "?location=" : "", location ? gcp_url_escape(location) : ""),
+					 "", 0);
+	req.retry = false;
+	req.deadline_ms = CANCEL_DEADLINE_MS;
+	gcp_http_free(gcp_http_run(&req));
+}
+
+/*
+ * One request about the statement's job.  A query cancel is served at
+ * once, and asks BigQuery to cancel the job when its ID is known (a DML
+ * job that has already committed keeps its changes).
+ */
 static json_t *
-dml_call(BqDmlTarget *t, const char *method, const char *url, json_t *body, bool earlier)
+dml_call(BqDmlTarget *t, const char *method, const char *url, json_t *body, bool earlier,
+		 const char *job_id, const char *location)
 {
 	GcpHttpRequest req;
 	GcpHttpCall *call;
@@ -261,7 +290,29 @@ dml_call(BqDmlTarget *t, const char *method, const char *url, json_t *body, bool
 	char	   *text = body ? gcp_json_dump(body, &len) : NULL;
 
 	gcp_request_init(&req, t->srv, GCP_BIGQUERY, method, url, text, len);
-	call = gcp_http_run(&req);
+	call = gcp_http_start(&req);
+	PG_TRY();
+	{
+		gcp_http_catch_cancel = true;
+		while (!gcp_http_finished(call))
+		{
+			gcp_http_wait(-1);
+			if (QueryCancelPending && !ProcDiePending)
+			{
+				gcp_http_catch_cancel = false;
+				/* the cancel itself must get out before the ERROR */
+				HOLD_CANCEL_INTERRUPTS();
+				cancel_job(t, job_id, location);
+				RESUME_CANCEL_INTERRUPTS();
+				CHECK_FOR_INTERRUPTS();
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		gcp_http_catch_cancel = false;
+	}
+	PG_END_TRY();
 	if (!gcp_http_ok(gcp_http_result(call)))
 		report_refusal(t, call, earlier);
 	return gcp_json_track(gcp_call_result(GCP_BIGQUERY, call,
@@ -288,7 +339,7 @@ run_dml(BqDmlTarget *t, const char *sql, json_t *params)
 {
 	json_t	   *body = gcp_json_track(json_pack("{s:s, s:b, s:i, s:s}",
 												"query", sql, "useLegacySql", 0,
-												"timeoutMs", DML_WAIT_MS,
+												"timeoutMs", DML_FIRST_WAIT_MS,
 												"requestId", request_id()));
 	json_t	   *resp;
 	const char *job_id;
@@ -308,9 +359,12 @@ run_dml(BqDmlTarget *t, const char *sql, json_t *params)
 		json_object_set_new(body, "jobTimeoutMs", json_string(psprintf("%d", t->ref->timeout_ms)));
 
 	resp = dml_call(t, "POST", gcp_url(t->srv, GCP_BIGQUERY, "projects/%s/queries",
-									   gcp_url_escape(t->srv->project_id)), body, earlier);
+									   gcp_url_escape(t->srv->project_id)), body, earlier,
+					NULL, NULL);
 	job_id = json_string_value(json_object_get(json_object_get(resp, "jobReference"), "jobId"));
 	location = json_string_value(json_object_get(json_object_get(resp, "jobReference"), "location"));
+	job_id = job_id ? pstrdup(job_id) : NULL;
+	location = location ? pstrdup(location) : NULL;
 	while (!json_is_true(json_object_get(resp, "jobComplete")))
 	{
 		if (job_id == NULL)
@@ -325,7 +379,7 @@ run_dml(BqDmlTarget *t, const char *sql, json_t *params)
 								gcp_url_escape(t->srv->project_id), gcp_url_escape(job_id),
 								DML_WAIT_MS, location ? "&location=" : "",
 								location ? gcp_url_escape(location) : ""),
-						NULL, earlier);
+						NULL, earlier, job_id, location);
 	}
 	t->jobs++;
 	t->job_id = job_id ? pstrdup(job_id) : NULL;

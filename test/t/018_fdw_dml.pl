@@ -281,4 +281,30 @@ like($err, qr/ERROR:  permission denied for foreign table items/, 'UPDATE needs 
 like($err, qr/ERROR:  permission denied for foreign table items/, 'so does DELETE');
 is(table_text('items'), table_text('items_local'), 'and nothing changed');
 
+# -- a slow BigQuery: the job is waited for, and a cancel reaches it ----------
+mkdir("$tmp/slow");
+my $slow = BqEmulator->new(dir => "$tmp/slow", services => 'bigquery',
+	args => [ '--bq-job-delay-ms', '2500' ])->{bigquery};
+$node->safe_psql('postgres', qq{
+	CREATE SERVER slow FOREIGN DATA WRAPPER bqstream_fdw
+	  OPTIONS (project_id 'dml-project', dataset 'dml', bigquery_endpoint 'http://127.0.0.1:$slow');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER slow OPTIONS (auth 'none');
+	SELECT bqstream.create_dataset('slow');
+});
+http('POST', "http://127.0.0.1:$slow/bigquery/v2/projects/dml-project/datasets/dml/tables",
+	encode_json({ tableReference => { tableId => 'slowt' },
+		labels => { emulator_streaming_buffer_s => '0' },
+		schema => { fields => [ { name => 'id', type => 'INT64' } ] } }));
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE slowt (id bigint OPTIONS (key 'true')) SERVER slow OPTIONS (table 'slowt');
+	INSERT INTO slowt VALUES (1), (2), (3);
+});
+is($node->safe_psql('postgres', q{SELECT row_count('DELETE FROM slowt WHERE id = 1')}), '1',
+	'a DML job slower than the first answer is waited for');
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET statement_timeout = '1500ms'; DELETE FROM slowt WHERE id = 2});
+like($err, qr/canceling statement due to statement timeout/, 'a slow DML statement can be cancelled');
+is($node->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM slowt}), '2,3',
+	'and the cancel reached the BigQuery job: nothing was deleted');
+
 done_testing();
