@@ -88,9 +88,11 @@ class BigQueryService:
         g.add_argument('--bq-job-delay-ms', type=int, default=0, metavar='MS',
                        help='make every query job take this long, so clients must poll '
                             '(default 0; per request: job label emulator_delay_ms)')
-        g.add_argument('--bq-streaming-buffer-s', type=float, default=2.0, metavar='S',
+        g.add_argument('--bq-streaming-buffer-s', type=float, default=1800.0, metavar='S',
                        help='seconds inserted rows stay in the modelled streaming buffer, '
-                            'excluded from numRows (default 2; 0 disables)')
+                            'excluded from numRows and not changeable by DML (default 1800, '
+                            "BigQuery's 30 minutes; per table: label "
+                            'emulator_streaming_buffer_s; 0 disables)')
 
     def __init__(self, args, data_dir, counters):
         self.args = args
@@ -99,7 +101,7 @@ class BigQueryService:
         self.location = getattr(args, 'bq_location', 'US')
         path = os.path.join(data_dir, 'bigquery.sqlite3') if data_dir else None
         self.store = Store(path, dedup_window_s=getattr(args, 'bq_dedup_window_s', 60.0),
-                           buffer_s=getattr(args, 'bq_streaming_buffer_s', 2.0),
+                           buffer_s=getattr(args, 'bq_streaming_buffer_s', 1800.0),
                            default_location=self.location)
         self.jobs = JobManager(self.store, counters, delay_ms=getattr(args, 'bq_job_delay_ms', 0),
                                default_location=self.location)

@@ -319,7 +319,7 @@ class Validator:
 class Store:
     """The catalog and the rows; every method is called with ``self.lock`` held or takes it."""
 
-    def __init__(self, path, dedup_window_s=60.0, buffer_s=2.0, default_location='US'):
+    def __init__(self, path, dedup_window_s=60.0, buffer_s=1800.0, default_location='US'):
         self.lock = threading.RLock()
         self.path = path
         self.dedup_window_s = float(dedup_window_s)
