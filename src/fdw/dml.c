@@ -38,12 +38,14 @@
 #include "optimizer/appendinfo.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "fdw/fdw.h"
 
@@ -54,6 +56,10 @@
 #define DML_FIRST_WAIT_MS	1000
 #define DML_WAIT_MS			10000
 #define CANCEL_DEADLINE_MS	2000
+
+/* a job failed for its rate runs again, after 1 s, 2 s, 4 s ... */
+#define DML_RERUNS_MAX		5
+#define DML_RERUN_FIRST_MS	1000
 
 /* BigQuery takes at most this many query parameters per statement */
 #define MAX_QUERY_PARAMETERS	10000
@@ -280,9 +286,31 @@ cancel_job(BqDmlTarget *t, const char *job_id, const char *location)
  * once, and asks BigQuery to cancel the job when its ID is known (a DML
  * job that has already committed keeps its changes).
  */
+/* Whether a failed answer is BigQuery's jobRateLimitExceeded: the job did not run. */
+static bool
+failed_for_rate(GcpHttpCall *call)
+{
+	const GcpHttpResult *res = gcp_http_result(call);
+	json_t	   *root;
+	const char *reason = NULL;
+	bool		rate;
+
+	if (res->status == 0)
+		return false;
+	root = gcp_http_parse_json_quiet(res->body, res->body_len);
+	rate = root != NULL && gcp_http_google_error(root, res->status, NULL, NULL, &reason) &&
+		reason != NULL && strcmp(reason, "jobRateLimitExceeded") == 0;
+	json_decref(root);
+	return rate;
+}
+
+/*
+ * One request about the statement's job; NULL when BigQuery failed the job
+ * for its rate and "may_rerun" lets the caller run it again.
+ */
 static json_t *
 dml_call(BqDmlTarget *t, const char *method, const char *url, json_t *body, bool earlier,
-		 const char *job_id, const char *location)
+		 const char *job_id, const char *location, bool may_rerun)
 {
 	GcpHttpRequest req;
 	GcpHttpCall *call;
@@ -314,7 +342,14 @@ dml_call(BqDmlTarget *t, const char *method, const char *url, json_t *body, bool
 	}
 	PG_END_TRY();
 	if (!gcp_http_ok(gcp_http_result(call)))
+	{
+		if (may_rerun && failed_for_rate(call))
+		{
+			gcp_http_free(call);
+			return NULL;
+		}
 		report_refusal(t, call, earlier);
+	}
 	return gcp_json_track(gcp_call_result(GCP_BIGQUERY, call,
 										  psprintf("%s foreign table \"%s\"", t->verb, t->relname),
 										  NULL, NULL));
@@ -332,59 +367,81 @@ int64_member(json_t *obj, const char *name)
 
 /*
  * Run one DML statement with jobs.query, waiting for the job as long as it
- * takes; returns numDmlAffectedRows.
+ * takes; returns numDmlAffectedRows.  A job BigQuery failed for its rate
+ * (jobRateLimitExceeded) changed nothing: it runs again, as Google's clients
+ * do, with a new requestId (the old one would return the failed job), after
+ * a backoff from 1 s doubling, up to DML_RERUNS_MAX times.
  */
 static int64
 run_dml(BqDmlTarget *t, const char *sql, json_t *params)
 {
-	json_t	   *body = gcp_json_track(json_pack("{s:s, s:b, s:i, s:s}",
-												"query", sql, "useLegacySql", 0,
-												"timeoutMs", DML_FIRST_WAIT_MS,
-												"requestId", request_id()));
-	json_t	   *resp;
-	const char *job_id;
-	const char *location;
 	bool		earlier = t->rows_changed > 0;
 
-	if (t->ref->location)
-		json_object_set_new(body, "location", json_string(t->ref->location));
-	if (params && json_array_size(params) > 0)
+	for (int reruns = 0;; reruns++)
 	{
-		json_object_set_new(body, "parameterMode", json_string("NAMED"));
-		json_object_set(body, "queryParameters", params);
-	}
-	if (t->ref->maximum_bytes_billed)
-		json_object_set_new(body, "maximumBytesBilled", json_string(t->ref->maximum_bytes_billed));
-	if (t->ref->timeout_ms > 0)
-		json_object_set_new(body, "jobTimeoutMs", json_string(psprintf("%d", t->ref->timeout_ms)));
+		json_t	   *body = gcp_json_track(json_pack("{s:s, s:b, s:i, s:s}",
+													"query", sql, "useLegacySql", 0,
+													"timeoutMs", DML_FIRST_WAIT_MS,
+													"requestId", request_id()));
+		bool		may_rerun = reruns < DML_RERUNS_MAX;
+		json_t	   *resp;
+		const char *v;
+		char	   *job_id;
+		char	   *location;
 
-	resp = dml_call(t, "POST", gcp_url(t->srv, GCP_BIGQUERY, "projects/%s/queries",
-									   gcp_url_escape(t->srv->project_id)), body, earlier,
-					NULL, NULL);
-	job_id = json_string_value(json_object_get(json_object_get(resp, "jobReference"), "jobId"));
-	location = json_string_value(json_object_get(json_object_get(resp, "jobReference"), "location"));
-	job_id = job_id ? pstrdup(job_id) : NULL;
-	location = location ? pstrdup(location) : NULL;
-	while (!json_is_true(json_object_get(resp, "jobComplete")))
-	{
-		if (job_id == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("BigQuery's answer to the DML statement on \"%s\" names no job",
-							t->relname)));
+		if (t->ref->location)
+			json_object_set_new(body, "location", json_string(t->ref->location));
+		if (params && json_array_size(params) > 0)
+		{
+			json_object_set_new(body, "parameterMode", json_string("NAMED"));
+			json_object_set(body, "queryParameters", params);
+		}
+		if (t->ref->maximum_bytes_billed)
+			json_object_set_new(body, "maximumBytesBilled",
+								json_string(t->ref->maximum_bytes_billed));
+		if (t->ref->timeout_ms > 0)
+			json_object_set_new(body, "jobTimeoutMs",
+								json_string(psprintf("%d", t->ref->timeout_ms)));
+
+		resp = dml_call(t, "POST", gcp_url(t->srv, GCP_BIGQUERY, "projects/%s/queries",
+										   gcp_url_escape(t->srv->project_id)),
+						body, earlier, NULL, NULL, may_rerun);
+		v = json_string_value(json_object_get(json_object_get(resp, "jobReference"), "jobId"));
+		job_id = v ? pstrdup(v) : NULL;
+		v = json_string_value(json_object_get(json_object_get(resp, "jobReference"), "location"));
+		location = v ? pstrdup(v) : NULL;
+		while (resp && !json_is_true(json_object_get(resp, "jobComplete")))
+		{
+			if (job_id == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("BigQuery's answer to the DML statement on \"%s\" names no job",
+								t->relname)));
+			CHECK_FOR_INTERRUPTS();
+			resp = dml_call(t, "GET",
+							gcp_url(t->srv, GCP_BIGQUERY,
+									"projects/%s/queries/%s?maxResults=0&timeoutMs=%d%s%s",
+									gcp_url_escape(t->srv->project_id), gcp_url_escape(job_id),
+									DML_WAIT_MS, location ? "&location=" : "",
+									location ? gcp_url_escape(location) : ""),
+							NULL, earlier, job_id, location, may_rerun);
+		}
+		if (resp != NULL)
+		{
+			t->jobs++;
+			t->job_id = job_id;
+			t->bytes_processed += int64_member(resp, "totalBytesProcessed");
+			return int64_member(resp, "numDmlAffectedRows");
+		}
+
+		ereport(DEBUG1,
+				(errmsg_internal("bqstream_fdw: BigQuery failed the DML job on \"%s\" for its rate, running it again in %ld ms",
+								 t->relname, (long) DML_RERUN_FIRST_MS << reruns)));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 (long) DML_RERUN_FIRST_MS << reruns, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		resp = dml_call(t, "GET",
-						gcp_url(t->srv, GCP_BIGQUERY,
-								"projects/%s/queries/%s?maxResults=0&timeoutMs=%d%s%s",
-								gcp_url_escape(t->srv->project_id), gcp_url_escape(job_id),
-								DML_WAIT_MS, location ? "&location=" : "",
-								location ? gcp_url_escape(location) : ""),
-						NULL, earlier, job_id, location);
 	}
-	t->jobs++;
-	t->job_id = job_id ? pstrdup(job_id) : NULL;
-	t->bytes_processed += int64_member(resp, "totalBytesProcessed");
-	return int64_member(resp, "numDmlAffectedRows");
 }
 
 /* ---------------------------------------------------------------------

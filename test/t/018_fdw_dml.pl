@@ -281,6 +281,23 @@ like($err, qr/ERROR:  permission denied for foreign table items/, 'UPDATE needs 
 like($err, qr/ERROR:  permission denied for foreign table items/, 'so does DELETE');
 is(table_text('items'), table_text('items_local'), 'and nothing changed');
 
+# -- a job BigQuery failed for its rate runs again ----------------------------
+sub faults_injected
+{
+	return decode_json(http('GET', "http://127.0.0.1:$bq/emulator/counters"))->{faults_injected};
+}
+my $faults = faults_injected();
+http('POST', "http://127.0.0.1:$bq/emulator/faults", encode_json({ error_rate => 1,
+	error_codes => [403], reason => 'jobRateLimitExceeded', methods => ['query'], count => 2 }));
+same(q{UPDATE items SET qty = 5 WHERE id = 20}, 'a DML job failed twice for its rate');
+is(faults_injected() - $faults, 2, 'and run again each time');
+http('POST', "http://127.0.0.1:$bq/emulator/faults", encode_json({ error_rate => 1,
+	error_codes => [403], methods => ['query'], count => 1 }));
+($ret, $out, $err) = $node->psql('postgres', q{UPDATE items SET qty = 6 WHERE id = 20});
+like($err, qr/ERROR:/, 'a refusal for another reason is not run again');
+http('DELETE', "http://127.0.0.1:$bq/emulator/faults");
+is(table_text('items'), table_text('items_local'), 'and nothing changed');
+
 # -- a slow BigQuery: the job is waited for, and a cancel reaches it ----------
 mkdir("$tmp/slow");
 my $slow = BqEmulator->new(dir => "$tmp/slow", services => 'bigquery',
