@@ -16,6 +16,7 @@ OBJS = \
 	src/fdw/plan.o \
 	src/fdw/query_check.o \
 	src/fdw/scan.o \
+	src/fdw/table.o \
 	src/gcp/auth.o \
 	src/gcp/bigquery.o \
 	src/gcp/client.o \

@@ -2,9 +2,9 @@
  *
  * bq_page.c (fuzz target "bq_page")
  *	  Fuzzes how bqstream_fdw turns a BigQuery query answer into tuples:
- *	  the real scan_next() -> fetch_page() -> call_cancellable() ->
- *	  parse_page() -> init_converters() -> next_row() of src/fdw/fdw.c
- *	  (#included here for its static functions), from scan_state_create()
+ *	  the real bq_scan_next() -> fetch_page() -> call_cancellable() ->
+ *	  parse_page() -> init_converters() -> next_row() of src/fdw/scan.c
+ *	  (#included here for its static functions), from bq_scan_create()
  *	  on (the catalog it reads is stubbed below), with bq_converter_init(),
  *	  bq_convert_cell() and bq_convert_repeated() of src/fdw/convert.c.
  *	  HTTP is fake_http.c: the jobs.query request is answered with the fuzz
@@ -45,7 +45,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "fdw/fdw.c"
+#include "fdw/scan.c"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -126,7 +126,7 @@ make_last_page(void)
 }
 
 /*
- * The catalog, as scan_state_create() and gcp_server_lookup() read it: one
+ * The catalog, as bq_scan_create() and gcp_server_lookup() read it: one
  * foreign table "fuzz_table" of server "fuzz" (no options), whose
  * endpoints come from BIGQUERY_EMULATOR_HOST and PUBSUB_EMULATOR_HOST (no
  * credential needed) and whose project from GOOGLE_CLOUD_PROJECT.
@@ -224,7 +224,7 @@ make_scan(void)
 		averages = lappend_int(averages, 0);
 		scales = lappend_int(scales, -1);
 	}
-	return scan_state_create(FUZZ_RELID, InvalidOid, "SELECT `c0` FROM `fuzz-project.bqstream.fuzz_table`",
+	return bq_scan_create(FUZZ_RELID, InvalidOid, "SELECT `c0` FROM `fuzz-project.bqstream.fuzz_table`",
 							 retrieved, averages, scales, desc);
 }
 
@@ -432,7 +432,7 @@ run(const uint8_t *data, size_t size)
 			memset(st->cells, 0, sizeof(Datum) * Max(ncols, 1));
 			memset(st->cell_nulls, true, sizeof(bool) * Max(ncols, 1));
 		}
-		if (!scan_next(st, values, isnull))
+		if (!bq_scan_next(st, values, isnull))
 			break;
 		for (int i = 0; i < ncols; i++)
 		{

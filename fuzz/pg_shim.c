@@ -61,6 +61,7 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "nodes/memnodes.h"
+#include "parser/parse_coerce.h"
 #include "utils/array.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -1362,6 +1363,41 @@ get_element_type(Oid typid)
 		if (shim_types[i].oid == typid)
 			return shim_types[i].element;
 	return InvalidOid;
+}
+
+/* every type of the table is a base type (arrays too, as in pg_type) */
+char
+get_typtype(Oid typid)
+{
+	(void) shim_type(typid);
+	return TYPTYPE_BASE;
+}
+
+TYPCATEGORY
+TypeCategory(Oid type)
+{
+	const ShimType *t = shim_type(type);
+
+	if (OidIsValid(t->element))
+		return TYPCATEGORY_ARRAY;
+	switch (type)
+	{
+		case TEXTOID:
+			return TYPCATEGORY_STRING;
+		case INT8OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+			return TYPCATEGORY_NUMERIC;
+		case BOOLOID:
+			return TYPCATEGORY_BOOLEAN;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+		case DATEOID:
+		case TIMEOID:
+			return TYPCATEGORY_DATETIME;
+		default:
+			return TYPCATEGORY_USER;
+	}
 }
 
 void

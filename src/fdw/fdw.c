@@ -1,13 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * fdw.c
- *	  bqstream_fdw's handler and what every part of it shares: the options
- *	  of a foreign table and its server, and the bqstream.enable_pushdown
- *	  setting.
+ *	  bqstream_fdw's handler and its bqstream.enable_pushdown setting.
  *
  * A foreign table is read with jobs.query and its result pages, streamed
  * into tuples.  The callbacks live by concern, their prototypes in fdw.h:
  *
+ *	table.c		a foreign table's source, options and server
  *	plan.c		paths and plans: what BigQuery computes (WHERE, aggregates,
  *				ORDER BY, LIMIT) and the remote query's text
  *	deparse.c	which expressions BigQuery reads as PostgreSQL does, and
@@ -22,13 +21,8 @@
  */
 #include "postgres.h"
 
-#include "access/reloptions.h"
 #include "foreign/fdwapi.h"
-#include "foreign/foreign.h"
-#include "miscadmin.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
-#include "utils/rel.h"
 
 #include "fdw/fdw.h"
 
@@ -48,72 +42,6 @@ bq_fdw_define_gucs(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
-}
-
-char *
-bq_table_option(ForeignTable *ft, const char *name)
-{
-	char	   *v = gcp_option_value(ft->options, name);
-
-	return v ? v : gcp_option_value(GetForeignServer(ft->serverid)->options, name);
-}
-
-BqTableRef *
-bq_table_ref(ForeignTable *ft, const GcpServer *srv)
-{
-	BqTableRef *ref = palloc0(sizeof(BqTableRef));
-	char	   *v;
-
-	ref->dataset = gcp_option_value(ft->options, "dataset");
-	if (ref->dataset == NULL)
-		ref->dataset = srv->dataset;
-	ref->query = gcp_option_value(ft->options, "query");
-	ref->table = gcp_option_value(ft->options, "table");
-	if (ref->table == NULL && ref->query == NULL)
-		ref->table = get_rel_name(ft->relid);
-	ref->location = gcp_option_value(ft->options, "location");
-	if (ref->location == NULL)
-		ref->location = srv->location;
-	v = bq_table_option(ft, "fetch_size");
-	ref->fetch_size = v ? atoi(v) : BQ_DEFAULT_FETCH_SIZE;
-	v = bq_table_option(ft, "batch_size");
-	ref->batch_size = v ? atoi(v) : BQ_DEFAULT_BATCH_SIZE;
-	ref->maximum_bytes_billed = bq_table_option(ft, "maximum_bytes_billed");
-	v = bq_table_option(ft, "use_query_cache");
-	ref->use_query_cache = -1;
-	if (v)
-	{
-		bool		b;
-
-		(void) parse_bool(v, &b);
-		ref->use_query_cache = b;
-	}
-	v = bq_table_option(ft, "timeout");
-	if (v)
-		(void) parse_int(v, &ref->timeout_ms, GUC_UNIT_MS, NULL);
-	return ref;
-}
-
-char *
-bq_column_name(Relation rel, AttrNumber attnum)
-{
-	List	   *options = GetForeignColumnOptions(RelationGetRelid(rel), attnum);
-	char	   *name = gcp_option_value(options, "column_name");
-
-	return name ? name : NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
-}
-
-/*
- * The server of a foreign table, with the user mapping of the role the
- * plan checks permissions as (InvalidOid: the current user), as
- * postgres_fdw does: a view over a foreign table reads it with its owner's
- * credential, and the table privilege is all the reader needs.
- */
-GcpServer *
-bq_server_of(Oid relid, Oid userid, int flags)
-{
-	return gcp_server_lookup_as(GetForeignTable(relid)->serverid,
-								OidIsValid(userid) ? userid : GetUserId(), flags);
 }
 
 /*

@@ -191,9 +191,11 @@ extern bool bq_append_insert_special(StringInfo buf, Oid type, Datum value);
 extern const char *bq_pg_type_for(const char *type, const char *mode);
 extern const char *bq_pg_type_for_field(json_t *field);
 
-/* fdw.c: bqstream.enable_pushdown, and options */
+/* fdw.c */
 extern bool bq_enable_pushdown;
 extern void bq_fdw_define_gucs(void);
+
+/* table.c */
 extern GcpServer *bq_server_of(Oid relid, Oid userid, int flags);
 
 /* plan.c */

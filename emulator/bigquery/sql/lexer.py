@@ -244,12 +244,12 @@ class _Lexer:
                 if self.i + 1 >= n:
                     self.err('Syntax error: Unclosed %s' % kind, start)
                 if raw:
-                    # raw: the backslash stays, and it protects the next character
-                    nxt = t[self.i + 1]
-                    if nxt == '\n' and not triple:
-                        self.err('Syntax error: Unclosed %s' % kind, start)
-                    self.emit(parts, out_bytes, c + nxt)
-                    self.i += 2
+                    # raw: the backslash stays, and it protects what follows
+                    # it, a line break (CR LF as one) included, as ZetaSQL's
+                    # tokenizer reads any escape
+                    width = 3 if t.startswith('\r\n', self.i + 1) else 2
+                    self.emit(parts, out_bytes, t[self.i:self.i + width])
+                    self.i += width
                     continue
                 self.escape(parts, out_bytes, start, is_bytes, triple)
                 continue
