@@ -275,7 +275,7 @@ def main():
                    "INSERT INTO products SELECT format('p-%%s', lpad(i::text, 5, '0')), "
                    "'category ' || (i %% %d) FROM generate_series(1, %d) i" % (N_CATEGORIES, N_PRODUCTS),
                    "ANALYZE products")
-        settings = bench.psql("SELECT current_setting('TimeZone'), current_setting('lc_collate'), "
+        settings = bench.psql("LOAD 'bqstream'", "SELECT current_setting('TimeZone'), current_setting('lc_collate'), "
                               "(SELECT count(*) FROM pg_settings WHERE name = 'bqstream.enable_pushdown')")
         tz, collation, has_guc = settings[0].split("|")
         n = int(bench.psql("SELECT count(*) FROM (SELECT order_id FROM raw_orders OFFSET 0) s")[0])
