@@ -41,8 +41,10 @@ additions, which differs between BigQuery and PostgreSQL; reported as "float"),
 or DIFFERENT, which makes the script exit with status 1 after the table.
 
 Usage: bench/dashboard.py [--rows N] [--short] [--days D] [--runs R]
-       [--timezone ZONE] [--only NAME,...] [--seed S]
+       [--timezone ZONE] [--only NAME,...] [--seed S] [--write-results]
   --short  50,000 rows and one timed run per setting: a smoke run for CI.
+  --write-results  the table, with the machine's description, replaces this
+           script's section of bench/RESULTS.md.
 Run as root (PostgreSQL runs as the postgres OS user); requires `make install`
 first.
 """
@@ -243,6 +245,8 @@ def main():
     ap.add_argument("--timezone", default="America/New_York", help="the sessions' TimeZone")
     ap.add_argument("--only", default="", help="comma-separated query names to run")
     ap.add_argument("--seed", type=int, default=16)
+    ap.add_argument("--write-results", action="store_true",
+                    help="also put the table in its section of bench/RESULTS.md")
     args = ap.parse_args()
     if args.short:
         args.rows, args.runs = 50000, 1
@@ -265,10 +269,12 @@ def main():
                                        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(lib_mtime))))
         bench.psql("SELECT bqstream.create_dataset('bench')",
                    "SELECT bqstream.create_raw_orders_table('bench')")
+        started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         t0 = int(time.time()) // 60 * 60
         secs, cpu = load(emu, args.rows, args.days, t0, args.seed)
-        print("loaded %d rows over %d days into the emulator with insertAll in %.1f s (%.0f rows/s, "
-              "emulator CPU %.1f s)" % (args.rows, args.days, secs, args.rows / secs, cpu))
+        load_line = ("loaded with insertAll (batches of %d) in %.1f s, %.0f rows/s, emulator CPU %.1f s"
+                     % (LOAD_BATCH, secs, args.rows / secs, cpu))
+        print("%d rows over %d days %s" % (args.rows, args.days, load_line))
         bench.psql("IMPORT FOREIGN SCHEMA shop LIMIT TO (raw_orders) FROM SERVER bench INTO public",
                    "ALTER FOREIGN TABLE raw_orders OPTIONS (ADD use_query_cache 'false')",
                    "CREATE TABLE products (product_id text PRIMARY KEY, category text NOT NULL)",
@@ -284,8 +290,8 @@ def main():
         if has_guc != "1":
             raise SystemExit("this build has no bqstream.enable_pushdown setting: rebuild and install "
                              "the extension from a tree that has it")
-        print("session TimeZone %s, lc_collate %s, %d timed run(s) per query and setting\n"
-              % (tz, collation, args.runs))
+        settings_line = "session TimeZone %s, lc_collate %s" % (tz, collation)
+        print("%s, %d timed run(s) per query and setting\n" % (settings_line, args.runs))
 
         # Grafana's time picker: the last 6 hours before the load, as literals
         window = {"from": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 - 6 * 3600)),
@@ -327,35 +333,94 @@ def main():
         if os.path.getmtime(lib) != lib_mtime:
             print("WARNING: %s was reinstalled during the run; the figures may mix two builds" % lib)
         print_table(table, args)
+        if args.write_results:
+            path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+            write_results(path, table, args, bench, load_line, settings_line, started)
+            print("written to %s" % path)
     finally:
         bench.close()
     if failed:
         sys.exit(1)
 
 
+HEAD = ("query", "pushed", "rows on", "rows off", "off/on", "MB on", "MB off", "s on", "s off", "off/on",
+        "answer")
+LEGEND = ("pushed: clauses of the Remote SQL with pushdown on (agg: aggregates); rows: rows the Foreign Scan "
+          "read from BigQuery; MB: BigQuery's response bodies as serialized (10^6 bytes); s: wall time in the "
+          "session; off/on: ratios; answer: same (identical text), float (the same but for float rounding), "
+          "DIFFERENT")
+
+
+def table_rows(table):
+    rows = []
+    for r in table:
+        on, off = r["on"], r["off"]
+        rows.append((r["name"], pushed_clauses(on["remote"]), str(on["scan_rows"]), str(off["scan_rows"]),
+                     "%.0f" % (off["scan_rows"] / on["scan_rows"]) if on["scan_rows"] else "-",
+                     "%.2f" % (on["bytes"] / 1e6), "%.2f" % (off["bytes"] / 1e6),
+                     "%.3f" % on["seconds"], "%.3f" % off["seconds"],
+                     "%.1f" % (off["seconds"] / on["seconds"]) if on["seconds"] else "-", r["answer"]))
+    return rows
+
+
 def print_table(table, args):
     print("%d rows over %d days, emulator in memory, time zone %s; median of %d run(s)"
           % (args.rows, args.days, args.timezone, args.runs))
-    head = ("query", "pushed", "rows on", "rows off", "off/on", "MB on", "MB off", "s on", "s off",
-            "off/on", "answer")
-    lines = [head]
-    for r in table:
-        on, off = r["on"], r["off"]
-        lines.append((r["name"], pushed_clauses(on["remote"]), str(on["scan_rows"]), str(off["scan_rows"]),
-                      "%.0f" % (off["scan_rows"] / on["scan_rows"]) if on["scan_rows"] else "-",
-                      "%.2f" % (on["bytes"] / 1e6), "%.2f" % (off["bytes"] / 1e6),
-                      "%.3f" % on["seconds"], "%.3f" % off["seconds"],
-                      "%.1f" % (off["seconds"] / on["seconds"]) if on["seconds"] else "-", r["answer"]))
-    widths = [max(len(l[i]) for l in lines) for i in range(len(head))]
+    lines = [HEAD] + table_rows(table)
+    widths = [max(len(l[i]) for l in lines) for i in range(len(HEAD))]
     for i, l in enumerate(lines):
         print("  ".join(c.ljust(w) if j in (0, 1, 10) else c.rjust(w)
                         for j, (c, w) in enumerate(zip(l, widths))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
-    print("pushed: clauses of the Remote SQL with pushdown on; rows: rows the Foreign Scan read from BigQuery;\n"
-          "MB: BigQuery's response bodies as serialized (10^6 bytes); s: wall time in the session; off/on: ratios;\n"
-          "answer: same (identical text), float (the same but for float rounding), DIFFERENT")
+    print(LEGEND)
 
+
+RESULTS_BEGIN = "<!-- bench/dashboard.py: begin (sidebyside.py keeps this section) -->"
+RESULTS_END = "<!-- bench/dashboard.py: end -->"
+
+
+def write_results(path, table, args, bench, load_line, settings_line, started):
+    """Put this run's table, with the machine's description, in its own
+    section of bench/RESULTS.md, replacing the previous run's."""
+    def cmd(*c):
+        return subprocess.run(c, capture_output=True, text=True).stdout.strip() or "?"
+
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "src", "sql"],
+                           capture_output=True, text=True).stdout.strip() != ""
+    text = [RESULTS_BEGIN, "## Dashboard queries with and without pushdown (`bench/dashboard.py`)", "",
+            "Written by `bench/dashboard.py --write-results` (this section is replaced by each run).", "",
+            "| machine | |", "|---|---|",
+            "| date | %s |" % started,
+            "| CPUs (nproc), model | %s, %s |" % (cmd("nproc"), model),
+            "| load average at the end | %s |" % " ".join(open("/proc/loadavg").read().split()[:3]),
+            "| PostgreSQL | %s |" % bench.psql("SHOW server_version")[0],
+            "| bqstream | %s, built from %s%s |" % (bench.psql("SELECT bqstream.version()")[0].split(" (")[0],
+                                                   cmd("git", "-C", root, "rev-parse", "--short", "HEAD"),
+                                                   " with uncommitted changes" if dirty else ""),
+            "| run | %d rows over %d days; %s; %s; %d timed run(s) per query and setting, medians |"
+            % (args.rows, args.days, load_line, settings_line, args.runs), "",
+            "| " + " | ".join(HEAD) + " |", "|" + "---|" * 2 + "---:|" * 8 + "---|"]
+    text += ["| " + " | ".join(r) + " |" for r in table_rows(table)]
+    text += ["", LEGEND + ".", "", "What each query sent to BigQuery with pushdown on:", ""]
+    for r in table:
+        text.append("- %s: %s" % (r["name"], "; ".join("`` %s ``" % q for q in r["on"]["remote"])))
+    text += ["", RESULTS_END]
+    old = open(path).read() if os.path.exists(path) else ""
+    if RESULTS_BEGIN in old and RESULTS_END in old:
+        head, rest = old.split(RESULTS_BEGIN, 1)
+        new = head + "\n".join(text) + rest.split(RESULTS_END, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + "\n".join(text) + "\n"
+    with open(path, "w") as f:
+        f.write(new)
 
 if __name__ == "__main__":
     main()
