@@ -186,6 +186,9 @@ bq_explain_dry_run(ForeignScanState *node, ExplainState *es)
 	billed = bytes_billed(processed);
 	ExplainPropertyInteger("Dry Run Bytes Processed", NULL, processed, es);
 	ExplainPropertyInteger("Dry Run Bytes Billed", NULL, billed, es);
+	/* a result BigQuery would take from its cache costs nothing */
+	if (json_is_true(json_object_get(answer, "cacheHit")))
+		ExplainPropertyBool("Dry Run Cache Hit", true, es);
 
 	/* the cost guard would make the real job fail: say so before it is run */
 	if (ref->maximum_bytes_billed &&
