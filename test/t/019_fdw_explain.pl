@@ -137,6 +137,20 @@ unlike($node->safe_psql('postgres', "EXPLAIN (COSTS OFF) $scan"), qr/Refused/,
 	'a query billed exactly the limit is not refused');
 $node->safe_psql('postgres', "ALTER FOREIGN TABLE raw_orders OPTIONS (DROP maximum_bytes_billed)");
 
+# values other plan nodes compute (an initplan, a correlated subquery's outer
+# row) are not known before the plan runs: no dry run, and it says so
+$node->safe_psql('postgres', "CREATE TABLE since (t timestamptz); "
+	  . "INSERT INTO since VALUES ('2026-11-02 00:00:00+00')");
+@before = jobs();
+$out = $node->safe_psql('postgres', "EXPLAIN (VERBOSE, COSTS OFF) SELECT order_id FROM raw_orders "
+	  . "WHERE event_time >= (SELECT max(t) FROM since)");
+like($out, qr/Remote SQL: .*WHERE \(`event_time` >= \@p1\)\n\s*Dry Run: not sent: the remote query takes values known only while the plan runs$/m,
+	'an initplan\'s value: no dry run, and the plan says why');
+$out = $node->safe_psql('postgres', "EXPLAIN (VERBOSE, COSTS OFF) SELECT s.t, "
+	  . "(SELECT count(*) FROM raw_orders r WHERE r.event_time >= s.t) FROM since s");
+like($out, qr/SubPlan 1.*\@p1.*\n\s*Dry Run: not sent/s, 'a correlated subquery: the same');
+is_deeply([ jobs() ], \@before, 'and nothing was sent to BigQuery');
+
 # ---------------------------------------------------------------------
 # every format
 # ---------------------------------------------------------------------
