@@ -305,7 +305,10 @@ def main():
             for setting in ("on", "off"):
                 guc = "SET bqstream.enable_pushdown = %s" % setting
                 warmup = guc + "; EXPLAIN SELECT * FROM raw_orders"
-                plan = json.loads("\n".join(bench.psql(guc, "EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) " + sql)))
+                try:
+                    plan = json.loads("\n".join(bench.psql(guc, "EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) " + sql)))
+                except subprocess.CalledProcessError as e:
+                    raise SystemExit("%s failed with pushdown %s:\n%s" % (name, setting, e.stderr.strip()))
                 scans = foreign_scans(plan)
                 runs = [measure(bench, emu, sql, warmup=warmup) for _ in range(args.runs)]
                 answers += [r["result"] for r in runs]
