@@ -9,6 +9,7 @@ OBJS = \
 	src/fdw/convert.o \
 	src/fdw/deparse.o \
 	src/fdw/dml.o \
+	src/fdw/explain.o \
 	src/fdw/fdw.o \
 	src/fdw/import.o \
 	src/fdw/insert_json.o \

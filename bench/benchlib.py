@@ -83,8 +83,9 @@ class Bench:
         ports_file = os.path.join(self.tmp, "ports.json")
         # empty pulls answered after 1 s rather than Google's 90: a pull held for a
         # stopped worker would take the next run's messages until their ack deadline
-        args = ["/usr/bin/python3", "-m", "emulator", "--services", services, "--ports-file", ports_file,
-                "--pubsub-pull-wait-ms", "1000"]
+        args = ["/usr/bin/python3", "-m", "emulator", "--services", services, "--ports-file", ports_file]
+        if "pubsub" in services.split(","):
+            args += ["--pubsub-pull-wait-ms", "1000"]
         for s in services.split(","):
             args += ["--%s-port" % s, "0"]
         self.emulator = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -92,6 +93,10 @@ class Bench:
         for _ in range(200):
             if os.path.exists(ports_file) and os.path.getsize(ports_file) > 0:
                 break
+            if self.emulator.poll() is not None:
+                with open(os.path.join(self.tmp, "emulator.log")) as log:
+                    raise SystemExit("the emulator exited with status %d:\n%s"
+                                     % (self.emulator.returncode, log.read()))
             time.sleep(0.05)
         self.ports = json.load(open(ports_file))
 

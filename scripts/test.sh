@@ -12,13 +12,15 @@
 # they run as that user, who must be able to "make install" (or have done it).
 #
 # Usage: scripts/test.sh [suite ...]
-#   suites: emulator regress tap pubsub-reference bq-reference conformance fuzz chaos memcheck package
+#   suites: emulator regress tap pubsub-reference bq-reference conformance fuzz chaos memcheck dashboard package
 #   pubsub-reference: test/pubsub_reference against Google's Pub/Sub emulator
 #     (package google-cloud-cli-pubsub-emulator); without it the suite counts
 #     as failed and says that it did not run
 #   fuzz: the libFuzzer targets (fuzz/run.sh), BQSTREAM_FUZZ_SECONDS each (15)
 #   chaos: bench/chaos.py --short, the CI length of the chaos run
 #   memcheck: bench/memcheck.py with a shorter stream: leaks under valgrind
+#   dashboard: bench/dashboard.py --short: a dashboard's queries give the same
+#     answers with bqstream.enable_pushdown on and off
 #   BQSTREAM_PROVE_TESTS: a list of test/t files, for the tap suite to run only them
 #   bq-reference: Google's bq CLI and BigQuery's discovery document against the
 #     emulator and the C client (test/bq_reference); without Google's tools it
@@ -29,7 +31,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL_SUITES=(emulator regress tap pubsub-reference bq-reference conformance fuzz chaos memcheck package)
+ALL_SUITES=(emulator regress tap pubsub-reference bq-reference conformance fuzz chaos memcheck dashboard package)
 SUITES=("${@:-${ALL_SUITES[@]}}")
 SUITE_TIMEOUT=${BQSTREAM_SUITE_TIMEOUT:-1200}
 PYTHON=/usr/bin/python3
@@ -340,6 +342,13 @@ suite_memcheck() {
 	if [ "$rc" -eq 0 ]; then record memcheck 1 0; else record memcheck 0 1; fi
 }
 
+suite_dashboard() {
+	run_suite dashboard "$PYTHON" bench/dashboard.py --short
+	local rc=$?
+	# one comparison of every query's answers: it passes whole or not at all
+	if [ "$rc" -eq 0 ]; then record dashboard 1 0; else record dashboard 0 1; fi
+}
+
 # Google's bq CLI drives the BigQuery emulator, and the emulator's answers and
 # the C client's requests are checked against BigQuery's discovery document
 # (test/bq_reference). Google's tools come from the google-cloud-cli package;
@@ -523,7 +532,7 @@ suite_package() {
 
 for suite in "${SUITES[@]}"; do
 	case "$suite" in
-		emulator | regress | tap | conformance | fuzz | chaos | memcheck | package) "suite_$suite" ;;
+		emulator | regress | tap | conformance | fuzz | chaos | memcheck | dashboard | package) "suite_$suite" ;;
 		pubsub-reference) suite_pubsub_reference ;;
 		bq-reference) suite_bq_reference ;;
 		*) echo "test.sh: unknown suite \"$suite\" (known: ${ALL_SUITES[*]})" >&2; record "$suite" 0 1 ;;

@@ -12,6 +12,7 @@
  *	deparse.c	which expressions BigQuery reads as PostgreSQL does, and
  *				their GoogleSQL
  *	scan.c		the executor: the job, its pages, their rows as tuples
+ *	explain.c	EXPLAIN's dry run: what BigQuery would bill (explain_dry_run)
  *	convert.c	one BigQuery cell to a Datum
  *	analyze.c	ANALYZE's sample
  *	modify.c	INSERT through insertAll

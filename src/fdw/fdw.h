@@ -247,6 +247,9 @@ extern bool bq_scan_next(BqScanState *st, Datum *values, bool *isnull);
 extern json_t *bq_query_parameter(const char *name, Oid type, Datum value, bool isnull,
 								  BqParamKind kind);
 
+/* explain.c */
+extern void bq_explain_dry_run(ForeignScanState *node, ExplainState *es);
+
 /* analyze.c */
 extern bool bqAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
 								  BlockNumber *totalpages);

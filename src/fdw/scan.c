@@ -974,6 +974,7 @@ bqExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 	if (es->verbose)
 		ExplainPropertyText("Remote SQL", strVal(list_nth(plan->fdw_private, BQ_PRIVATE_SQL)), es);
+	bq_explain_dry_run(node, es);
 	if (es->analyze && st && st->job_id)
 	{
 		ExplainPropertyText("BigQuery Job", st->job_id, es);

@@ -216,6 +216,7 @@ static const BqOption bq_options[] = {
 	{"maximum_bytes_billed", ForeignServerRelationId, is_byte_count, BYTES_EXPECTED, false},
 	{"use_query_cache", ForeignServerRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"timeout", ForeignServerRelationId, is_timeout, TIMEOUT_EXPECTED, false},
+	{"explain_dry_run", ForeignServerRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"credentials_file", UserMappingRelationId, is_server_file_path,
 	"The credentials file must be given by an absolute path.", false},
 	{"credentials_json", UserMappingRelationId, NULL, NULL, true},	/* checked whole below */
@@ -231,6 +232,7 @@ static const BqOption bq_options[] = {
 	{"maximum_bytes_billed", ForeignTableRelationId, is_byte_count, BYTES_EXPECTED, false},
 	{"use_query_cache", ForeignTableRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"timeout", ForeignTableRelationId, is_timeout, TIMEOUT_EXPECTED, false},
+	{"explain_dry_run", ForeignTableRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"column_name", AttributeRelationId, is_dataset_id,
 	"A BigQuery column name has only letters, digits and underscores.", false},
 	/* the columns that identify a row for UPDATE and DELETE (dml.c) */
