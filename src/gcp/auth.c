@@ -1007,42 +1007,17 @@ make_jwt(const KeyInfo *key)
  * ---------------------------------------------------------------------
  */
 
-/* form-urlencode a value: RFC 3986 unreserved characters pass */
-static void
-append_form_value(StringInfo buf, const char *value)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *) value; *p; p++)
-	{
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			(*p >= '0' && *p <= '9') ||
-			*p == '-' || *p == '_' || *p == '.' || *p == '~')
-			appendStringInfoChar(buf, (char) *p);
-		else
-		{
-			appendStringInfoChar(buf, '%');
-			appendStringInfoChar(buf, hex[*p >> 4]);
-			appendStringInfoChar(buf, hex[*p & 15]);
-		}
-	}
-}
-
 /*
- * A server's text for a message: cut short, printable ASCII only (it need
- * not be in the server encoding), without a final period since the detail
- * adds one.
+ * A server's text for a message (cleaned by gcp_remote_text), cut short,
+ * without a final period since the detail adds one.
  */
 static char *
 clip(const char *s)
 {
 	size_t		len = strlen(s);
 	bool		cut = len > MAX_QUOTED_ERROR;
-	char	   *out = pnstrdup(s, cut ? MAX_QUOTED_ERROR : len);
+	char	   *out = gcp_remote_text(s, cut ? MAX_QUOTED_ERROR : len, MAX_QUOTED_ERROR);
 
-	for (char *p = out; *p; p++)
-		if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)
-			*p = (unsigned char) *p < 0x20 ? ' ' : '?';
 	len = strlen(out);
 	while (len > 0 && (out[len - 1] == '.' || out[len - 1] == ' '))
 		out[--len] = '\0';
@@ -1287,11 +1262,11 @@ token_from_key(KeyInfo *key, bool restricted, NewToken *out)
 		if (key->authorized_user)
 		{
 			appendStringInfoString(&body, "grant_type=refresh_token&client_id=");
-			append_form_value(&body, key->client_id);
+			gcp_append_percent_encoded(&body, key->client_id);
 			appendStringInfoString(&body, "&client_secret=");
-			append_form_value(&body, key->client_secret);
+			gcp_append_percent_encoded(&body, key->client_secret);
 			appendStringInfoString(&body, "&refresh_token=");
-			append_form_value(&body, key->refresh_token);
+			gcp_append_percent_encoded(&body, key->refresh_token);
 		}
 		else
 		{
@@ -1693,15 +1668,15 @@ exchange_subject_token(const KeyInfo *key, const char *subject, TokenAnswer *ans
 	PG_TRY();
 	{
 		appendStringInfoString(&body, "grant_type=");
-		append_form_value(&body, TOKEN_EXCHANGE_GRANT);
+		gcp_append_percent_encoded(&body, TOKEN_EXCHANGE_GRANT);
 		appendStringInfoString(&body, "&audience=");
-		append_form_value(&body, ext->audience);
+		gcp_append_percent_encoded(&body, ext->audience);
 		appendStringInfoString(&body, "&scope=");
-		append_form_value(&body, GCP_SCOPE_CLOUD_PLATFORM);
+		gcp_append_percent_encoded(&body, GCP_SCOPE_CLOUD_PLATFORM);
 		appendStringInfoString(&body, "&requested_token_type=");
-		append_form_value(&body, ACCESS_TOKEN_TYPE);
+		gcp_append_percent_encoded(&body, ACCESS_TOKEN_TYPE);
 		appendStringInfoString(&body, "&subject_token_type=");
-		append_form_value(&body, ext->subject_token_type);
+		gcp_append_percent_encoded(&body, ext->subject_token_type);
 		if (ext->user_project && key->client_id == NULL)
 		{
 			StringInfoData options;
@@ -1711,10 +1686,10 @@ exchange_subject_token(const KeyInfo *key, const char *subject, TokenAnswer *ans
 			escape_json(&options, ext->user_project);
 			appendStringInfoChar(&options, '}');
 			appendStringInfoString(&body, "&options=");
-			append_form_value(&body, options.data);
+			gcp_append_percent_encoded(&body, options.data);
 		}
 		appendStringInfoString(&body, "&subject_token=");
-		append_form_value(&body, subject);
+		gcp_append_percent_encoded(&body, subject);
 		if (key->client_id)
 			basic = basic_auth_header(key->client_id, key->client_secret);
 

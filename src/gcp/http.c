@@ -1378,16 +1378,11 @@ gcp_http_google_error(json_t *root, long http_status, const char **code,
 	return true;
 }
 
-/*
- * Text from a remote party, made safe and short for a message: control
- * characters become spaces, and bytes that do not form valid characters of
- * the server encoding become '?'.
- */
-static char *
-sanitize(const char *s, size_t len)
+char *
+gcp_remote_text(const char *s, size_t len, size_t max)
 {
 	StringInfoData buf;
-	size_t		limit = Min(len, 500);
+	size_t		limit = Min(len, max);
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, s, (int) limit);
@@ -1398,6 +1393,7 @@ sanitize(const char *s, size_t len)
 		if (c < 0x20 || c == 0x7f)
 			buf.data[i] = ' ';
 	}
+	/* the cut may split a character: then only ASCII is kept whole */
 	if (!pg_verifymbstr(buf.data, buf.len, true))
 	{
 		for (int i = 0; i < buf.len; i++)
@@ -1484,7 +1480,7 @@ gcp_http_body_for_log(const GcpHttpResult *res)
 	if (res->body_len == 0)
 		return gcp_http_body_summary(res);
 	return psprintf("%s: %s", gcp_http_body_summary(res),
-					mask_secrets(sanitize(res->body, res->body_len)));
+					mask_secrets(gcp_remote_text(res->body, res->body_len, REMOTE_TEXT_MAX)));
 }
 
 void
@@ -1540,7 +1536,7 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 			else				/* OAuth's shape */
 				message = psprintf("%s%s%s", code, text ? ": " : "", text ? text : "");
 			/* Google's words reach the log: control characters are not passed on */
-			status = status ? sanitize(status, strlen(status)) : NULL;
+			status = status ? gcp_remote_text(status, strlen(status), REMOTE_TEXT_MAX) : NULL;
 			reason = reason ? pstrdup(reason) : NULL;
 		}
 		json_decref(root);
@@ -1559,7 +1555,7 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 				 errdetail("%s answered HTTP %ld%s%s: %s",
 						   service, res->status,
 						   status ? " " : "", status ? status : "",
-						   sanitize(message, strlen(message))),
+						   gcp_remote_text(message, strlen(message), REMOTE_TEXT_MAX)),
 				 hint ? errhint("%s", hint) : 0));
 	else
 	{
@@ -1578,24 +1574,31 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 	}
 }
 
+void
+gcp_append_percent_encoded(StringInfo buf, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *) value; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
+			appendStringInfoChar(buf, (char) *p);
+		else
+		{
+			appendStringInfoChar(buf, '%');
+			appendStringInfoChar(buf, hex[*p >> 4]);
+			appendStringInfoChar(buf, hex[*p & 15]);
+		}
+	}
+}
+
 char *
 gcp_url_escape(const char *segment)
 {
 	StringInfoData buf;
-	static const char hex[] = "0123456789ABCDEF";
 
 	initStringInfo(&buf);
-	for (const unsigned char *p = (const unsigned char *) segment; *p; p++)
-	{
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
-			appendStringInfoChar(&buf, (char) *p);
-		else
-		{
-			appendStringInfoChar(&buf, '%');
-			appendStringInfoChar(&buf, hex[*p >> 4]);
-			appendStringInfoChar(&buf, hex[*p & 15]);
-		}
-	}
+	gcp_append_percent_encoded(&buf, segment);
 	return buf.data;
 }

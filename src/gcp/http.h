@@ -173,8 +173,23 @@ extern char *gcp_http_body_summary(const GcpHttpResult *res);
 extern char *gcp_http_body_for_log(const GcpHttpResult *res);
 
 /*
- * Percent-encode a path segment (RFC 3986 unreserved characters pass).
+ * Text from a remote party, made safe and short for a message: its first
+ * "max" bytes (then "..."), control characters as spaces, and, when the cut
+ * or the text itself is not valid in the server encoding, every non-ASCII
+ * byte as '?'.  The one cleaner of Google's (or another server's) words
+ * before they reach errmsg, errdetail or the log.
  */
+extern char *gcp_remote_text(const char *s, size_t len, size_t max);
+
+/* how much of a remote text the messages of the HTTP layer quote */
+#define REMOTE_TEXT_MAX 500
+
+/*
+ * Percent-encoding (RFC 3986 unreserved characters pass), for path
+ * segments and application/x-www-form-urlencoded values alike: append to
+ * buf, or return a palloc'd copy.
+ */
+extern void gcp_append_percent_encoded(StringInfo buf, const char *value);
 extern char *gcp_url_escape(const char *segment);
 
 #endif							/* GCP_HTTP_H */

@@ -47,6 +47,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/lsyscache.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -273,30 +274,6 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
  * ---------------------------------------------------------------------
  */
 
-static void
-append_json_string(StringInfo buf, const char *s)
-{
-	appendStringInfoChar(buf, '"');
-	while (*s)
-	{
-		size_t		run = 0;
-
-		/* most IDs need no escaping at all: copy runs in one go */
-		while (s[run] && s[run] != '"' && s[run] != '\\' && (unsigned char) s[run] >= 0x20)
-			run++;
-		appendBinaryStringInfo(buf, s, run);
-		s += run;
-		if (*s == '"' || *s == '\\')
-		{
-			appendStringInfoChar(buf, '\\');
-			appendStringInfoChar(buf, *s++);
-		}
-		else if (*s)
-			appendStringInfo(buf, "\\u%04x", (unsigned char) *s++);
-	}
-	appendStringInfoChar(buf, '"');
-}
-
 /*
  * Append to a StringInfo enlarged beforehand for all that goes into it:
  * bodies of a thousand rows or IDs are built of a few thousand pieces, and
@@ -314,7 +291,7 @@ append_reserved(StringInfo buf, const char *data, int len)
 /*
  * A string member's value as a palloc'd C string; NULL if not a string.
  * When json is not NULL, also the value as a JSON string (what
- * append_json_string() makes of it) in *json and *json_len.  A value
+ * escape_json() makes of it) in *json and *json_len.  A value
  * without escapes is that already, as the scanner accepted it (no quote,
  * backslash or control character): it is copied with its quotes rather
  * than escaped again for every request that names it.  The ack IDs go into
@@ -353,7 +330,7 @@ string_copy(JsonScan *s, StringInfo scratch, char **json, int *json_len)
 		StringInfoData buf;
 
 		initStringInfo(&buf);
-		append_json_string(&buf, value);
+		escape_json(&buf, value);
 		*json = buf.data;
 		*json_len = buf.len;
 	}
@@ -750,9 +727,8 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 {
 	StringInfoData body;
 	json_t	   *resp;
-	json_t	   *errors;
-	size_t		i;
-	json_t	   *e;
+	BqInsertError *errors;
+	int			nerrors;
 	bool	   *refused = palloc0(sizeof(bool) * nrows);
 	size_t		need = 0;
 
@@ -812,31 +788,19 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 				 errmsg("could not stream rows into table \"%s.%s\"", cfg->dataset, cfg->table),
 				 errdetail("BigQuery answered with a body that is not JSON.")));
 
-	errors = json_object_get(resp, "insertErrors");
-	json_array_foreach(errors, i, e)
+	nerrors = bq_insert_errors(resp, nrows, &errors);
+	for (int k = 0; k < nerrors; k++)
 	{
-		json_t	   *idx = json_object_get(e, "index");
-		json_t	   *first = json_array_get(json_object_get(e, "errors"), 0);
-		int			r = json_is_integer(idx) ? (int) json_integer_value(idx) : -1;
-		const char *reason = json_string_value(json_object_get(first, "reason"));
+		int			r = errors[k].row;
 
-		if (r < 0 || r >= nrows)
-			continue;
 		refused[r] = true;
-
-		/*
-		 * Only "invalid" says the row itself is wrong: it would be refused
-		 * every time.  The others ("timeout", "backendError", "stopped" for
-		 * rows held back because another one failed) were not stored for no
-		 * fault of theirs and are sent again, with the same insertId.
-		 */
-		if (reason == NULL || strcmp(reason, "invalid") == 0)
+		/* a row at fault becomes a dead letter; the others are sent again */
+		if (bq_insert_error_is_row_fault(&errors[k]))
 			msgs[rows[r]].bq_error = psprintf("%s: %s",
-											  reason ? reason : "invalid",
-											  json_string_value(json_object_get(first, "message"))
-											  ? json_string_value(json_object_get(first, "message")) : "");
+											  errors[k].reason ? errors[k].reason : "invalid",
+											  errors[k].message ? errors[k].message : "");
 		else
-			msgs[rows[r]].retry_reason = pstrdup(reason);
+			msgs[rows[r]].retry_reason = pstrdup(errors[k].reason);
 	}
 
 	for (int r = 0; r < nrows; r++)
@@ -1179,7 +1143,7 @@ acknowledge(PipelineConfig *cfg, Message *msgs, int n)
 			{
 				if (transient++ > 0)
 					appendStringInfoChar(&body, ',');
-				append_json_string(&body, ack_id);
+				escape_json(&body, ack_id);
 			}
 			else
 				invalid++;
