@@ -31,7 +31,8 @@ OBJS = \
 	src/worker/ownership.o \
 	src/worker/pipeline.o \
 	src/worker/stats.o \
-	src/worker/validate.o
+	src/worker/validate.o \
+	src/worker/xact.o
 
 DATA = $(wildcard sql/bqstream--*.sql)
 

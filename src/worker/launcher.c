@@ -107,18 +107,12 @@ static int
 read_pipelines(PipelineRow **rows)
 {
 	int			n = 0;
+	WorkerTransaction xact;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "reading bqstream.pipelines");
+	worker_transaction_begin(&xact, "reading bqstream.pipelines");
 
 	/* the extension may not be created (yet) in this database */
-	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_class c "
-					"JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace "
-					"WHERE s.nspname = 'bqstream' AND c.relname = 'pipelines'",
-					true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
+	if (OidIsValid(bq_catalog_relid("pipelines")) &&
 		SPI_execute("SELECT p.name, p.min_workers, p.max_workers, p.owner::oid, p.enabled, "
 					"p.xmin::text, r.rolname IS NOT NULL, coalesce(r.rolcanlogin, false), r.rolname "
 					"FROM bqstream.pipelines p "
@@ -153,11 +147,8 @@ read_pipelines(PipelineRow **rows)
 			n++;
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	worker_transaction_commit(&xact);
 	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
 	return n;
 }
 

@@ -184,12 +184,9 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 	Datum		args[1];
 	bool		found = false;
 	MemoryContext old;
-	MemoryContext caller_cxt = CurrentMemoryContext;
+	WorkerTransaction xact;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	worker_transaction_begin(&xact, NULL);
 	args[0] = CStringGetTextDatum(slot->pipeline);
 	if (SPI_execute_with_args("SELECT server, subscription, coalesce(dataset, ''), target_table, batch_size, "
 							  "extract(epoch FROM max_lateness)::float8, extract(epoch FROM max_future_skew)::float8 "
@@ -227,11 +224,7 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 		MemoryContextSwitchTo(old);
 		found = true;
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	/* the commit leaves TopMemoryContext current */
-	MemoryContextSwitchTo(caller_cxt);
+	worker_transaction_commit(&xact);
 
 	if (found)
 	{
@@ -985,7 +978,7 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 	int			stored = 0;
 	bool		any = false;
 	bool		with_owner;
-	MemoryContext caller_cxt = CurrentMemoryContext;
+	WorkerTransaction xact;
 	BqCatalogUser save;
 
 	for (int i = 0; i < n && !any; i++)
@@ -993,10 +986,7 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 	if (!any)
 		return;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	worker_transaction_begin(&xact, NULL);
 	with_owner = get_attnum(bq_catalog_relid("dead_letters"), "owner") != InvalidAttrNumber;
 	/* an error on the way is undone by the worker's AbortOutOfAnyTransaction() */
 	bq_catalog_user_push(&save);
@@ -1051,11 +1041,7 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 		stored++;
 	}
 	bq_catalog_user_pop(&save);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	/* the commit leaves TopMemoryContext current: what follows would leak there */
-	MemoryContextSwitchTo(caller_cxt);
+	worker_transaction_commit(&xact);
 	count(&slot->dead_lettered, stored);
 }
 

@@ -163,6 +163,21 @@ extern int	bq_catalog_execute(const char *sql, int nargs, Oid *argtypes,
 							   Datum *values, const char *nulls,
 							   bool read_only, long count);
 
+/*
+ * xact.c: a worker's transaction around SPI: start it, connect to SPI and
+ * take a snapshot; commit undoes the three and makes the caller's memory
+ * context current again.  "activity", when not NULL, is what
+ * pg_stat_activity shows meanwhile (the worker is idle afterwards).
+ */
+typedef struct WorkerTransaction
+{
+	MemoryContext caller_cxt;
+	const char *activity;
+} WorkerTransaction;
+
+extern void worker_transaction_begin(WorkerTransaction *xact, const char *activity);
+extern void worker_transaction_commit(WorkerTransaction *xact);
+
 /* ownership.c: pipelines as dependents of their owner and their server */
 extern void bq_install_ownership_hook(void);
 
