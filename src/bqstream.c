@@ -56,11 +56,14 @@ _PG_init(void)
 	gcp_policy_define_gucs();
 	bq_fdw_define_gucs();
 	if (bqstream_preloaded)
-		bq_worker_init();
+	{
+		pipeline_shmem_init();
+		launcher_register();
+	}
 	MarkGUCPrefixReserved("bqstream");
 	bqstream_install_secret_guard();
 	gcp_install_log_redaction();
-	bq_install_ownership_hook();
+	pipeline_install_ownership_hook();
 }
 
 char *

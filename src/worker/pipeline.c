@@ -979,7 +979,7 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 	bool		any = false;
 	bool		with_owner;
 	WorkerTransaction xact;
-	BqCatalogUser save;
+	PipelineCatalogUser save;
 
 	for (int i = 0; i < n && !any; i++)
 		any = msgs[i].verdict.reason >= 0 || msgs[i].bq_error != NULL;
@@ -987,9 +987,9 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 		return;
 
 	worker_transaction_begin(&xact, NULL);
-	with_owner = get_attnum(bq_catalog_relid("dead_letters"), "owner") != InvalidAttrNumber;
+	with_owner = get_attnum(pipeline_catalog_relid("dead_letters"), "owner") != InvalidAttrNumber;
 	/* an error on the way is undone by the worker's AbortOutOfAnyTransaction() */
-	bq_catalog_user_push(&save);
+	pipeline_catalog_user_push(&save);
 	if (plans[with_owner] == NULL)
 	{
 		/* a redelivery after a crash before the ack finds its row stored */
@@ -1040,7 +1040,7 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 		m->stored = true;
 		stored++;
 	}
-	bq_catalog_user_pop(&save);
+	pipeline_catalog_user_pop(&save);
 	worker_transaction_commit(&xact);
 	count(&slot->dead_lettered, stored);
 }
@@ -1286,8 +1286,8 @@ bqstream_pipeline_main(Datum arg)
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 #endif
 
-	bq_shmem_attach();
-	slot = &bq_shared->slots[slotno];
+	pipeline_shmem_attach();
+	slot = &pipeline_shared->slots[slotno];
 	BackgroundWorkerInitializeConnectionByOid(slot->database, slot->owner, 0);
 	worker_owner = GetUserId();
 	pgstat_report_appname(psprintf("bqstream pipeline %s", slot->pipeline));
@@ -1363,11 +1363,11 @@ bqstream_pipeline_main(Datum arg)
 			{
 				char	   *text = psprintf("%s: %s", edata->message, edata->detail);
 
-				bq_slot_set_error(slot, text);
+				worker_slot_set_error(slot, text);
 				pfree(text);
 			}
 			else
-				bq_slot_set_error(slot, edata->message);
+				worker_slot_set_error(slot, edata->message);
 			FreeErrorData(edata);
 			count(&slot->retries, 1);
 			cfg = NULL;			/* the table may have changed: read it again */
