@@ -18,14 +18,22 @@
 #include "gcp/bigquery.h"
 #include "gcp/options.h"
 
-/* dataset and table IDs: see gcp_valid_bq_id() */
+/* dataset and table IDs ("kind" says which): see gcp_valid_bq_id() */
 void
 bq_check_id(const char *kind, const char *id)
 {
-	if (!gcp_valid_bq_id(id))
+	if (gcp_valid_bq_id(id))
+		return;
+	/* one whole message each, for translators */
+	if (strcmp(kind, "dataset") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid BigQuery %s ID \"%s\"", kind, id),
+				 errmsg("invalid BigQuery dataset ID \"%s\"", id),
+				 errdetail("An ID has 1 to 1024 letters, digits or underscores.")));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid BigQuery table ID \"%s\"", id),
 				 errdetail("An ID has 1 to 1024 letters, digits or underscores.")));
 }
 

@@ -1295,10 +1295,11 @@ gcp_http_parse_json(const char *body, size_t len, const char *service,
 	if (outcome == PARSE_TOO_LARGE)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("could not %s", action),
+				 errmsg("answer of %s too large", service),
 				 errdetail("%s answered with %zu bytes of JSON that would take more than %zu kB once parsed, more than bqstream.max_response_size (%d kB).",
 						   service, len, tree_bytes / 1024, gcp_http_max_response_kb),
-				 errhint(MAX_RESPONSE_HINT)));
+				 errhint(MAX_RESPONSE_HINT),
+				 ACTION_CONTEXT(action)));
 	return root;
 }
 
@@ -1499,9 +1500,10 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 	{
 		ereport(elevel,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("could not %s", action),
+				 errmsg("answer of %s too large", service),
 				 errdetail("%s answered %s.", service, gcp_http_oversize_reason(res)),
-				 errhint(MAX_RESPONSE_HINT)));
+				 errhint(MAX_RESPONSE_HINT),
+				 ACTION_CONTEXT(action)));
 		return;
 	}
 
@@ -1510,12 +1512,13 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 		sqlstate = ERRCODE_CONNECTION_FAILURE;
 		ereport(elevel,
 				(errcode(sqlstate),
-				 errmsg("could not %s", action),
+				 errmsg("could not reach %s", service),
 				 errdetail_plural("%s could not be reached after %d attempt: %s.",
 								  "%s could not be reached after %d attempts: %s.",
 								  res->attempts, service, res->attempts,
 								  res->transport_error ? res->transport_error : "unknown error"),
-				 errhint("%s", hint_for(sqlstate, service))));
+				 errhint("%s", hint_for(sqlstate, service)),
+				 ACTION_CONTEXT(action)));
 		return;
 	}
 
@@ -1542,21 +1545,40 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 		json_decref(root);
 	}
 
-	/* errdetail is a sentence; Google's messages mostly are, not always */
-	if (message && message[0] && message[strlen(message) - 1] != '.')
-		message = psprintf("%s.", message);
-
 	sqlstate = sqlstate_for(res->status, status, reason);
 	hint = wrong_scopes ? SCOPE_HINT : hint_for(sqlstate, service);
-	if (message)
+	if (message && message[0] == '\0')
 		ereport(elevel,
 				(errcode(sqlstate),
-				 errmsg("could not %s", action),
-				 errdetail("%s answered HTTP %ld%s%s: %s",
-						   service, res->status,
-						   status ? " " : "", status ? status : "",
-						   gcp_remote_text(message, strlen(message), REMOTE_TEXT_MAX)),
-				 hint ? errhint("%s", hint) : 0));
+				 errmsg("%s answered with an error without a message", service),
+				 status ?
+				 errdetail("%s answered HTTP %ld %s.", service, res->status, status) :
+				 errdetail("%s answered HTTP %ld.", service, res->status),
+				 hint ? errhint("%s", hint) : 0,
+				 ACTION_CONTEXT(action)));
+	else if (message)
+	{
+		size_t		len;
+
+		/*
+		 * Google's message is the primary message, as postgres_fdw reports
+		 * the remote server's: it says what went wrong better than any
+		 * text of ours.  A primary message has no final period.
+		 */
+		message = gcp_remote_text(message, strlen(message), REMOTE_TEXT_MAX);
+		len = strlen(message);
+		while (len > 1 && message[len - 1] == '.' &&
+			   !(len >= 3 && strcmp(message + len - 3, "...") == 0))
+			message[--len] = '\0';
+		ereport(elevel,
+				(errcode(sqlstate),
+				 errmsg_internal("%s", message),
+				 status ?
+				 errdetail("%s answered HTTP %ld %s.", service, res->status, status) :
+				 errdetail("%s answered HTTP %ld.", service, res->status),
+				 hint ? errhint("%s", hint) : 0,
+				 ACTION_CONTEXT(action)));
+	}
 	else
 	{
 		/*
@@ -1565,12 +1587,13 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 		 */
 		ereport(elevel,
 				(errcode(sqlstate),
-				 errmsg("could not %s", action),
+				 errmsg("unexpected answer from %s", service),
 				 errdetail("%s answered HTTP %ld with %s.",
 						   service, res->status, gcp_http_body_summary(res)),
-				 errdetail_log("%s answered HTTP %ld with %s",
+				 errdetail_log("%s answered HTTP %ld with %s.",
 							   service, res->status, gcp_http_body_for_log(res)),
-				 hint ? errhint("%s", hint) : 0));
+				 hint ? errhint("%s", hint) : 0,
+				 ACTION_CONTEXT(action)));
 	}
 }
 
