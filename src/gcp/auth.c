@@ -740,15 +740,21 @@ parse_credential(const char *text, size_t len, const char *where,
 	json_decref(root);
 }
 
+/* the secret files bqstream reads, each with messages of its own */
+typedef enum SecretFileKind
+{
+	CREDENTIALS_FILE,
+	SUBJECT_TOKEN_FILE
+} SecretFileKind;
+
 /*
- * Read a small secret file ("kind" names it in messages: "credentials
- * file", "subject token file") into a palloc'd, NUL-terminated buffer that
+ * Read a small secret file (a key or a subject token: see "kind") into a palloc'd, NUL-terminated buffer that
  * the caller wipes.  Returns NULL when the file does not exist and
  * missing_ok.  "origin", if set, is an errdetail saying why this file was
  * read; "too_large" the errdetail of a file over "max" bytes.
  */
 static char *
-read_secret_file(const char *path, const char *kind, size_t max,
+read_secret_file(const char *path, SecretFileKind kind, size_t max,
 				 const char *origin, const char *too_large, bool missing_ok,
 				 size_t *len)
 {
@@ -764,7 +770,9 @@ read_secret_file(const char *path, const char *kind, size_t max,
 			return NULL;
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not open %s \"%s\": %m", kind, path),
+				 kind == CREDENTIALS_FILE ?
+				 errmsg("could not open credentials file \"%s\": %m", path) :
+				 errmsg("could not open subject token file \"%s\": %m", path),
 				 origin ? errdetail("%s", origin) : 0));
 	}
 
@@ -778,7 +786,9 @@ read_secret_file(const char *path, const char *kind, size_t max,
 		errno = save_errno;
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not read %s \"%s\": %m", kind, path),
+				 kind == CREDENTIALS_FILE ?
+				 errmsg("could not read credentials file \"%s\": %m", path) :
+				 errmsg("could not read subject token file \"%s\": %m", path),
 				 origin ? errdetail("%s", origin) : 0));
 	}
 	FreeFile(f);
@@ -787,7 +797,9 @@ read_secret_file(const char *path, const char *kind, size_t max,
 		explicit_bzero(buf, max + 1);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("%s \"%s\" is too large", kind, path),
+				 kind == CREDENTIALS_FILE ?
+				 errmsg("credentials file \"%s\" is too large", path) :
+				 errmsg("subject token file \"%s\" is too large", path),
 				 errdetail("%s", too_large)));
 	}
 	buf[n] = '\0';
@@ -799,7 +811,7 @@ static char *
 read_credential_file(const char *path, const char *origin, bool missing_ok,
 					 size_t *len)
 {
-	return read_secret_file(path, "credentials file", MAX_KEY_FILE_BYTES, origin,
+	return read_secret_file(path, CREDENTIALS_FILE, MAX_KEY_FILE_BYTES, origin,
 							psprintf("A service-account key file has a few kilobytes; this one has more than %d bytes.",
 									 MAX_KEY_FILE_BYTES),
 							missing_ok, len);
@@ -1192,7 +1204,7 @@ report_token_failure(const TokenAnswer *ans, const char *who,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("could not obtain an access token for %s", who),
 					 errdetail("%s answered %s.", source, ans->reason),
-					 ans->logged ? errdetail_log("%s answered HTTP %ld with %s", source,
+					 ans->logged ? errdetail_log("%s answered HTTP %ld with %s.", source,
 												 ans->status, ans->logged) : 0,
 					 errhint("The endpoint is unavailable or overloaded; try again later.")));
 			break;
@@ -1201,7 +1213,7 @@ report_token_failure(const TokenAnswer *ans, const char *who,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("could not obtain an access token for %s", who),
 					 errdetail("%s answered %s.", source, ans->reason),
-					 ans->logged ? errdetail_log("%s answered HTTP %ld with %s", source,
+					 ans->logged ? errdetail_log("%s answered HTTP %ld with %s.", source,
 												 ans->status, ans->logged) : 0,
 					 hint ? errhint("%s", hint) : 0));
 			break;
@@ -1469,7 +1481,7 @@ check_credential_urls(const KeyInfo *key, const char *who)
 static char *
 read_subject_file(const ExternalAccount *ext, size_t *len)
 {
-	return read_secret_file(ext->source_file, "subject token file", MAX_SUBJECT_TOKEN_BYTES,
+	return read_secret_file(ext->source_file, SUBJECT_TOKEN_FILE, MAX_SUBJECT_TOKEN_BYTES,
 							psprintf("The credential_source of %s names it.", ext->who),
 							psprintf("A subject token has at most %d bytes.", MAX_SUBJECT_TOKEN_BYTES),
 							false, len);

@@ -337,7 +337,11 @@ report_owner_problem(WorkerSlot *slot, const PipelineRow *p)
 	worker_slot_set_error(slot, msg);
 	ereport(WARNING,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("bqstream pipeline \"%s\" has no worker: %s", p->name, msg),
+			 errmsg("bqstream pipeline \"%s\" has no worker", p->name),
+			 p->owner_state == OWNER_MISSING ?
+			 errdetail("The owner of the pipeline (role with OID %u) does not exist.", p->owner) :
+			 errdetail("The owner of the pipeline, role \"%s\", is not permitted to log in.",
+					   p->owner_name),
 			 errhint("Workers connect as the pipeline's owner. Drop the pipeline, or give it an owner that may log in.")));
 }
 
