@@ -1204,7 +1204,7 @@ report_token_failure(const TokenAnswer *ans, const char *who,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("could not obtain an access token for %s", who),
 					 errdetail("%s answered %s.", source, ans->reason),
-					 ans->logged ? errdetail_log("%s answered HTTP %ld with %s.", source,
+					 ans->logged ? errdetail_log("%s answered HTTP %ld with %s", source,
 												 ans->status, ans->logged) : 0,
 					 errhint("The endpoint is unavailable or overloaded; try again later.")));
 			break;
@@ -1213,7 +1213,7 @@ report_token_failure(const TokenAnswer *ans, const char *who,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("could not obtain an access token for %s", who),
 					 errdetail("%s answered %s.", source, ans->reason),
-					 ans->logged ? errdetail_log("%s answered HTTP %ld with %s.", source,
+					 ans->logged ? errdetail_log("%s answered HTTP %ld with %s", source,
 												 ans->status, ans->logged) : 0,
 					 hint ? errhint("%s", hint) : 0));
 			break;

@@ -1590,7 +1590,8 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 				 errmsg("unexpected answer from %s", service),
 				 errdetail("%s answered HTTP %ld with %s.",
 						   service, res->status, gcp_http_body_summary(res)),
-				 errdetail_log("%s answered HTTP %ld with %s.",
+				 /* no period: it would make the quoted text's end look like a token */
+				 errdetail_log("%s answered HTTP %ld with %s",
 							   service, res->status, gcp_http_body_for_log(res)),
 				 hint ? errhint("%s", hint) : 0,
 				 ACTION_CONTEXT(action)));
