@@ -1203,6 +1203,28 @@ scope_insufficient(json_t *root, const char *message)
 #define MAX_RESPONSE_HINT \
 	"A superuser can raise bqstream.max_response_size if the endpoint is trusted to answer this much."
 
+int
+gcp_http_errdetail_oversize(const GcpHttpResult *res, const char *service)
+{
+	int			limit_kb = (int) (res->size_limit / 1024);
+
+	switch (res->oversize)
+	{
+		case GCP_HTTP_SIZE_ANNOUNCED:
+			return errdetail("%s answered with an answer announced as " UINT64_FORMAT " bytes, more than bqstream.max_response_size (%d kB).",
+							 service, res->oversize_bytes, limit_kb);
+		case GCP_HTTP_SIZE_RECEIVED:
+			return errdetail("%s answered with more than bqstream.max_response_size (%d kB), and the transfer was cut off.",
+							 service, limit_kb);
+		case GCP_HTTP_SIZE_HELD:
+			return errdetail("%s answered with an answer that would have brought the answers held by this session to " UINT64_FORMAT " kB, more than twice bqstream.max_response_size (%d kB).",
+							 service, (res->oversize_bytes + 1023) / 1024, limit_kb);
+		case GCP_HTTP_SIZE_OK:
+			break;
+	}
+	return 0;
+}
+
 char *
 gcp_http_oversize_reason(const GcpHttpResult *res)
 {
@@ -1501,7 +1523,7 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 		ereport(elevel,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("answer of %s too large", service),
-				 errdetail("%s answered %s.", service, gcp_http_oversize_reason(res)),
+				 gcp_http_errdetail_oversize(res, service),
 				 errhint(MAX_RESPONSE_HINT),
 				 ACTION_CONTEXT(action)));
 		return;

@@ -136,6 +136,9 @@ extern void gcp_http_report(const GcpHttpResult *res, int elevel,
  */
 extern char *gcp_http_oversize_reason(const GcpHttpResult *res);
 
+/* The same as a whole errdetail() of an ereport(), for "service". */
+extern int	gcp_http_errdetail_oversize(const GcpHttpResult *res, const char *service);
+
 /* the context line of a message about a call made to "action" (or NULL) */
 #define ACTION_CONTEXT(action) \
 	((action) ? errcontext("while trying to %s", (action)) : 0)
