@@ -49,7 +49,7 @@ PG_FUNCTION_INFO_V1(bqstream_setup_demo);
 static GcpServer *
 server_arg(FunctionCallInfo fcinfo)
 {
-	return gcp_server_lookup(bq_text_arg(fcinfo, 0, "server"));
+	return gcp_server_lookup(bqstream_text_arg(fcinfo, 0, "server"));
 }
 
 /* a dataset argument, defaulting to the server's dataset option when NULL */
@@ -68,7 +68,7 @@ bqstream_create_topic(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
 
-	PG_RETURN_BOOL(pubsub_create_topic(srv, bq_text_arg(fcinfo, 1, "topic")));
+	PG_RETURN_BOOL(pubsub_create_topic(srv, bqstream_text_arg(fcinfo, 1, "topic")));
 }
 
 /*
@@ -80,7 +80,7 @@ bqstream_drop_topic(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
 
-	PG_RETURN_BOOL(pubsub_delete_topic(srv, bq_text_arg(fcinfo, 1, "topic")));
+	PG_RETURN_BOOL(pubsub_delete_topic(srv, bqstream_text_arg(fcinfo, 1, "topic")));
 }
 
 /*
@@ -93,8 +93,8 @@ Datum
 bqstream_create_subscription(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
-	char	   *sub = bq_text_arg(fcinfo, 1, "subscription");
-	char	   *topic = bq_text_arg(fcinfo, 2, "topic");
+	char	   *sub = bqstream_text_arg(fcinfo, 1, "subscription");
+	char	   *topic = bqstream_text_arg(fcinfo, 2, "topic");
 	int			ack_deadline = PG_ARGISNULL(3) ? DEMO_ACK_DEADLINE_S : PG_GETARG_INT32(3);
 	char	   *dead_letter = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	int			max_attempts = PG_ARGISNULL(5) ? DEMO_MAX_DELIVERIES : PG_GETARG_INT32(5);
@@ -112,7 +112,7 @@ bqstream_drop_subscription(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
 
-	PG_RETURN_BOOL(pubsub_delete_subscription(srv, bq_text_arg(fcinfo, 1, "subscription")));
+	PG_RETURN_BOOL(pubsub_delete_subscription(srv, bqstream_text_arg(fcinfo, 1, "subscription")));
 }
 
 /*
@@ -183,7 +183,7 @@ bqstream_drop_table(PG_FUNCTION_ARGS)
 	GcpServer  *srv = server_arg(fcinfo);
 
 	PG_RETURN_BOOL(bq_delete_table(srv, dataset_arg(fcinfo, 2, srv),
-								   bq_text_arg(fcinfo, 1, "table")));
+								   bqstream_text_arg(fcinfo, 1, "table")));
 }
 
 static void

@@ -67,7 +67,7 @@ _PG_init(void)
 }
 
 char *
-bq_text_arg(FunctionCallInfo fcinfo, int n, const char *what)
+bqstream_text_arg(FunctionCallInfo fcinfo, int n, const char *what)
 {
 	if (PG_ARGISNULL(n))
 		ereport(ERROR,

@@ -260,15 +260,15 @@ lock_own_pipeline(const char *name, Oid caller)
 Datum
 bqstream_create_pipeline(PG_FUNCTION_ARGS)
 {
-	char	   *name = bq_text_arg(fcinfo, 0, "pipeline name");
-	char	   *server = bq_text_arg(fcinfo, 1, "server");
+	char	   *name = bqstream_text_arg(fcinfo, 0, "pipeline name");
+	char	   *server = bqstream_text_arg(fcinfo, 1, "server");
 	Oid			caller = GetUserId();
 	Oid			argtypes[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
 	INT4OID, INTERVALOID, INTERVALOID, TEXTOID, BOOLOID, REGROLEOID};
 	Datum		values[12];
 	char		nulls[12];
 
-	(void) bq_text_arg(fcinfo, 2, "subscription");
+	(void) bqstream_text_arg(fcinfo, 2, "subscription");
 	check_pipeline_database();
 	check_server(server, caller);
 	check_new_owner(caller);
@@ -307,7 +307,7 @@ bqstream_create_pipeline(PG_FUNCTION_ARGS)
 Datum
 bqstream_alter_pipeline(PG_FUNCTION_ARGS)
 {
-	char	   *name = bq_text_arg(fcinfo, 0, "pipeline name");
+	char	   *name = bqstream_text_arg(fcinfo, 0, "pipeline name");
 	Oid			argtypes[6] = {TEXTOID, INT4OID, INT4OID, INT4OID, INTERVALOID, INTERVALOID};
 	Datum		values[6];
 	char		nulls[6];
