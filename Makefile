@@ -33,8 +33,10 @@ OBJS = \
 	src/worker/launcher.o \
 	src/worker/ownership.o \
 	src/worker/pipeline.o \
+	src/worker/shmem.o \
 	src/worker/stats.o \
-	src/worker/validate.o
+	src/worker/validate.o \
+	src/worker/xact.o
 
 DATA = $(wildcard sql/bqstream--*.sql)
 

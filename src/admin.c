@@ -49,7 +49,7 @@ PG_FUNCTION_INFO_V1(bqstream_setup_demo);
 static GcpServer *
 server_arg(FunctionCallInfo fcinfo)
 {
-	return gcp_server_lookup(bq_text_arg(fcinfo, 0, "server"));
+	return gcp_server_lookup(bqstream_text_arg(fcinfo, 0, "server"));
 }
 
 /* a dataset argument, defaulting to the server's dataset option when NULL */
@@ -59,28 +59,42 @@ dataset_arg(FunctionCallInfo fcinfo, int n, const GcpServer *srv)
 	return PG_ARGISNULL(n) ? srv->dataset : text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
+/*
+ * bqstream.create_topic(server, topic) — create a Pub/Sub topic; false,
+ * after a NOTICE, when it already exists.
+ */
 Datum
 bqstream_create_topic(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
 
-	PG_RETURN_BOOL(pubsub_create_topic(srv, bq_text_arg(fcinfo, 1, "topic")));
+	PG_RETURN_BOOL(pubsub_create_topic(srv, bqstream_text_arg(fcinfo, 1, "topic")));
 }
 
+/*
+ * bqstream.drop_topic(server, topic) — delete a Pub/Sub topic; false,
+ * after a NOTICE, when there is none.
+ */
 Datum
 bqstream_drop_topic(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
 
-	PG_RETURN_BOOL(pubsub_delete_topic(srv, bq_text_arg(fcinfo, 1, "topic")));
+	PG_RETURN_BOOL(pubsub_delete_topic(srv, bqstream_text_arg(fcinfo, 1, "topic")));
 }
 
+/*
+ * bqstream.create_subscription(server, subscription, topic, ack deadline,
+ * dead-letter topic, maximum delivery attempts) — create a pull
+ * subscription, with a dead-letter policy when a dead-letter topic is
+ * given; false, after a NOTICE, when it already exists.
+ */
 Datum
 bqstream_create_subscription(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
-	char	   *sub = bq_text_arg(fcinfo, 1, "subscription");
-	char	   *topic = bq_text_arg(fcinfo, 2, "topic");
+	char	   *sub = bqstream_text_arg(fcinfo, 1, "subscription");
+	char	   *topic = bqstream_text_arg(fcinfo, 2, "topic");
 	int			ack_deadline = PG_ARGISNULL(3) ? DEMO_ACK_DEADLINE_S : PG_GETARG_INT32(3);
 	char	   *dead_letter = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	int			max_attempts = PG_ARGISNULL(5) ? DEMO_MAX_DELIVERIES : PG_GETARG_INT32(5);
@@ -89,14 +103,23 @@ bqstream_create_subscription(PG_FUNCTION_ARGS)
 											  dead_letter, max_attempts));
 }
 
+/*
+ * bqstream.drop_subscription(server, subscription) — delete a Pub/Sub
+ * subscription; false, after a NOTICE, when there is none.
+ */
 Datum
 bqstream_drop_subscription(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
 
-	PG_RETURN_BOOL(pubsub_delete_subscription(srv, bq_text_arg(fcinfo, 1, "subscription")));
+	PG_RETURN_BOOL(pubsub_delete_subscription(srv, bqstream_text_arg(fcinfo, 1, "subscription")));
 }
 
+/*
+ * bqstream.create_dataset(server, dataset) — create a BigQuery dataset (the
+ * server's dataset option when NULL) in the server's location; false, after
+ * a NOTICE, when it already exists.
+ */
 Datum
 bqstream_create_dataset(PG_FUNCTION_ARGS)
 {
@@ -105,6 +128,11 @@ bqstream_create_dataset(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(bq_create_dataset(srv, dataset_arg(fcinfo, 1, srv)));
 }
 
+/*
+ * bqstream.drop_dataset(server, dataset, cascade) — delete a BigQuery
+ * dataset, with its tables when cascade is true; false, after a NOTICE,
+ * when there is none.
+ */
 Datum
 bqstream_drop_dataset(PG_FUNCTION_ARGS)
 {
@@ -114,6 +142,11 @@ bqstream_drop_dataset(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(bq_delete_dataset(srv, dataset_arg(fcinfo, 1, srv), cascade));
 }
 
+/*
+ * bqstream.create_raw_orders_table(server, table, dataset) — create the
+ * BigQuery table the pipelines stream orders into (bq_create_raw_orders);
+ * false, after a NOTICE, when it already exists.
+ */
 Datum
 bqstream_create_raw_orders_table(PG_FUNCTION_ARGS)
 {
@@ -123,6 +156,12 @@ bqstream_create_raw_orders_table(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(bq_create_raw_orders(srv, dataset_arg(fcinfo, 2, srv), table));
 }
 
+/*
+ * bqstream.create_orders_per_minute_view(server, view, source table,
+ * dataset) — create the materialized view of orders and revenue per
+ * product and minute over the orders table; false, after a NOTICE, when it
+ * already exists.
+ */
 Datum
 bqstream_create_orders_per_minute_view(PG_FUNCTION_ARGS)
 {
@@ -134,13 +173,17 @@ bqstream_create_orders_per_minute_view(PG_FUNCTION_ARGS)
 											   view, source));
 }
 
+/*
+ * bqstream.drop_table(server, table, dataset) — delete a BigQuery table or
+ * view; false, after a NOTICE, when there is none.
+ */
 Datum
 bqstream_drop_table(PG_FUNCTION_ARGS)
 {
 	GcpServer  *srv = server_arg(fcinfo);
 
 	PG_RETURN_BOOL(bq_delete_table(srv, dataset_arg(fcinfo, 2, srv),
-								   bq_text_arg(fcinfo, 1, "table")));
+								   bqstream_text_arg(fcinfo, 1, "table")));
 }
 
 static void
@@ -156,7 +199,9 @@ report_step(ReturnSetInfo *rsinfo, const char *kind, const char *name, bool crea
 }
 
 /*
- * setup_demo(server): everything the pipeline needs, in dependency order.
+ * bqstream.setup_demo(server) — create everything the demo's pipeline
+ * needs, in dependency order, one row per object saying whether it was
+ * created.
  * The dead-letter topic gets a subscription of its own because Pub/Sub
  * drops messages published to a topic nobody subscribes to.
  */

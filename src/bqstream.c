@@ -56,15 +56,18 @@ _PG_init(void)
 	gcp_policy_define_gucs();
 	bq_fdw_define_gucs();
 	if (bqstream_preloaded)
-		bq_worker_init();
+	{
+		pipeline_shmem_init();
+		launcher_register();
+	}
 	MarkGUCPrefixReserved("bqstream");
 	bqstream_install_secret_guard();
 	gcp_install_log_redaction();
-	bq_install_ownership_hook();
+	pipeline_install_ownership_hook();
 }
 
 char *
-bq_text_arg(FunctionCallInfo fcinfo, int n, const char *what)
+bqstream_text_arg(FunctionCallInfo fcinfo, int n, const char *what)
 {
 	if (PG_ARGISNULL(n))
 		ereport(ERROR,

@@ -16,6 +16,6 @@
 extern bool bqstream_preloaded;
 
 /* A text argument of a SQL function as a C string; NULL is an error naming "what". */
-extern char *bq_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
+extern char *bqstream_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 
 #endif							/* BQSTREAM_H */

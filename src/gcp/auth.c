@@ -740,15 +740,21 @@ parse_credential(const char *text, size_t len, const char *where,
 	json_decref(root);
 }
 
+/* the secret files bqstream reads, each with messages of its own */
+typedef enum SecretFileKind
+{
+	CREDENTIALS_FILE,
+	SUBJECT_TOKEN_FILE
+} SecretFileKind;
+
 /*
- * Read a small secret file ("kind" names it in messages: "credentials
- * file", "subject token file") into a palloc'd, NUL-terminated buffer that
+ * Read a small secret file (a key or a subject token: see "kind") into a palloc'd, NUL-terminated buffer that
  * the caller wipes.  Returns NULL when the file does not exist and
  * missing_ok.  "origin", if set, is an errdetail saying why this file was
  * read; "too_large" the errdetail of a file over "max" bytes.
  */
 static char *
-read_secret_file(const char *path, const char *kind, size_t max,
+read_secret_file(const char *path, SecretFileKind kind, size_t max,
 				 const char *origin, const char *too_large, bool missing_ok,
 				 size_t *len)
 {
@@ -764,7 +770,9 @@ read_secret_file(const char *path, const char *kind, size_t max,
 			return NULL;
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not open %s \"%s\": %m", kind, path),
+				 kind == CREDENTIALS_FILE ?
+				 errmsg("could not open credentials file \"%s\": %m", path) :
+				 errmsg("could not open subject token file \"%s\": %m", path),
 				 origin ? errdetail("%s", origin) : 0));
 	}
 
@@ -778,7 +786,9 @@ read_secret_file(const char *path, const char *kind, size_t max,
 		errno = save_errno;
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not read %s \"%s\": %m", kind, path),
+				 kind == CREDENTIALS_FILE ?
+				 errmsg("could not read credentials file \"%s\": %m", path) :
+				 errmsg("could not read subject token file \"%s\": %m", path),
 				 origin ? errdetail("%s", origin) : 0));
 	}
 	FreeFile(f);
@@ -787,7 +797,9 @@ read_secret_file(const char *path, const char *kind, size_t max,
 		explicit_bzero(buf, max + 1);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("%s \"%s\" is too large", kind, path),
+				 kind == CREDENTIALS_FILE ?
+				 errmsg("credentials file \"%s\" is too large", path) :
+				 errmsg("subject token file \"%s\" is too large", path),
 				 errdetail("%s", too_large)));
 	}
 	buf[n] = '\0';
@@ -799,7 +811,7 @@ static char *
 read_credential_file(const char *path, const char *origin, bool missing_ok,
 					 size_t *len)
 {
-	return read_secret_file(path, "credentials file", MAX_KEY_FILE_BYTES, origin,
+	return read_secret_file(path, CREDENTIALS_FILE, MAX_KEY_FILE_BYTES, origin,
 							psprintf("A service-account key file has a few kilobytes; this one has more than %d bytes.",
 									 MAX_KEY_FILE_BYTES),
 							missing_ok, len);
@@ -1007,42 +1019,17 @@ make_jwt(const KeyInfo *key)
  * ---------------------------------------------------------------------
  */
 
-/* form-urlencode a value: RFC 3986 unreserved characters pass */
-static void
-append_form_value(StringInfo buf, const char *value)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *) value; *p; p++)
-	{
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			(*p >= '0' && *p <= '9') ||
-			*p == '-' || *p == '_' || *p == '.' || *p == '~')
-			appendStringInfoChar(buf, (char) *p);
-		else
-		{
-			appendStringInfoChar(buf, '%');
-			appendStringInfoChar(buf, hex[*p >> 4]);
-			appendStringInfoChar(buf, hex[*p & 15]);
-		}
-	}
-}
-
 /*
- * A server's text for a message: cut short, printable ASCII only (it need
- * not be in the server encoding), without a final period since the detail
- * adds one.
+ * A server's text for a message (cleaned by gcp_remote_text), cut short,
+ * without a final period since the detail adds one.
  */
 static char *
 clip(const char *s)
 {
 	size_t		len = strlen(s);
 	bool		cut = len > MAX_QUOTED_ERROR;
-	char	   *out = pnstrdup(s, cut ? MAX_QUOTED_ERROR : len);
+	char	   *out = gcp_remote_text(s, cut ? MAX_QUOTED_ERROR : len, MAX_QUOTED_ERROR);
 
-	for (char *p = out; *p; p++)
-		if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)
-			*p = (unsigned char) *p < 0x20 ? ' ' : '?';
 	len = strlen(out);
 	while (len > 0 && (out[len - 1] == '.' || out[len - 1] == ' '))
 		out[--len] = '\0';
@@ -1287,11 +1274,11 @@ token_from_key(KeyInfo *key, bool restricted, NewToken *out)
 		if (key->authorized_user)
 		{
 			appendStringInfoString(&body, "grant_type=refresh_token&client_id=");
-			append_form_value(&body, key->client_id);
+			gcp_append_percent_encoded(&body, key->client_id);
 			appendStringInfoString(&body, "&client_secret=");
-			append_form_value(&body, key->client_secret);
+			gcp_append_percent_encoded(&body, key->client_secret);
 			appendStringInfoString(&body, "&refresh_token=");
-			append_form_value(&body, key->refresh_token);
+			gcp_append_percent_encoded(&body, key->refresh_token);
 		}
 		else
 		{
@@ -1494,7 +1481,7 @@ check_credential_urls(const KeyInfo *key, const char *who)
 static char *
 read_subject_file(const ExternalAccount *ext, size_t *len)
 {
-	return read_secret_file(ext->source_file, "subject token file", MAX_SUBJECT_TOKEN_BYTES,
+	return read_secret_file(ext->source_file, SUBJECT_TOKEN_FILE, MAX_SUBJECT_TOKEN_BYTES,
 							psprintf("The credential_source of %s names it.", ext->who),
 							psprintf("A subject token has at most %d bytes.", MAX_SUBJECT_TOKEN_BYTES),
 							false, len);
@@ -1693,15 +1680,15 @@ exchange_subject_token(const KeyInfo *key, const char *subject, TokenAnswer *ans
 	PG_TRY();
 	{
 		appendStringInfoString(&body, "grant_type=");
-		append_form_value(&body, TOKEN_EXCHANGE_GRANT);
+		gcp_append_percent_encoded(&body, TOKEN_EXCHANGE_GRANT);
 		appendStringInfoString(&body, "&audience=");
-		append_form_value(&body, ext->audience);
+		gcp_append_percent_encoded(&body, ext->audience);
 		appendStringInfoString(&body, "&scope=");
-		append_form_value(&body, GCP_SCOPE_CLOUD_PLATFORM);
+		gcp_append_percent_encoded(&body, GCP_SCOPE_CLOUD_PLATFORM);
 		appendStringInfoString(&body, "&requested_token_type=");
-		append_form_value(&body, ACCESS_TOKEN_TYPE);
+		gcp_append_percent_encoded(&body, ACCESS_TOKEN_TYPE);
 		appendStringInfoString(&body, "&subject_token_type=");
-		append_form_value(&body, ext->subject_token_type);
+		gcp_append_percent_encoded(&body, ext->subject_token_type);
 		if (ext->user_project && key->client_id == NULL)
 		{
 			StringInfoData options;
@@ -1711,10 +1698,10 @@ exchange_subject_token(const KeyInfo *key, const char *subject, TokenAnswer *ans
 			escape_json(&options, ext->user_project);
 			appendStringInfoChar(&options, '}');
 			appendStringInfoString(&body, "&options=");
-			append_form_value(&body, options.data);
+			gcp_append_percent_encoded(&body, options.data);
 		}
 		appendStringInfoString(&body, "&subject_token=");
-		append_form_value(&body, subject);
+		gcp_append_percent_encoded(&body, subject);
 		if (key->client_id)
 			basic = basic_auth_header(key->client_id, key->client_secret);
 

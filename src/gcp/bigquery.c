@@ -2,7 +2,9 @@
  *
  * bigquery.c
  *	  BigQuery v2 REST client: datasets, the raw_orders table and the
- *	  orders_per_minute materialized view.
+ *	  orders_per_minute materialized view; what the pipelines and the FDW
+ *	  share about BigQuery: the ID check, the type names and the reading
+ *	  of insertAll's insertErrors.
  *
  * IDs are validated against BigQuery's character sets before they are put
  * into a URL or a query: a materialized view's query cannot take query
@@ -16,21 +18,71 @@
 #include "gcp/bigquery.h"
 #include "gcp/options.h"
 
-/* dataset and table IDs: letters, digits and underscores, at most 1024 */
+/* dataset and table IDs ("kind" says which): see gcp_valid_bq_id() */
 void
 bq_check_id(const char *kind, const char *id)
 {
-	size_t		len = strlen(id);
-	bool		ok = len >= 1 && len <= 1024;
-
-	for (const char *p = id; ok && *p; p++)
-		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			(*p >= '0' && *p <= '9') || *p == '_';
-	if (!ok)
+	if (gcp_valid_bq_id(id))
+		return;
+	/* one whole message each, for translators */
+	if (strcmp(kind, "dataset") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid BigQuery %s ID \"%s\"", kind, id),
+				 errmsg("invalid BigQuery dataset ID \"%s\"", id),
 				 errdetail("An ID has 1 to 1024 letters, digits or underscores.")));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid BigQuery table ID \"%s\"", id),
+				 errdetail("An ID has 1 to 1024 letters, digits or underscores.")));
+}
+
+/* BigQuery's type names, legacy aliases too, and their PostgreSQL types */
+static const struct
+{
+	const char *name;
+	BqType		type;
+	const char *pg_name;
+}			bq_types[] = {
+	{"STRING", BQ_TYPE_STRING, "text"},
+	{"INT64", BQ_TYPE_INT64, "bigint"},
+	{"INTEGER", BQ_TYPE_INT64, "bigint"},
+	{"FLOAT64", BQ_TYPE_FLOAT64, "double precision"},
+	{"FLOAT", BQ_TYPE_FLOAT64, "double precision"},
+	{"NUMERIC", BQ_TYPE_NUMERIC, "numeric"},
+	{"BIGNUMERIC", BQ_TYPE_BIGNUMERIC, "numeric"},
+	{"BOOL", BQ_TYPE_BOOL, "boolean"},
+	{"BOOLEAN", BQ_TYPE_BOOL, "boolean"},
+	{"TIMESTAMP", BQ_TYPE_TIMESTAMP, "timestamp with time zone"},
+	{"DATETIME", BQ_TYPE_DATETIME, "timestamp without time zone"},
+	{"DATE", BQ_TYPE_DATE, "date"},
+	{"TIME", BQ_TYPE_TIME, "time without time zone"},
+	{"BYTES", BQ_TYPE_BYTES, "bytea"},
+	{"JSON", BQ_TYPE_JSON, "jsonb"},
+	/* WKT text: PostGIS is not assumed */
+	{"GEOGRAPHY", BQ_TYPE_GEOGRAPHY, "text"},
+	{"RECORD", BQ_TYPE_RECORD, NULL},
+	{"STRUCT", BQ_TYPE_RECORD, NULL},
+};
+
+BqType
+bq_type_from_name(const char *name)
+{
+	if (name == NULL)
+		return BQ_TYPE_UNKNOWN;
+	for (int i = 0; i < lengthof(bq_types); i++)
+		if (strcmp(bq_types[i].name, name) == 0)
+			return bq_types[i].type;
+	return BQ_TYPE_UNKNOWN;
+}
+
+const char *
+bq_type_pg_name(BqType type)
+{
+	for (int i = 0; i < lengthof(bq_types); i++)
+		if (bq_types[i].type == type)
+			return bq_types[i].pg_name;
+	return NULL;
 }
 
 static char *
@@ -175,4 +227,40 @@ bq_delete_table(const GcpServer *srv, const char *dataset, const char *table)
 	return gcp_call_unless(srv, GCP_BIGQUERY, "DELETE", table_url(srv, dataset, table), NULL,
 						   psprintf("drop table \"%s.%s\"", dataset, table), 404,
 						   psprintf("table \"%s.%s\" does not exist, skipping", dataset, table));
+}
+
+int
+bq_insert_errors(json_t *resp, int nrows, BqInsertError **errors)
+{
+	json_t	   *list = json_object_get(resp, "insertErrors");
+	size_t		i;
+	json_t	   *e;
+	int			n = 0;
+
+	*errors = NULL;
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return 0;
+	*errors = palloc(sizeof(BqInsertError) * json_array_size(list));
+	json_array_foreach(list, i, e)
+	{
+		json_t	   *index = json_object_get(e, "index");
+		json_t	   *first = json_array_get(json_object_get(e, "errors"), 0);
+		json_int_t	row = json_is_integer(index) ? json_integer_value(index) : -1;
+		BqInsertError *out;
+
+		if (row < 0 || row >= nrows)
+			continue;
+		out = &(*errors)[n++];
+		out->row = (int) row;
+		out->reason = json_string_value(json_object_get(first, "reason"));
+		out->message = json_string_value(json_object_get(first, "message"));
+		out->location = json_string_value(json_object_get(first, "location"));
+	}
+	return n;
+}
+
+bool
+bq_insert_error_is_row_fault(const BqInsertError *error)
+{
+	return error->reason == NULL || strcmp(error->reason, "invalid") == 0;
 }

@@ -13,6 +13,39 @@
 /* Raise an ERROR unless "id" is a valid dataset or table ID. */
 extern void bq_check_id(const char *kind, const char *id);
 
+/*
+ * BigQuery's column types, each under its GoogleSQL name and its legacy
+ * alias (INT64 and INTEGER...), as tables.get and query schemas name them.
+ */
+typedef enum BqType
+{
+	BQ_TYPE_UNKNOWN,
+	BQ_TYPE_STRING,
+	BQ_TYPE_INT64,
+	BQ_TYPE_FLOAT64,
+	BQ_TYPE_NUMERIC,
+	BQ_TYPE_BIGNUMERIC,
+	BQ_TYPE_BOOL,
+	BQ_TYPE_TIMESTAMP,
+	BQ_TYPE_DATETIME,
+	BQ_TYPE_DATE,
+	BQ_TYPE_TIME,
+	BQ_TYPE_BYTES,
+	BQ_TYPE_JSON,
+	BQ_TYPE_GEOGRAPHY,
+	BQ_TYPE_RECORD				/* also STRUCT */
+} BqType;
+
+/* The type a schema names (NULL or unknown: BQ_TYPE_UNKNOWN). */
+extern BqType bq_type_from_name(const char *name);
+
+/*
+ * The PostgreSQL type a column of that type maps to, by name as
+ * format_type() writes it ("timestamp with time zone"); NULL for RECORD
+ * and unknown types, which have none.
+ */
+extern const char *bq_type_pg_name(BqType type);
+
 /* {"fields":[...]} of raw_orders (new reference) */
 extern json_t *bq_raw_orders_schema(void);
 
@@ -24,5 +57,32 @@ extern bool bq_create_raw_orders(const GcpServer *srv, const char *dataset,
 extern bool bq_create_orders_per_minute(const GcpServer *srv, const char *dataset,
 										const char *view, const char *source_table);
 extern bool bq_delete_table(const GcpServer *srv, const char *dataset, const char *table);
+
+/*
+ * A row an insertAll answer lists in insertErrors: its index in the request
+ * and the first of its errors.  The strings point into the answer.
+ */
+typedef struct BqInsertError
+{
+	int			row;
+	const char *reason;			/* "invalid", "stopped", "timeout"...; or NULL */
+	const char *message;		/* or NULL */
+	const char *location;		/* the field at fault, or NULL */
+} BqInsertError;
+
+/*
+ * The refused rows of an insertAll answer, in its order, those whose index
+ * is not one of the request's nrows rows left out; their number is
+ * returned, the array (palloc'd, NULL when none) set in *errors.
+ */
+extern int	bq_insert_errors(json_t *resp, int nrows, BqInsertError **errors);
+
+/*
+ * Was the row refused for what it holds ("invalid", or no reason at all)?
+ * Then it is refused every time; the other reasons ("stopped" for a row
+ * held back because another one failed, "timeout", "backendError") are no
+ * fault of the row's and another try may store it.
+ */
+extern bool bq_insert_error_is_row_fault(const BqInsertError *error);
 
 #endif							/* GCP_BIGQUERY_H */

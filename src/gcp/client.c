@@ -423,9 +423,10 @@ gcp_call_result(GcpService svc, GcpHttpCall *call, const char *action,
 		gcp_http_free(call);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("could not %s", action),
+				 errmsg("invalid answer from %s", service),
 				 errdetail("%s answered with a body that is not a JSON object: %s.",
-						   service, why)));
+						   service, why),
+				 ACTION_CONTEXT(action)));
 	}
 	gcp_http_free(call);
 	return gcp_json_track(result);

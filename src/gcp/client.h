@@ -74,8 +74,9 @@ extern void gcp_request_init(GcpHttpRequest *req, const GcpServer *srv,
  * One authorized JSON call.  Returns the parsed response (owned by the
  * current memory context) and its HTTP status.  A status other than 2xx
  * raises an ERROR, unless it is listed in "tolerated" (0-terminated), in
- * which case NULL may be returned for a non-JSON body.  "action" completes
- * "could not ..." in messages.
+ * which case NULL may be returned for a non-JSON body.  "action" says what
+ * the call is for, as a verb phrase (read the schema of table "d.t"), for
+ * the context line of messages (see gcp_http_report).
  */
 extern json_t *gcp_call(const GcpServer *srv, GcpService svc,
 						const char *method, const char *url, json_t *body,

@@ -1203,6 +1203,28 @@ scope_insufficient(json_t *root, const char *message)
 #define MAX_RESPONSE_HINT \
 	"A superuser can raise bqstream.max_response_size if the endpoint is trusted to answer this much."
 
+int
+gcp_http_errdetail_oversize(const GcpHttpResult *res, const char *service)
+{
+	int			limit_kb = (int) (res->size_limit / 1024);
+
+	switch (res->oversize)
+	{
+		case GCP_HTTP_SIZE_ANNOUNCED:
+			return errdetail("%s answered with an answer announced as " UINT64_FORMAT " bytes, more than bqstream.max_response_size (%d kB).",
+							 service, res->oversize_bytes, limit_kb);
+		case GCP_HTTP_SIZE_RECEIVED:
+			return errdetail("%s answered with more than bqstream.max_response_size (%d kB), and the transfer was cut off.",
+							 service, limit_kb);
+		case GCP_HTTP_SIZE_HELD:
+			return errdetail("%s answered with an answer that would have brought the answers held by this session to " UINT64_FORMAT " kB, more than twice bqstream.max_response_size (%d kB).",
+							 service, (res->oversize_bytes + 1023) / 1024, limit_kb);
+		case GCP_HTTP_SIZE_OK:
+			break;
+	}
+	return 0;
+}
+
 char *
 gcp_http_oversize_reason(const GcpHttpResult *res)
 {
@@ -1295,10 +1317,11 @@ gcp_http_parse_json(const char *body, size_t len, const char *service,
 	if (outcome == PARSE_TOO_LARGE)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("could not %s", action),
+				 errmsg("answer of %s too large", service),
 				 errdetail("%s answered with %zu bytes of JSON that would take more than %zu kB once parsed, more than bqstream.max_response_size (%d kB).",
 						   service, len, tree_bytes / 1024, gcp_http_max_response_kb),
-				 errhint(MAX_RESPONSE_HINT)));
+				 errhint(MAX_RESPONSE_HINT),
+				 ACTION_CONTEXT(action)));
 	return root;
 }
 
@@ -1378,16 +1401,11 @@ gcp_http_google_error(json_t *root, long http_status, const char **code,
 	return true;
 }
 
-/*
- * Text from a remote party, made safe and short for a message: control
- * characters become spaces, and bytes that do not form valid characters of
- * the server encoding become '?'.
- */
-static char *
-sanitize(const char *s, size_t len)
+char *
+gcp_remote_text(const char *s, size_t len, size_t max)
 {
 	StringInfoData buf;
-	size_t		limit = Min(len, 500);
+	size_t		limit = Min(len, max);
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, s, (int) limit);
@@ -1398,6 +1416,7 @@ sanitize(const char *s, size_t len)
 		if (c < 0x20 || c == 0x7f)
 			buf.data[i] = ' ';
 	}
+	/* the cut may split a character: then only ASCII is kept whole */
 	if (!pg_verifymbstr(buf.data, buf.len, true))
 	{
 		for (int i = 0; i < buf.len; i++)
@@ -1484,7 +1503,7 @@ gcp_http_body_for_log(const GcpHttpResult *res)
 	if (res->body_len == 0)
 		return gcp_http_body_summary(res);
 	return psprintf("%s: %s", gcp_http_body_summary(res),
-					mask_secrets(sanitize(res->body, res->body_len)));
+					mask_secrets(gcp_remote_text(res->body, res->body_len, REMOTE_TEXT_MAX)));
 }
 
 void
@@ -1503,9 +1522,10 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 	{
 		ereport(elevel,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("could not %s", action),
-				 errdetail("%s answered %s.", service, gcp_http_oversize_reason(res)),
-				 errhint(MAX_RESPONSE_HINT)));
+				 errmsg("answer of %s too large", service),
+				 gcp_http_errdetail_oversize(res, service),
+				 errhint(MAX_RESPONSE_HINT),
+				 ACTION_CONTEXT(action)));
 		return;
 	}
 
@@ -1514,12 +1534,13 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 		sqlstate = ERRCODE_CONNECTION_FAILURE;
 		ereport(elevel,
 				(errcode(sqlstate),
-				 errmsg("could not %s", action),
+				 errmsg("could not reach %s", service),
 				 errdetail_plural("%s could not be reached after %d attempt: %s.",
 								  "%s could not be reached after %d attempts: %s.",
 								  res->attempts, service, res->attempts,
 								  res->transport_error ? res->transport_error : "unknown error"),
-				 errhint("%s", hint_for(sqlstate, service))));
+				 errhint("%s", hint_for(sqlstate, service)),
+				 ACTION_CONTEXT(action)));
 		return;
 	}
 
@@ -1540,27 +1561,46 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 			else				/* OAuth's shape */
 				message = psprintf("%s%s%s", code, text ? ": " : "", text ? text : "");
 			/* Google's words reach the log: control characters are not passed on */
-			status = status ? sanitize(status, strlen(status)) : NULL;
+			status = status ? gcp_remote_text(status, strlen(status), REMOTE_TEXT_MAX) : NULL;
 			reason = reason ? pstrdup(reason) : NULL;
 		}
 		json_decref(root);
 	}
 
-	/* errdetail is a sentence; Google's messages mostly are, not always */
-	if (message && message[0] && message[strlen(message) - 1] != '.')
-		message = psprintf("%s.", message);
-
 	sqlstate = sqlstate_for(res->status, status, reason);
 	hint = wrong_scopes ? SCOPE_HINT : hint_for(sqlstate, service);
-	if (message)
+	if (message && message[0] == '\0')
 		ereport(elevel,
 				(errcode(sqlstate),
-				 errmsg("could not %s", action),
-				 errdetail("%s answered HTTP %ld%s%s: %s",
-						   service, res->status,
-						   status ? " " : "", status ? status : "",
-						   sanitize(message, strlen(message))),
-				 hint ? errhint("%s", hint) : 0));
+				 errmsg("%s answered with an error without a message", service),
+				 status ?
+				 errdetail("%s answered HTTP %ld %s.", service, res->status, status) :
+				 errdetail("%s answered HTTP %ld.", service, res->status),
+				 hint ? errhint("%s", hint) : 0,
+				 ACTION_CONTEXT(action)));
+	else if (message)
+	{
+		size_t		len;
+
+		/*
+		 * Google's message is the primary message, as postgres_fdw reports
+		 * the remote server's: it says what went wrong better than any
+		 * text of ours.  A primary message has no final period.
+		 */
+		message = gcp_remote_text(message, strlen(message), REMOTE_TEXT_MAX);
+		len = strlen(message);
+		while (len > 1 && message[len - 1] == '.' &&
+			   !(len >= 3 && strcmp(message + len - 3, "...") == 0))
+			message[--len] = '\0';
+		ereport(elevel,
+				(errcode(sqlstate),
+				 errmsg_internal("%s", message),
+				 status ?
+				 errdetail("%s answered HTTP %ld %s.", service, res->status, status) :
+				 errdetail("%s answered HTTP %ld.", service, res->status),
+				 hint ? errhint("%s", hint) : 0,
+				 ACTION_CONTEXT(action)));
+	}
 	else
 	{
 		/*
@@ -1569,12 +1609,33 @@ gcp_http_report(const GcpHttpResult *res, int elevel,
 		 */
 		ereport(elevel,
 				(errcode(sqlstate),
-				 errmsg("could not %s", action),
+				 errmsg("unexpected answer from %s", service),
 				 errdetail("%s answered HTTP %ld with %s.",
 						   service, res->status, gcp_http_body_summary(res)),
+				 /* no period: it would make the quoted text's end look like a token */
 				 errdetail_log("%s answered HTTP %ld with %s",
 							   service, res->status, gcp_http_body_for_log(res)),
-				 hint ? errhint("%s", hint) : 0));
+				 hint ? errhint("%s", hint) : 0,
+				 ACTION_CONTEXT(action)));
+	}
+}
+
+void
+gcp_append_percent_encoded(StringInfo buf, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *) value; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
+			appendStringInfoChar(buf, (char) *p);
+		else
+		{
+			appendStringInfoChar(buf, '%');
+			appendStringInfoChar(buf, hex[*p >> 4]);
+			appendStringInfoChar(buf, hex[*p & 15]);
+		}
 	}
 }
 
@@ -1582,20 +1643,8 @@ char *
 gcp_url_escape(const char *segment)
 {
 	StringInfoData buf;
-	static const char hex[] = "0123456789ABCDEF";
 
 	initStringInfo(&buf);
-	for (const unsigned char *p = (const unsigned char *) segment; *p; p++)
-	{
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
-			appendStringInfoChar(&buf, (char) *p);
-		else
-		{
-			appendStringInfoChar(&buf, '%');
-			appendStringInfoChar(&buf, hex[*p >> 4]);
-			appendStringInfoChar(&buf, hex[*p & 15]);
-		}
-	}
+	gcp_append_percent_encoded(&buf, segment);
 	return buf.data;
 }

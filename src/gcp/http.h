@@ -119,9 +119,12 @@ extern GcpHttpCall *gcp_http_run(const GcpHttpRequest *req);
 extern bool gcp_http_ok(const GcpHttpResult *res);
 
 /*
- * Raise an ERROR for a failed call: SQLSTATE from Google's status, HTTP
- * status with Google's status and message in the detail, a hint where one
- * helps.  "action" completes "could not ...", e.g. "create topic \"t\"".
+ * Report a failed call at elevel, as postgres_fdw reports a remote error:
+ * Google's message as the primary message (ours when the answer is not
+ * Google's error, or there was none), the HTTP status and Google's status
+ * in the detail, SQLSTATE from them, a hint where one helps, and the
+ * action as the context line "while trying to <action>": "action" is
+ * what bqstream was doing, as a verb phrase (create topic "t").
  */
 extern void gcp_http_report(const GcpHttpResult *res, int elevel,
 							const char *service, const char *action);
@@ -133,12 +136,19 @@ extern void gcp_http_report(const GcpHttpResult *res, int elevel,
  */
 extern char *gcp_http_oversize_reason(const GcpHttpResult *res);
 
+/* The same as a whole errdetail() of an ereport(), for "service". */
+extern int	gcp_http_errdetail_oversize(const GcpHttpResult *res, const char *service);
+
+/* the context line of a message about a call made to "action" (or NULL) */
+#define ACTION_CONTEXT(action) \
+	((action) ? errcontext("while trying to %s", (action)) : 0)
+
 /*
  * Parse a response body into a jansson tree (the caller owns the
  * reference).  The tree is measured before it is built (jsonscan.c), and a
  * body whose tree would take more than bqstream.max_response_size is
- * refused with an ERROR saying that "service" answered so when trying to
- * "action".  A body that is not a JSON object or array gives NULL and, if
+ * refused with an ERROR saying that "service" answered so, with "action"
+ * as its context.  A body that is not a JSON object or array gives NULL and, if
  * why is not NULL, a reason with the byte offset that never quotes the
  * body.
  */
@@ -173,8 +183,23 @@ extern char *gcp_http_body_summary(const GcpHttpResult *res);
 extern char *gcp_http_body_for_log(const GcpHttpResult *res);
 
 /*
- * Percent-encode a path segment (RFC 3986 unreserved characters pass).
+ * Text from a remote party, made safe and short for a message: its first
+ * "max" bytes (then "..."), control characters as spaces, and, when the cut
+ * or the text itself is not valid in the server encoding, every non-ASCII
+ * byte as '?'.  The one cleaner of Google's (or another server's) words
+ * before they reach errmsg, errdetail or the log.
  */
+extern char *gcp_remote_text(const char *s, size_t len, size_t max);
+
+/* how much of a remote text the messages of the HTTP layer quote */
+#define REMOTE_TEXT_MAX 500
+
+/*
+ * Percent-encoding (RFC 3986 unreserved characters pass), for path
+ * segments and application/x-www-form-urlencoded values alike: append to
+ * buf, or return a palloc'd copy.
+ */
+extern void gcp_append_percent_encoded(StringInfo buf, const char *value);
 extern char *gcp_url_escape(const char *segment);
 
 #endif							/* GCP_HTTP_H */

@@ -116,10 +116,17 @@ is_location(const char *v)
 }
 
 /* BigQuery dataset IDs: letters, digits and underscores, at most 1024 */
-static bool
-is_dataset_id(const char *v)
+/*
+ * A BigQuery dataset, table or column ID as bqstream accepts it: 1 to 1024
+ * letters, digits or underscores.  BigQuery allows more in table names,
+ * but these need no quoting in a path or in a materialized view's query.
+ */
+bool
+gcp_valid_bq_id(const char *v)
 {
-	if (*v == '\0' || strlen(v) > 1024)
+	size_t		len = strlen(v);
+
+	if (len < 1 || len > 1024)
 		return false;
 	for (const char *p = v; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -210,7 +217,7 @@ static const BqOption bq_options[] = {
 	"An endpoint is an http:// or https:// URL such as https://pubsub.googleapis.com.", false},
 	{"bigquery_endpoint", ForeignServerRelationId, gcp_is_endpoint_url,
 	"An endpoint is an http:// or https:// URL such as https://bigquery.googleapis.com.", false},
-	{"dataset", ForeignServerRelationId, is_dataset_id, DATASET_EXPECTED, false},
+	{"dataset", ForeignServerRelationId, gcp_valid_bq_id, DATASET_EXPECTED, false},
 	{"fetch_size", ForeignServerRelationId, is_fetch_size, FETCH_SIZE_EXPECTED, false},
 	{"batch_size", ForeignServerRelationId, is_batch_size, BATCH_SIZE_EXPECTED, false},
 	{"maximum_bytes_billed", ForeignServerRelationId, is_byte_count, BYTES_EXPECTED, false},
@@ -222,8 +229,8 @@ static const BqOption bq_options[] = {
 	{"credentials_json", UserMappingRelationId, NULL, NULL, true},	/* checked whole below */
 	{"auth", UserMappingRelationId, is_auth_mode,
 	"Valid values are \"adc\", \"metadata\" and \"none\".", false},
-	{"dataset", ForeignTableRelationId, is_dataset_id, DATASET_EXPECTED, false},
-	{"table", ForeignTableRelationId, is_dataset_id,
+	{"dataset", ForeignTableRelationId, gcp_valid_bq_id, DATASET_EXPECTED, false},
+	{"table", ForeignTableRelationId, gcp_valid_bq_id,
 	"A table ID has only letters, digits and underscores.", false},
 	{"query", ForeignTableRelationId, NULL, NULL, false},
 	{"location", ForeignTableRelationId, is_location, LOCATION_EXPECTED, false},
@@ -233,7 +240,7 @@ static const BqOption bq_options[] = {
 	{"use_query_cache", ForeignTableRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"timeout", ForeignTableRelationId, is_timeout, TIMEOUT_EXPECTED, false},
 	{"explain_dry_run", ForeignTableRelationId, is_boolean, BOOLEAN_EXPECTED, false},
-	{"column_name", AttributeRelationId, is_dataset_id,
+	{"column_name", AttributeRelationId, gcp_valid_bq_id,
 	"A BigQuery column name has only letters, digits and underscores.", false},
 	/* the columns that identify a row for UPDATE and DELETE (dml.c) */
 	{"key", AttributeRelationId, is_boolean, BOOLEAN_EXPECTED, false},

@@ -16,6 +16,9 @@ extern bool gcp_valid_project_id(const char *v);
 #define GCP_PROJECT_ID_EXPECTED \
 	"A GCP project ID has 6 to 30 lower-case letters, digits or hyphens, starts with a letter and does not end with a hyphen, optionally after a lower-case domain name and a colon (example.com:my-project)."
 
+/* Is "v" a dataset, table or column ID that needs no quoting? */
+extern bool gcp_valid_bq_id(const char *v);
+
 extern void bqstream_install_secret_guard(void);
 
 #endif							/* GCP_OPTIONS_H */

@@ -27,10 +27,18 @@ pubsub_check_id(const char *kind, const char *id)
 		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 			(*p >= '0' && *p <= '9') || strchr("-_.~+%", *p) != NULL;
 
-	if (!ok)
+	if (ok)
+		return;
+	/* one whole message each, for translators */
+	if (strcmp(kind, "subscription") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid Pub/Sub %s ID \"%s\"", kind, id),
+				 errmsg("invalid Pub/Sub subscription ID \"%s\"", id),
+				 errdetail("An ID has 3 to 255 letters, digits or the characters - _ . ~ + %%, starts with a letter and does not start with \"goog\".")));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid Pub/Sub topic ID \"%s\"", id),
 				 errdetail("An ID has 3 to 255 letters, digits or the characters - _ . ~ + %%, starts with a letter and does not start with \"goog\".")));
 }
 

@@ -158,7 +158,7 @@ finish_batch(PublishRun *run, Batch *b)
 			b->call = NULL;
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("could not %s", action),
+					 errmsg("could not publish to topic \"%s\"", run->topic),
 					 errdetail("Pub/Sub acknowledged %zu of the %d messages of a request.",
 							   nids, b->count)));
 		}

@@ -54,7 +54,7 @@ PG_FUNCTION_INFO_V1(bqstream_drop_pipeline);
  * schema of that name made by someone else is not the extension's.
  */
 Oid
-bq_catalog_relid(const char *relname)
+pipeline_catalog_relid(const char *relname)
 {
 	Oid			nsp;
 
@@ -68,7 +68,7 @@ bq_catalog_relid(const char *relname)
 static Oid
 catalog_owner(void)
 {
-	Oid			relid = bq_catalog_relid("pipelines");
+	Oid			relid = pipeline_catalog_relid("pipelines");
 	HeapTuple	tup;
 	Oid			owner;
 
@@ -85,12 +85,12 @@ catalog_owner(void)
 }
 
 /*
- * Become the catalog's owner.  An error before bq_catalog_user_pop() is
+ * Become the catalog's owner.  An error before pipeline_catalog_user_pop() is
  * undone by the (sub)transaction's abort, which restores the user and the
  * settings, as for a SECURITY DEFINER function.
  */
 void
-bq_catalog_user_push(BqCatalogUser *save)
+pipeline_catalog_user_push(PipelineCatalogUser *save)
 {
 	Oid			owner = catalog_owner();
 
@@ -105,7 +105,7 @@ bq_catalog_user_push(BqCatalogUser *save)
 }
 
 void
-bq_catalog_user_pop(BqCatalogUser *save)
+pipeline_catalog_user_pop(PipelineCatalogUser *save)
 {
 	AtEOXact_GUC(true, save->save_nestlevel);
 	SetUserIdAndSecContext(save->save_userid, save->save_sec_context);
@@ -113,13 +113,13 @@ bq_catalog_user_pop(BqCatalogUser *save)
 
 /* SPI_execute_with_args() as the catalog's owner; SPI must be connected. */
 int
-bq_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
+pipeline_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				   const char *nulls, bool read_only, long count)
 {
-	BqCatalogUser save;
+	PipelineCatalogUser save;
 	int			ret;
 
-	bq_catalog_user_push(&save);
+	pipeline_catalog_user_push(&save);
 	PG_TRY();
 	{
 		ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
@@ -132,7 +132,7 @@ bq_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	bq_catalog_user_pop(&save);
+	pipeline_catalog_user_pop(&save);
 	return ret;
 }
 
@@ -208,7 +208,7 @@ check_pipeline_database(void)
 {
 	char	   *dbname;
 
-	if (bq_shared == NULL)
+	if (pipeline_shared == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("bqstream pipelines need the library to be preloaded"),
@@ -236,7 +236,7 @@ lock_own_pipeline(const char *name, Oid caller)
 	bool		isnull;
 	Oid			owner;
 
-	if (bq_catalog_execute("SELECT owner::pg_catalog.oid FROM bqstream.pipelines "
+	if (pipeline_catalog_execute("SELECT owner::pg_catalog.oid FROM bqstream.pipelines "
 						   "WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 						   1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline \"%s\"", name);
@@ -260,15 +260,15 @@ lock_own_pipeline(const char *name, Oid caller)
 Datum
 bqstream_create_pipeline(PG_FUNCTION_ARGS)
 {
-	char	   *name = bq_text_arg(fcinfo, 0, "pipeline name");
-	char	   *server = bq_text_arg(fcinfo, 1, "server");
+	char	   *name = bqstream_text_arg(fcinfo, 0, "pipeline name");
+	char	   *server = bqstream_text_arg(fcinfo, 1, "server");
 	Oid			caller = GetUserId();
 	Oid			argtypes[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
 	INT4OID, INTERVALOID, INTERVALOID, TEXTOID, BOOLOID, REGROLEOID};
 	Datum		values[12];
 	char		nulls[12];
 
-	(void) bq_text_arg(fcinfo, 2, "subscription");
+	(void) bqstream_text_arg(fcinfo, 2, "subscription");
 	check_pipeline_database();
 	check_server(server, caller);
 	check_new_owner(caller);
@@ -283,7 +283,7 @@ bqstream_create_pipeline(PG_FUNCTION_ARGS)
 	nulls[11] = ' ';
 
 	SPI_connect();
-	if (bq_catalog_execute("INSERT INTO bqstream.pipelines (name, server, subscription, target_table, "
+	if (pipeline_catalog_execute("INSERT INTO bqstream.pipelines (name, server, subscription, target_table, "
 						   "dataset, min_workers, max_workers, batch_size, max_lateness, "
 						   "max_future_skew, enabled, owner) "
 						   "VALUES ($1, $2, $3, $4, $10, $5, coalesce($6, $5), $7, $8, $9, $11, $12) "
@@ -296,7 +296,7 @@ bqstream_create_pipeline(PG_FUNCTION_ARGS)
 				 errmsg("pipeline \"%s\" already exists", name)));
 	SPI_finish();
 
-	bq_wake_launcher();
+	launcher_wake();
 	PG_RETURN_VOID();
 }
 
@@ -307,7 +307,7 @@ bqstream_create_pipeline(PG_FUNCTION_ARGS)
 Datum
 bqstream_alter_pipeline(PG_FUNCTION_ARGS)
 {
-	char	   *name = bq_text_arg(fcinfo, 0, "pipeline name");
+	char	   *name = bqstream_text_arg(fcinfo, 0, "pipeline name");
 	Oid			argtypes[6] = {TEXTOID, INT4OID, INT4OID, INT4OID, INTERVALOID, INTERVALOID};
 	Datum		values[6];
 	char		nulls[6];
@@ -320,7 +320,7 @@ bqstream_alter_pipeline(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	lock_own_pipeline(name, GetUserId());
-	if (bq_catalog_execute("UPDATE bqstream.pipelines p "
+	if (pipeline_catalog_execute("UPDATE bqstream.pipelines p "
 						   "SET min_workers = coalesce($2, p.min_workers), "
 						   "    max_workers = coalesce($3, greatest(p.max_workers, coalesce($2, p.min_workers))), "
 						   "    batch_size = coalesce($4, p.batch_size), "
@@ -331,7 +331,7 @@ bqstream_alter_pipeline(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not alter pipeline \"%s\"", name);
 	SPI_finish();
 
-	bq_wake_launcher();
+	launcher_wake();
 	PG_RETURN_VOID();
 }
 
@@ -343,13 +343,13 @@ set_enabled(const char *name, bool enabled)
 
 	SPI_connect();
 	lock_own_pipeline(name, GetUserId());
-	if (bq_catalog_execute("UPDATE bqstream.pipelines SET enabled = $2 "
+	if (pipeline_catalog_execute("UPDATE bqstream.pipelines SET enabled = $2 "
 						   "WHERE name OPERATOR(pg_catalog.=) $1",
 						   2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update pipeline \"%s\"", name);
 	SPI_finish();
 
-	bq_wake_launcher();
+	launcher_wake();
 }
 
 /* set_pipeline_enabled(name, enabled): start_pipeline and stop_pipeline */
@@ -384,11 +384,11 @@ bqstream_drop_pipeline(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	lock_own_pipeline(name, GetUserId());
-	if (bq_catalog_execute("DELETE FROM bqstream.pipelines WHERE name OPERATOR(pg_catalog.=) $1",
+	if (pipeline_catalog_execute("DELETE FROM bqstream.pipelines WHERE name OPERATOR(pg_catalog.=) $1",
 						   1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not drop pipeline \"%s\"", name);
 	SPI_finish();
 
-	bq_wake_launcher();
+	launcher_wake();
 	PG_RETURN_VOID();
 }

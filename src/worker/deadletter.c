@@ -2,7 +2,8 @@
  *
  * deadletter.c
  *	  bqstream.republish_dead_letters(): send dead letters back to a topic,
- *	  typically after fixing their payload, and remove them.
+ *	  typically after fixing their payload, and remove them; and the names
+ *	  of the reasons a message becomes one (worker.h).
  *
  * The rows are locked while they are published and deleted in the same
  * transaction, so two sessions cannot republish the same letter; if the
@@ -33,6 +34,12 @@
 #include "worker/worker.h"
 
 PG_FUNCTION_INFO_V1(bqstream_republish_dead_letters);
+
+const char *const dead_letter_reason_names[NUM_DL_REASONS] = {
+	"bad_encoding", "not_json", "not_an_object", "missing_field", "unknown_field",
+	"wrong_type", "bad_timestamp", "future_event_time", "invalid_amount",
+	"invalid_id", "bigquery_rejected",
+};
 
 /* stay well inside Pub/Sub's 10 MB per request */
 #define REPUBLISH_MAX_BYTES (PUBSUB_MAX_PUBLISH_BYTES / 2)
@@ -76,14 +83,14 @@ bqstream_republish_dead_letters(PG_FUNCTION_ARGS)
 	url = pubsub_topic_url(srv, topic, ":publish");
 
 	/* until ALTER EXTENSION UPDATE brings 0.2, as 0.1 did: as the caller */
-	legacy = get_attnum(bq_catalog_relid("dead_letters"), "owner") == InvalidAttrNumber;
+	legacy = get_attnum(pipeline_catalog_relid("dead_letters"), "owner") == InvalidAttrNumber;
 
 	SPI_connect();
 	if (legacy ?
 		SPI_execute_with_args("SELECT payload, attributes::text, id FROM bqstream.dead_letters "
 							  "WHERE id = ANY($1) ORDER BY id FOR UPDATE",
 							  1, argtypes, &ids, NULL, false, 0) != SPI_OK_SELECT :
-		bq_catalog_execute("SELECT payload, attributes::text, id, owner::oid FROM bqstream.dead_letters "
+		pipeline_catalog_execute("SELECT payload, attributes::text, id, owner::oid FROM bqstream.dead_letters "
 						   "WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id FOR UPDATE",
 						   1, argtypes, &ids, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read dead letters");
@@ -146,7 +153,7 @@ bqstream_republish_dead_letters(PG_FUNCTION_ARGS)
 	if (legacy ?
 		SPI_execute_with_args("DELETE FROM bqstream.dead_letters WHERE id = ANY($1)",
 							  1, argtypes, &ids, NULL, false, 0) != SPI_OK_DELETE :
-		bq_catalog_execute("DELETE FROM bqstream.dead_letters WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
+		pipeline_catalog_execute("DELETE FROM bqstream.dead_letters WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
 						   1, argtypes, &ids, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove republished dead letters");
 	SPI_finish();

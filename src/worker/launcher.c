@@ -31,6 +31,7 @@
 
 #include "access/xact.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -45,6 +46,8 @@
 #include "utils/timestamp.h"
 
 #include "worker/worker.h"
+
+PG_FUNCTION_INFO_V1(bqstream_wake_launcher);
 
 /* look at the pull counters this often to scale */
 #define SCALE_INTERVAL_S	5
@@ -97,28 +100,22 @@ static int	nscaling;
 static void
 launcher_detach(int code, Datum arg)
 {
-	LWLockAcquire(bq_shared->lock, LW_EXCLUSIVE);
-	bq_shared->launcher_pid = 0;
-	bq_shared->launcher_latch = NULL;
-	LWLockRelease(bq_shared->lock);
+	LWLockAcquire(pipeline_shared->lock, LW_EXCLUSIVE);
+	pipeline_shared->launcher_pid = 0;
+	pipeline_shared->launcher_latch = NULL;
+	LWLockRelease(pipeline_shared->lock);
 }
 
 static int
 read_pipelines(PipelineRow **rows)
 {
 	int			n = 0;
+	WorkerTransaction xact;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "reading bqstream.pipelines");
+	worker_transaction_begin(&xact, "reading bqstream.pipelines");
 
 	/* the extension may not be created (yet) in this database */
-	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_class c "
-					"JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace "
-					"WHERE s.nspname = 'bqstream' AND c.relname = 'pipelines'",
-					true, 0) == SPI_OK_SELECT && SPI_processed == 1 &&
+	if (OidIsValid(pipeline_catalog_relid("pipelines")) &&
 		SPI_execute("SELECT p.name, p.min_workers, p.max_workers, p.owner::oid, p.enabled, "
 					"p.xmin::text, r.rolname IS NOT NULL, coalesce(r.rolcanlogin, false), r.rolname "
 					"FROM bqstream.pipelines p "
@@ -153,11 +150,8 @@ read_pipelines(PipelineRow **rows)
 			n++;
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	worker_transaction_commit(&xact);
 	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
 	return n;
 }
 
@@ -190,9 +184,9 @@ scale(const PipelineRow *p)
 	if (now - st->checked_at < SCALE_INTERVAL_S * USECS_PER_SEC)
 		return st->target;
 
-	for (int i = 0; i < bq_shared->nslots; i++)
+	for (int i = 0; i < pipeline_shared->nslots; i++)
 	{
-		WorkerSlot *slot = &bq_shared->slots[i];
+		WorkerSlot *slot = &pipeline_shared->slots[i];
 
 		if (slot->in_use && strcmp(slot->pipeline, p->name) == 0)
 		{
@@ -234,9 +228,9 @@ notify_changes(const PipelineRow *p)
 	if (st->version == p->version)
 		return;
 	st->version = p->version;
-	for (int i = 0; i < bq_shared->nslots; i++)
+	for (int i = 0; i < pipeline_shared->nslots; i++)
 	{
-		WorkerSlot *slot = &bq_shared->slots[i];
+		WorkerSlot *slot = &pipeline_shared->slots[i];
 
 		if (slot->in_use && strcmp(slot->pipeline, p->name) == 0)
 		{
@@ -251,7 +245,7 @@ static bool
 worker_running(int i)
 {
 	pid_t		pid;
-	pid_t		slot_pid = bq_shared->slots[i].pid;
+	pid_t		slot_pid = pipeline_shared->slots[i].pid;
 
 	if (control[i].handle != NULL)
 		return GetBackgroundWorkerPid(control[i].handle, &pid) != BGWH_STOPPED;
@@ -270,7 +264,7 @@ forget_handle(int i)
 static void
 start_worker(int i)
 {
-	WorkerSlot *slot = &bq_shared->slots[i];
+	WorkerSlot *slot = &pipeline_shared->slots[i];
 	BackgroundWorker bgw;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -311,11 +305,11 @@ start_worker(int i)
 static void
 stop_worker(int i)
 {
-	bq_shared->slots[i].stop_requested = true;
+	pipeline_shared->slots[i].stop_requested = true;
 	if (control[i].handle)
 		TerminateBackgroundWorker(control[i].handle);
-	else if (bq_shared->slots[i].pid != 0)
-		kill(bq_shared->slots[i].pid, SIGTERM);
+	else if (pipeline_shared->slots[i].pid != 0)
+		kill(pipeline_shared->slots[i].pid, SIGTERM);
 }
 
 /*
@@ -340,10 +334,14 @@ report_owner_problem(WorkerSlot *slot, const PipelineRow *p)
 	SpinLockRelease(&slot->error_mutex);
 	if (same)
 		return;
-	bq_slot_set_error(slot, msg);
+	worker_slot_set_error(slot, msg);
 	ereport(WARNING,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("bqstream pipeline \"%s\" has no worker: %s", p->name, msg),
+			 errmsg("bqstream pipeline \"%s\" has no worker", p->name),
+			 p->owner_state == OWNER_MISSING ?
+			 errdetail("The owner of the pipeline (role with OID %u) does not exist.", p->owner) :
+			 errdetail("The owner of the pipeline, role \"%s\", is not permitted to log in.",
+					   p->owner_name),
 			 errhint("Workers connect as the pipeline's owner. Drop the pipeline, or give it an owner that may log in.")));
 }
 
@@ -351,7 +349,7 @@ report_owner_problem(WorkerSlot *slot, const PipelineRow *p)
 static void
 publish_owners(const PipelineRow *rows, int npipelines, uint64 refresh)
 {
-	OwnerMap   *map = &bq_shared->owner_map;
+	OwnerMap   *map = &pipeline_shared->owner_map;
 
 	map->nowners = 0;
 	map->overflow = false;
@@ -385,16 +383,16 @@ reconcile(void)
 {
 	PipelineRow *rows = NULL;
 	int			npipelines;
-	bool	   *wanted = palloc0(sizeof(bool) * bq_shared->nslots);
+	bool	   *wanted = palloc0(sizeof(bool) * pipeline_shared->nslots);
 	uint64		refresh;
 
 	/* a read that begins after a request answers it */
-	LWLockAcquire(bq_shared->lock, LW_SHARED);
-	refresh = bq_shared->owner_map.refresh_requested;
-	LWLockRelease(bq_shared->lock);
+	LWLockAcquire(pipeline_shared->lock, LW_SHARED);
+	refresh = pipeline_shared->owner_map.refresh_requested;
+	LWLockRelease(pipeline_shared->lock);
 	npipelines = read_pipelines(&rows);
 
-	LWLockAcquire(bq_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(pipeline_shared->lock, LW_EXCLUSIVE);
 	for (int p = 0; p < npipelines; p++)
 	{
 		bool		owner_ok = rows[p].owner_state == OWNER_OK;
@@ -416,19 +414,19 @@ reconcile(void)
 			int			found = -1;
 			WorkerSlot *slot;
 
-			for (int i = 0; i < bq_shared->nslots && found < 0; i++)
-				if (bq_shared->slots[i].in_use && bq_shared->slots[i].worker_no == w &&
-					strcmp(bq_shared->slots[i].pipeline, rows[p].name) == 0)
+			for (int i = 0; i < pipeline_shared->nslots && found < 0; i++)
+				if (pipeline_shared->slots[i].in_use && pipeline_shared->slots[i].worker_no == w &&
+					strcmp(pipeline_shared->slots[i].pipeline, rows[p].name) == 0)
 					found = i;
-			for (int i = 0; i < bq_shared->nslots && found < 0; i++)
-				if (!bq_shared->slots[i].in_use)
+			for (int i = 0; i < pipeline_shared->nslots && found < 0; i++)
+				if (!pipeline_shared->slots[i].in_use)
 				{
 					found = i;
-					bq_slot_reset(&bq_shared->slots[i]);
-					strlcpy(bq_shared->slots[i].pipeline, rows[p].name, PIPELINE_NAME_LEN);
-					bq_shared->slots[i].worker_no = w;
-					bq_shared->slots[i].owner = rows[p].owner;
-					bq_shared->slots[i].in_use = true;
+					worker_slot_reset(&pipeline_shared->slots[i]);
+					strlcpy(pipeline_shared->slots[i].pipeline, rows[p].name, PIPELINE_NAME_LEN);
+					pipeline_shared->slots[i].worker_no = w;
+					pipeline_shared->slots[i].owner = rows[p].owner;
+					pipeline_shared->slots[i].in_use = true;
 					forget_handle(i);
 					control[i].next_start = 0;
 					control[i].restart_delay_ms = 0;
@@ -442,7 +440,7 @@ reconcile(void)
 				break;
 			}
 			wanted[found] = true;
-			slot = &bq_shared->slots[found];
+			slot = &pipeline_shared->slots[found];
 			slot->database = MyDatabaseId;
 
 			/* a worker runs as the owner it started with: a new owner, a new worker */
@@ -475,9 +473,9 @@ reconcile(void)
 		}
 	}
 
-	for (int i = 0; i < bq_shared->nslots; i++)
+	for (int i = 0; i < pipeline_shared->nslots; i++)
 	{
-		WorkerSlot *slot = &bq_shared->slots[i];
+		WorkerSlot *slot = &pipeline_shared->slots[i];
 		bool		pipeline_exists = false;
 
 		if (!slot->in_use || wanted[i])
@@ -496,8 +494,8 @@ reconcile(void)
 			slot->in_use = false;
 	}
 	publish_owners(rows, npipelines, refresh);
-	LWLockRelease(bq_shared->lock);
-	ConditionVariableBroadcast(&bq_shared->owner_map_published);
+	LWLockRelease(pipeline_shared->lock);
+	ConditionVariableBroadcast(&pipeline_shared->owner_map_published);
 	pfree(wanted);
 	if (rows)
 		pfree(rows);
@@ -510,19 +508,19 @@ bqstream_launcher_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	bq_shmem_attach();
+	pipeline_shmem_attach();
 	BackgroundWorkerInitializeConnection(bqstream_database, NULL, 0);
 	pgstat_report_appname("bqstream launcher");
 	/* a superuser in a database where anyone may create objects */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	control = MemoryContextAllocZero(TopMemoryContext,
-									 sizeof(SlotControl) * bq_shared->nslots);
+									 sizeof(SlotControl) * pipeline_shared->nslots);
 
-	LWLockAcquire(bq_shared->lock, LW_EXCLUSIVE);
-	bq_shared->launcher_pid = MyProcPid;
-	bq_shared->launcher_latch = MyLatch;
-	LWLockRelease(bq_shared->lock);
+	LWLockAcquire(pipeline_shared->lock, LW_EXCLUSIVE);
+	pipeline_shared->launcher_pid = MyProcPid;
+	pipeline_shared->launcher_latch = MyLatch;
+	LWLockRelease(pipeline_shared->lock);
 	before_shmem_exit(launcher_detach, (Datum) 0);
 
 	ereport(LOG,
@@ -541,4 +539,69 @@ bqstream_launcher_main(Datum arg)
 						 bqstream_launcher_naptime_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * registration, and waking the launcher up
+ * ---------------------------------------------------------------------
+ */
+
+char	   *bqstream_database = NULL;
+int			bqstream_launcher_naptime_ms = 1000;
+
+void
+launcher_register(void)
+{
+	BackgroundWorker bgw;
+
+	DefineCustomStringVariable("bqstream.database",
+							   "Database whose bqstream.pipelines the launcher runs.",
+							   NULL,
+							   &bqstream_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("bqstream.launcher_naptime",
+							"How often the launcher checks the pipelines and their workers.",
+							NULL,
+							&bqstream_launcher_naptime_ms,
+							1000, 100, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 5;
+	strlcpy(bgw.bgw_library_name, "bqstream", BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, "bqstream_launcher_main", BGW_MAXLEN);
+	strlcpy(bgw.bgw_name, "bqstream launcher", BGW_MAXLEN);
+	strlcpy(bgw.bgw_type, "bqstream launcher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&bgw);
+}
+
+/* Pipeline changes take effect now rather than at the launcher's next look. */
+bool
+launcher_wake(void)
+{
+	Latch	   *latch;
+
+	if (pipeline_shared == NULL)
+		return false;
+	LWLockAcquire(pipeline_shared->lock, LW_SHARED);
+	latch = pipeline_shared->launcher_latch;
+	if (latch)
+		SetLatch(latch);
+	LWLockRelease(pipeline_shared->lock);
+	return latch != NULL;
+}
+
+/*
+ * bqstream.wake_launcher() — wake the launcher up now; false when none is
+ * running.  Not granted to PUBLIC since 0.2: the pipeline functions wake it.
+ */
+Datum
+bqstream_wake_launcher(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(launcher_wake());
 }

@@ -78,7 +78,7 @@ typedef struct NamedRole
 static bool
 pipelines_here(void)
 {
-	return IsTransactionState() && OidIsValid(bq_catalog_relid("pipelines"));
+	return IsTransactionState() && OidIsValid(pipeline_catalog_relid("pipelines"));
 }
 
 static Datum
@@ -168,29 +168,29 @@ roles_to_drop(DropRoleStmt *stmt)
 static void
 refresh_owner_map(void)
 {
-	OwnerMap   *map = &bq_shared->owner_map;
+	OwnerMap   *map = &pipeline_shared->owner_map;
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), OWNER_MAP_WAIT_MS);
 	uint64		ticket;
 	Latch	   *latch;
 
-	LWLockAcquire(bq_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(pipeline_shared->lock, LW_EXCLUSIVE);
 	ticket = ++map->refresh_requested;
-	latch = bq_shared->launcher_latch;
+	latch = pipeline_shared->launcher_latch;
 	if (latch)
 		SetLatch(latch);
-	LWLockRelease(bq_shared->lock);
+	LWLockRelease(pipeline_shared->lock);
 	if (latch == NULL)
 		return;					/* no launcher: what it read last */
 
-	ConditionVariablePrepareToSleep(&bq_shared->owner_map_published);
+	ConditionVariablePrepareToSleep(&pipeline_shared->owner_map_published);
 	for (;;)
 	{
 		bool		done;
 		long		left;
 
-		LWLockAcquire(bq_shared->lock, LW_SHARED);
+		LWLockAcquire(pipeline_shared->lock, LW_SHARED);
 		done = map->refresh_done >= ticket;
-		LWLockRelease(bq_shared->lock);
+		LWLockRelease(pipeline_shared->lock);
 		if (done)
 			break;
 		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
@@ -201,7 +201,7 @@ refresh_owner_map(void)
 					 errdetail("Their owners are checked as the launcher last read them.")));
 			break;
 		}
-		(void) ConditionVariableTimedSleep(&bq_shared->owner_map_published, left,
+		(void) ConditionVariableTimedSleep(&pipeline_shared->owner_map_published, left,
 										   PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
@@ -234,7 +234,7 @@ check_roles_here(List *roles)
 	CommandCounterIncrement();
 	SPI_connect();
 	PushActiveSnapshot(GetLatestSnapshot());
-	if (bq_catalog_execute("SELECT owner::pg_catalog.oid, name FROM bqstream.pipelines "
+	if (pipeline_catalog_execute("SELECT owner::pg_catalog.oid, name FROM bqstream.pipelines "
 						   "WHERE owner::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1) "
 						   "ORDER BY 1, 2",
 						   1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -277,7 +277,7 @@ check_roles_elsewhere(List *roles)
 	char	   *dbname = bqstream_database;
 	ListCell   *lc;
 
-	if (bq_shared == NULL)
+	if (pipeline_shared == NULL)
 		return;
 	launcher_db = get_database_oid(bqstream_database, true);
 	if (!OidIsValid(launcher_db) || launcher_db == MyDatabaseId)
@@ -288,11 +288,11 @@ check_roles_elsewhere(List *roles)
 	foreach(lc, roles)
 	{
 		NamedRole  *role = lfirst(lc);
-		OwnerMap   *map = &bq_shared->owner_map;
+		OwnerMap   *map = &pipeline_shared->owner_map;
 		OwnerMapEntry entry = {InvalidOid};
 		bool		unsure = false;
 
-		LWLockAcquire(bq_shared->lock, LW_SHARED);
+		LWLockAcquire(pipeline_shared->lock, LW_SHARED);
 		if (map->database == launcher_db)
 		{
 			for (int e = 0; e < map->nowners; e++)
@@ -300,7 +300,7 @@ check_roles_elsewhere(List *roles)
 					entry = map->owners[e];
 			unsure = !OidIsValid(entry.owner) && map->overflow;
 		}
-		LWLockRelease(bq_shared->lock);
+		LWLockRelease(pipeline_shared->lock);
 
 		if (OidIsValid(entry.owner))
 			refuse_drop_role(role->name,
@@ -341,7 +341,7 @@ reassign_pipelines(ReassignOwnedStmt *stmt)
 	shdepLockAndCheckObject(AuthIdRelationId, newrole);
 
 	SPI_connect();
-	if (bq_catalog_execute("UPDATE bqstream.pipelines SET owner = $2 "
+	if (pipeline_catalog_execute("UPDATE bqstream.pipelines SET owner = $2 "
 						   "WHERE owner::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1) "
 						   "AND owner::pg_catalog.oid OPERATOR(pg_catalog.<>) $2::pg_catalog.oid",
 						   2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
@@ -357,7 +357,7 @@ reassign_pipelines(ReassignOwnedStmt *stmt)
 					(errmsg("role \"%s\" now owns bqstream pipelines but is not permitted to log in",
 							GetUserNameFromId(newrole, false)),
 					 errdetail("The workers of a pipeline connect as its owner: they will not start.")));
-		bq_wake_launcher();
+		launcher_wake();
 	}
 	SPI_finish();
 }
@@ -370,12 +370,12 @@ drop_owned_pipelines(DropOwnedStmt *stmt)
 
 	args[0] = oid_array(rolespec_oids(stmt->roles));
 	SPI_connect();
-	if (bq_catalog_execute("DELETE FROM bqstream.pipelines "
+	if (pipeline_catalog_execute("DELETE FROM bqstream.pipelines "
 						   "WHERE owner::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)",
 						   1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not drop pipelines");
 	if (SPI_processed > 0)
-		bq_wake_launcher();
+		launcher_wake();
 	SPI_finish();
 }
 
@@ -391,12 +391,12 @@ rename_server(const char *oldname, const char *newname)
 	Datum		args[2] = {CStringGetTextDatum(oldname), CStringGetTextDatum(newname)};
 
 	SPI_connect();
-	if (bq_catalog_execute("UPDATE bqstream.pipelines SET server = $2 "
+	if (pipeline_catalog_execute("UPDATE bqstream.pipelines SET server = $2 "
 						   "WHERE server OPERATOR(pg_catalog.=) $1",
 						   2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not rename the server of pipelines");
 	if (SPI_processed > 0)
-		bq_wake_launcher();
+		launcher_wake();
 	SPI_finish();
 }
 
@@ -409,7 +409,7 @@ pipelines_with_server(void)
 	List	   *names;
 
 	SPI_connect();
-	if (bq_catalog_execute("SELECT p.name FROM bqstream.pipelines p "
+	if (pipeline_catalog_execute("SELECT p.name FROM bqstream.pipelines p "
 						   "WHERE EXISTS (SELECT FROM pg_catalog.pg_foreign_server s "
 						   "WHERE s.srvname::pg_catalog.text OPERATOR(pg_catalog.=) p.server)",
 						   0, NULL, NULL, NULL, false, 0) != SPI_OK_SELECT)
@@ -436,7 +436,7 @@ pipelines_lost_server(List *before, DropBehavior behavior)
 		return;
 	args[0] = text_array(before);
 	SPI_connect();
-	if (bq_catalog_execute("SELECT p.name, p.server FROM bqstream.pipelines p "
+	if (pipeline_catalog_execute("SELECT p.name, p.server FROM bqstream.pipelines p "
 						   "WHERE p.name OPERATOR(pg_catalog.=) ANY ($1) "
 						   "AND NOT EXISTS (SELECT FROM pg_catalog.pg_foreign_server s "
 						   "WHERE s.srvname::pg_catalog.text OPERATOR(pg_catalog.=) p.server) "
@@ -476,11 +476,11 @@ pipelines_lost_server(List *before, DropBehavior behavior)
 				(errmsg("drop cascades to bqstream pipeline \"%s\"",
 						SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1))));
 	args[0] = text_array(lost);
-	if (bq_catalog_execute("DELETE FROM bqstream.pipelines WHERE name OPERATOR(pg_catalog.=) ANY ($1)",
+	if (pipeline_catalog_execute("DELETE FROM bqstream.pipelines WHERE name OPERATOR(pg_catalog.=) ANY ($1)",
 						   1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not drop pipelines");
 	SPI_finish();
-	bq_wake_launcher();
+	launcher_wake();
 }
 
 /* ---------------------------------------------------------------------
@@ -565,7 +565,7 @@ ownership_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 void
-bq_install_ownership_hook(void)
+pipeline_install_ownership_hook(void)
 {
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = ownership_ProcessUtility;

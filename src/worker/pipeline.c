@@ -47,6 +47,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/lsyscache.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -183,12 +184,9 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 	Datum		args[1];
 	bool		found = false;
 	MemoryContext old;
-	MemoryContext caller_cxt = CurrentMemoryContext;
+	WorkerTransaction xact;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	worker_transaction_begin(&xact, NULL);
 	args[0] = CStringGetTextDatum(slot->pipeline);
 	if (SPI_execute_with_args("SELECT server, subscription, coalesce(dataset, ''), target_table, batch_size, "
 							  "extract(epoch FROM max_lateness)::float8, extract(epoch FROM max_future_skew)::float8 "
@@ -226,11 +224,7 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 		MemoryContextSwitchTo(old);
 		found = true;
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	/* the commit leaves TopMemoryContext current */
-	MemoryContextSwitchTo(caller_cxt);
+	worker_transaction_commit(&xact);
 
 	if (found)
 	{
@@ -273,30 +267,6 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
  * ---------------------------------------------------------------------
  */
 
-static void
-append_json_string(StringInfo buf, const char *s)
-{
-	appendStringInfoChar(buf, '"');
-	while (*s)
-	{
-		size_t		run = 0;
-
-		/* most IDs need no escaping at all: copy runs in one go */
-		while (s[run] && s[run] != '"' && s[run] != '\\' && (unsigned char) s[run] >= 0x20)
-			run++;
-		appendBinaryStringInfo(buf, s, run);
-		s += run;
-		if (*s == '"' || *s == '\\')
-		{
-			appendStringInfoChar(buf, '\\');
-			appendStringInfoChar(buf, *s++);
-		}
-		else if (*s)
-			appendStringInfo(buf, "\\u%04x", (unsigned char) *s++);
-	}
-	appendStringInfoChar(buf, '"');
-}
-
 /*
  * Append to a StringInfo enlarged beforehand for all that goes into it:
  * bodies of a thousand rows or IDs are built of a few thousand pieces, and
@@ -314,7 +284,7 @@ append_reserved(StringInfo buf, const char *data, int len)
 /*
  * A string member's value as a palloc'd C string; NULL if not a string.
  * When json is not NULL, also the value as a JSON string (what
- * append_json_string() makes of it) in *json and *json_len.  A value
+ * escape_json() makes of it) in *json and *json_len.  A value
  * without escapes is that already, as the scanner accepted it (no quote,
  * backslash or control character): it is copied with its quotes rather
  * than escaped again for every request that names it.  The ack IDs go into
@@ -353,7 +323,7 @@ string_copy(JsonScan *s, StringInfo scratch, char **json, int *json_len)
 		StringInfoData buf;
 
 		initStringInfo(&buf);
-		append_json_string(&buf, value);
+		escape_json(&buf, value);
 		*json = buf.data;
 		*json_len = buf.len;
 	}
@@ -750,9 +720,8 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 {
 	StringInfoData body;
 	json_t	   *resp;
-	json_t	   *errors;
-	size_t		i;
-	json_t	   *e;
+	BqInsertError *errors;
+	int			nerrors;
 	bool	   *refused = palloc0(sizeof(bool) * nrows);
 	size_t		need = 0;
 
@@ -812,31 +781,19 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 				 errmsg("could not stream rows into table \"%s.%s\"", cfg->dataset, cfg->table),
 				 errdetail("BigQuery answered with a body that is not JSON.")));
 
-	errors = json_object_get(resp, "insertErrors");
-	json_array_foreach(errors, i, e)
+	nerrors = bq_insert_errors(resp, nrows, &errors);
+	for (int k = 0; k < nerrors; k++)
 	{
-		json_t	   *idx = json_object_get(e, "index");
-		json_t	   *first = json_array_get(json_object_get(e, "errors"), 0);
-		int			r = json_is_integer(idx) ? (int) json_integer_value(idx) : -1;
-		const char *reason = json_string_value(json_object_get(first, "reason"));
+		int			r = errors[k].row;
 
-		if (r < 0 || r >= nrows)
-			continue;
 		refused[r] = true;
-
-		/*
-		 * Only "invalid" says the row itself is wrong: it would be refused
-		 * every time.  The others ("timeout", "backendError", "stopped" for
-		 * rows held back because another one failed) were not stored for no
-		 * fault of theirs and are sent again, with the same insertId.
-		 */
-		if (reason == NULL || strcmp(reason, "invalid") == 0)
+		/* a row at fault becomes a dead letter; the others are sent again */
+		if (bq_insert_error_is_row_fault(&errors[k]))
 			msgs[rows[r]].bq_error = psprintf("%s: %s",
-											  reason ? reason : "invalid",
-											  json_string_value(json_object_get(first, "message"))
-											  ? json_string_value(json_object_get(first, "message")) : "");
+											  errors[k].reason ? errors[k].reason : "invalid",
+											  errors[k].message ? errors[k].message : "");
 		else
-			msgs[rows[r]].retry_reason = pstrdup(reason);
+			msgs[rows[r]].retry_reason = pstrdup(errors[k].reason);
 	}
 
 	for (int r = 0; r < nrows; r++)
@@ -1021,21 +978,18 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 	int			stored = 0;
 	bool		any = false;
 	bool		with_owner;
-	MemoryContext caller_cxt = CurrentMemoryContext;
-	BqCatalogUser save;
+	WorkerTransaction xact;
+	PipelineCatalogUser save;
 
 	for (int i = 0; i < n && !any; i++)
 		any = msgs[i].verdict.reason >= 0 || msgs[i].bq_error != NULL;
 	if (!any)
 		return;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	with_owner = get_attnum(bq_catalog_relid("dead_letters"), "owner") != InvalidAttrNumber;
+	worker_transaction_begin(&xact, NULL);
+	with_owner = get_attnum(pipeline_catalog_relid("dead_letters"), "owner") != InvalidAttrNumber;
 	/* an error on the way is undone by the worker's AbortOutOfAnyTransaction() */
-	bq_catalog_user_push(&save);
+	pipeline_catalog_user_push(&save);
 	if (plans[with_owner] == NULL)
 	{
 		/* a redelivery after a crash before the ack finds its row stored */
@@ -1086,12 +1040,8 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 		m->stored = true;
 		stored++;
 	}
-	bq_catalog_user_pop(&save);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	/* the commit leaves TopMemoryContext current: what follows would leak there */
-	MemoryContextSwitchTo(caller_cxt);
+	pipeline_catalog_user_pop(&save);
+	worker_transaction_commit(&xact);
 	count(&slot->dead_lettered, stored);
 }
 
@@ -1179,7 +1129,7 @@ acknowledge(PipelineConfig *cfg, Message *msgs, int n)
 			{
 				if (transient++ > 0)
 					appendStringInfoChar(&body, ',');
-				append_json_string(&body, ack_id);
+				escape_json(&body, ack_id);
 			}
 			else
 				invalid++;
@@ -1336,8 +1286,8 @@ bqstream_pipeline_main(Datum arg)
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 #endif
 
-	bq_shmem_attach();
-	slot = &bq_shared->slots[slotno];
+	pipeline_shmem_attach();
+	slot = &pipeline_shared->slots[slotno];
 	BackgroundWorkerInitializeConnectionByOid(slot->database, slot->owner, 0);
 	worker_owner = GetUserId();
 	pgstat_report_appname(psprintf("bqstream pipeline %s", slot->pipeline));
@@ -1413,11 +1363,11 @@ bqstream_pipeline_main(Datum arg)
 			{
 				char	   *text = psprintf("%s: %s", edata->message, edata->detail);
 
-				bq_slot_set_error(slot, text);
+				worker_slot_set_error(slot, text);
 				pfree(text);
 			}
 			else
-				bq_slot_set_error(slot, edata->message);
+				worker_slot_set_error(slot, edata->message);
 			FreeErrorData(edata);
 			count(&slot->retries, 1);
 			cfg = NULL;			/* the table may have changed: read it again */

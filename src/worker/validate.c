@@ -56,21 +56,29 @@ schema_from_table(json_t *table, const char *table_name)
 			strcmp(field->name + field->name_len - 3, "_id") == 0;
 		field->is_amount = strcmp(field->name, "amount") == 0;
 		field->is_event_time = strcmp(field->name, "event_time") == 0;
-		if (type == NULL)
-			field->type = BQT_OTHER;
-		else if (strcmp(type, "STRING") == 0)
-			field->type = BQT_STRING;
-		else if (strcmp(type, "INTEGER") == 0 || strcmp(type, "INT64") == 0)
-			field->type = BQT_INT64;
-		else if (strcmp(type, "FLOAT") == 0 || strcmp(type, "FLOAT64") == 0 ||
-				 strcmp(type, "NUMERIC") == 0 || strcmp(type, "BIGNUMERIC") == 0)
-			field->type = BQT_FLOAT64;
-		else if (strcmp(type, "BOOLEAN") == 0 || strcmp(type, "BOOL") == 0)
-			field->type = BQT_BOOL;
-		else if (strcmp(type, "TIMESTAMP") == 0)
-			field->type = BQT_TIMESTAMP;
-		else
-			field->type = BQT_OTHER;
+		switch (bq_type_from_name(type))
+		{
+			case BQ_TYPE_STRING:
+				field->type = BQT_STRING;
+				break;
+			case BQ_TYPE_INT64:
+				field->type = BQT_INT64;
+				break;
+			case BQ_TYPE_FLOAT64:
+			case BQ_TYPE_NUMERIC:
+			case BQ_TYPE_BIGNUMERIC:
+				field->type = BQT_FLOAT64;
+				break;
+			case BQ_TYPE_BOOL:
+				field->type = BQT_BOOL;
+				break;
+			case BQ_TYPE_TIMESTAMP:
+				field->type = BQT_TIMESTAMP;
+				break;
+			default:
+				field->type = BQT_OTHER;
+				break;
+		}
 		/* a repeated field is an array: leave it to BigQuery */
 		if (mode && strcmp(mode, "REPEATED") == 0)
 			field->type = BQT_OTHER;

@@ -59,7 +59,7 @@ typedef enum WorkerState
  */
 typedef struct WorkerSlot
 {
-	/* assigned by the launcher (BqSharedState.lock) */
+	/* assigned by the launcher (PipelineSharedState.lock) */
 	bool		in_use;
 	char		pipeline[PIPELINE_NAME_LEN];
 	int			worker_no;		/* 1..max_workers within the pipeline */
@@ -111,7 +111,7 @@ typedef struct OwnerMapEntry
 
 typedef struct OwnerMap
 {
-	/* all under BqSharedState.lock */
+	/* all under PipelineSharedState.lock */
 	Oid			database;		/* the launcher's; InvalidOid until published */
 	bool		overflow;		/* more than OWNER_MAP_SIZE owners */
 	uint64		refresh_requested;
@@ -120,7 +120,7 @@ typedef struct OwnerMap
 	OwnerMapEntry owners[OWNER_MAP_SIZE];
 } OwnerMap;
 
-typedef struct BqSharedState
+typedef struct PipelineSharedState
 {
 	LWLock	   *lock;
 	pid_t		launcher_pid;
@@ -129,42 +129,65 @@ typedef struct BqSharedState
 	ConditionVariable owner_map_published;
 	int			nslots;
 	WorkerSlot	slots[FLEXIBLE_ARRAY_MEMBER];
-} BqSharedState;
+} PipelineSharedState;
 
-extern BqSharedState *bq_shared;
+extern PipelineSharedState *pipeline_shared;
 
-/* GUCs */
-extern char *bqstream_database;
+/* GUCs: bqstream.max_workers (shmem.c), the launcher's two (launcher.c) */
 extern int	bqstream_max_workers;
+extern char *bqstream_database;
 extern int	bqstream_launcher_naptime_ms;
 
-extern void bq_worker_init(void);	/* from _PG_init when preloaded */
-extern void bq_shmem_attach(void);
+/* shmem.c: bqstream.max_workers and the hooks (from _PG_init when preloaded) */
+extern void pipeline_shmem_init(void);
+/* in a worker: FATAL unless the postmaster made the shared memory */
+extern void pipeline_shmem_attach(void);
+extern void worker_slot_reset(WorkerSlot *slot);
+extern void worker_slot_set_error(WorkerSlot *slot, const char *msg);
 
-extern void bq_slot_reset(WorkerSlot *slot);
-extern void bq_slot_set_error(WorkerSlot *slot, const char *msg);
-extern bool bq_wake_launcher(void);
+/*
+ * launcher.c: bqstream.database and bqstream.launcher_naptime, and the
+ * launcher's registration (from _PG_init when preloaded); waking it up
+ * (false when it is not running).
+ */
+extern void launcher_register(void);
+extern bool launcher_wake(void);
 
 /*
  * catalog.c: the pipeline functions, and writes of bqstream.pipelines and
  * bqstream.dead_letters as the extension's owner after the caller's checks.
  */
-typedef struct BqCatalogUser
+typedef struct PipelineCatalogUser
 {
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
-} BqCatalogUser;
+} PipelineCatalogUser;
 
-extern Oid	bq_catalog_relid(const char *relname);
-extern void bq_catalog_user_push(BqCatalogUser *save);
-extern void bq_catalog_user_pop(BqCatalogUser *save);
-extern int	bq_catalog_execute(const char *sql, int nargs, Oid *argtypes,
+extern Oid	pipeline_catalog_relid(const char *relname);
+extern void pipeline_catalog_user_push(PipelineCatalogUser *save);
+extern void pipeline_catalog_user_pop(PipelineCatalogUser *save);
+extern int	pipeline_catalog_execute(const char *sql, int nargs, Oid *argtypes,
 							   Datum *values, const char *nulls,
 							   bool read_only, long count);
 
+/*
+ * xact.c: a worker's transaction around SPI: start it, connect to SPI and
+ * take a snapshot; commit undoes the three and makes the caller's memory
+ * context current again.  "activity", when not NULL, is what
+ * pg_stat_activity shows meanwhile (the worker is idle afterwards).
+ */
+typedef struct WorkerTransaction
+{
+	MemoryContext caller_cxt;
+	const char *activity;
+} WorkerTransaction;
+
+extern void worker_transaction_begin(WorkerTransaction *xact, const char *activity);
+extern void worker_transaction_commit(WorkerTransaction *xact);
+
 /* ownership.c: pipelines as dependents of their owner and their server */
-extern void bq_install_ownership_hook(void);
+extern void pipeline_install_ownership_hook(void);
 
 /* entry points of the background workers */
 extern PGDLLEXPORT void bqstream_launcher_main(Datum arg);

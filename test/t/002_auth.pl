@@ -115,7 +115,8 @@ is($node->safe_psql('postgres', "SELECT bqstream.create_topic('metadata', 'from-
 my ($rc, $out, $err) = $node->psql('postgres',
 	"SELECT bqstream.create_topic('no_auth', 'anonymous')",
 	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
-like($err, qr/28000: could not create topic "anonymous"/, 'no token: SQLSTATE 28000');
+like($err, qr/ERROR:  28000: /, 'no token: SQLSTATE 28000');
+like($err, qr/CONTEXT:  while trying to create topic "anonymous"/, 'no token: what was tried in the context');
 like($err, qr/HTTP 401 UNAUTHENTICATED/, 'no token: Google status in the detail');
 
 # a key the token endpoint does not trust

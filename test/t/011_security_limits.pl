@@ -235,12 +235,12 @@ my %statements = (
 	'foreign scan' => q{SELECT * FROM "t_%s"},
 );
 my %expected = (
-	big => qr/54000: could not .*\nDETAIL:  (Pub\/Sub|BigQuery) answered with (more than bqstream.max_response_size \(32768 kB\), and the transfer was cut off|an answer that would have brought the answers held by this session to \d+ kB, more than twice bqstream.max_response_size \(32768 kB\))\.\nHINT:  A superuser can raise bqstream.max_response_size/,
-	announced => qr/54000: could not .*\nDETAIL:  (Pub\/Sub|BigQuery) answered with an answer announced as 10737418240 bytes, more than bqstream.max_response_size \(32768 kB\)\./,
-	gzip => qr/54000: could not .*\nDETAIL:  (Pub\/Sub|BigQuery) answered with (more than bqstream.max_response_size \(32768 kB\), and the transfer was cut off|an answer that would have brought)/,
-	tiny => qr/54000: could not .*\nDETAIL:  (Pub\/Sub|BigQuery) answered with \d+ bytes of JSON that would take more than \d+ kB once parsed, more than bqstream.max_response_size \(32768 kB\)\./,
-	secret => qr/42501: could not .*\nDETAIL:  (Pub\/Sub|BigQuery) answered HTTP 403 with a body that is not a Google error \(text\/html, \d+ bytes\)\./,
-	google => qr/42704: could not .*\nDETAIL:  (Pub\/Sub|BigQuery) answered HTTP 404 NOT_FOUND: Not found: hostile-google-message\./,
+	big => qr/54000: answer of (Pub\/Sub|BigQuery) too large\nDETAIL:  (Pub\/Sub|BigQuery) answered with (more than bqstream.max_response_size \(32768 kB\), and the transfer was cut off|an answer that would have brought the answers held by this session to \d+ kB, more than twice bqstream.max_response_size \(32768 kB\))\.\nHINT:  A superuser can raise bqstream.max_response_size/,
+	announced => qr/54000: answer of (Pub\/Sub|BigQuery) too large\nDETAIL:  (Pub\/Sub|BigQuery) answered with an answer announced as 10737418240 bytes, more than bqstream.max_response_size \(32768 kB\)\./,
+	gzip => qr/54000: answer of (Pub\/Sub|BigQuery) too large\nDETAIL:  (Pub\/Sub|BigQuery) answered with (more than bqstream.max_response_size \(32768 kB\), and the transfer was cut off|an answer that would have brought)/,
+	tiny => qr/54000: answer of (Pub\/Sub|BigQuery) too large\nDETAIL:  (Pub\/Sub|BigQuery) answered with \d+ bytes of JSON that would take more than \d+ kB once parsed, more than bqstream.max_response_size \(32768 kB\)\./,
+	secret => qr/42501: unexpected answer from (Pub\/Sub|BigQuery)\nDETAIL:  (Pub\/Sub|BigQuery) answered HTTP 403 with a body that is not a Google error \(text\/html, \d+ bytes\)\./,
+	google => qr/42704: Not found: hostile-google-message\nDETAIL:  (Pub\/Sub|BigQuery) answered HTTP 404 NOT_FOUND\./,
 );
 my $worst = 0;
 my @figures;
