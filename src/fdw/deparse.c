@@ -721,9 +721,16 @@ bq_deparse_where(StringInfo buf, const char *keyword, RelOptInfo *scanrel, Relat
 	}
 }
 
+/*
+ * One item of an upper relation's select list, named "alias" followed by
+ * its position: BigQuery names an unaliased column reference after the
+ * column and refuses a result with two columns of the same name, which a
+ * grouped column also sorted under another collation would give.  Returns
+ * how many BigQuery columns it takes: 2 for avg (its SUM and COUNT).
+ */
 int
 bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel, Expr *expr,
-					   List **params)
+					   List **params, const char *alias, int position)
 {
 	DeparseCtx	ctx = {scanrel, rel, true, buf, params};
 	Node	   *node = strip_relabel((Node *) expr);
@@ -732,12 +739,13 @@ bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel, Expr *
 	{
 		/* avg = SUM / COUNT, divided as PostgreSQL does */
 		append_sum(&ctx, (Aggref *) node);
-		appendStringInfoString(buf, ", COUNT(");
+		appendStringInfo(buf, " AS %s%d, COUNT(", alias, position);
 		append_agg_arg(&ctx, (Aggref *) node);
-		appendStringInfoChar(buf, ')');
+		appendStringInfo(buf, ") AS %s%d", alias, position + 1);
 		return 2;
 	}
 	deparse_operand(&ctx, node);
+	appendStringInfo(buf, " AS %s%d", alias, position);
 	return 1;
 }
 
@@ -808,11 +816,16 @@ bq_pathkeys_pushable(RelOptInfo *scanrel, Relation rel, List *pathkeys, List *ca
 	return pathkeys != NIL;
 }
 
+/*
+ * ORDER BY of the pathkeys.  With "positions" (each candidate's place in
+ * the select list), by position, as GROUP BY is: the key is already
+ * computed there, and a position cannot be mistaken for a column.
+ */
 void
 bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel, List *pathkeys,
-					List *candidates, List **params)
+					List *candidates, List *positions, List **params)
 {
-	DeparseCtx	ctx = {scanrel, rel, candidates != NIL, buf, params};
+	DeparseCtx	ctx = {scanrel, rel, candidates != NIL, NULL, params};
 	ListCell   *lc;
 
 	foreach(lc, pathkeys)
@@ -820,7 +833,18 @@ bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel, List *pat
 		PathKey    *pk = (PathKey *) lfirst(lc);
 
 		appendStringInfoString(buf, lc == list_head(pathkeys) ? " ORDER BY " : ", ");
-		sort_expression(&ctx, pk, candidates);
+		ctx.buf = positions != NIL ? NULL : buf;
+		if (positions != NIL)
+		{
+			Expr	   *expr = sort_expression(&ctx, pk, candidates);
+			int			i = 0;
+
+			while (i < list_length(candidates) - 1 && !equal(list_nth(candidates, i), expr))
+				i++;
+			appendStringInfo(buf, "%d", list_nth_int(positions, i));
+		}
+		else
+			sort_expression(&ctx, pk, candidates);
 		appendStringInfoString(buf, pk->pk_strategy == BTLessStrategyNumber ? " ASC" : " DESC");
 		appendStringInfoString(buf, pk->pk_nulls_first ? " NULLS FIRST" : " NULLS LAST");
 	}

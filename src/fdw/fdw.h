@@ -115,12 +115,13 @@ extern bool bq_is_pushable_aggregate(RelOptInfo *scanrel, Relation rel, Aggref *
 extern void bq_deparse_where(StringInfo buf, const char *keyword, RelOptInfo *scanrel,
 							 Relation rel, List *clauses, bool upper, List **params);
 extern int	bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel,
-								   Expr *expr, List **params);
+								   Expr *expr, List **params, const char *alias, int position);
 extern int	bq_select_item_scale(Expr *expr);
 extern bool bq_pathkeys_pushable(RelOptInfo *scanrel, Relation rel, List *pathkeys,
 								 List *candidates);
 extern void bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel,
-								List *pathkeys, List *candidates, List **params);
+								List *pathkeys, List *candidates, List *positions,
+								List **params);
 
 /* DATE and TIMESTAMP (UTC offset for TIMESTAMP, none for DATETIME) as BigQuery reads them */
 extern char *bq_date_text(DateADT d);

@@ -270,18 +270,36 @@ upper_info(RelOptInfo *output_rel, BqRelInfo *in, UpperRelationKind stage,
 	return info;
 }
 
+/*
+ * An expression into the remote select list, once; a grouping key as many
+ * times as it is grouped by (GROUP BY cat, cat), so that each GROUP BY item
+ * finds its own entry.
+ */
 static void
 add_to_tlist(List **tlist, Expr *expr, Index sortgroupref)
 {
 	TargetEntry *tle = tlist_member(expr, *tlist);
 
-	if (tle == NULL)
+	if (tle == NULL ||
+		(sortgroupref > 0 && tle->ressortgroupref > 0 && tle->ressortgroupref != sortgroupref))
 	{
 		tle = makeTargetEntry(expr, list_length(*tlist) + 1, NULL, false);
 		*tlist = lappend(*tlist, tle);
 	}
 	if (sortgroupref > 0 && tle->ressortgroupref == 0)
 		tle->ressortgroupref = sortgroupref;
+}
+
+/* a column used outside every aggregate of the expression */
+static bool
+contain_var_outside_aggregates(Node *expr)
+{
+	ListCell   *lc;
+
+	foreach(lc, pull_var_clause(expr, PVC_INCLUDE_AGGREGATES))
+		if (IsA(lfirst(lc), Var))
+			return true;
+	return false;
 }
 
 /*
@@ -299,6 +317,7 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 	Relation	rel;
 	List	   *tlist = NIL;
 	List	   *having = NIL;
+	List	   *grouping_vars = NIL;
 	bool		ok = true;
 	ListCell   *lc;
 	int			i = 0;
@@ -307,6 +326,16 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 	if (input_rel->reloptkind != RELOPT_BASEREL || in->local_conds != NIL ||
 		parse->groupingSets != NIL || extra->patype != PARTITIONWISE_AGGREGATE_NONE)
 		return;
+
+	/* the columns the grouping keys are made of */
+	foreach(lc, target->exprs)
+	{
+		Index		sgref = get_pathtarget_sortgroupref(target, foreach_current_index(lc));
+
+		if (sgref && get_sortgroupref_clause_noerr(sgref, parse->groupClause))
+			grouping_vars = list_concat(grouping_vars,
+										pull_var_clause(lfirst(lc), PVC_RECURSE_PLACEHOLDERS));
+	}
 
 	rel = table_open(in->relid, NoLock);
 	foreach(lc, target->exprs)
@@ -330,25 +359,39 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 			}
 			add_to_tlist(&tlist, expr, sgref);
 		}
-		else if (bq_is_pushable_operand(in->scanrel, rel, expr, true) ||
-				 (IsA(expr, Aggref) && bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) expr)))
+		else if (IsA(expr, Aggref) ?
+				 bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) expr) :
+				 (bq_is_pushable_operand(in->scanrel, rel, expr, true) &&
+				  !contain_var_outside_aggregates((Node *) expr)))
 			add_to_tlist(&tlist, expr, 0);
 		else
 		{
-			/* computed here from what BigQuery returns: its aggregates and columns */
+			/*
+			 * Computed here from what BigQuery returns: its aggregates, and
+			 * the grouping keys the expression is built on, which are in
+			 * the list already.  A plain column there would be neither
+			 * grouped nor aggregated for BigQuery.
+			 */
 			ListCell   *lv;
 
 			foreach(lv, pull_var_clause((Node *) expr, PVC_INCLUDE_AGGREGATES))
 			{
 				Expr	   *part = (Expr *) lfirst(lv);
 
-				if (IsA(part, Aggref) ? !bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) part)
-					: !bq_is_pushable_operand(in->scanrel, rel, part, false))
+				if (IsA(part, Aggref))
+				{
+					if (!bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) part))
+					{
+						ok = false;
+						break;
+					}
+					add_to_tlist(&tlist, part, 0);
+				}
+				else if (!list_member(grouping_vars, part))
 				{
 					ok = false;
 					break;
 				}
-				add_to_tlist(&tlist, part, 0);
 			}
 			if (!ok)
 				break;
@@ -608,11 +651,42 @@ plan_scan(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path, List *
 	}
 	bq_deparse_where(&q.sql, "WHERE", baserel, rel, remote, false, &q.params);
 	if (best_path->path.pathkeys != NIL)
-		bq_deparse_order_by(&q.sql, baserel, rel, best_path->path.pathkeys, NIL, &q.params);
+		bq_deparse_order_by(&q.sql, baserel, rel, best_path->path.pathkeys, NIL, NIL, &q.params);
 	table_close(rel, NoLock);
 
 	plan = make_plan(&q, info->relid, tlist, local, baserel->relid, NIL, remote, outer_plan);
 	return plan;
+}
+
+/*
+ * The name of an upper relation's select items, followed by their
+ * position: "c", or a longer one when a column of the table could be read
+ * as one of them in HAVING (BigQuery's column names ignore case).
+ */
+static const char *
+select_alias(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData alias;
+
+	initStringInfo(&alias);
+	appendStringInfoChar(&alias, 'c');
+	for (int i = 1; i <= desc->natts; i++)
+	{
+		const char *name;
+
+		if (TupleDescAttr(desc, i - 1)->attisdropped)
+			continue;
+		name = bq_column_name(rel, i);
+		if (pg_strncasecmp(name, alias.data, alias.len) == 0 && name[alias.len] != '\0' &&
+			strspn(name + alias.len, "0123456789") == strlen(name + alias.len))
+		{
+			/* a longer name, and every column checked again */
+			appendStringInfoChar(&alias, '_');
+			i = 0;
+		}
+	}
+	return alias.data;
 }
 
 /*
@@ -633,6 +707,8 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	bool		grouped = queryrel->reloptkind == RELOPT_UPPER_REL;
 	List	   *scan_tlist;
 	List	   *candidates = NIL;
+	List	   *candidate_positions = NIL;
+	const char *alias;
 	BqRemoteQuery q = {0};
 	ListCell   *lc;
 	List	   *remote = NIL;
@@ -647,6 +723,7 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 
 	initStringInfo(&q.sql);
 	appendStringInfoString(&q.sql, "SELECT ");
+	alias = select_alias(rel);
 	positions = palloc0(sizeof(int) * (list_length(scan_tlist) + 1));
 	foreach(lc, scan_tlist)
 	{
@@ -656,12 +733,14 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 		if (lc != list_head(scan_tlist))
 			appendStringInfoString(&q.sql, ", ");
 		positions[tle->resno] = ++ncolumns;
-		columns = bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr, &q.params);
+		columns = bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr, &q.params,
+										 alias, ncolumns);
 		ncolumns += columns - 1;
 		q.retrieved = lappend_int(q.retrieved, tle->resno);
 		q.averages = lappend_int(q.averages, columns == 2);
 		q.scales = lappend_int(q.scales, bq_select_item_scale(tle->expr));
 		candidates = lappend(candidates, tle->expr);
+		candidate_positions = lappend_int(candidate_positions, positions[tle->resno]);
 	}
 	if (scan_tlist == NIL)
 		appendStringInfoString(&q.sql, "1");
@@ -685,7 +764,7 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	}
 	if (best_path->path.pathkeys != NIL)
 		bq_deparse_order_by(&q.sql, scanrel, rel, best_path->path.pathkeys,
-							grouped ? candidates : NIL, &q.params);
+							candidates, candidate_positions, &q.params);
 	if (info->stage == UPPERREL_FINAL)
 	{
 		Const	   *count = (Const *) parse->limitCount;

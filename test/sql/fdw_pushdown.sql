@@ -84,6 +84,28 @@ SELECT check_same('SELECT cat, count(*), count(n), count(DISTINCT n), sum(n), av
 SELECT check_same('SELECT count(*), sum(n), avg(amount), max(s) FROM items WHERE id > 100');
 SELECT check_same('SELECT count(*), sum(amount) FROM items WHERE id > 100 HAVING count(*) > 0');
 SELECT check_same('SELECT d, b, count(*) * 2 + 1, sum(n) FROM items GROUP BY d, b ORDER BY d, b');
+-- a function of a grouping key is computed here from the key BigQuery
+-- returns: a plain column in the remote select list would be neither
+-- grouped nor aggregated for BigQuery
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT to_char(date_trunc('day', ts, 'UTC'), 'YYYY-MM-DD'), count(*) FROM items
+ GROUP BY date_trunc('day', ts, 'UTC');
+SELECT check_same('SELECT to_char(date_trunc(''day'', ts, ''UTC''), ''YYYY-MM-DD''), count(*) FROM items GROUP BY date_trunc(''day'', ts, ''UTC'') ORDER BY 1');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT extract(hour FROM date_trunc('hour', ts, 'UTC')), sum(n) FROM items
+ GROUP BY date_trunc('hour', ts, 'UTC') ORDER BY date_trunc('hour', ts, 'UTC') + interval '1 hour';
+SELECT check_same('SELECT extract(hour FROM date_trunc(''hour'', ts, ''UTC'')), date_trunc(''day'', ts, ''UTC'')::date, date_trunc(''hour'', ts, ''UTC'') AT TIME ZONE ''America/New_York'', COALESCE(date_trunc(''hour'', ts, ''UTC''), ''2000-01-01''), sum(n), max(s) FROM items GROUP BY date_trunc(''hour'', ts, ''UTC''), date_trunc(''day'', ts, ''UTC'') ORDER BY date_trunc(''hour'', ts, ''UTC'') + interval ''1 hour''');
+SELECT check_same('SELECT upper(cat), n + 1, count(*) FROM items GROUP BY cat, n ORDER BY upper(cat), n + 1');
+-- every remote select item has a name of its own: BigQuery names a column
+-- reference after the column and refuses two columns of the same name
+CREATE FOREIGN TABLE items2 (id bigint, cat text, n bigint) SERVER push_emu OPTIONS ("table" 'items');
+CREATE VIEW local_items2 AS SELECT id, cat COLLATE "default" AS cat, n FROM local_items;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*) FROM items2 GROUP BY cat ORDER BY 2 DESC, cat COLLATE "C";
+SELECT check_same('SELECT cat, count(*) FROM items2 GROUP BY cat ORDER BY 2 DESC, cat COLLATE "C"');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, cat COLLATE "C", sum(n) FROM items2 GROUP BY cat, cat COLLATE "C";
+SELECT check_same('SELECT cat, cat COLLATE "C", sum(n) FROM items2 GROUP BY cat, cat COLLATE "C" ORDER BY 1');
 -- date_trunc in UTC is TIMESTAMP_TRUNC; in the session's time zone it stays local
 SET timezone = 'Australia/Lord_Howe';
 EXPLAIN (VERBOSE, COSTS OFF)

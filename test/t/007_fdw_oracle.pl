@@ -886,6 +886,36 @@ oracle('prepared aggregate with HAVING parameter', q{
 	PREPARE q(bigint) AS SELECT cat, count(*), sum(n) FROM {T} GROUP BY cat HAVING count(*) > $1 ORDER BY cat;
 	EXECUTE q(0); EXECUTE q(99); EXECUTE q(1000);});
 
+# --- aggregates and grouping (planner) -----------------------------------
+
+# a function of a grouping key is computed here from the key BigQuery
+# returns (a plain column beside it would be neither grouped nor aggregated)
+oracle('to_char of a grouped date_trunc', q{
+	SELECT to_char(date_trunc('day', ts, 'UTC'), 'YYYY-MM-DD'), count(*) FROM {T}
+	 GROUP BY date_trunc('day', ts, 'UTC') ORDER BY 1 NULLS FIRST});
+oracle('functions of a grouped date_trunc under Asia/Kolkata, DateStyle SQL, DMY', q{
+	SET TimeZone = 'Asia/Kolkata'; SET DateStyle = 'SQL, DMY';
+	SELECT extract(hour FROM date_trunc('hour', ts, 'UTC')), date_trunc('hour', ts, 'UTC')::date,
+	  date_trunc('hour', ts, 'UTC') AT TIME ZONE 'America/St_Johns',
+	  date_trunc('hour', ts, 'UTC') + interval '90 minutes',
+	  COALESCE(date_trunc('hour', ts, 'UTC'), '2000-01-01'), count(*), sum(n)
+	  FROM {T} WHERE n BETWEEN -1000 AND 1000
+	 GROUP BY date_trunc('hour', ts, 'UTC') ORDER BY date_trunc('hour', ts, 'UTC') + interval '90 minutes' NULLS FIRST});
+oracle('ORDER BY a function of a grouped date_trunc + LIMIT', q{
+	SET TimeZone = 'America/New_York';
+	SELECT date_trunc('day', ts, 'UTC')::date AS day, count(*) FROM {T}
+	 GROUP BY date_trunc('day', ts, 'UTC') ORDER BY to_char(date_trunc('day', ts, 'UTC'), 'YYYY-MM-DD') DESC NULLS LAST LIMIT 7});
+oracle('functions of grouped columns and of aggregates',
+	q{SELECT upper(cat), n % 3, count(*) * 2, sum(n) + 1 FROM {T} WHERE abs(n) < 20 GROUP BY cat, n ORDER BY 1, 2, 3, 4});
+# every remote select item has its own name: BigQuery names a column
+# reference after the column, and refuses two columns of the same name
+oracle('a grouped column sorted again under another collation',
+	q{SELECT t, count(*) FROM {T} GROUP BY t ORDER BY 2 DESC, t COLLATE "C"});
+oracle('a column grouped twice under two collations',
+	q{SELECT cat, cat COLLATE "und-x-icu", count(*), sum(n) FROM {T} WHERE abs(n) <= 1000 GROUP BY cat, cat COLLATE "und-x-icu" ORDER BY 1, 3});
+oracle('a column grouped twice + ORDER BY + LIMIT',
+	q{SELECT cat, cat, max(id) FROM {T} GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 3});
+
 # --- cursors -----------------------------------------------------------
 
 oracle('cursor with FETCH, BACKWARD and ABSOLUTE', q{
@@ -990,6 +1020,14 @@ like(explain_verbose('SELECT amount FROM remote_t WHERE id < 3'),
 	'EXPLAIN: the column_name option names the BigQuery column');
 like(explain_verbose(q{SELECT id FROM remote_t WHERE s COLLATE "und-x-icu" < 'b'}),
 	qr/Filter: /, 'EXPLAIN: text ordering under ICU is kept local');
+
+# --- aggregates and grouping (planner) -----------------------------------
+like(explain_verbose(q{SELECT to_char(date_trunc('day', ts, 'UTC'), 'YYYY-MM-DD'), count(*) FROM remote_t GROUP BY date_trunc('day', ts, 'UTC')}),
+	qr/Remote SQL: SELECT COUNT\(\*\) AS c1, TIMESTAMP_TRUNC\(`ts`, DAY\) AS c2 FROM \S+ GROUP BY 2$/m,
+	'EXPLAIN: a function of a grouping key is computed here from the key');
+like(explain_verbose(q{SELECT t, count(*) FROM remote_t GROUP BY t ORDER BY 2 DESC, t COLLATE "C"}),
+	qr/Remote SQL: SELECT `t` AS c1, COUNT\(\*\) AS c2 FROM \S+ GROUP BY 1 ORDER BY 2 DESC NULLS FIRST, 1 ASC NULLS LAST$/m,
+	'EXPLAIN: select items are named, sort keys are positions');
 
 note(scalar(@corpus) . " oracle queries");
 $node->stop;
