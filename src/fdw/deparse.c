@@ -49,6 +49,7 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/pg_locale.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 typedef struct DeparseCtx
@@ -234,6 +235,28 @@ typmod_scale(int32 typmod)
 	return scale >= 0 ? scale : -1;
 }
 
+static bool
+is_float(Oid type)
+{
+	return type == FLOAT4OID || type == FLOAT8OID;
+}
+
+/* the float_aggregates option of the table, else of its server: 'remote' by default */
+static bool
+float_aggregates_pushed(Relation rel)
+{
+	char	   *v = bq_table_option(GetForeignTable(RelationGetRelid(rel)), "float_aggregates");
+
+	return v == NULL || strcmp(v, "remote") == 0;
+}
+
+/* the argument of a one-argument aggregate */
+static Node *
+agg_arg(Aggref *agg)
+{
+	return strip_relabel((Node *) ((TargetEntry *) linitial(agg->args))->expr);
+}
+
 typedef enum BqAggKind
 {
 	AGG_NONE,
@@ -281,9 +304,24 @@ agg_kind(DeparseCtx *ctx, Aggref *agg)
 	arg = strip_relabel((Node *) ((TargetEntry *) linitial(agg->args))->expr);
 	type = exprType(arg);
 	if (agg->aggdistinct != NIL &&
-		(kind != AGG_COUNT || bq_param_type(type) == NULL ||
+		(kind != AGG_COUNT || bq_param_type(type) == NULL || is_float(type) ||
 		 (is_text(type) && !get_collation_isdeterministic(agg->inputcollid))))
 		return AGG_NONE;
+
+	/*
+	 * float8 sum and avg, float4 and float8 min and max of a column, with
+	 * PostgreSQL's NaN, infinity, negative zero and overflow rules spelled
+	 * out (bq_deparse_select_item): only as select items, and only where
+	 * the float_aggregates option allows.  Not float4 sum and avg, which
+	 * PostgreSQL rounds as it goes.
+	 */
+	if (is_float(type) && kind != AGG_COUNT)
+	{
+		if (!is_column(ctx, arg) || !float_aggregates_pushed(ctx->rel) ||
+			(type == FLOAT4OID && (kind == AGG_SUM || kind == AGG_AVG)))
+			return AGG_NONE;
+		return kind;
+	}
 
 	/*
 	 * numeric: BigQuery drops trailing zeros, which PostgreSQL keeps up to
@@ -361,7 +399,8 @@ deparse_aggregate(DeparseCtx *ctx, Aggref *agg)
 	if (!ctx->upper)
 		return false;
 	kind = agg_kind(ctx, agg);
-	if (kind == AGG_NONE || kind == AGG_AVG)
+	if (kind == AGG_NONE || kind == AGG_AVG ||
+		(kind != AGG_COUNT && is_float(exprType(agg_arg(agg)))))
 		return false;
 	if (ctx->buf && kind == AGG_SUM)
 		append_sum(ctx, agg);
@@ -379,6 +418,75 @@ deparse_aggregate(DeparseCtx *ctx, Aggref *agg)
 		appendStringInfoChar(ctx->buf, ')');
 	}
 	return true;
+}
+
+/*
+ * A float aggregate of a column as select items, "x" standing for the
+ * column:
+ *
+ * - max: NaN when any input is NaN (PostgreSQL sorts NaN above every
+ *   number), else MAX(x);
+ * - min: the least input that is not NaN, NaN when all are;
+ * - sum: the sum of the finite inputs, the counts of NaN, +Infinity and
+ *   -Infinity inputs, and whether all inputs are -0 (PostgreSQL's sum
+ *   keeps a lone -0); combined in the executor, which also raises
+ *   float8pl's overflow error when finite inputs sum to an infinity;
+ * - avg: the same sum, COUNT(x), and the largest finite magnitude, for
+ *   float8_accum's overflow of its sum of squares.
+ *
+ * None of it leans on how BigQuery's own aggregates treat NaN.
+ */
+static BqCombine
+deparse_float_aggregate(DeparseCtx *ctx, Aggref *agg, BqAggKind kind, const char *alias,
+						int position)
+{
+	StringInfo	buf = ctx->buf;
+	char	   *x;
+
+	{
+		StringInfoData arg;
+		DeparseCtx	inner = *ctx;
+
+		initStringInfo(&arg);
+		inner.buf = &arg;
+		append_agg_arg(&inner, agg);
+		x = arg.data;
+	}
+	switch (kind)
+	{
+		case AGG_MAX:
+			appendStringInfo(buf, "IF(COUNTIF(IS_NAN(%s)) > 0, CAST('NaN' AS FLOAT64), MAX(%s)) AS %s%d",
+							 x, x, alias, position);
+			return BQ_COMBINE_NONE;
+		case AGG_MIN:
+			appendStringInfo(buf, "COALESCE(MIN(IF(IS_NAN(%s), NULL, %s)), "
+							 "IF(COUNTIF(IS_NAN(%s)) > 0, CAST('NaN' AS FLOAT64), NULL)) AS %s%d",
+							 x, x, x, alias, position);
+			return BQ_COMBINE_NONE;
+		case AGG_SUM:
+		case AGG_AVG:
+			appendStringInfo(buf, "SUM(IF(IS_NAN(%s) OR IS_INF(%s), 0, %s)) AS %s%d, ",
+							 x, x, x, alias, position++);
+			if (kind == AGG_AVG)
+				appendStringInfo(buf, "COUNT(%s) AS %s%d, ", x, alias, position++);
+			appendStringInfo(buf, "COUNTIF(IS_NAN(%s)) AS %s%d, ", x, alias, position++);
+			appendStringInfo(buf, "COUNTIF(IS_INF(%s) AND %s > 0) AS %s%d, ",
+							 x, x, alias, position++);
+			appendStringInfo(buf, "COUNTIF(IS_INF(%s) AND %s < 0) AS %s%d, ",
+							 x, x, alias, position++);
+			if (kind == AGG_SUM)
+			{
+				appendStringInfo(buf, "LOGICAL_AND(%s = 0 AND IEEE_DIVIDE(1, %s) < 0) AS %s%d",
+								 x, x, alias, position);
+				return BQ_COMBINE_FLOAT_SUM;
+			}
+			appendStringInfo(buf, "MAX(IF(IS_NAN(%s) OR IS_INF(%s), NULL, ABS(%s))) AS %s%d",
+							 x, x, x, alias, position);
+			return BQ_COMBINE_FLOAT_AVG;
+		default:
+			elog(ERROR, "unexpected float aggregate");
+	}
+	return BQ_COMBINE_NONE;
 }
 
 /* ---------------------------------------------------------------------
@@ -726,27 +834,30 @@ bq_deparse_where(StringInfo buf, const char *keyword, RelOptInfo *scanrel, Relat
  * its position: BigQuery names an unaliased column reference after the
  * column and refuses a result with two columns of the same name, which a
  * grouped column also sorted under another collation would give.  Returns
- * how many BigQuery columns it takes: 2 for avg (its SUM and COUNT).
+ * how its BigQuery columns make the value (several for avg and floats).
  */
-int
+BqCombine
 bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel, Expr *expr,
 					   List **params, const char *alias, int position)
 {
 	DeparseCtx	ctx = {scanrel, rel, true, buf, params};
 	Node	   *node = strip_relabel((Node *) expr);
+	BqAggKind	kind = IsA(node, Aggref) ? agg_kind(&ctx, (Aggref *) node) : AGG_NONE;
 
-	if (IsA(node, Aggref) && agg_kind(&ctx, (Aggref *) node) == AGG_AVG)
+	if (kind != AGG_NONE && kind != AGG_COUNT && is_float(exprType(agg_arg((Aggref *) node))))
+		return deparse_float_aggregate(&ctx, (Aggref *) node, kind, alias, position);
+	if (kind == AGG_AVG)
 	{
 		/* avg = SUM / COUNT, divided as PostgreSQL does */
 		append_sum(&ctx, (Aggref *) node);
 		appendStringInfo(buf, " AS %s%d, COUNT(", alias, position);
 		append_agg_arg(&ctx, (Aggref *) node);
 		appendStringInfo(buf, ") AS %s%d", alias, position + 1);
-		return 2;
+		return BQ_COMBINE_AVG;
 	}
 	deparse_operand(&ctx, node);
 	appendStringInfo(buf, " AS %s%d", alias, position);
-	return 1;
+	return BQ_COMBINE_NONE;
 }
 
 /*

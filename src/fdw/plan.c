@@ -728,16 +728,16 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	foreach(lc, scan_tlist)
 	{
 		TargetEntry *tle = (TargetEntry *) lfirst(lc);
-		int			columns;
+		BqCombine	combine;
 
 		if (lc != list_head(scan_tlist))
 			appendStringInfoString(&q.sql, ", ");
 		positions[tle->resno] = ++ncolumns;
-		columns = bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr, &q.params,
+		combine = bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr, &q.params,
 										 alias, ncolumns);
-		ncolumns += columns - 1;
+		ncolumns += BQ_COMBINE_CELLS(combine) - 1;
 		q.retrieved = lappend_int(q.retrieved, tle->resno);
-		q.averages = lappend_int(q.averages, columns == 2);
+		q.averages = lappend_int(q.averages, combine);
 		q.scales = lappend_int(q.scales, bq_select_item_scale(tle->expr));
 		candidates = lappend(candidates, tle->expr);
 		candidate_positions = lappend_int(candidate_positions, positions[tle->resno]);

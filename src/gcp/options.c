@@ -178,6 +178,13 @@ is_timeout(const char *v)
 	return parse_int(v, &ms, GUC_UNIT_MS, NULL) && ms >= 1 && ms <= 6 * 3600 * 1000;
 }
 
+/* float_aggregates: whether float aggregates are computed in BigQuery */
+static bool
+is_float_aggregates(const char *v)
+{
+	return strcmp(v, "remote") == 0 || strcmp(v, "local") == 0;
+}
+
 static bool
 is_server_file_path(const char *v)
 {
@@ -197,6 +204,7 @@ is_auth_mode(const char *v)
 #define BYTES_EXPECTED "The limit is a positive number of bytes, such as 10000000000 for 10 GB."
 #define BOOLEAN_EXPECTED "The value is a boolean such as true or false."
 #define TIMEOUT_EXPECTED "The timeout is a duration between 1 ms and 6 h, such as 30s or 5min."
+#define FLOAT_AGGREGATES_EXPECTED "Valid values are \"remote\" and \"local\"."
 
 /*
  * Query options may be set on the server and overridden per foreign table;
@@ -216,6 +224,8 @@ static const BqOption bq_options[] = {
 	{"maximum_bytes_billed", ForeignServerRelationId, is_byte_count, BYTES_EXPECTED, false},
 	{"use_query_cache", ForeignServerRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"timeout", ForeignServerRelationId, is_timeout, TIMEOUT_EXPECTED, false},
+	{"float_aggregates", ForeignServerRelationId, is_float_aggregates,
+	FLOAT_AGGREGATES_EXPECTED, false},
 	{"credentials_file", UserMappingRelationId, is_server_file_path,
 	"The credentials file must be given by an absolute path.", false},
 	{"credentials_json", UserMappingRelationId, NULL, NULL, true},	/* checked whole below */
@@ -231,6 +241,8 @@ static const BqOption bq_options[] = {
 	{"maximum_bytes_billed", ForeignTableRelationId, is_byte_count, BYTES_EXPECTED, false},
 	{"use_query_cache", ForeignTableRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"timeout", ForeignTableRelationId, is_timeout, TIMEOUT_EXPECTED, false},
+	{"float_aggregates", ForeignTableRelationId, is_float_aggregates,
+	FLOAT_AGGREGATES_EXPECTED, false},
 	{"column_name", AttributeRelationId, is_dataset_id,
 	"A BigQuery column name has only letters, digits and underscores.", false},
 };

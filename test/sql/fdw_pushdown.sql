@@ -117,10 +117,28 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT date_trunc('hour', ts), count(*) FROM items 
 RESET timezone;
 -- a local WHERE clause keeps the aggregate local
 EXPLAIN (VERBOSE, COSTS OFF) SELECT cat, count(*) FROM items WHERE f > 0 GROUP BY cat;
--- so do aggregates BigQuery computes differently: floats (-0, overflow, NaN)
-EXPLAIN (VERBOSE, COSTS OFF) SELECT max(f) FROM items;
-EXPLAIN (VERBOSE, COSTS OFF) SELECT sum(f) FROM items;
+-- so do aggregates BigQuery computes differently
 EXPLAIN (VERBOSE, COSTS OFF) SELECT string_agg(s, ',') FROM items;
+-- float aggregates, with PostgreSQL's NaN, infinity, -0 and overflow rules
+-- spelled out (the oracle, 007_fdw_oracle.pl, has NaN and infinities)
+EXPLAIN (VERBOSE, COSTS OFF) SELECT max(f) FROM items;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT cat, sum(f), avg(f), min(f) FROM items GROUP BY cat;
+SELECT check_same('SELECT cat, sum(f), avg(f), min(f), max(f), count(f) FROM items GROUP BY cat ORDER BY cat');
+SELECT check_same('SELECT sum(f), avg(f), min(f), max(f) FROM items WHERE id IN (3, 8)');
+-- real: min and max pushed, sum and avg local (PostgreSQL rounds to real as it sums)
+CREATE FOREIGN TABLE items_real (id bigint, f real) SERVER push_emu OPTIONS ("table" 'items');
+CREATE VIEW local_items_real AS SELECT id, f::real AS f FROM local_items;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT min(f), max(f) FROM items_real;
+SELECT check_same('SELECT min(f), max(f), pg_typeof(max(f)) FROM items_real');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT sum(f) FROM items_real;
+-- the float_aggregates option keeps them local
+ALTER SERVER push_emu OPTIONS (ADD float_aggregates 'local');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT max(f) FROM items;
+ALTER FOREIGN TABLE items OPTIONS (ADD float_aggregates 'remote');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT max(f) FROM items;
+ALTER FOREIGN TABLE items OPTIONS (DROP float_aggregates);
+ALTER SERVER push_emu OPTIONS (DROP float_aggregates);
+ALTER FOREIGN TABLE items OPTIONS (ADD float_aggregates 'sometimes');
 
 -- ORDER BY and LIMIT/OFFSET, when nothing local could change the rows
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -916,6 +916,38 @@ oracle('a column grouped twice under two collations',
 oracle('a column grouped twice + ORDER BY + LIMIT',
 	q{SELECT cat, cat, max(id) FROM {T} GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 3});
 
+# float aggregates in BigQuery, with PostgreSQL's NaN, infinity, -0 and
+# overflow rules (g holds NaN, infinities, -0 and 1.5e308)
+oracle('float aggregates per group',
+	'SELECT cat, b, sum(f), avg(f), min(f), max(f), count(f) FROM {T} GROUP BY cat, b ORDER BY 1, 2');
+oracle('float aggregates with NaN and infinities per group',
+	'SELECT cat, sum(g), avg(g), min(g), max(g), count(g) FROM {T} GROUP BY cat ORDER BY cat');
+oracle('float aggregates of infinities without NaN',
+	'SELECT sum(g), avg(g), min(g), max(g) FROM {T} WHERE id IN (1, 11, 21, 5, 7)');
+oracle('float aggregates of +Infinity and -Infinity',
+	'SELECT sum(g), avg(g), min(g), max(g) FROM {T} WHERE id IN (1, 2, 5)');
+oracle('float min of NaN only, max beside NaN',
+	'SELECT min(g), max(g), sum(g), avg(g) FROM {T} WHERE id IN (10, 20, 30)');
+oracle('float min and max beside NaN',
+	'SELECT min(g), max(g) FROM {T} WHERE id IN (10, 17, 27, 9)');
+oracle('float sum of negative zeros only', q{
+	SET extra_float_digits = 3;
+	SELECT sum(g), avg(g), min(g), max(g), sum(g)::text FROM {T} WHERE id IN (6, 16, 26)});
+oracle('float sum of -0 and +0', 'SELECT sum(g), avg(g) FROM {T} WHERE id IN (5, 6, 15)');
+oracle('float avg of one huge value', 'SELECT sum(g), avg(g) FROM {T} WHERE id = 8');
+oracle('float avg whose sum of squares overflows fails on both',
+	'SELECT avg(g) FROM {T} WHERE id IN (8, 19)', fails => 1);
+oracle('float aggregates over nothing, per group',
+	'SELECT cat, sum(f), avg(f), min(g), max(g) FROM {T} WHERE id < 0 GROUP BY cat');
+oracle('float aggregates beside other aggregates, in expressions', q{
+	SET extra_float_digits = 0;
+	SELECT d, sum(f) * 2, avg(f) + 1, max(f) - min(f), count(*), sum(n) FROM {T}
+	 WHERE n BETWEEN -1000 AND 1000 GROUP BY d ORDER BY d NULLS FIRST LIMIT 15});
+oracle('float aggregates, generic plan', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(bigint) AS SELECT cat, sum(f), avg(g), min(g), max(f) FROM {T} WHERE id > $1 GROUP BY cat ORDER BY cat;
+	EXECUTE q(0); EXECUTE q(300); EXECUTE q(599); EXECUTE q(NULL);});
+
 # --- cursors -----------------------------------------------------------
 
 oracle('cursor with FETCH, BACKWARD and ABSOLUTE', q{
@@ -1028,6 +1060,15 @@ like(explain_verbose(q{SELECT to_char(date_trunc('day', ts, 'UTC'), 'YYYY-MM-DD'
 like(explain_verbose(q{SELECT t, count(*) FROM remote_t GROUP BY t ORDER BY 2 DESC, t COLLATE "C"}),
 	qr/Remote SQL: SELECT `t` AS c1, COUNT\(\*\) AS c2 FROM \S+ GROUP BY 1 ORDER BY 2 DESC NULLS FIRST, 1 ASC NULLS LAST$/m,
 	'EXPLAIN: select items are named, sort keys are positions');
+
+like(explain_verbose('SELECT cat, sum(f), avg(f), min(g), max(g) FROM remote_t GROUP BY cat'),
+	qr/Remote SQL: SELECT `cat` AS c1, SUM\(IF\(IS_NAN\(`f`\) OR IS_INF\(`f`\), 0, `f`\)\) AS c2, .* GROUP BY 1$/m,
+	'EXPLAIN: float aggregates are computed in BigQuery');
+$node->safe_psql('postgres', q{ALTER FOREIGN TABLE remote_t OPTIONS (ADD float_aggregates 'local')});
+like(explain_verbose('SELECT cat, sum(f) FROM remote_t GROUP BY cat'),
+	qr/Output: cat, sum\(f\)\n.*Remote SQL: SELECT `f`, `cat` FROM/s,
+	'EXPLAIN: float_aggregates local keeps them here');
+$node->safe_psql('postgres', q{ALTER FOREIGN TABLE remote_t OPTIONS (DROP float_aggregates)});
 
 note(scalar(@corpus) . " oracle queries");
 $node->stop;
