@@ -172,6 +172,7 @@ typedef struct BqRelInfo
  * fuzzy cost comparison does not keep a local plan for small tables.
  */
 #define UPPER_STARTUP_COST	(JOB_STARTUP_COST * 0.9)
+#define LIMIT_STARTUP_COST	(UPPER_STARTUP_COST * 0.98)
 
 void
 bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
@@ -423,6 +424,7 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 								   input_rel->rows, NULL, NULL);
 	else
 		rows = 1;
+	rows = clamp_row_est(rows);
 	add_path(grouped_rel, (Path *)
 			 create_foreign_upper_path(root, grouped_rel, target, rows, UPPER_STARTUP_COST,
 									   UPPER_STARTUP_COST + rows * ROW_TRANSFER_COST,
@@ -518,11 +520,15 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *final_rel,
 	rows = clamp_row_est(rows);
 	(void) offset;
 
-	/* fewer rows come back than a local Limit over the scan would read */
+	/*
+	 * Fewer rows come back than a local Limit over the scan or the
+	 * aggregate would read: priced below it by more than the planner's
+	 * fuzz, so that a top-N over a handful of groups goes too.
+	 */
 	add_path(final_rel, (Path *)
 			 create_foreign_upper_path(root, final_rel, root->upper_targets[UPPERREL_FINAL],
-									   rows, UPPER_STARTUP_COST,
-									   UPPER_STARTUP_COST + rows * ROW_TRANSFER_COST * 0.9,
+									   rows, LIMIT_STARTUP_COST,
+									   LIMIT_STARTUP_COST + rows * ROW_TRANSFER_COST * 0.9,
 									   pathkeys, NULL, NIL));
 }
 

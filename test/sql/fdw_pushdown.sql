@@ -144,6 +144,14 @@ ALTER FOREIGN TABLE items OPTIONS (ADD float_aggregates 'sometimes');
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT cat, sum(amount) FROM items GROUP BY cat ORDER BY sum(amount) DESC NULLS LAST LIMIT 2;
 SELECT check_same('SELECT cat, sum(amount) FROM items GROUP BY cat ORDER BY sum(amount) DESC NULLS LAST LIMIT 2');
+-- top-N: LIMIT after an aggregate's ORDER BY goes with it
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*), max(ts) FROM items GROUP BY cat ORDER BY count(*) DESC, cat LIMIT 2 OFFSET 1;
+SELECT check_same('SELECT cat, count(*), max(ts) FROM items GROUP BY cat ORDER BY count(*) DESC, cat LIMIT 2 OFFSET 1');
+-- not when the ORDER BY stays local (here a function of the key)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*) FROM items GROUP BY cat ORDER BY upper(cat) LIMIT 2;
+SELECT check_same('SELECT cat, count(*) FROM items GROUP BY cat ORDER BY upper(cat) LIMIT 2');
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id, s FROM items ORDER BY id LIMIT 3 OFFSET 2;
 SELECT check_same('SELECT id, s FROM items ORDER BY id LIMIT 3 OFFSET 2');
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items WHERE n > 0 LIMIT 2;

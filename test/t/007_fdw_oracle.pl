@@ -948,6 +948,18 @@ oracle('float aggregates, generic plan', q{
 	PREPARE q(bigint) AS SELECT cat, sum(f), avg(g), min(g), max(f) FROM {T} WHERE id > $1 GROUP BY cat ORDER BY cat;
 	EXECUTE q(0); EXECUTE q(300); EXECUTE q(599); EXECUTE q(NULL);});
 
+# top-N: the LIMIT of a grouped query sorted in BigQuery goes with it
+oracle('top-N over groups, ties broken',
+	'SELECT t, count(*), sum(n) FROM {T} WHERE abs(n) <= 1000 GROUP BY t ORDER BY count(*) DESC, sum(n), t COLLATE "C" LIMIT 5');
+oracle('top-N over groups with OFFSET',
+	'SELECT d, count(*), max(ts) FROM {T} GROUP BY d ORDER BY d DESC NULLS FIRST LIMIT 4 OFFSET 3');
+oracle('top-N with a LIMIT parameter, generic plan', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(bigint) AS SELECT cat, count(*) FROM {T} GROUP BY cat ORDER BY count(*) DESC, cat LIMIT $1;
+	EXECUTE q(2); EXECUTE q(0); EXECUTE q(NULL);});
+oracle('top-N of a function of the grouping key',
+	q{SELECT date_trunc('month', ts, 'UTC'), count(*) FROM {T} GROUP BY date_trunc('month', ts, 'UTC') ORDER BY to_char(date_trunc('month', ts, 'UTC'), 'YYYY-MM') DESC NULLS LAST LIMIT 3});
+
 # --- cursors -----------------------------------------------------------
 
 oracle('cursor with FETCH, BACKWARD and ABSOLUTE', q{
@@ -1069,6 +1081,10 @@ like(explain_verbose('SELECT cat, sum(f) FROM remote_t GROUP BY cat'),
 	qr/Output: cat, sum\(f\)\n.*Remote SQL: SELECT `f`, `cat` FROM/s,
 	'EXPLAIN: float_aggregates local keeps them here');
 $node->safe_psql('postgres', q{ALTER FOREIGN TABLE remote_t OPTIONS (DROP float_aggregates)});
+
+like(explain_verbose('SELECT cat, count(*) FROM remote_t GROUP BY cat ORDER BY count(*) DESC, cat LIMIT 3'),
+	qr/^Foreign Scan\n.*Remote SQL: SELECT .* GROUP BY 1 ORDER BY 2 DESC NULLS FIRST, 1 ASC NULLS LAST LIMIT 3$/s,
+	'EXPLAIN: a top-N over groups goes to BigQuery whole');
 
 note(scalar(@corpus) . " oracle queries");
 $node->stop;
