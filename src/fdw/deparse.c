@@ -16,9 +16,12 @@
  * - LIKE with a constant pattern whose escapes BigQuery reads the same way;
  * - IS [NOT] NULL, AND, OR, NOT, boolean columns, bigint + - *,
  *   date_trunc(unit, timestamptz, 'UTC');
- * - count(*), count([DISTINCT] x), sum, avg, min and max (not of floats).
- *   avg is sent as SUM and COUNT and divided here, so that the result has
+ * - count(*), count([DISTINCT] x), sum, avg, min and max, with FILTER
+ *   (WHERE c) as COUNTIF(c) or an argument IF(c, x, NULL).  avg is sent
+ *   as SUM and COUNT and divided here, so that the result has
  *   PostgreSQL's type and precision; a bigint sum is a BIGNUMERIC one.
+ *   Float ones spell out PostgreSQL's NaN, infinity and -0 rules
+ *   (deparse_float_aggregate).
  *
  * Every value travels as a typed query parameter (@p1, @p2, ...), never as
  * text spliced into the query, so no string a user supplies can change the
@@ -280,7 +283,7 @@ agg_kind(DeparseCtx *ctx, Aggref *agg)
 	BqAggKind	kind;
 
 	if (agg->aggfnoid >= FirstNormalObjectId || agg->aggkind != AGGKIND_NORMAL ||
-		agg->aggsplit != AGGSPLIT_SIMPLE || agg->aggfilter != NULL ||
+		agg->aggsplit != AGGSPLIT_SIMPLE ||
 		agg->aggorder != NIL || agg->aggvariadic || agg->agglevelsup != 0)
 		return AGG_NONE;
 	name = get_func_name(agg->aggfnoid);
@@ -297,6 +300,16 @@ agg_kind(DeparseCtx *ctx, Aggref *agg)
 	else
 		return AGG_NONE;
 
+	/* FILTER (WHERE c): a row condition BigQuery reads alike */
+	if (agg->aggfilter != NULL)
+	{
+		DeparseCtx	check = *ctx;
+
+		check.buf = NULL;
+		check.upper = false;
+		if (!deparse_cond(&check, (Node *) agg->aggfilter))
+			return AGG_NONE;
+	}
 	if (agg->aggstar)
 		return kind == AGG_COUNT ? kind : AGG_NONE;
 	if (list_length(agg->args) != 1)
@@ -366,13 +379,26 @@ agg_kind(DeparseCtx *ctx, Aggref *agg)
 	return kind;
 }
 
+/*
+ * The argument of an aggregate; under FILTER (WHERE c) as IF(c, x, NULL),
+ * which, like the FILTER, leaves out rows where c is false or NULL, and
+ * does not evaluate x there.
+ */
 static void
 append_agg_arg(DeparseCtx *ctx, Aggref *agg)
 {
 	DeparseCtx	inner = *ctx;
 
 	inner.upper = false;
+	if (agg->aggfilter != NULL)
+	{
+		appendStringInfoString(ctx->buf, "IF(");
+		deparse_cond(&inner, (Node *) agg->aggfilter);
+		appendStringInfoString(ctx->buf, ", ");
+	}
 	deparse_operand(&inner, (Node *) ((TargetEntry *) linitial(agg->args))->expr);
+	if (agg->aggfilter != NULL)
+		appendStringInfoString(ctx->buf, ", NULL)");
 }
 
 /*
@@ -404,6 +430,16 @@ deparse_aggregate(DeparseCtx *ctx, Aggref *agg)
 		return false;
 	if (ctx->buf && kind == AGG_SUM)
 		append_sum(ctx, agg);
+	else if (ctx->buf && agg->aggstar && agg->aggfilter != NULL)
+	{
+		DeparseCtx	inner = *ctx;
+
+		/* count(*) FILTER (WHERE c): the rows where c is true */
+		inner.upper = false;
+		appendStringInfoString(ctx->buf, "COUNTIF(");
+		deparse_cond(&inner, (Node *) agg->aggfilter);
+		appendStringInfoChar(ctx->buf, ')');
+	}
 	else if (ctx->buf)
 	{
 		appendStringInfo(ctx->buf, "%s(", names[kind]);

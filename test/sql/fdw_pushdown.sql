@@ -84,6 +84,15 @@ SELECT check_same('SELECT cat, count(*), count(n), count(DISTINCT n), sum(n), av
 SELECT check_same('SELECT count(*), sum(n), avg(amount), max(s) FROM items WHERE id > 100');
 SELECT check_same('SELECT count(*), sum(amount) FROM items WHERE id > 100 HAVING count(*) > 0');
 SELECT check_same('SELECT d, b, count(*) * 2 + 1, sum(n) FROM items GROUP BY d, b ORDER BY d, b');
+-- FILTER (WHERE c): COUNTIF(c), or the argument as IF(c, x, NULL)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*) FILTER (WHERE n > 0), count(DISTINCT n) FILTER (WHERE b),
+       sum(n) FILTER (WHERE s LIKE '%a%'), avg(amount) FILTER (WHERE d >= '2026-11-02'),
+       max(ts) FILTER (WHERE n IS NULL)
+  FROM items GROUP BY cat;
+SELECT check_same('SELECT cat, count(*) FILTER (WHERE n > 0), count(DISTINCT n) FILTER (WHERE b), sum(n) FILTER (WHERE s LIKE ''%a%''), avg(amount) FILTER (WHERE d >= ''2026-11-02''), max(ts) FILTER (WHERE n IS NULL), sum(f) FILTER (WHERE id < 5), min(f) FILTER (WHERE b), count(n) FILTER (WHERE NOT b) FROM items GROUP BY cat ORDER BY cat');
+-- a filter BigQuery could read otherwise keeps the aggregate local
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FILTER (WHERE s ~ '^a') FROM items;
 -- a function of a grouping key is computed here from the key BigQuery
 -- returns: a plain column in the remote select list would be neither
 -- grouped nor aggregated for BigQuery

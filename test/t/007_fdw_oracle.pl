@@ -960,6 +960,21 @@ oracle('top-N with a LIMIT parameter, generic plan', q{
 oracle('top-N of a function of the grouping key',
 	q{SELECT date_trunc('month', ts, 'UTC'), count(*) FROM {T} GROUP BY date_trunc('month', ts, 'UTC') ORDER BY to_char(date_trunc('month', ts, 'UTC'), 'YYYY-MM') DESC NULLS LAST LIMIT 3});
 
+# FILTER (WHERE c) as COUNTIF(c) or IF(c, x, NULL), count(DISTINCT) too
+oracle('aggregates with FILTER clauses, per group', q{
+	SELECT cat, count(*) FILTER (WHERE n > 0), count(n) FILTER (WHERE b), count(DISTINCT t) FILTER (WHERE s LIKE 'w%'),
+	  sum(n) FILTER (WHERE n BETWEEN -1000 AND 1000), avg(price) FILTER (WHERE d >= '2026-01-01'),
+	  min(s) FILTER (WHERE NOT b), max(ts) FILTER (WHERE ts < '2026-03-01' OR b IS NULL),
+	  sum(f) FILTER (WHERE id < 300), max(g) FILTER (WHERE id < 100), count(*)
+	  FROM {T} GROUP BY cat ORDER BY cat});
+oracle('count(DISTINCT) with FILTER on NULLs and hostile text',
+	q{SELECT count(DISTINCT s) FILTER (WHERE s IN ('a''b', '%', '', ' ', 'NULL') OR s IS NULL), count(*) FILTER (WHERE s IS NULL) FROM {T}});
+oracle('FILTER with a parameter, generic plan', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(bigint, date) AS SELECT b, count(*) FILTER (WHERE n > $1), sum(amount) FILTER (WHERE d < $2) FROM {T} GROUP BY b ORDER BY b;
+	EXECUTE q(0, '2026-01-15'); EXECUTE q(NULL, NULL); EXECUTE q(-5000, '9999-12-31');});
+oracle('FILTER over nothing', 'SELECT count(*) FILTER (WHERE n > 0), sum(n) FILTER (WHERE b), avg(f) FILTER (WHERE b) FROM {T} WHERE id < 0');
+
 # --- cursors -----------------------------------------------------------
 
 oracle('cursor with FETCH, BACKWARD and ABSOLUTE', q{
@@ -1085,6 +1100,17 @@ $node->safe_psql('postgres', q{ALTER FOREIGN TABLE remote_t OPTIONS (DROP float_
 like(explain_verbose('SELECT cat, count(*) FROM remote_t GROUP BY cat ORDER BY count(*) DESC, cat LIMIT 3'),
 	qr/^Foreign Scan\n.*Remote SQL: SELECT .* GROUP BY 1 ORDER BY 2 DESC NULLS FIRST, 1 ASC NULLS LAST LIMIT 3$/s,
 	'EXPLAIN: a top-N over groups goes to BigQuery whole');
+
+like(explain_verbose(q{SELECT count(*) FILTER (WHERE n > 0), count(DISTINCT s) FILTER (WHERE b) FROM remote_t}),
+	qr/Remote SQL: SELECT COUNTIF\(\(`n` > \@p1\)\) AS c1, COUNT\(DISTINCT IF\(`b`, `s`, NULL\)\) AS c2 FROM/,
+	'EXPLAIN: FILTER clauses go to BigQuery');
+
+like(explain_verbose(q{SELECT cat, count(*) FILTER (WHERE n > 0), count(n) FILTER (WHERE b), count(DISTINCT t) FILTER (WHERE s LIKE 'w%'),
+	  sum(n) FILTER (WHERE n BETWEEN -1000 AND 1000), avg(price) FILTER (WHERE d >= '2026-01-01'),
+	  min(s) FILTER (WHERE NOT b), max(ts) FILTER (WHERE ts < '2026-03-01' OR b IS NULL),
+	  sum(f) FILTER (WHERE id < 300), max(g) FILTER (WHERE id < 100), count(*)
+	  FROM remote_t GROUP BY cat}),
+	qr/^Foreign Scan\n/, 'EXPLAIN: the FILTER query of the oracle is computed in BigQuery');
 
 note(scalar(@corpus) . " oracle queries");
 $node->stop;
