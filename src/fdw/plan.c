@@ -159,6 +159,7 @@ typedef struct BqRelInfo
 	UpperRelationKind stage;
 	RelOptInfo *inputrel;		/* the relation it is computed from */
 	List	   *grouped_tlist;	/* aggregate query: the scan's columns */
+	List	   *group_clauses;	/* aggregate query: GROUP BY or DISTINCT items */
 	List	   *having;			/* aggregate query: HAVING clauses */
 } BqRelInfo;
 
@@ -305,16 +306,17 @@ contain_var_outside_aggregates(Node *expr)
 
 /*
  * GROUP BY, aggregates and HAVING of a foreign table go to BigQuery when
- * all of them can, and the whole WHERE clause already does.
+ * all of them can, and the whole WHERE clause already does; so does
+ * SELECT DISTINCT, as a GROUP BY of its columns ("stage" says which,
+ * "group_clauses" are the GROUP BY or DISTINCT items).
  */
 static void
 add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_rel,
-				  GroupPathExtraData *extra)
+				  UpperRelationKind stage, PathTarget *target, List *group_clauses,
+				  Node *having_qual)
 {
-	Query	   *parse = root->parse;
 	BqRelInfo  *in = (BqRelInfo *) input_rel->fdw_private;
 	BqRelInfo  *info;
-	PathTarget *target = grouped_rel->reltarget;
 	Relation	rel;
 	List	   *tlist = NIL;
 	List	   *having = NIL;
@@ -324,8 +326,7 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 	int			i = 0;
 	double		rows;
 
-	if (input_rel->reloptkind != RELOPT_BASEREL || in->local_conds != NIL ||
-		parse->groupingSets != NIL || extra->patype != PARTITIONWISE_AGGREGATE_NONE)
+	if (input_rel->reloptkind != RELOPT_BASEREL || in->local_conds != NIL)
 		return;
 
 	/* the columns the grouping keys are made of */
@@ -333,7 +334,7 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 	{
 		Index		sgref = get_pathtarget_sortgroupref(target, foreach_current_index(lc));
 
-		if (sgref && get_sortgroupref_clause_noerr(sgref, parse->groupClause))
+		if (sgref && get_sortgroupref_clause_noerr(sgref, group_clauses))
 			grouping_vars = list_concat(grouping_vars,
 										pull_var_clause(lfirst(lc), PVC_RECURSE_PLACEHOLDERS));
 	}
@@ -343,15 +344,19 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 	{
 		Expr	   *expr = (Expr *) lfirst(lc);
 		Index		sgref = get_pathtarget_sortgroupref(target, i++);
-		SortGroupClause *sgc = sgref ? get_sortgroupref_clause_noerr(sgref, parse->groupClause) : NULL;
+		SortGroupClause *sgc = sgref ? get_sortgroupref_clause_noerr(sgref, group_clauses) : NULL;
 
 		if (sgc != NULL)
 		{
-			/* a grouping key: a column or an expression of columns, grouped alike */
+			/*
+			 * a grouping key: a column or an expression of columns, grouped
+			 * alike (not floats: PostgreSQL groups -0 with 0, NaN with NaN)
+			 */
 			Oid			type = exprType((Node *) expr);
 
 			if (!bq_is_pushable_operand(in->scanrel, rel, expr, false) ||
-				bq_param_type(type) == NULL || sgc->eqop >= FirstNormalObjectId ||
+				bq_param_type(type) == NULL || type == FLOAT4OID || type == FLOAT8OID ||
+				sgc->eqop >= FirstNormalObjectId ||
 				((type == TEXTOID || type == VARCHAROID) &&
 				 !get_collation_isdeterministic(exprCollation((Node *) expr))))
 			{
@@ -359,6 +364,12 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 				break;
 			}
 			add_to_tlist(&tlist, expr, sgref);
+		}
+		else if (stage == UPPERREL_DISTINCT)
+		{
+			/* every column of SELECT DISTINCT is a key */
+			ok = false;
+			break;
 		}
 		else if (IsA(expr, Aggref) ?
 				 bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) expr) :
@@ -398,9 +409,9 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 				break;
 		}
 	}
-	if (ok && extra->havingQual)
+	if (ok && having_qual)
 	{
-		foreach(lc, (List *) extra->havingQual)
+		foreach(lc, (List *) having_qual)
 		{
 			if (!bq_is_pushable(in->scanrel, rel, lfirst(lc), true))
 			{
@@ -414,13 +425,14 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 	if (!ok)
 		return;
 
-	info = upper_info(grouped_rel, in, UPPERREL_GROUP_AGG, input_rel);
+	info = upper_info(grouped_rel, in, stage, input_rel);
 	info->pushdown_safe = true;
 	info->grouped_tlist = tlist;
+	info->group_clauses = group_clauses;
 	info->having = having;
 
-	if (parse->groupClause != NIL)
-		rows = estimate_num_groups(root, get_sortgrouplist_exprs(parse->groupClause, tlist),
+	if (group_clauses != NIL)
+		rows = estimate_num_groups(root, get_sortgrouplist_exprs(group_clauses, tlist),
 								   input_rel->rows, NULL, NULL);
 	else
 		rows = 1;
@@ -449,7 +461,7 @@ add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *ordered_r
 	}
 	foreach(lc, in->grouped_tlist)
 		candidates = lappend(candidates, ((TargetEntry *) lfirst(lc))->expr);
-	info->pushdown_safe = in->stage == UPPERREL_GROUP_AGG &&
+	info->pushdown_safe = (in->stage == UPPERREL_GROUP_AGG || in->stage == UPPERREL_DISTINCT) &&
 		bq_pathkeys_pushable(in->scanrel, rel, root->sort_pathkeys, candidates);
 	table_close(rel, NoLock);
 	if (!info->pushdown_safe)
@@ -504,7 +516,8 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *final_rel,
 		if (((BqRelInfo *) queryrel->fdw_private)->local_conds != NIL)
 			return;
 	}
-	else if (((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_GROUP_AGG)
+	else if (((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_GROUP_AGG &&
+			 ((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_DISTINCT)
 		return;
 
 	info = upper_info(final_rel, in, UPPERREL_FINAL, queryrel);
@@ -544,7 +557,17 @@ bqGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *i
 	switch (stage)
 	{
 		case UPPERREL_GROUP_AGG:
-			add_grouping_path(root, input_rel, output_rel, (GroupPathExtraData *) extra);
+			if (root->parse->groupingSets == NIL &&
+				((GroupPathExtraData *) extra)->patype == PARTITIONWISE_AGGREGATE_NONE)
+				add_grouping_path(root, input_rel, output_rel, stage, output_rel->reltarget,
+								  root->parse->groupClause,
+								  ((GroupPathExtraData *) extra)->havingQual);
+			break;
+		case UPPERREL_DISTINCT:
+			if (!root->parse->hasDistinctOn)
+				add_grouping_path(root, input_rel, output_rel, stage,
+								  root->upper_targets[UPPERREL_DISTINCT],
+								  root->parse->distinctClause, NULL);
 			break;
 		case UPPERREL_ORDERED:
 			add_ordered_path(root, input_rel, output_rel);
@@ -706,7 +729,8 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 {
 	BqRelInfo  *info = (BqRelInfo *) upperrel->fdw_private;
 	Query	   *parse = root->parse;
-	RelOptInfo *queryrel = info->stage == UPPERREL_GROUP_AGG ? upperrel : info->inputrel;
+	RelOptInfo *queryrel = info->stage == UPPERREL_GROUP_AGG ||
+		info->stage == UPPERREL_DISTINCT ? upperrel : info->inputrel;
 	BqRelInfo  *qinfo = (BqRelInfo *) queryrel->fdw_private;
 	RelOptInfo *scanrel = info->scanrel;
 	Relation	rel = table_open(info->relid, NoLock);
@@ -757,13 +781,14 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	bq_deparse_where(&q.sql, "WHERE", scanrel, rel, remote, false, &q.params);
 	if (grouped)
 	{
-		foreach(lc, parse->groupClause)
+		foreach(lc, qinfo->group_clauses)
 		{
 			SortGroupClause *sgc = (SortGroupClause *) lfirst(lc);
 			TargetEntry *tle = get_sortgroupclause_tle(sgc, scan_tlist);
 
 			/* by position: the key is in the select list, whatever its text */
-			appendStringInfo(&q.sql, "%s%d", lc == list_head(parse->groupClause) ? " GROUP BY " : ", ",
+			appendStringInfo(&q.sql, "%s%d",
+							 lc == list_head(qinfo->group_clauses) ? " GROUP BY " : ", ",
 							 positions[tle->resno]);
 		}
 		bq_deparse_where(&q.sql, "HAVING", scanrel, rel, qinfo->having, true, &q.params);

@@ -93,6 +93,13 @@ SELECT cat, count(*) FILTER (WHERE n > 0), count(DISTINCT n) FILTER (WHERE b),
 SELECT check_same('SELECT cat, count(*) FILTER (WHERE n > 0), count(DISTINCT n) FILTER (WHERE b), sum(n) FILTER (WHERE s LIKE ''%a%''), avg(amount) FILTER (WHERE d >= ''2026-11-02''), max(ts) FILTER (WHERE n IS NULL), sum(f) FILTER (WHERE id < 5), min(f) FILTER (WHERE b), count(n) FILTER (WHERE NOT b) FROM items GROUP BY cat ORDER BY cat');
 -- a filter BigQuery could read otherwise keeps the aggregate local
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FILTER (WHERE s ~ '^a') FROM items;
+-- SELECT DISTINCT as a GROUP BY of its columns, with the keys' rules
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT DISTINCT cat, b FROM items WHERE n > 0 ORDER BY cat, b LIMIT 3;
+SELECT check_same('SELECT DISTINCT cat, b FROM items WHERE n > 0 ORDER BY cat, b LIMIT 3');
+SELECT check_same('SELECT DISTINCT d, date_trunc(''month'', ts, ''UTC'') FROM items ORDER BY 1, 2');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT DISTINCT f FROM items;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT DISTINCT ON (cat) cat, id FROM items ORDER BY cat, id;
 -- a function of a grouping key is computed here from the key BigQuery
 -- returns: a plain column in the remote select list would be neither
 -- grouped nor aggregated for BigQuery

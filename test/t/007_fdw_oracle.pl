@@ -975,6 +975,19 @@ oracle('FILTER with a parameter, generic plan', q{
 	EXECUTE q(0, '2026-01-15'); EXECUTE q(NULL, NULL); EXECUTE q(-5000, '9999-12-31');});
 oracle('FILTER over nothing', 'SELECT count(*) FILTER (WHERE n > 0), sum(n) FILTER (WHERE b), avg(f) FILTER (WHERE b) FROM {T} WHERE id < 0');
 
+# SELECT DISTINCT as a GROUP BY of its columns
+oracle('DISTINCT hostile text under C', 'SELECT DISTINCT s FROM {T} ORDER BY s');
+oracle('DISTINCT under the default collation, sorted here', 'SELECT DISTINCT t FROM {T} ORDER BY t');
+oracle('DISTINCT under a nondeterministic collation stays local',
+	'SELECT DISTINCT s COLLATE ci FROM {T} WHERE s IS NOT NULL ORDER BY 1 LIMIT 10');
+oracle('DISTINCT of numeric, date and a UTC date_trunc + LIMIT', q{
+	SET TimeZone = 'Asia/Kolkata';
+	SELECT DISTINCT price, d, date_trunc('day', ts, 'UTC') FROM {T} WHERE id <= 200 ORDER BY d NULLS FIRST, price NULLS FIRST, 3 LIMIT 30});
+oracle('DISTINCT with a filter parameter, generic plan', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(bigint) AS SELECT DISTINCT cat, b FROM {T} WHERE n > $1 ORDER BY 1, 2;
+	EXECUTE q(0); EXECUTE q(900); EXECUTE q(NULL);});
+
 # --- cursors -----------------------------------------------------------
 
 oracle('cursor with FETCH, BACKWARD and ABSOLUTE', q{
@@ -1111,6 +1124,10 @@ like(explain_verbose(q{SELECT cat, count(*) FILTER (WHERE n > 0), count(n) FILTE
 	  sum(f) FILTER (WHERE id < 300), max(g) FILTER (WHERE id < 100), count(*)
 	  FROM remote_t GROUP BY cat}),
 	qr/^Foreign Scan\n/, 'EXPLAIN: the FILTER query of the oracle is computed in BigQuery');
+
+like(explain_verbose('SELECT DISTINCT b, cat FROM remote_t ORDER BY b, cat LIMIT 4'),
+	qr/^Foreign Scan\n.*Remote SQL: SELECT `b` AS c1, `cat` AS c2 FROM \S+ GROUP BY 1, 2 ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST LIMIT 4$/s,
+	'EXPLAIN: SELECT DISTINCT is a GROUP BY in BigQuery');
 
 note(scalar(@corpus) . " oracle queries");
 $node->stop;
