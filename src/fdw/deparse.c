@@ -986,8 +986,10 @@ bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel, List *pat
 			Expr	   *expr = sort_expression(&ctx, pk, candidates);
 			int			i = 0;
 
-			while (i < list_length(candidates) - 1 && !equal(list_nth(candidates, i), expr))
+			while (i < list_length(candidates) && !equal(list_nth(candidates, i), expr))
 				i++;
+			if (i == list_length(candidates))
+				elog(ERROR, "sort key not found in the remote select list");
 			appendStringInfo(buf, "%d", list_nth_int(positions, i));
 		}
 		else

@@ -2,17 +2,30 @@
  *
  * plan.c
  *	  bqstream_fdw's planner callbacks: the paths of a foreign table and of
- *	  the aggregate, sort and limit stages above it that BigQuery can
- *	  compute, and the remote query of the chosen one.
+ *	  the aggregate, distinct, sort and limit stages above it that BigQuery
+ *	  can compute, and the remote query of the chosen one.
  *
- * What goes to BigQuery: the projection (only the columns the query needs
- * are selected, since BigQuery bills by column), the WHERE clauses
- * deparse.c proves BigQuery reads the same way, with their values as typed
- * parameters computed at execution start, ORDER BY on such expressions,
- * aggregates with GROUP BY and HAVING when the whole WHERE clause goes too,
- * and LIMIT/OFFSET when nothing evaluated here could change which rows
- * they keep.  The rest is evaluated locally.  With bqstream.enable_pushdown
- * off, only the projection goes.
+ * What goes to BigQuery:
+ *
+ * - the projection: only the columns the query needs, since BigQuery
+ *   bills by column;
+ * - the WHERE clauses deparse.c proves BigQuery reads the same way, with
+ *   their values as typed parameters computed at execution start;
+ * - ORDER BY on such expressions;
+ * - when the whole WHERE clause goes: GROUP BY, HAVING and the aggregates
+ *   deparse.c pushes (FILTER clauses and float ones among them), and
+ *   SELECT DISTINCT as a GROUP BY of its columns.  A select item BigQuery
+ *   cannot compute is computed here from the grouping keys and aggregates
+ *   it returns; one that needs a column outside the grouping keys keeps
+ *   the grouping here;
+ * - the ORDER BY of a grouped query, by select list position, and LIMIT/
+ *   OFFSET (top-N) when nothing evaluated here could change which rows
+ *   they keep.
+ *
+ * The rest is evaluated locally.  Every item of a grouped or limited
+ * remote select list is named (c1, c2, ...): BigQuery refuses two result
+ * columns of the same name.  With bqstream.enable_pushdown off, only the
+ * projection goes.
  *
  *-------------------------------------------------------------------------
  */
