@@ -174,6 +174,7 @@ typedef struct BqRelInfo
 	List	   *grouped_tlist;	/* aggregate query: the scan's columns */
 	List	   *group_clauses;	/* aggregate query: GROUP BY or DISTINCT items */
 	List	   *having;			/* aggregate query: HAVING clauses */
+	List	   *local_having;	/* aggregate query: and those evaluated here */
 } BqRelInfo;
 
 /* a BigQuery job costs a round trip or two; rows then stream */
@@ -318,6 +319,35 @@ contain_var_outside_aggregates(Node *expr)
 }
 
 /*
+ * An expression of a grouped query computed here from what BigQuery
+ * returns: its aggregates, added to the remote list, and the grouping keys
+ * the expression is built on, which are in the list already.  False when
+ * it needs an aggregate BigQuery does not compute, or a plain column,
+ * which would be neither grouped nor aggregated for BigQuery.
+ */
+static bool
+add_computed_here(List **tlist, Node *expr, List *grouping_vars, RelOptInfo *scanrel,
+				  Relation rel)
+{
+	ListCell   *lc;
+
+	foreach(lc, pull_var_clause(expr, PVC_INCLUDE_AGGREGATES))
+	{
+		Expr	   *part = (Expr *) lfirst(lc);
+
+		if (IsA(part, Aggref))
+		{
+			if (!bq_is_pushable_aggregate(scanrel, rel, (Aggref *) part))
+				return false;
+			add_to_tlist(tlist, part, 0);
+		}
+		else if (!list_member(grouping_vars, part))
+			return false;
+	}
+	return true;
+}
+
+/*
  * GROUP BY, aggregates and HAVING of a foreign table go to BigQuery when
  * all of them can, and the whole WHERE clause already does; so does
  * SELECT DISTINCT, as a GROUP BY of its columns ("stage" says which,
@@ -333,6 +363,7 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 	Relation	rel;
 	List	   *tlist = NIL;
 	List	   *having = NIL;
+	List	   *local_having = NIL;
 	List	   *grouping_vars = NIL;
 	bool		ok = true;
 	ListCell   *lc;
@@ -389,49 +420,30 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 				 (bq_is_pushable_operand(in->scanrel, rel, expr, true) &&
 				  !contain_var_outside_aggregates((Node *) expr)))
 			add_to_tlist(&tlist, expr, 0);
-		else
+		else if (!add_computed_here(&tlist, (Node *) expr, grouping_vars, in->scanrel, rel))
 		{
-			/*
-			 * Computed here from what BigQuery returns: its aggregates, and
-			 * the grouping keys the expression is built on, which are in
-			 * the list already.  A plain column there would be neither
-			 * grouped nor aggregated for BigQuery.
-			 */
-			ListCell   *lv;
-
-			foreach(lv, pull_var_clause((Node *) expr, PVC_INCLUDE_AGGREGATES))
-			{
-				Expr	   *part = (Expr *) lfirst(lv);
-
-				if (IsA(part, Aggref))
-				{
-					if (!bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) part))
-					{
-						ok = false;
-						break;
-					}
-					add_to_tlist(&tlist, part, 0);
-				}
-				else if (!list_member(grouping_vars, part))
-				{
-					ok = false;
-					break;
-				}
-			}
-			if (!ok)
-				break;
+			ok = false;
+			break;
 		}
 	}
+
+	/*
+	 * HAVING: in BigQuery where it can be; else evaluated here, as a filter
+	 * on the rows BigQuery returns, from their aggregates and keys.
+	 */
 	if (ok && having_qual)
 	{
 		foreach(lc, (List *) having_qual)
 		{
-			if (!bq_is_pushable(in->scanrel, rel, lfirst(lc), true))
+			if (bq_is_pushable(in->scanrel, rel, lfirst(lc), true))
+				having = lappend(having, lfirst(lc));
+			else if (add_computed_here(&tlist, lfirst(lc), grouping_vars, in->scanrel, rel))
+				local_having = lappend(local_having, lfirst(lc));
+			else
 			{
 				ok = false;
 				break;
 			}
-			having = lappend(having, lfirst(lc));
 		}
 	}
 	table_close(rel, NoLock);
@@ -443,6 +455,7 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 	info->grouped_tlist = tlist;
 	info->group_clauses = group_clauses;
 	info->having = having;
+	info->local_having = local_having;
 
 	if (group_clauses != NIL)
 		rows = estimate_num_groups(root, get_sortgrouplist_exprs(group_clauses, tlist),
@@ -529,8 +542,9 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *final_rel,
 		if (((BqRelInfo *) queryrel->fdw_private)->local_conds != NIL)
 			return;
 	}
-	else if (((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_GROUP_AGG &&
-			 ((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_DISTINCT)
+	else if ((((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_GROUP_AGG &&
+			  ((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_DISTINCT) ||
+			 ((BqRelInfo *) queryrel->fdw_private)->local_having != NIL)
 		return;
 
 	info = upper_info(final_rel, in, UPPERREL_FINAL, queryrel);
@@ -826,7 +840,8 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	}
 	table_close(rel, NoLock);
 
-	return make_plan(&q, info->relid, tlist, NIL, 0, scan_tlist, NIL, outer_plan);
+	return make_plan(&q, info->relid, tlist, grouped ? qinfo->local_having : NIL, 0,
+					 scan_tlist, NIL, outer_plan);
 }
 
 ForeignScan *

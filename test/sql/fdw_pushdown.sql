@@ -100,6 +100,14 @@ SELECT check_same('SELECT DISTINCT cat, b FROM items WHERE n > 0 ORDER BY cat, b
 SELECT check_same('SELECT DISTINCT d, date_trunc(''month'', ts, ''UTC'') FROM items ORDER BY 1, 2');
 EXPLAIN (VERBOSE, COSTS OFF) SELECT DISTINCT f FROM items;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT DISTINCT ON (cat) cat, id FROM items ORDER BY cat, id;
+-- a HAVING clause BigQuery cannot evaluate filters the rows it returns here
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, sum(f) FROM items GROUP BY cat HAVING sum(f) > 1 AND count(*) > 1;
+SELECT check_same('SELECT cat, sum(f) FROM items GROUP BY cat HAVING sum(f) > 1 AND count(*) > 1 ORDER BY cat');
+-- and keeps the LIMIT here
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*) FROM items GROUP BY cat HAVING avg(f) > 0 ORDER BY cat LIMIT 2;
+SELECT check_same('SELECT cat, count(*) FROM items GROUP BY cat HAVING avg(f) > 0 ORDER BY cat LIMIT 2');
 -- a function of a grouping key is computed here from the key BigQuery
 -- returns: a plain column in the remote select list would be neither
 -- grouped nor aggregated for BigQuery

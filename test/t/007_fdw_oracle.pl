@@ -988,6 +988,14 @@ oracle('DISTINCT with a filter parameter, generic plan', q{
 	PREPARE q(bigint) AS SELECT DISTINCT cat, b FROM {T} WHERE n > $1 ORDER BY 1, 2;
 	EXECUTE q(0); EXECUTE q(900); EXECUTE q(NULL);});
 
+# a HAVING clause BigQuery cannot evaluate is a filter here on what it returns
+oracle('HAVING on float aggregates, evaluated here', q{
+	SELECT cat, b, sum(f), count(*) FROM {T} GROUP BY cat, b HAVING sum(f) > 100 AND count(*) > 10 OR max(g) = 'NaN' ORDER BY 1, 2});
+oracle('HAVING on a float avg + ORDER BY + LIMIT', q{
+	SELECT d, avg(f), count(*) FROM {T} GROUP BY d HAVING avg(f) < 0 ORDER BY d NULLS FIRST LIMIT 6});
+oracle('HAVING on a function of a grouping key and an aggregate', q{
+	SELECT date_trunc('day', ts, 'UTC'), count(*) FROM {T} GROUP BY 1 HAVING extract(dow FROM date_trunc('day', ts, 'UTC')) + count(*) > 4 ORDER BY 1});
+
 # --- cursors -----------------------------------------------------------
 
 oracle('cursor with FETCH, BACKWARD and ABSOLUTE', q{
@@ -1128,6 +1136,10 @@ like(explain_verbose(q{SELECT cat, count(*) FILTER (WHERE n > 0), count(n) FILTE
 like(explain_verbose('SELECT DISTINCT b, cat FROM remote_t ORDER BY b, cat LIMIT 4'),
 	qr/^Foreign Scan\n.*Remote SQL: SELECT `b` AS c1, `cat` AS c2 FROM \S+ GROUP BY 1, 2 ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST LIMIT 4$/s,
 	'EXPLAIN: SELECT DISTINCT is a GROUP BY in BigQuery');
+
+like(explain_verbose('SELECT d, avg(f), count(*) FROM remote_t GROUP BY d HAVING avg(f) < 0 ORDER BY d LIMIT 6'),
+	qr/^Limit\n.*->  Foreign Scan\n.*Filter: \(\(avg\(remote_t\.f\)\) < .*Remote SQL: SELECT .* GROUP BY 1 ORDER BY 1 ASC NULLS LAST$/s,
+	'EXPLAIN: a HAVING evaluated here filters the grouped scan and keeps the LIMIT here');
 
 note(scalar(@corpus) . " oracle queries");
 $node->stop;
