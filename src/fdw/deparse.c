@@ -36,6 +36,7 @@
 #include "fdw/fdw.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/stratnum.h"
 #include "access/transam.h"
 #include "catalog/pg_aggregate.h"
@@ -109,8 +110,26 @@ is_column(DeparseCtx *ctx, Node *node)
 {
 	Var		   *var = (Var *) node;
 
-	return IsA(node, Var) && var->varno == ctx->scanrel->relid &&
+	return IsA(node, Var) &&
+		(IS_SIMPLE_REL(ctx->scanrel) ? var->varno == ctx->scanrel->relid
+		 : bms_is_member(var->varno, ctx->scanrel->relids)) &&
 		var->varlevelsup == 0 && var->varattno > 0;
+}
+
+/* a column, as r<n>.`name` in a join of foreign tables (plan.c's aliases) */
+static void
+append_column(DeparseCtx *ctx, Var *var)
+{
+	if (IS_SIMPLE_REL(ctx->scanrel))
+		bq_append_identifier(ctx->buf, bq_column_name(ctx->rel, var->varattno));
+	else
+	{
+		Relation	rel = table_open(bq_join_member_relid(ctx->scanrel, var->varno), NoLock);
+
+		appendStringInfo(ctx->buf, "r%d.", var->varno);
+		bq_append_identifier(ctx->buf, bq_column_name(rel, var->varattno));
+		table_close(rel, NoLock);
+	}
 }
 
 /*
@@ -613,7 +632,7 @@ deparse_operand(DeparseCtx *ctx, Node *node)
 	if (is_column(ctx, node))
 	{
 		if (ctx->buf)
-			bq_append_identifier(ctx->buf, bq_column_name(ctx->rel, ((Var *) node)->varattno));
+			append_column(ctx, (Var *) node);
 		return true;
 	}
 	if (is_value(node))

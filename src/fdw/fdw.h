@@ -164,6 +164,10 @@ extern void bqGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 extern ForeignScan *bqGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 									 Oid foreigntableid, ForeignPath *best_path, List *tlist,
 									 List *scan_clauses, Plan *outer_plan);
+extern void bqGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
+								  RelOptInfo *innerrel, JoinType jointype,
+								  JoinPathExtraData *extra);
+extern Oid	bq_join_member_relid(RelOptInfo *joinrel, Index varno);
 extern double bq_remote_row_count(Oid relid, Oid userid, double *row_bytes);
 extern void bq_forget_row_count(Oid relid);
 

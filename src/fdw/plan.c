@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * plan.c
- *	  bqstream_fdw's planner callbacks: the paths of a foreign table and of
- *	  the aggregate, distinct, sort and limit stages above it that BigQuery
- *	  can compute, and the remote query of the chosen one.
+ *	  bqstream_fdw's planner callbacks: the paths of a foreign table, of a
+ *	  join of two, and of the aggregate, distinct, sort and limit stages
+ *	  above one that BigQuery can compute, and the remote query of the
+ *	  chosen one.
  *
  * What goes to BigQuery:
  *
@@ -20,7 +21,10 @@
  *   the grouping here;
  * - the ORDER BY of a grouped query, by select list position, and LIMIT/
  *   OFFSET (top-N) when nothing evaluated here could change which rows
- *   they keep.
+ *   they keep;
+ * - an INNER or LEFT join of two foreign tables of the same server, user
+ *   mapping and location whose WHERE clauses and join clauses all go
+ *   (bqGetForeignJoinPaths); what is above the join is computed here.
  *
  * The rest is evaluated locally.  Every item of a grouped or limited
  * remote select list is named (c1, c2, ...): BigQuery refuses two result
@@ -175,6 +179,13 @@ typedef struct BqRelInfo
 	List	   *group_clauses;	/* aggregate query: GROUP BY or DISTINCT items */
 	List	   *having;			/* aggregate query: HAVING clauses */
 	List	   *local_having;	/* aggregate query: and those evaluated here */
+
+	/* join of two foreign tables */
+	RelOptInfo *outerrel;
+	RelOptInfo *innerrel;
+	JoinType	jointype;
+	List	   *join_conds;		/* clauses of ON */
+	List	   *join_filters;	/* clauses of WHERE, after the join */
 } BqRelInfo;
 
 /* a BigQuery job costs a round trip or two; rows then stream */
@@ -607,6 +618,117 @@ bqGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *i
 	}
 }
 
+/* the foreign table of a member of a join BigQuery computes */
+Oid
+bq_join_member_relid(RelOptInfo *joinrel, Index varno)
+{
+	BqRelInfo  *info = (BqRelInfo *) joinrel->fdw_private;
+
+	if (info->outerrel->relid == varno)
+		return ((BqRelInfo *) info->outerrel->fdw_private)->relid;
+	Assert(info->innerrel->relid == varno);
+	return ((BqRelInfo *) info->innerrel->fdw_private)->relid;
+}
+
+/* a table BigQuery can join: a plain one whose WHERE clause is all pushed */
+static bool
+joinable_member(RelOptInfo *rel)
+{
+	BqRelInfo  *info = (BqRelInfo *) rel->fdw_private;
+
+	return rel->reloptkind == RELOPT_BASEREL && info != NULL && info->stage == 0 &&
+		info->local_conds == NIL &&
+		bq_table_option(GetForeignTable(info->relid), "query") == NULL;
+}
+
+static bool
+same_option(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * Two tables whose query options agree (location, the cost guard, the
+ * cache, the timeout), so that the job of their join runs under each
+ * table's own.
+ */
+static bool
+same_query_options(Oid relid1, Oid relid2)
+{
+	GcpServer  *srv = bq_server_of(relid1, InvalidOid, GCP_LOOKUP_NO_CREDENTIAL);
+	BqTableRef *r1 = bq_table_ref(GetForeignTable(relid1), srv);
+	BqTableRef *r2 = bq_table_ref(GetForeignTable(relid2), srv);
+
+	return same_option(r1->location, r2->location) &&
+		same_option(r1->maximum_bytes_billed, r2->maximum_bytes_billed) &&
+		r1->use_query_cache == r2->use_query_cache && r1->timeout_ms == r2->timeout_ms;
+}
+
+/*
+ * A join of two foreign tables of the same server and user mapping (the
+ * planner only asks then) and the same query options, INNER or LEFT, when
+ * every join clause and both WHERE clauses go to BigQuery: one job instead
+ * of two scans.  Not for UPDATE, DELETE or row locks (no local recheck),
+ * and only plain columns come back: no whole row, no system column, no
+ * value computed on an outer join's nullable side (a PlaceHolderVar, which
+ * must turn NULL with it).
+ */
+void
+bqGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
+					  RelOptInfo *innerrel, JoinType jointype, JoinPathExtraData *extra)
+{
+	BqRelInfo  *info;
+	BqRelInfo  *o;
+	BqRelInfo  *i;
+	ListCell   *lc;
+	double		rows;
+
+	if (joinrel->fdw_private != NULL)
+		return;
+	info = palloc0(sizeof(BqRelInfo));
+	joinrel->fdw_private = info;	/* considered once, whatever the order */
+	info->pushdown_safe = false;	/* nothing above a join goes yet */
+	if (!bq_enable_pushdown || (jointype != JOIN_INNER && jointype != JOIN_LEFT) ||
+		root->parse->commandType != CMD_SELECT || root->rowMarks != NIL ||
+		!joinable_member(outerrel) || !joinable_member(innerrel) ||
+		!bms_is_empty(joinrel->lateral_relids))
+		return;
+	/* plain columns only: no whole rows, no system columns */
+	foreach(lc, pull_var_clause((Node *) joinrel->reltarget->exprs, PVC_INCLUDE_PLACEHOLDERS))
+		if (!IsA(lfirst(lc), Var) || ((Var *) lfirst(lc))->varattno <= 0)
+			return;
+	o = (BqRelInfo *) outerrel->fdw_private;
+	i = (BqRelInfo *) innerrel->fdw_private;
+	if (!same_query_options(o->relid, i->relid))
+		return;
+
+	info->scanrel = joinrel;
+	info->relid = o->relid;
+	info->outerrel = outerrel;
+	info->innerrel = innerrel;
+	info->jointype = jointype;
+	foreach(lc, extra->restrictlist)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (ri->pseudoconstant || !bq_is_pushable(joinrel, NULL, ri->clause, false))
+			return;
+		if (jointype == JOIN_INNER || !RINFO_IS_PUSHED_DOWN(ri, joinrel->relids))
+			info->join_conds = lappend(info->join_conds, ri->clause);
+		else
+			info->join_filters = lappend(info->join_filters, ri->clause);
+	}
+	/* no cross join: BigQuery would bill it in full */
+	if (info->join_conds == NIL)
+		return;
+
+	rows = clamp_row_est(joinrel->rows);
+	add_path(joinrel, (Path *)
+			 create_foreign_join_path(root, joinrel, NULL, rows, UPPER_STARTUP_COST,
+									  UPPER_STARTUP_COST + rows * ROW_TRANSFER_COST,
+									  NIL, NULL, NULL, NIL));
+}
+
 /* ---------------------------------------------------------------------
  * plans: the remote query
  * ---------------------------------------------------------------------
@@ -844,6 +966,76 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 					 scan_tlist, NIL, outer_plan);
 }
 
+/* a foreign table in FROM, named r<varno> */
+static void
+append_join_member(BqRemoteQuery *q, RelOptInfo *member)
+{
+	Oid			relid = ((BqRelInfo *) member->fdw_private)->relid;
+	GcpServer  *srv = bq_server_of(relid, InvalidOid, GCP_LOOKUP_NO_CREDENTIAL);
+	BqTableRef *ref = bq_table_ref(GetForeignTable(relid), srv);
+
+	bq_append_identifier(&q->sql, psprintf("%s.%s.%s", srv->project_id, ref->dataset, ref->table));
+	appendStringInfo(&q->sql, " AS r%d", member->relid);
+}
+
+/*
+ * A join of two foreign tables: the columns the query needs from both,
+ * each table's WHERE clause (the inner one's in ON for a LEFT JOIN, so
+ * that it filters before the join), the join clauses in ON, and the
+ * clauses over the joined rows in WHERE.
+ */
+static ForeignScan *
+plan_join(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path, List *tlist,
+		  Plan *outer_plan)
+{
+	BqRelInfo  *info = (BqRelInfo *) joinrel->fdw_private;
+	BqRelInfo  *o = (BqRelInfo *) info->outerrel->fdw_private;
+	BqRelInfo  *i = (BqRelInfo *) info->innerrel->fdw_private;
+	List	   *scan_tlist;
+	List	   *on = list_copy(info->join_conds);
+	List	   *where = list_copy(info->join_filters);
+	BqRemoteQuery q = {0};
+	ListCell   *lc;
+	int			position = 0;
+
+	scan_tlist = add_to_flat_tlist(NIL, pull_var_clause((Node *) joinrel->reltarget->exprs,
+														PVC_RECURSE_PLACEHOLDERS));
+	initStringInfo(&q.sql);
+	appendStringInfoString(&q.sql, "SELECT ");
+	foreach(lc, scan_tlist)
+	{
+		TargetEntry *tle = (TargetEntry *) lfirst(lc);
+
+		if (lc != list_head(scan_tlist))
+			appendStringInfoString(&q.sql, ", ");
+		/* qualified columns: no name here can be read as another */
+		bq_deparse_select_item(&q.sql, joinrel, NULL, tle->expr, &q.params, "c", ++position);
+		q.retrieved = lappend_int(q.retrieved, tle->resno);
+		q.averages = lappend_int(q.averages, BQ_COMBINE_NONE);
+		q.scales = lappend_int(q.scales, -1);
+	}
+	if (scan_tlist == NIL)
+		appendStringInfoString(&q.sql, "1");
+	appendStringInfoString(&q.sql, " FROM ");
+	append_join_member(&q, info->outerrel);
+	appendStringInfoString(&q.sql, info->jointype == JOIN_INNER ? " INNER JOIN " : " LEFT JOIN ");
+	append_join_member(&q, info->innerrel);
+
+	foreach(lc, o->remote_conds)
+		where = lappend(where, ((RestrictInfo *) lfirst(lc))->clause);
+	foreach(lc, i->remote_conds)
+	{
+		if (info->jointype == JOIN_INNER)
+			where = lappend(where, ((RestrictInfo *) lfirst(lc))->clause);
+		else
+			on = lappend(on, ((RestrictInfo *) lfirst(lc))->clause);
+	}
+	bq_deparse_where(&q.sql, "ON", joinrel, NULL, on, false, &q.params);
+	bq_deparse_where(&q.sql, "WHERE", joinrel, NULL, where, false, &q.params);
+
+	return make_plan(&q, info->relid, tlist, NIL, 0, scan_tlist, NIL, outer_plan);
+}
+
 ForeignScan *
 bqGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses,
@@ -852,5 +1044,7 @@ bqGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 	if (IS_SIMPLE_REL(foreignrel))
 		return plan_scan(root, foreignrel, best_path, tlist, scan_clauses, outer_plan);
 	Assert(scan_clauses == NIL);
+	if (IS_JOIN_REL(foreignrel))
+		return plan_join(root, foreignrel, best_path, tlist, outer_plan);
 	return plan_upper(root, foreignrel, best_path, tlist, outer_plan);
 }

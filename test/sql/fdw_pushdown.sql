@@ -130,6 +130,21 @@ SELECT check_same('SELECT cat, count(*) FROM items2 GROUP BY cat ORDER BY 2 DESC
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT cat, cat COLLATE "C", sum(n) FROM items2 GROUP BY cat, cat COLLATE "C";
 SELECT check_same('SELECT cat, cat COLLATE "C", sum(n) FROM items2 GROUP BY cat, cat COLLATE "C" ORDER BY 1');
+-- a join of two foreign tables of the server is one BigQuery query (items2
+-- reads the same BigQuery table)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.id, b.cat FROM items a JOIN items2 b ON a.n = b.n AND a.id < b.id WHERE a.b;
+SELECT check_same('SELECT a.id, b.id, b.cat FROM items a JOIN items2 b ON a.n = b.n AND a.id < b.id WHERE a.b ORDER BY 1, 2');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.id, b.cat FROM items a LEFT JOIN items2 b ON a.id = b.id AND b.cat = 'veg' WHERE a.id < 7;
+SELECT check_same('SELECT a.id, b.cat FROM items a LEFT JOIN items2 b ON a.id = b.id AND b.cat = ''veg'' WHERE a.id < 7 ORDER BY 1');
+-- not when a side keeps a local filter, or the tables' query options differ
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.id, b.cat FROM items a JOIN items2 b ON a.id = b.id WHERE a.f > 0;
+ALTER FOREIGN TABLE items2 OPTIONS (ADD maximum_bytes_billed '1000000');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.id, b.cat FROM items a JOIN items2 b ON a.id = b.id;
+ALTER FOREIGN TABLE items2 OPTIONS (DROP maximum_bytes_billed);
 -- date_trunc in UTC is TIMESTAMP_TRUNC; in the session's time zone it stays local
 SET timezone = 'Australia/Lord_Howe';
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -239,8 +239,9 @@ is($node->psql('postgres', 'ANALYZE remote_t'), 0, 'ANALYZE remote_t: plans from
 # The corpus: each query runs against the local table and against the
 # foreign table, and the two outputs must be the same text.  {T} is the
 # table under test ({P}: the foreign table read a row per page, {Q}: the
-# foreign table whose source is a query); {v:col:id} the typed literal of a
-# row's value.  A query
+# foreign table whose source is a query, {C}: cats, or the foreign table
+# holding the same rows); {v:col:id} the typed literal of a row's value.
+# A query
 # marked to fail must fail on both (an integer overflow, say).
 my @corpus;
 
@@ -996,6 +997,37 @@ oracle('HAVING on a float avg + ORDER BY + LIMIT', q{
 oracle('HAVING on a function of a grouping key and an aggregate', q{
 	SELECT date_trunc('day', ts, 'UTC'), count(*) FROM {T} GROUP BY 1 HAVING extract(dow FROM date_trunc('day', ts, 'UTC')) + count(*) > 4 ORDER BY 1});
 
+# joins of two foreign tables of the server in BigQuery: remote_cats holds
+# the rows of cats ({C})
+is(decode_json(http('POST', "$api/datasets/oracle/tables", encode_json({
+	tableReference => { tableId => 'oracle_cats' },
+	schema => { fields => [
+		{ name => 'cat', type => 'STRING' }, { name => 'label', type => 'STRING' },
+		{ name => 'weight', type => 'INT64' } ] } })))->{id},
+	'oracle-project:oracle.oracle_cats', 'the BigQuery table of categories is created');
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE remote_cats (cat text COLLATE "C", label text, weight int)
+	  SERVER bq OPTIONS ("table" 'oracle_cats');
+	INSERT INTO remote_cats SELECT * FROM cats;});
+oracle('inner join of two foreign tables, filters on both sides',
+	'SELECT x.id, x.s, c.label, c.weight FROM {T} x JOIN {C} c ON c.cat = x.cat WHERE x.id < 80 AND c.weight <= 4 ORDER BY x.id');
+oracle('left join of two foreign tables, a filter in ON',
+	'SELECT x.id, x.cat, c.label FROM {T} x LEFT JOIN {C} c ON c.cat = x.cat AND c.weight > 1 WHERE x.id BETWEEN 100 AND 140 ORDER BY x.id');
+oracle('left join keeps unmatched categories',
+	'SELECT c.cat, c.label, count(x.id), sum(x.n) FROM {C} c LEFT JOIN {T} x ON x.cat = c.cat AND x.n > 0 GROUP BY c.cat, c.label ORDER BY c.cat NULLS FIRST');
+oracle('anti join over two foreign tables',
+	'SELECT c.cat FROM {C} c LEFT JOIN {T} x ON x.cat = c.cat WHERE x.id IS NULL ORDER BY 1 NULLS FIRST');
+oracle('self join of a foreign table on two conditions',
+	'SELECT a.id, b.id, a.d FROM {T} a JOIN {T} b ON a.d = b.d AND a.id < b.id WHERE a.id < 60 AND b.n > 0 ORDER BY 1, 2');
+oracle('join on default-collation text and hostile strings',
+	'SELECT a.id, b.id FROM {T} a JOIN {T} b ON a.t = b.t AND a.s = b.s WHERE a.id < b.id ORDER BY 1, 2');
+oracle('join with a local filter on one side stays local',
+	'SELECT x.id, c.label FROM {T} x JOIN {C} c ON c.cat = x.cat WHERE x.f > 100 ORDER BY x.id');
+oracle('join with parameters, generic plan', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(bigint, int) AS SELECT x.id, c.label FROM {T} x JOIN {C} c ON c.cat = x.cat WHERE x.id < $1 AND c.weight >= $2 ORDER BY x.id;
+	EXECUTE q(30, 2); EXECUTE q(NULL, 1); EXECUTE q(600, 4);});
+
 # --- cursors -----------------------------------------------------------
 
 oracle('cursor with FETCH, BACKWARD and ABSOLUTE', q{
@@ -1025,6 +1057,7 @@ while ($next < @jobs)
 		(my $sql = $corpus[$k]{sql}) =~ s/\{T\}/$table/g;
 		$sql =~ s/\{P\}/$table eq 'local_t' ? 'local_t' : 'remote_t_paged'/ge;
 		$sql =~ s/\{Q\}/$table eq 'local_t' ? 'local_t' : 'remote_t_query'/ge;
+		$sql =~ s/\{C\}/$table eq 'local_t' ? 'cats' : 'remote_cats'/ge;
 		$script .= "\\echo '<<<oracle job $j>>>'\n$sql\nRESET ALL; DEALLOCATE ALL; CLOSE ALL;\n";
 	}
 	# from a file: psql stops reading at the first error
@@ -1059,6 +1092,7 @@ for my $k (0 .. $#corpus)
 	(my $remote_sql = $corpus[$k]{sql}) =~ s/\{T\}/remote_t/g;
 	$remote_sql =~ s/\{P\}/remote_t_paged/g;
 	$remote_sql =~ s/\{Q\}/remote_t_query/g;
+	$remote_sql =~ s/\{C\}/remote_cats/g;
 	if ($corpus[$k]{fails})
 	{
 		ok($failed{ 2 * $k } && $failed{ 2 * $k + 1 }, "oracle: $corpus[$k]{name}")
@@ -1140,6 +1174,10 @@ like(explain_verbose('SELECT DISTINCT b, cat FROM remote_t ORDER BY b, cat LIMIT
 like(explain_verbose('SELECT d, avg(f), count(*) FROM remote_t GROUP BY d HAVING avg(f) < 0 ORDER BY d LIMIT 6'),
 	qr/^Limit\n.*->  Foreign Scan\n.*Filter: \(\(avg\(remote_t\.f\)\) < .*Remote SQL: SELECT .* GROUP BY 1 ORDER BY 1 ASC NULLS LAST$/s,
 	'EXPLAIN: a HAVING evaluated here filters the grouped scan and keeps the LIMIT here');
+
+like(explain_verbose('SELECT x.id, c.label FROM remote_t x LEFT JOIN remote_cats c ON c.cat = x.cat AND c.weight > 1 WHERE x.id < 9'),
+	qr/^Foreign Scan\n.*Remote SQL: SELECT r1\.`id` AS c1, r2\.`label` AS c2 FROM `oracle-project\.oracle\.oracle_t` AS r1 LEFT JOIN `oracle-project\.oracle\.oracle_cats` AS r2 ON \(r2\.`cat` = r1\.`cat`\) AND \(r2\.`weight` > \@p\d\) WHERE \(r1\.`id` < \@p\d\)$/s,
+	'EXPLAIN: a join of two foreign tables is one BigQuery query');
 
 note(scalar(@corpus) . " oracle queries");
 $node->stop;
