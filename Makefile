@@ -10,6 +10,7 @@ OBJS = \
 	src/fdw/deparse.o \
 	src/fdw/fdw.o \
 	src/fdw/import.o \
+	src/fdw/insert_json.o \
 	src/fdw/modify.o \
 	src/fdw/plan.o \
 	src/fdw/query_check.o \
@@ -37,11 +38,19 @@ DATA = $(wildcard sql/bqstream--*.sql)
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK = -lcurl -ljansson -lcrypto
 
-# pg_regress reads test/sql and test/expected; sql/ holds the extension scripts
-REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+# pg_regress reads test/sql and test/expected; sql/ holds the extension scripts.
+# A test that needs the emulator reads its endpoints with \getenv from
+# BQSTREAM_TEST_PUBSUB_ENDPOINT or BQSTREAM_TEST_BIGQUERY_ENDPOINT: the files
+# that name a BQSTREAM_TEST_ variable are the emulator set, whatever their
+# names, and every other test runs on any server, as "make installcheck"
+# expects (no emulator, no shared_preload_libraries).
+REGRESS_ALL := $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_EMULATOR := $(patsubst test/sql/%.sql,%,$(sort $(shell grep -l 'BQSTREAM_TEST_' test/sql/*.sql 2>/dev/null)))
+REGRESS = $(filter-out $(REGRESS_EMULATOR),$(REGRESS_ALL))
 REGRESS_OPTS = --inputdir=test --outputdir=test --load-extension=bqstream
 
-TAP_TESTS = 1
+# The TAP suite starts clusters and emulators of its own and takes minutes:
+# "make tapcheck", not part of installcheck (no TAP_TESTS).
 PROVE_TESTS = test/t/*.pl
 
 EXTRA_CLEAN = test/results test/regression.diffs test/regression.out tmp_check tmp_regress
@@ -50,18 +59,29 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# pg_regress on a throwaway instance with the library preloaded, and the TAP
-# suite alone; scripts/test.sh runs both (plus the emulator and conformance
-# suites) and is what the README and CI call.
-.PHONY: regresscheck tapcheck test demo
+# installcheck (from PGXS): the tests that need nothing, against a running
+# server.  installcheck-emulator: the emulator set against a running server,
+# with the emulator's endpoints in the environment.  regresscheck: both sets
+# on a throwaway instance with the library preloaded.  tapcheck: the TAP
+# suite alone.  scripts/test.sh runs them all (plus the emulator, conformance
+# and other suites) and is what the README and CI call.
+.PHONY: installcheck-emulator regresscheck tapcheck test demo dist
+installcheck-emulator: submake $(REGRESS_PREP)
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS_EMULATOR)
+
 regresscheck: submake $(REGRESS_PREP)
-	$(pg_regress_installcheck) $(REGRESS_OPTS) --temp-instance=./tmp_regress --temp-config=$(srcdir)/test/bqstream.conf $(REGRESS)
+	$(pg_regress_installcheck) $(REGRESS_OPTS) --temp-instance=./tmp_regress --temp-config=$(srcdir)/test/bqstream.conf $(REGRESS) $(REGRESS_EMULATOR)
 
 tapcheck:
 	$(prove_installcheck)
 
 test:
 	scripts/test.sh
+
+# The PGXN distribution: the committed tree, named after META.json's version
+DIST_VERSION = $(shell sed -n 's/^ *"version": *"\([^"]*\)",*$$/\1/p' $(srcdir)/META.json | head -1)
+dist:
+	git archive --format zip --prefix=bqstream-$(DIST_VERSION)/ -o bqstream-$(DIST_VERSION).zip HEAD
 
 demo:
 	scripts/demo.sh

@@ -15,6 +15,7 @@ PACKAGES=(
 	gnuplot-nox		# the demo's chart of orders per minute (PNG)
 	clang libclang-rt-14-dev	# the libFuzzer targets under fuzz/ (ASan, UBSan)
 	valgrind		# bench/memcheck.py: leaks of the workers and the FDW
+	dpkg-dev debhelper postgresql-server-dev-all	# the package suite: the .deb, built with pg_buildext
 )
 
 missing=()

@@ -12,7 +12,7 @@
 # they run as that user, who must be able to "make install" (or have done it).
 #
 # Usage: scripts/test.sh [suite ...]
-#   suites: emulator regress tap pubsub-reference bq-reference conformance fuzz chaos memcheck
+#   suites: emulator regress tap pubsub-reference bq-reference conformance fuzz chaos memcheck package
 #   pubsub-reference: test/pubsub_reference against Google's Pub/Sub emulator
 #     (package google-cloud-cli-pubsub-emulator); without it the suite counts
 #     as failed and says that it did not run
@@ -23,10 +23,13 @@
 #   bq-reference: Google's bq CLI and BigQuery's discovery document against the
 #     emulator and the C client (test/bq_reference); without Google's tools it
 #     says it did NOT run and counts as a failure
+#   package: the Debian package built with pg_buildext from a git archive of
+#     the tree, installed, the demo's SQL on a fresh cluster, purged; runs last
+#     and puts back the files of the tree's "make install" it replaced (root only)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL_SUITES=(emulator regress tap pubsub-reference bq-reference conformance fuzz chaos memcheck)
+ALL_SUITES=(emulator regress tap pubsub-reference bq-reference conformance fuzz chaos memcheck package)
 SUITES=("${@:-${ALL_SUITES[@]}}")
 SUITE_TIMEOUT=${BQSTREAM_SUITE_TIMEOUT:-1200}
 PYTHON=/usr/bin/python3
@@ -59,6 +62,7 @@ as_tester() {
 }
 
 cleanup() {
+	package_cleanup
 	if [ -n "$EMULATOR_PID" ] && kill -0 "$EMULATOR_PID" 2>/dev/null; then
 		kill -TERM "$EMULATOR_PID" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$EMULATOR_PID" 2>/dev/null || break; sleep 0.1; done
@@ -71,6 +75,32 @@ cleanup() {
 		rm -rf "$WORK"
 	else
 		note "test directory kept: $WORK"
+	fi
+}
+
+# What the package suite has changed on the machine, undone by
+# package_cleanup at the suite's end or at exit: a cluster of the packaged
+# PostgreSQL, the package installed, the files of the tree's "make install"
+# it replaced (saved in a tar file).
+PKG_NAME=postgresql-15-bqstream
+PKG_CLUSTER=
+PKG_INSTALLED=
+PKG_SAVED=
+
+package_cleanup() {
+	if [ -n "$PKG_CLUSTER" ]; then
+		cp "/var/log/postgresql/postgresql-15-$PKG_CLUSTER.log" "$WORK/logs/package-server.log" 2>/dev/null
+		pg_dropcluster --stop 15 "$PKG_CLUSTER" >/dev/null 2>&1
+		PKG_CLUSTER=
+	fi
+	if [ -n "$PKG_INSTALLED" ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "$PKG_NAME" >/dev/null 2>&1 ||
+			dpkg --purge "$PKG_NAME" >/dev/null 2>&1
+		PKG_INSTALLED=
+	fi
+	if [ -n "$PKG_SAVED" ]; then
+		tar -C / -xf "$PKG_SAVED"
+		PKG_SAVED=
 	fi
 }
 
@@ -168,9 +198,10 @@ suite_emulator() {
 	record emulator $((ran - bad - skipped)) "$bad"
 }
 
-suite_regress() {
-	run_suite regress make -s regresscheck
-	local rc=$? log="$WORK/logs/regress.log"
+# record_regress NAME RC: record a pg_regress run from its log, with the
+# differences when it failed
+record_regress() {
+	local name=$1 rc=$2 log="$WORK/logs/$1.log"
 	local ok bad
 	ok=$(grep -cE '^(ok|test) .*\.\.\. ok' "$log")
 	bad=$(grep -cE '\.\.\. FAILED' "$log")
@@ -178,7 +209,32 @@ suite_regress() {
 	if [ "$bad" -ne 0 ] && [ -f "$WORK/src/test/regression.diffs" ]; then
 		cat "$WORK/src/test/regression.diffs"
 	fi
-	record regress "$ok" "$bad"
+	record "$name" "$ok" "$bad"
+}
+
+# Both sets of test/sql on a throwaway instance with the library preloaded
+# and the emulator; then "make installcheck", the tests that need nothing,
+# as a user runs it: against a plain running server (no
+# shared_preload_libraries) with no emulator in the environment.
+suite_regress() {
+	run_suite regress make -s regresscheck
+	record_regress regress $?
+
+	local plain=$WORK/plain port=54998
+	if ! as_tester "$PG_BINDIR/initdb" -D "$plain" -A trust >"$WORK/logs/plain-initdb.log" 2>&1 ||
+		! as_tester "$PG_BINDIR/pg_ctl" -D "$plain" -l "$WORK/logs/plain-server.log" -w \
+			-o "-c listen_addresses='' -c unix_socket_directories='$WORK' -p $port" start >/dev/null; then
+		cat "$WORK/logs/plain-initdb.log" "$WORK/logs/plain-server.log" 2>/dev/null
+		record installcheck 0 1
+		return
+	fi
+	note "suite regress: make installcheck on a plain server without the emulator"
+	(cd "$WORK/src" && as_tester env -u BQSTREAM_TEST_PUBSUB_ENDPOINT -u BQSTREAM_TEST_BIGQUERY_ENDPOINT \
+		-u BQSTREAM_TEST_EMULATOR_PORTS_FILE PGHOST="$WORK" PGPORT="$port" \
+		timeout --kill-after=30 "$SUITE_TIMEOUT" make -s installcheck) 2>&1 | tee "$WORK/logs/installcheck.log"
+	local rc=${PIPESTATUS[0]}
+	as_tester "$PG_BINDIR/pg_ctl" -D "$plain" -m immediate -w stop >/dev/null
+	record_regress installcheck "$rc"
 }
 
 # record_prove NAME RC: record a prove run from its log, with the test logs
@@ -315,9 +371,159 @@ suite_bq_reference() {
 	record bq-reference $((ran - bad > 0 ? ran - bad : 0)) "$bad"
 }
 
+# The Debian package as users install it: a git archive of the tree (what
+# "make dist" and PGXN get; tracked files only, with uncommitted changes to
+# them) checked against META.json, built with dpkg-buildpackage (whose
+# dh_pgxs_test runs "make installcheck" on a temporary cluster), installed
+# with apt in place of the tree's "make install", its autopkgtest
+# (debian/tests/installcheck) run against it, a fresh cluster created
+# with pg_createcluster and the library preloaded, the demo's SQL run there
+# against the emulator (test/package), then the cluster dropped, the package
+# purged (no file of it may remain) and the tree's files put back, so that
+# the suites before and after it test the tree's build.
+suite_package() {
+	local dir=$WORK/package ver src ref deb port f rc ok bad
+	if [ "$(id -u)" -ne 0 ]; then
+		note "suite package did NOT run: installing a package needs root"
+		record "package (NOT RUN)" 0 1
+		return
+	fi
+	if dpkg-query -W -f='${Status}' "$PKG_NAME" 2>/dev/null | grep -q "ok installed"; then
+		note "suite package did NOT run: $PKG_NAME is installed already (apt-get purge $PKG_NAME first)"
+		record "package (NOT RUN)" 0 1
+		return
+	fi
+	ver=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$ROOT/META.json")
+	src=$dir/bqstream-$ver
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+		ref=$(git -C "$ROOT" stash create 2>/dev/null)
+		git -C "$ROOT" archive --prefix="bqstream-$ver/" "${ref:-HEAD}" | tar -C "$dir" -xf -
+	else
+		cp -a "$WORK/src" "$src"
+		make -s -C "$src" clean >/dev/null
+	fi
+
+	note "suite package: META.json of the archive"
+	(cd "$src" && "$PYTHON" -m unittest test.package.meta_check -v) 2>&1 | tee "$WORK/logs/package-meta.log"
+	rc=${PIPESTATUS[0]}
+	ok=$(grep -cE ' \.\.\. ok$' "$WORK/logs/package-meta.log")
+	bad=$(grep -cE ' \.\.\. (FAIL|ERROR)$' "$WORK/logs/package-meta.log")
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	record package-meta "$ok" "$bad"
+
+	note "suite package: dpkg-buildpackage -us -uc -b in $src"
+	(cd "$src" && timeout --kill-after=30 "$SUITE_TIMEOUT" dpkg-buildpackage -us -uc -b) \
+		>"$WORK/logs/package-build.log" 2>&1
+	rc=$?
+	# the installcheck that dh_pgxs_test ran on the package's files
+	sed -n '/^### PostgreSQL .* installcheck ###/,/^### End .* installcheck ###/p' "$WORK/logs/package-build.log" |
+		grep -E '^test |tests? (passed|failed)' | tee "$WORK/logs/package-installcheck.log"
+	deb=$dir/${PKG_NAME}_${ver}_$(dpkg --print-architecture).deb
+	ok=$(grep -cE '^test .*\.\.\. ok' "$WORK/logs/package-installcheck.log")
+	bad=$(grep -cE '\.\.\. FAILED' "$WORK/logs/package-installcheck.log")
+	if [ "$rc" -ne 0 ] || [ ! -f "$deb" ] || [ "$ok" -eq 0 ]; then
+		tail -60 "$WORK/logs/package-build.log"
+		record package-deb "$ok" $((bad > 0 ? bad : 1))
+		return
+	fi
+	record package-deb "$ok" "$bad"
+	dpkg-deb --info "$deb" | grep -E '^ (Package|Version|Depends):'
+
+	# the files of the tree's "make install", and any the package would
+	# replace, are saved and removed, so that only the package's files are
+	# tested: one it lacks must not be found where make install left it
+	dpkg-deb --fsys-tarfile "$deb" | tar -tf - | sed -n 's|^\./\(.*[^/]\)$|\1|p' >"$dir/files"
+	{
+		cat "$dir/files"
+		find /usr/lib/postgresql/15/lib /usr/share/postgresql/15/extension \
+			\( -name 'bqstream*' -o -path '*/bitcode/bqstream/*' \) ! -type d | sed 's|^/||'
+	} | sort -u | while read -r f; do
+		if [ -e "/$f" ]; then echo "$f"; fi
+	done >"$dir/installed-before"
+	tar -C / -cf "$dir/installed-before.tar" -T "$dir/installed-before"
+	PKG_SAVED=$dir/installed-before.tar
+	sed 's|^|/|' "$dir/installed-before" | xargs -r rm -f
+
+	ok=0 bad=0
+	note "suite package: apt-get install $deb"
+	PKG_INSTALLED=yes
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$deb" \
+		>"$WORK/logs/package-install.log" 2>&1; then
+		cat "$WORK/logs/package-install.log"
+		package_cleanup
+		record package 0 1
+		return
+	fi
+
+	# the autopkgtest of debian/tests: make installcheck against the
+	# installed package, on a temporary cluster (pg_virtualenv)
+	note "suite package: debian/tests/installcheck against the installed package"
+	(cd "$src" && timeout --kill-after=30 "$SUITE_TIMEOUT" debian/tests/installcheck) \
+		>"$WORK/logs/package-autopkgtest.log" 2>&1
+	rc=$?
+	grep -E '^test |tests? (passed|failed)' "$WORK/logs/package-autopkgtest.log"
+	ok=$(grep -cE '^test .*\.\.\. ok' "$WORK/logs/package-autopkgtest.log")
+	bad=$(grep -cE '\.\.\. FAILED' "$WORK/logs/package-autopkgtest.log")
+	if [ "$rc" -ne 0 ] || [ "$ok" -eq 0 ]; then
+		tail -40 "$WORK/logs/package-autopkgtest.log"
+		[ "$bad" -eq 0 ] && bad=1
+	fi
+
+	port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	PKG_CLUSTER=bqstream_pkgtest_$$
+	note "suite package: pg_createcluster 15 $PKG_CLUSTER -p $port, shared_preload_libraries = bqstream"
+	if pg_createcluster 15 "$PKG_CLUSTER" -p "$port" --start -o shared_preload_libraries=bqstream \
+		>"$WORK/logs/package-cluster.log" 2>&1; then
+		mkdir -p "$dir/results"
+		chown -R "$TEST_USER" "$dir/results"
+		run_suite package env PGHOST=/var/run/postgresql PGPORT="$port" \
+			/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+			--bindir=/usr/lib/postgresql/15/bin --inputdir="$src/test/package" \
+			--outputdir="$dir/results" --use-existing --dbname=postgres demo
+		rc=$?
+		local demo_ok demo_bad
+		demo_ok=$(grep -cE '^(ok|test) .*\.\.\. ok' "$WORK/logs/package.log")
+		demo_bad=$(grep -cE '\.\.\. FAILED' "$WORK/logs/package.log")
+		[ "$rc" -ne 0 ] && [ "$demo_bad" -eq 0 ] && demo_bad=1
+		if [ "$demo_bad" -ne 0 ]; then
+			cat "$dir/results/regression.diffs" 2>/dev/null
+		fi
+		ok=$((ok + demo_ok)) bad=$((bad + demo_bad))
+	else
+		cat "$WORK/logs/package-cluster.log"
+		bad=$((bad + 1))
+	fi
+
+	# purged, the package leaves nothing behind
+	local saved=$PKG_SAVED
+	PKG_SAVED=
+	package_cleanup
+	if dpkg-query -W -f='${Status}' "$PKG_NAME" 2>/dev/null | grep -q "ok installed"; then
+		note "suite package: $PKG_NAME is still installed after apt-get purge"
+		bad=$((bad + 1))
+	else
+		local left=
+		while read -r f; do
+			if [ -e "/$f" ]; then left="$left /$f"; fi
+		done <"$dir/files"
+		if [ -n "$left" ]; then
+			note "suite package: files left after apt-get purge:$left"
+			bad=$((bad + 1))
+		else
+			note "suite package: purged, no file of the package left"
+			ok=$((ok + 1))
+		fi
+	fi
+	PKG_SAVED=$saved
+	package_cleanup
+	record package "$ok" "$bad"
+}
+
 for suite in "${SUITES[@]}"; do
 	case "$suite" in
-		emulator | regress | tap | conformance | fuzz | chaos | memcheck) "suite_$suite" ;;
+		emulator | regress | tap | conformance | fuzz | chaos | memcheck | package) "suite_$suite" ;;
 		pubsub-reference) suite_pubsub_reference ;;
 		bq-reference) suite_bq_reference ;;
 		*) echo "test.sh: unknown suite \"$suite\" (known: ${ALL_SUITES[*]})" >&2; record "$suite" 0 1 ;;

@@ -30,6 +30,14 @@
 #include "fdw/fdw.h"
 #include "worker/worker.h"
 
+/*
+ * The planner, permission and statistics interfaces used here are those
+ * of PostgreSQL 15 (16 moved permission checks out of RangeTblEntry).
+ */
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "bqstream is written for PostgreSQL 15"
+#endif
+
 PG_MODULE_MAGIC;
 
 bool		bqstream_preloaded = false;

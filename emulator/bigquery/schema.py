@@ -36,7 +36,8 @@ def check_table_id(table_id):
 
 
 def fields_from_resource(fields):
-    """REST schema.fields -> [{'name','type','mode','description'}] with internal types."""
+    """REST schema.fields -> [{'name','type','mode','description'}] with internal types
+    (RECORD -> STRUCT<…> of its nested fields, RANGE -> RANGE<element type>)."""
     if not isinstance(fields, list):
         raise SchemaError('Invalid schema: fields must be a list')
     out = []
@@ -44,24 +45,45 @@ def fields_from_resource(fields):
         if not isinstance(f, dict):
             raise SchemaError('Invalid schema field')
         name = f.get('name')
-        typ = str(f.get('type', '')).upper()
         mode = str(f.get('mode') or 'NULLABLE').upper()
-        if typ in T.UNSUPPORTED_SCHEMA_TYPES:
-            raise SchemaError('Field %s has type %s, which the emulator does not support '
-                              '(supported: STRING, BYTES, INTEGER/INT64, FLOAT/FLOAT64, NUMERIC, '
-                              'BIGNUMERIC, BOOLEAN/BOOL, TIMESTAMP, DATE, TIME, DATETIME, JSON)'
-                              % (name, typ))
-        base = T.SCHEMA_ALIASES.get(typ)
-        if base is None:
-            raise SchemaError('Invalid value for type: %s is not a valid value' % f.get('type'))
-        if f.get('fields'):
-            raise SchemaError('Field %s is type %s but has subfields; only RECORD fields can '
-                              'have subfields' % (name, typ))
+        base = _field_type(f, name)
         if mode not in ('NULLABLE', 'REQUIRED', 'REPEATED'):
             raise SchemaError('Invalid value for mode: %s is not a valid value' % f.get('mode'))
+        if mode == 'REPEATED' and T.is_range(base):
+            raise SchemaError('Field %s: RANGE cannot be REPEATED' % name)
         out.append(field(name, base, mode, f.get('description')))
     check_fields(out)
     return out
+
+
+def _field_type(f, name):
+    typ = str(f.get('type', '')).upper()
+    if typ in ('RECORD', 'STRUCT'):
+        sub = f.get('fields')
+        if not sub:
+            raise SchemaError('Field %s is type RECORD but has no schema' % name)
+        inner = fields_from_resource(sub)
+        return T.struct_of([(x['name'], x['type'] + (' NOT NULL' if x['mode'] == 'REQUIRED'
+                                                      else '')) for x in inner])
+    if f.get('fields'):
+        raise SchemaError('Field %s is type %s but has subfields; only RECORD fields can '
+                          'have subfields' % (name, typ))
+    if typ == 'RANGE':
+        ret = f.get('rangeElementType')
+        et = str((ret or {}).get('type', '') if isinstance(ret, dict) else '').upper()
+        if not ret:
+            raise SchemaError('Field %s is type RANGE but has no rangeElementType' % name)
+        if et not in T.RANGE_ELEMENT_TYPES:
+            raise SchemaError('Field %s: RANGE element type must be DATE, DATETIME or '
+                              'TIMESTAMP, not %s' % (name, et))
+        return 'RANGE<%s>' % et
+    if f.get('rangeElementType'):
+        raise SchemaError('Field %s is type %s but has a rangeElementType; only RANGE fields '
+                          'can have one' % (name, typ))
+    base = T.SCHEMA_ALIASES.get(typ)
+    if base is None:
+        raise SchemaError('Invalid value for type: %s is not a valid value' % f.get('type'))
+    return base
 
 
 def field(name, base_type, mode, description=None):

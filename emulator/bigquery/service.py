@@ -895,7 +895,7 @@ def _compile_encoder(columns, int64_ts):
             continue
         else:
             ns['_enc%d' % i] = T.cell_encoder(typ, int64_ts)
-            if T.is_array(typ):
+            if T.is_array(typ) or T.is_struct(typ):
                 e = '_dumps(_enc%d(%s), separators=(",", ":"))' % (i, v)
             else:
                 e = '_S(_enc%d(%s))' % (i, v)
@@ -940,10 +940,7 @@ def _schema_fields(columns):
     for name, typ, _ in columns:
         if typ == 'NULL':
             typ = 'INT64'
-        if T.is_array(typ):
-            out.append({'name': name, 'type': T.LEGACY[T.array_elem(typ)], 'mode': 'REPEATED'})
-        else:
-            out.append({'name': name, 'type': T.LEGACY[typ], 'mode': 'NULLABLE'})
+        out.append(T.schema_field(name, typ))
     return out
 
 

@@ -44,10 +44,7 @@ class Field:
         return T.array_elem(self.type) if T.is_array(self.type) else self.type
 
     def resource(self):
-        r = {'name': self.name, 'type': T.LEGACY[self.base_type], 'mode': self.mode}
-        if self.description:
-            r['description'] = self.description
-        return r
+        return T.schema_field(self.name, self.base_type, self.mode, self.description)
 
 
 class Dataset:
@@ -141,7 +138,7 @@ class Validator:
         for i, f in enumerate(table.fields):
             base = f.base_type
             size = T.size_function(base)
-            self.fields.append((f.name, i, T.COERCE[base], size, f.mode == 'REQUIRED',
+            self.fields.append((f.name, i, T.coercer(base), size, f.mode == 'REQUIRED',
                                 f.mode == 'REPEATED', base))
             self.names[f.name] = i
             self.lower[f.name.lower()] = i
@@ -195,7 +192,7 @@ class Validator:
                           '            c%d = 1 if v else 0' % i, '            s%d = 1' % i]
             else:
                 # text forms only; epoch-seconds strings fail here and take the general path
-                ns['co%d' % i] = T.parse_timestamp_text if t == 'TIMESTAMP' else T.COERCE[t]
+                ns['co%d' % i] = T.parse_timestamp_text if t == 'TIMESTAMP' else T.coercer(t)
                 size = T.size_function(t)
                 lines += ['        elif v.__class__ is str:',
                           '            c%d = co%d(v)' % (i, i)]
@@ -256,6 +253,8 @@ class Validator:
         for name, i, coerce, size, required, repeated, base in self.fields:
             if required and vals[i] is None:
                 raise RowError(name, 'Missing required field: %s.' % name)
+            if repeated and vals[i] is None:
+                vals[i] = '[]'  # a REPEATED field is never NULL, only empty
         pi = self.part_index
         if pi is None:
             part = UNPARTITIONED
@@ -290,6 +289,8 @@ class Validator:
                     raise RowError(name, 'Null value in array field: %s.' % name)
                 try:
                     out.append(coerce(x))
+                except T.FieldError as e:
+                    raise RowError('%s.%s' % (name, e.location), e.message) from None
                 except T.ValueError_:
                     raise RowError(name, T.insert_error_message(base, x)) from None
             vals[i] = T.array_to_storage(base, out)
@@ -298,13 +299,17 @@ class Validator:
             else:
                 sizes[i] = sum(size(x) for x in out)
             return
-        if isinstance(v, (list, dict)):
+        if isinstance(v, list) or (isinstance(v, dict) and not (T.is_struct(base) or
+                                                                 T.is_range(base))):
             raise RowError(name, 'This field: %s is not a record.' % name if isinstance(v, dict)
                            else 'Array specified for non-repeated field: %s.' % name)
         try:
             c = coerce(v)
+        except T.FieldError as e:
+            raise RowError('%s.%s' % (name, e.location), e.message) from None
         except T.ValueError_:
-            raise RowError(name, T.insert_error_message(base, v)) from None
+            raise RowError(name, T.insert_error_message(base, name if T.is_struct(base)
+                                                        else v)) from None
         vals[i] = c
         sizes[i] = size if isinstance(size, int) else size(c)
 

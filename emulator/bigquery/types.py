@@ -6,7 +6,11 @@ Owns everything about a single BigQuery value:
 * the *internal* representation used in SQLite and inside query evaluation
   (TIMESTAMP = int microseconds UTC, NUMERIC = canonical decimal text, BOOL = 0/1,
   DATE/DATETIME/TIME = fixed-width sortable text, BYTES = blob, REPEATED = JSON text,
-  FLOAT64 = REAL except NaN, which SQLite cannot store and is kept as the text 'NaN');
+  FLOAT64 = REAL except NaN, which SQLite cannot store and is kept as the text 'NaN',
+  GEOGRAPHY = normalised WKT, INTERVAL = canonical text, RANGE<T> = JSON [start, end],
+  STRUCT<…> = JSON list of its fields' values);
+* composite type names: ``STRUCT<a INT64, b ARRAY<STRING>>`` and ``RANGE<DATE>``,
+  and their REST schema fields (nested ``fields``, ``rangeElementType``);
 * coercion of insertAll JSON values and query parameter strings into that form,
   with BigQuery's error texts;
 * the REST cell encoding of query results and tabledata.list (§2.6 of the notes);
@@ -27,7 +31,7 @@ LEGACY = {
     'INT64': 'INTEGER', 'FLOAT64': 'FLOAT', 'BOOL': 'BOOLEAN', 'STRING': 'STRING',
     'BYTES': 'BYTES', 'NUMERIC': 'NUMERIC', 'BIGNUMERIC': 'BIGNUMERIC',
     'TIMESTAMP': 'TIMESTAMP', 'DATE': 'DATE', 'TIME': 'TIME', 'DATETIME': 'DATETIME',
-    'JSON': 'JSON',
+    'JSON': 'JSON', 'GEOGRAPHY': 'GEOGRAPHY', 'INTERVAL': 'INTERVAL',
 }
 
 # Every spelling accepted in a table schema or a query parameter type -> GoogleSQL name.
@@ -36,11 +40,11 @@ SCHEMA_ALIASES = {
     'BOOL': 'BOOL', 'BOOLEAN': 'BOOL', 'STRING': 'STRING', 'BYTES': 'BYTES',
     'NUMERIC': 'NUMERIC', 'DECIMAL': 'NUMERIC', 'BIGNUMERIC': 'BIGNUMERIC',
     'BIGDECIMAL': 'BIGNUMERIC', 'TIMESTAMP': 'TIMESTAMP', 'DATE': 'DATE', 'TIME': 'TIME',
-    'DATETIME': 'DATETIME', 'JSON': 'JSON',
+    'DATETIME': 'DATETIME', 'JSON': 'JSON', 'GEOGRAPHY': 'GEOGRAPHY', 'INTERVAL': 'INTERVAL',
 }
 
-# Types BigQuery has that the emulator deliberately does not model.
-UNSUPPORTED_SCHEMA_TYPES = {'RECORD', 'STRUCT', 'GEOGRAPHY', 'RANGE', 'INTERVAL'}
+# The element types a RANGE may have.
+RANGE_ELEMENT_TYPES = ('DATE', 'DATETIME', 'TIMESTAMP')
 
 # GoogleSQL type names accepted in CAST and in DDL column definitions.
 SQL_TYPE_NAMES = {
@@ -72,6 +76,88 @@ def array_elem(t):
 
 def array_of(t):
     return 'ARRAY<%s>' % t
+
+
+def is_struct(t):
+    return t.startswith('STRUCT<')
+
+
+def is_range(t):
+    return t.startswith('RANGE<')
+
+
+def range_elem(t):
+    return t[6:-1]
+
+
+def struct_of(fields):
+    """[(name, type)] -> 'STRUCT<name type, …>'."""
+    return 'STRUCT<%s>' % ', '.join('%s %s' % (n, t) for n, t in fields)
+
+
+_STRUCT_CACHE = {}
+
+
+def _parse_struct(t):
+    """'STRUCT<a INT64 NOT NULL, b ARRAY<STRUCT<x STRING>>>' -> ([(name, type)], {required})."""
+    parsed = _STRUCT_CACHE.get(t)
+    if parsed is not None:
+        return parsed
+    body = t[7:-1]
+    fields = []
+    required = set()
+    depth = 0
+    start = 0
+    for i, ch in enumerate(body + ','):
+        if ch == '<':
+            depth += 1
+        elif ch == '>':
+            depth -= 1
+        elif ch == ',' and depth == 0:
+            name, _, typ = body[start:i].strip().partition(' ')
+            typ = typ.strip()
+            if typ.endswith(' NOT NULL'):
+                typ = typ[:-9]
+                required.add(name)
+            fields.append((name, typ))
+            start = i + 1
+    parsed = _STRUCT_CACHE[t] = (fields, required)
+    return parsed
+
+
+def struct_fields(t):
+    """'STRUCT<a INT64, b ARRAY<STRUCT<x STRING>>>' -> [('a', 'INT64'), ('b', 'ARRAY<…>')]."""
+    return _parse_struct(t)[0]
+
+
+def struct_required(t):
+    """The names of a STRUCT's REQUIRED fields (written 'name TYPE NOT NULL')."""
+    return _parse_struct(t)[1]
+
+
+def schema_field(name, t, mode='NULLABLE', description=None):
+    """A REST TableFieldSchema for a column of internal type t (ARRAY<T> is REPEATED):
+    RECORD fields carry their nested ``fields``, RANGE its ``rangeElementType``."""
+    if is_array(t):
+        t = array_elem(t)
+        mode = 'REPEATED'
+    r = {'name': name}
+    if is_struct(t):
+        r['type'] = 'RECORD'
+    elif is_range(t):
+        r['type'] = 'RANGE'
+    else:
+        r['type'] = LEGACY[t]
+    r['mode'] = mode
+    if is_struct(t):
+        required = struct_required(t)
+        r['fields'] = [schema_field(n, ft, 'REQUIRED' if n in required else 'NULLABLE')
+                       for n, ft in struct_fields(t)]
+    if is_range(t):
+        r['rangeElementType'] = {'type': range_elem(t)}
+    if description:
+        r['description'] = description
+    return r
 
 
 # ---------------------------------------------------------------- dates and times
@@ -556,11 +642,310 @@ def _coerce_json(v):
         raise ValueError_('bad json') from None
 
 
+# ---------------------------------------------------------------- GEOGRAPHY (WKT)
+
+_WKT_TOKEN_RE = re.compile(r'\s*(?:([A-Za-z]+)|([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|([(),]))')
+_WKT_KINDS = ('POINT', 'LINESTRING', 'POLYGON', 'MULTIPOINT', 'MULTILINESTRING',
+              'MULTIPOLYGON', 'GEOMETRYCOLLECTION')
+
+
+def _wkt_number(text):
+    x = float(text)
+    if not math.isfinite(x):
+        raise ValueError_('bad coordinate')
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return repr(x)
+
+
+def parse_wkt(text):
+    """WKT -> BigQuery's text of it (upper-case kinds, shortest coordinates, one space
+    between x and y, ', ' nowhere: 'LINESTRING(1 2, 3 4)'). Longitudes must lie in
+    [-180, 180] and latitudes in [-90, 90], as on BigQuery's sphere."""
+    toks = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _WKT_TOKEN_RE.match(text, pos)
+        if not m or m.end() == pos:
+            raise ValueError_('bad WKT')
+        toks.append(m.group(1).upper() if m.group(1) else m.group(2) if m.group(2)
+                    else m.group(3))
+        pos = m.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    i = [0]
+
+    def peek():
+        return toks[i[0]] if i[0] < len(toks) else None
+
+    def take(want=None):
+        t = peek()
+        if t is None or (want is not None and t != want):
+            raise ValueError_('bad WKT')
+        i[0] += 1
+        return t
+
+    def point():
+        x = take()
+        y = take()
+        try:
+            xs, ys = _wkt_number(x), _wkt_number(y)
+        except (ValueError, ValueError_):
+            raise ValueError_('bad WKT') from None
+        if not (-180 <= float(x) <= 180 and -90 <= float(y) <= 90):
+            raise ValueError_('coordinate out of range')
+        return '%s %s' % (xs, ys)
+
+    def listof(item):
+        take('(')
+        out = [item()]
+        while peek() == ',':
+            take(',')
+            out.append(item())
+        take(')')
+        return '(' + ', '.join(out) + ')'
+
+    def ring():
+        return listof(point)
+
+    def polygon():
+        return listof(ring)
+
+    def geometry():
+        kind = take()
+        if kind not in _WKT_KINDS:
+            raise ValueError_('bad WKT')
+        if peek() == 'EMPTY':
+            take()
+            return kind + ' EMPTY'
+        if kind == 'POINT':
+            return kind + listof(point)
+        if kind in ('LINESTRING', 'MULTIPOINT'):
+            if kind == 'MULTIPOINT' and i[0] + 1 < len(toks) and toks[i[0] + 1] == '(':
+                return kind + listof(lambda: listof(point))
+            return kind + listof(point)
+        if kind in ('POLYGON', 'MULTILINESTRING'):
+            return kind + listof(ring)
+        if kind == 'MULTIPOLYGON':
+            return kind + listof(polygon)
+        return kind + listof(geometry)
+
+    out = geometry()
+    if peek() is not None:
+        raise ValueError_('bad WKT')
+    return out.replace(', ', ',').replace(',', ', ')
+
+
+def _coerce_geography(v):
+    if isinstance(v, str):
+        return parse_wkt(v)
+    raise ValueError_('type')
+
+
+# ---------------------------------------------------------------- INTERVAL
+
+_INTERVAL_RE = re.compile(r'\s*([-+]?)(\d+)-(\d+)\s+([-+]?\d+)\s+([-+]?)(\d+):(\d+):(\d+)'
+                          r'(?:\.(\d{1,9}))?\s*$')
+_ISO_INTERVAL_RE = re.compile(r'\s*P(?:([-+]?\d+)Y)?(?:([-+]?\d+)M)?(?:([-+]?\d+)W)?'
+                              r'(?:([-+]?\d+)D)?(?:T(?:([-+]?\d+)H)?(?:([-+]?\d+)M)?'
+                              r'(?:([-+]?\d+)(?:\.(\d{1,9}))?S)?)?\s*$')
+MAX_INTERVAL_MONTHS = 10000 * 12
+MAX_INTERVAL_DAYS = 3660000
+MAX_INTERVAL_MICROS = 87840000 * 3600 * 1000000
+
+
+def interval_text(months, days, micros):
+    """(months, days, microseconds) -> BigQuery's canonical '[-]Y-M [-]D [-]H:M:S[.F]'."""
+    if abs(months) > MAX_INTERVAL_MONTHS or abs(days) > MAX_INTERVAL_DAYS or \
+            abs(micros) > MAX_INTERVAL_MICROS:
+        raise ValueError_('interval out of range')
+    y, m = divmod(abs(months), 12)
+    secs, frac = divmod(abs(micros), 1000000)
+    h, r = divmod(secs, 3600)
+    mi, sec = divmod(r, 60)
+    text = '%s%d-%d %d %s%d:%d:%d' % ('-' if months < 0 else '', y, m, days,
+                                     '-' if micros < 0 else '', h, mi, sec)
+    if frac:
+        text += ('.%06d' % frac).rstrip('0')
+    return text
+
+
+def interval_parts(text):
+    """Canonical interval text -> (months, days, microseconds)."""
+    m = _INTERVAL_RE.match(text)
+    if not m:
+        raise ValueError_('bad interval')
+    ys, y, mo, d, ts, h, mi, sec, frac = m.groups()
+    months = int(y) * 12 + int(mo)
+    micros = ((int(h) * 60 + int(mi)) * 60 + int(sec)) * 1000000 + _frac_us(frac)
+    return (-months if ys == '-' else months, int(d), -micros if ts == '-' else micros)
+
+
+def parse_interval_text(text):
+    """Canonical or ISO 8601 ('P1Y2M3DT4H5M6.5S') interval text -> canonical text."""
+    if _INTERVAL_RE.match(text):
+        return interval_text(*interval_parts(text))
+    m = _ISO_INTERVAL_RE.match(text)
+    if not m or not any(g is not None for g in m.groups()):
+        raise ValueError_('bad interval')
+    y, mo, w, d, h, mi, sec, frac = [g for g in m.groups()]
+    num = [int(x) if x else 0 for x in (y, mo, w, d, h, mi, sec)]
+    us = _frac_us(frac)
+    micros = ((num[4] * 60 + num[5]) * 60 + num[6]) * 1000000 + (-us if num[6] < 0 or (
+        sec or '').startswith('-') else us)
+    return interval_text(num[0] * 12 + num[1], num[2] * 7 + num[3], micros)
+
+
+def _coerce_interval(v):
+    if isinstance(v, str):
+        return parse_interval_text(v)
+    raise ValueError_('type')
+
+
+# ---------------------------------------------------------------- RANGE
+
+_RANGE_RE = re.compile(r'\s*\[\s*(.*?)\s*,\s*(.*?)\s*\)\s*$')
+
+
+def range_coercer(t):
+    """insertAll value of RANGE<T> ({"start": …, "end": …} or '[start, end)', NULL or
+    UNBOUNDED for an open end) -> internal JSON '[start, end]'."""
+    elem = range_elem(t)
+    co = COERCE[elem]
+
+    def bound(x):
+        if x is None or (isinstance(x, str) and x.strip().upper() in ('UNBOUNDED', 'NULL')):
+            return None
+        return co(x)
+
+    def coerce_range(v):
+        if isinstance(v, dict):
+            if set(v) - {'start', 'end'}:
+                raise ValueError_('bad range')
+            a, b = bound(v.get('start')), bound(v.get('end'))
+        elif isinstance(v, str):
+            m = _RANGE_RE.match(v)
+            if not m:
+                raise ValueError_('bad range')
+            a, b = bound(m.group(1)), bound(m.group(2))
+        else:
+            raise ValueError_('type')
+        if a is not None and b is not None and not a < b:
+            raise ValueError_('range start must be less than its end')
+        return json.dumps([a, b], separators=(',', ':'))
+    return coerce_range
+
+
+# ---------------------------------------------------------------- STRUCT
+
+def struct_coercer(t):
+    """insertAll JSON object for STRUCT<…> (field names matched as BigQuery does, case
+    aside) -> internal JSON list of the fields' values in schema order."""
+    fields = [(n, ft, coercer(array_elem(ft) if is_array(ft) else ft)) for n, ft in
+              struct_fields(t)]
+    lower = {n.lower(): i for i, (n, _, _) in enumerate(fields)}
+    required = struct_required(t)
+
+    def coerce_struct(v):
+        if not isinstance(v, dict):
+            raise ValueError_('not a record')
+        out = [None] * len(fields)
+        for key, x in v.items():
+            i = lower.get(key.lower()) if isinstance(key, str) else None
+            if i is None:
+                raise FieldError(key, 'no such field: %s.' % key)
+            name, ft, co = fields[i]
+            try:
+                if is_array(ft):
+                    if x is None:
+                        out[i] = []
+                        continue
+                    if not isinstance(x, list):
+                        raise FieldError(name, 'Field %s is repeated; the value must be a '
+                                         'JSON array.' % name)
+                    vals = []
+                    for e in x:
+                        if e is None:
+                            raise FieldError(name, 'Null value in array field: %s.' % name)
+                        vals.append(json_form(array_elem(ft), co(e)))
+                    out[i] = vals
+                elif x is not None:
+                    if isinstance(x, (list, dict)) and not (is_struct(ft) or is_range(ft)):
+                        raise FieldError(name, 'Array specified for non-repeated field: %s.'
+                                         % name if isinstance(x, list) else
+                                         'This field: %s is not a record.' % name)
+                    out[i] = json_form(ft, co(x))
+            except FieldError as e:
+                raise FieldError('%s.%s' % (name, e.location) if e.location != name else
+                                 name, e.message) from None
+            except ValueError_:
+                raise FieldError(name, insert_error_message(
+                    array_elem(ft) if is_array(ft) else ft, x)) from None
+        for i, (n, ft, _) in enumerate(fields):
+            if is_array(ft) and out[i] is None:
+                out[i] = []
+            if out[i] is None and n in required:
+                raise FieldError(n, 'Missing required field: %s.' % n)
+        return json.dumps(out, separators=(',', ':'), ensure_ascii=False)
+    return coerce_struct
+
+
+class FieldError(ValueError_):
+    """A bad value inside a RECORD: where (dotted field path) and BigQuery's message."""
+
+    def __init__(self, location, message):
+        super().__init__(message)
+        self.location = location
+        self.message = message
+
+
+_COERCERS = {}
+
+
+def coercer(t):
+    """The insertAll/parameter coercion for any non-array type, composite ones included."""
+    f = COERCE.get(t)
+    if f is not None:
+        return f
+    f = _COERCERS.get(t)
+    if f is None:
+        f = _COERCERS[t] = struct_coercer(t) if is_struct(t) else range_coercer(t)
+    return f
+
+
+def json_form(t, v):
+    """internal value -> the JSON value kept for it inside a RECORD or an array."""
+    if v is None:
+        return None
+    if t == 'BYTES':
+        return base64.b64encode(v if isinstance(v, bytes) else v.encode()).decode('ascii')
+    if is_struct(t) or is_range(t):
+        return json.loads(v) if isinstance(v, str) else v
+    if is_array(t):
+        return [json_form(array_elem(t), x) for x in array_from_storage(array_elem(t), v)]
+    return v
+
+
+def from_json_form(t, j):
+    """The inverse of json_form."""
+    if j is None:
+        return None
+    if t == 'BYTES':
+        return base64.b64decode(j)
+    if is_struct(t) or is_range(t):
+        return json.dumps(j, separators=(',', ':'), ensure_ascii=False)
+    if is_array(t):
+        return array_to_storage(array_elem(t), [from_json_form(array_elem(t), x) for x in j])
+    return j
+
+
 COERCE = {
     'INT64': _coerce_int64, 'FLOAT64': _coerce_float64, 'NUMERIC': _coerce_numeric,
     'BIGNUMERIC': _coerce_bignumeric, 'BOOL': _coerce_bool, 'STRING': _coerce_string,
     'BYTES': _coerce_bytes, 'TIMESTAMP': _coerce_timestamp, 'DATE': _coerce_date,
     'DATETIME': _coerce_datetime, 'TIME': _coerce_time, 'JSON': _coerce_json,
+    'GEOGRAPHY': _coerce_geography, 'INTERVAL': _coerce_interval,
 }
 
 # What insertAll says about a value it cannot convert (BigQuery's wording where known).
@@ -579,11 +964,16 @@ _INSERT_ERR = {
                 "YYYY-MM-DD HH:MM[:SS[.SSSSSS]]",
     'TIME': "Could not parse '%s' as a time. Required format is HH:MM[:SS[.SSSSSS]]",
     'JSON': 'Invalid JSON value: %s',
+    'GEOGRAPHY': 'Invalid geography value: %s',
+    'INTERVAL': 'Invalid INTERVAL value: %s',
+    'RANGE': 'Invalid RANGE value: %s',
+    'RECORD': 'This field: %s is not a record.',
 }
 
 
 def insert_error_message(bqtype, value):
-    tmpl = _INSERT_ERR[bqtype]
+    tmpl = _INSERT_ERR['RANGE' if is_range(bqtype) else 'RECORD' if is_struct(bqtype)
+                       else bqtype]
     if '%s' not in tmpl:
         return tmpl
     shown = value if isinstance(value, str) else json.dumps(value)
@@ -592,7 +982,7 @@ def insert_error_message(bqtype, value):
 
 def coerce_param(bqtype, text):
     """A query parameter's string value -> internal value, or raise ValueError_."""
-    return COERCE[bqtype](text)
+    return coercer(bqtype)(text)
 
 
 # ---------------------------------------------------------------- output encoding
@@ -647,7 +1037,35 @@ _ENC = {
     'INT64': _enc_int, 'FLOAT64': _enc_float, 'NUMERIC': _enc_numeric,
     'BIGNUMERIC': _enc_numeric, 'BOOL': _enc_bool, 'STRING': _enc_str, 'BYTES': _enc_bytes,
     'DATE': _enc_str, 'DATETIME': _enc_datetime, 'TIME': _enc_time, 'JSON': _enc_str,
+    'GEOGRAPHY': _enc_str, 'INTERVAL': _enc_str,
 }
+
+
+def _struct_encoder(t, int64_timestamp):
+    """RECORD cell: {"f": [{"v": field cell}, …]}, each field encoded as a column would be."""
+    fields = [(ft, cell_encoder(ft, int64_timestamp)) for _, ft in struct_fields(t)]
+
+    def enc_struct(v):
+        vals = json.loads(v) if isinstance(v, str) else v
+        out = []
+        for (ft, enc), x in zip(fields, vals):
+            if x is None:
+                out.append({'v': [] if is_array(ft) else None})
+            else:
+                out.append({'v': enc(from_json_form(ft, x))})
+        return {'f': out}
+    return enc_struct
+
+
+def _range_encoder(t, int64_timestamp):
+    """RANGE cell: '[start, end)', each end as its element's cell, UNBOUNDED when open."""
+    enc = cell_encoder(range_elem(t), int64_timestamp)
+
+    def enc_range(v):
+        a, b = json.loads(v) if isinstance(v, str) else v
+        return '[%s, %s)' % ('UNBOUNDED' if a is None else enc(a),
+                             'UNBOUNDED' if b is None else enc(b))
+    return enc_range
 
 
 def cell_encoder(bqtype, int64_timestamp):
@@ -661,6 +1079,10 @@ def cell_encoder(bqtype, int64_timestamp):
         return enc_array
     if bqtype == 'TIMESTAMP':
         return _enc_ts_int if int64_timestamp else _enc_ts_float
+    if is_struct(bqtype):
+        return _struct_encoder(bqtype, int64_timestamp)
+    if is_range(bqtype):
+        return _range_encoder(bqtype, int64_timestamp)
     return _ENC[bqtype]
 
 
@@ -668,8 +1090,8 @@ def cell_encoder(bqtype, int64_timestamp):
 
 def array_to_storage(elem_type, values):
     """list of internal values -> JSON text stored for a REPEATED column / ARRAY value."""
-    if elem_type == 'BYTES':
-        values = [None if x is None else base64.b64encode(x).decode('ascii') for x in values]
+    if elem_type == 'BYTES' or is_struct(elem_type) or is_range(elem_type):
+        values = [json_form(elem_type, x) for x in values]
     return json.dumps(values, separators=(',', ':'), ensure_ascii=False)
 
 
@@ -677,15 +1099,20 @@ def array_from_storage(elem_type, text):
     if text is None:
         return []
     vals = json.loads(text) if isinstance(text, str) else text
-    if elem_type == 'BYTES':
-        return [None if x is None else base64.b64decode(x) for x in vals]
+    if elem_type == 'BYTES' or is_struct(elem_type) or is_range(elem_type):
+        return [from_json_form(elem_type, x) for x in vals]
     return vals
 
 
 # ---------------------------------------------------------------- logical sizes
 
 _FIXED_SIZE = {'INT64': 8, 'FLOAT64': 8, 'TIMESTAMP': 8, 'DATETIME': 8, 'TIME': 8, 'DATE': 8,
-               'BOOL': 1, 'NUMERIC': 16, 'BIGNUMERIC': 32}
+               'BOOL': 1, 'NUMERIC': 16, 'BIGNUMERIC': 32, 'INTERVAL': 16}
+
+
+def _size_geography(v):
+    # 16 bytes plus 24 per vertex, as BigQuery's data size table says
+    return 16 + 24 * len(re.findall(r'[-+0-9.eE]+ [-+0-9.eE]+', v))
 
 
 def _size_text(v):
@@ -703,8 +1130,24 @@ def size_function(bqtype):
         et = array_elem(bqtype)
 
         def size_array(v):
-            return sum(elem(x) for x in array_from_storage(et, v) if x is not None)
+            vals = [x for x in array_from_storage(et, v) if x is not None]
+            return elem * len(vals) if isinstance(elem, int) else sum(elem(x) for x in vals)
         return size_array
+    if is_struct(bqtype):
+        subs = [(ft, size_function(ft)) for _, ft in struct_fields(bqtype)]
+
+        def size_struct(v):
+            vals = json.loads(v) if isinstance(v, str) else v
+            total = 0
+            for (ft, size), x in zip(subs, vals):
+                if x is not None:
+                    total += size if isinstance(size, int) else size(from_json_form(ft, x))
+            return total
+        return size_struct
+    if is_range(bqtype):
+        return 16 if range_elem(bqtype) == 'DATE' else 32
+    if bqtype == 'GEOGRAPHY':
+        return _size_geography
     fixed = _FIXED_SIZE.get(bqtype)
     if fixed is not None:
         return fixed

@@ -8,20 +8,40 @@
  * An expression is pushed only when BigQuery is sure to give it the same
  * meaning as PostgreSQL:
  *
- * - comparisons of integer, numeric, boolean, date, timestamp and text
- *   operands (text ordering only under a C collation, equality only under
- *   a deterministic one); floating point is kept local, since NaN compares
- *   differently;
- * - IN lists and = ANY / <> ALL (array), with PostgreSQL's NULL rules;
+ * - comparisons of integer, numeric, boolean, date, timestamp, float8 and
+ *   text operands.  Text: ordering only under a collation that sorts by code
+ *   point (C, POSIX, or libc's C.UTF-8 in a UTF8 database, the default on
+ *   Debian), equality only under a deterministic one.  float8: with IS_NAN
+ *   terms, since PostgreSQL holds NaN equal to NaN and above every number
+ *   where BigQuery compares NaN false with everything;
+ * - IN lists and = ANY / <> ALL (array), with PostgreSQL's NULL rules (of
+ *   float8 only a constant array without NaN);
  * - LIKE with a constant pattern whose escapes BigQuery reads the same way;
+ *   ILIKE, lower() and upper() only under a C ctype, where PostgreSQL maps
+ *   ASCII letters alone (sent as TRANSLATE: BigQuery's LOWER and UPPER map
+ *   all of Unicode, in ways no libc or ICU collation matches exactly);
+ * - length, substr/substring (start and count rewritten to PostgreSQL's
+ *   rules), ||, concat (NULLs as ''), btrim/ltrim/rtrim, replace,
+ *   starts_with of text; COALESCE, CASE (both forms, a simple CASE as a
+ *   searched one so that its = is PostgreSQL's), NULLIF, with results of a
+ *   type BigQuery gives back unchanged (not numeric, whose scale it drops);
  * - IS [NOT] NULL, AND, OR, NOT, boolean columns, bigint + - *,
  *   date_trunc(unit, timestamptz, 'UTC');
  * - count(*), count([DISTINCT] x), sum, avg, min and max, with FILTER
  *   (WHERE c) as COUNTIF(c) or an argument IF(c, x, NULL).  avg is sent
  *   as SUM and COUNT and divided here, so that the result has
  *   PostgreSQL's type and precision; a bigint sum is a BIGNUMERIC one.
- *   Float ones spell out PostgreSQL's NaN, infinity and -0 rules
- *   (deparse_float_aggregate).
+ *   Float ones of a column spell out PostgreSQL's NaN, infinity and -0
+ *   rules (deparse_float_aggregate), min and max among them (which of 0
+ *   and -0 a group shows depends on the order of its rows, here as in
+ *   PostgreSQL).
+ * - ORDER BY keys; a float8 key with IS_NAN(key) before it, since BigQuery
+ *   sorts NaN first and PostgreSQL last.
+ *
+ * Kept local: float8 arithmetic (PostgreSQL fails on overflow and underflow
+ * where BigQuery gives Infinity or 0), float8 grouping keys and DISTINCT,
+ * and float4 (BigQuery holds its column as FLOAT64, more precise than the
+ * foreign table's real) but for its min and max.
  *
  * Every value travels as a typed query parameter (@p1, @p2, ...), never as
  * text spliced into the query, so no string a user supplies can change the
@@ -39,8 +59,12 @@
 #include "access/table.h"
 #include "access/stratnum.h"
 #include "access/transam.h"
+#include "common/shortest_dec.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "nodes/nodeFuncs.h"
@@ -63,6 +87,7 @@ typedef struct DeparseCtx
 	bool		upper;			/* aggregates allowed (select list, HAVING) */
 	StringInfo	buf;			/* NULL: only checking */
 	List	  **params;			/* BqParam of @p1, @p2, ... */
+	Node	   *case_arg;		/* a simple CASE's operand, for CaseTestExpr */
 } DeparseCtx;
 
 /* GoogleSQL type of a value of a PostgreSQL type, or NULL when not pushed */
@@ -86,6 +111,8 @@ bq_param_type(Oid type)
 			return "DATE";
 		case TIMESTAMPTZOID:
 			return "TIMESTAMP";
+		case FLOAT8OID:
+			return "FLOAT64";
 		default:
 			return NULL;
 	}
@@ -95,6 +122,59 @@ static bool
 is_text(Oid type)
 {
 	return type == TEXTOID || type == VARCHAROID;
+}
+
+/* "C.UTF-8" as libc spells it, in any case, with or without the hyphen */
+static bool
+is_c_utf8_locale(const char *locale)
+{
+	return locale != NULL &&
+		(pg_strcasecmp(locale, "C.UTF-8") == 0 || pg_strcasecmp(locale, "C.UTF8") == 0);
+}
+
+/*
+ * Whether a collation orders text as BigQuery does, by code point: C and
+ * POSIX, and in a UTF8 database libc's C.UTF-8 (glibc 2.35 and later, and
+ * Debian's before it, collate it by code point, which for UTF-8 is byte
+ * order), whether named by a collation or the database's default.
+ */
+static bool
+is_code_point_collation(Oid collid)
+{
+	HeapTuple	tup;
+	bool		result = false;
+	bool		isnull;
+	Datum		locale;
+
+	if (!OidIsValid(collid))
+		return false;
+	if (lc_collate_is_c(collid))
+		return true;
+	if (GetDatabaseEncoding() != PG_UTF8)
+		return false;
+	if (collid == DEFAULT_COLLATION_OID)
+	{
+		tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		if (((Form_pg_database) GETSTRUCT(tup))->datlocprovider == COLLPROVIDER_LIBC)
+		{
+			locale = SysCacheGetAttr(DATABASEOID, tup, Anum_pg_database_datcollate, &isnull);
+			result = !isnull && is_c_utf8_locale(TextDatumGetCString(locale));
+		}
+		ReleaseSysCache(tup);
+		return result;
+	}
+	tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(collid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	if (((Form_pg_collation) GETSTRUCT(tup))->collprovider == COLLPROVIDER_LIBC)
+	{
+		locale = SysCacheGetAttr(COLLOID, tup, Anum_pg_collation_collcollate, &isnull);
+		result = !isnull && is_c_utf8_locale(TextDatumGetCString(locale));
+	}
+	ReleaseSysCache(tup);
+	return result;
 }
 
 static Node *
@@ -178,7 +258,8 @@ is_array_value(Node *node)
 {
 	Oid			elem = get_element_type(exprType(node));
 
-	return OidIsValid(elem) && elem != NUMERICOID && bq_param_type(elem) != NULL &&
+	return OidIsValid(elem) && elem != NUMERICOID && elem != FLOAT8OID &&
+		bq_param_type(elem) != NULL &&
 		!contain_var_clause(node) && !contain_agg_clause(node) &&
 		!contain_window_function(node) && !contain_volatile_functions(node) &&
 		!contain_subplans(node) && !expression_returns_set(node);
@@ -238,6 +319,7 @@ builtin_operator(Oid opno)
 
 static bool deparse_operand(DeparseCtx *ctx, Node *node);
 static bool deparse_cond(DeparseCtx *ctx, Node *node);
+static bool deparse_comparison(DeparseCtx *ctx, OpExpr *op);
 
 /* ---------------------------------------------------------------------
  * aggregates
@@ -378,8 +460,8 @@ agg_kind(DeparseCtx *ctx, Aggref *agg)
 		case AGG_MIN:
 		case AGG_MAX:
 			/* ordered as PostgreSQL orders it; not floats (NaN), not bool */
-			if (bq_param_type(type) == NULL || type == BOOLOID ||
-				(is_text(type) && !lc_collate_is_c(agg->inputcollid)))
+			if (bq_param_type(type) == NULL || type == BOOLOID || type == FLOAT8OID ||
+				(is_text(type) && !is_code_point_collation(agg->inputcollid)))
 				return AGG_NONE;
 			break;
 		default:
@@ -595,14 +677,18 @@ deparse_date_trunc(DeparseCtx *ctx, FuncExpr *f)
 		{"second", "SECOND"}, {"minute", "MINUTE"}, {"hour", "HOUR"}, {"day", "DAY"},
 		{"month", "MONTH"}, {"quarter", "QUARTER"}, {"year", "YEAR"}};
 	static const char *const utc[] = {"UTC", "Etc/UTC", "GMT", "Etc/GMT"};
-	Const	   *unit = (Const *) linitial(f->args);
-	Const	   *zone = (Const *) lthird(f->args);
+	Const	   *unit;
+	Const	   *zone;
 	const char *bq_unit = NULL;
 	bool		is_utc = false;
 	char	   *word;
 
-	if (f->funcid != F_DATE_TRUNC_TEXT_TIMESTAMPTZ_TEXT || list_length(f->args) != 3 ||
-		!IsA(unit, Const) || unit->constisnull || !IsA(zone, Const) || zone->constisnull)
+	/* the arguments only once there are three: random() has none */
+	if (f->funcid != F_DATE_TRUNC_TEXT_TIMESTAMPTZ_TEXT || list_length(f->args) != 3)
+		return false;
+	unit = (Const *) linitial(f->args);
+	zone = (Const *) lthird(f->args);
+	if (!IsA(unit, Const) || unit->constisnull || !IsA(zone, Const) || zone->constisnull)
 		return false;
 	word = TextDatumGetCString(unit->constvalue);
 	for (int i = 0; i < lengthof(units); i++)
@@ -623,12 +709,470 @@ deparse_date_trunc(DeparseCtx *ctx, FuncExpr *f)
 	return true;
 }
 
+/* ---------------------------------------------------------------------
+ * float8 values
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * A float8 parameter's value as BigQuery reads a FLOAT64 one: the shortest
+ * text that reads back to the same double whatever extra_float_digits says,
+ * and NaN, Infinity and -Infinity spelt as CAST(... AS FLOAT64) reads them.
+ */
+char *
+bq_float8_param_text(double value)
+{
+	char	   *text = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
+
+	double_to_shortest_decimal_buf(value, text);
+	return text;
+}
+
+/* a float8 constant known now to be a number: IS_NAN of it is FALSE */
+static bool
+is_float_number(Node *node)
+{
+	Const	   *c = (Const *) strip_relabel(node);
+
+	return IsA(c, Const) && c->consttype == FLOAT8OID && !c->constisnull &&
+		!isnan(DatumGetFloat8(c->constvalue));
+}
+
+static bool
+append_is_nan(DeparseCtx *ctx, Node *node)
+{
+	append_text(ctx, "IS_NAN(");
+	if (!deparse_operand(ctx, node))
+		return false;
+	append_text(ctx, ")");
+	return true;
+}
+
+/*
+ * A float8 comparison with PostgreSQL's meaning, where NaN equals NaN and
+ * is greater than every other number, for any value of either side (NULL
+ * too: each added term is NULL or FALSE when the comparison is NULL).
+ * BigQuery's own comparisons are FALSE whenever a side is NaN:
+ *
+ *	a = b	(a = b OR (IS_NAN(a) AND IS_NAN(b)))
+ *	a <> b	(NOT (a = b OR (IS_NAN(a) AND IS_NAN(b))))
+ *	a < b	(a < b OR (IS_NAN(b) AND NOT IS_NAN(a)))
+ *	a <= b	(a <= b OR (IS_NAN(b) AND a IS NOT NULL))
+ *
+ * a > b and a >= b as b < a and b <= a.  A term about a constant known
+ * not to be NaN is left out.
+ */
+static bool
+deparse_float_comparison(DeparseCtx *ctx, const char *op, Node *a, Node *b)
+{
+	bool		a_number;
+	bool		b_number;
+
+	if (op[0] == '>')
+	{
+		Node	   *swap = a;
+
+		a = b;
+		b = swap;
+		op = op[1] == '=' ? "<=" : "<";
+	}
+	a_number = is_float_number(a);
+	b_number = is_float_number(b);
+
+	if (strcmp(op, "=") == 0 || strcmp(op, "<>") == 0)
+	{
+		append_text(ctx, op[0] == '<' ? "(NOT (" : "(");
+		if (!deparse_operand(ctx, a))
+			return false;
+		append_text(ctx, " = ");
+		if (!deparse_operand(ctx, b))
+			return false;
+		if (!a_number && !b_number)
+		{
+			append_text(ctx, " OR (");
+			if (!append_is_nan(ctx, a))
+				return false;
+			append_text(ctx, " AND ");
+			if (!append_is_nan(ctx, b))
+				return false;
+			append_text(ctx, ")");
+		}
+		append_text(ctx, op[0] == '<' ? "))" : ")");
+		return true;
+	}
+
+	append_text(ctx, "(");
+	if (!deparse_operand(ctx, a))
+		return false;
+	append_text(ctx, op[1] == '=' ? " <= " : " < ");
+	if (!deparse_operand(ctx, b))
+		return false;
+	if (!b_number)
+	{
+		append_text(ctx, " OR ");
+		if (!a_number)
+			append_text(ctx, "(");
+		if (!append_is_nan(ctx, b))
+			return false;
+		if (!a_number && op[1] == '=')
+		{
+			append_text(ctx, " AND ");
+			if (!deparse_operand(ctx, a))
+				return false;
+			append_text(ctx, " IS NOT NULL)");
+		}
+		else if (!a_number)
+		{
+			append_text(ctx, " AND NOT ");
+			if (!append_is_nan(ctx, a))
+				return false;
+			append_text(ctx, ")");
+		}
+	}
+	append_text(ctx, ")");
+	return true;
+}
+
+/* float8 = ANY (constant array without NaN): BigQuery's IN then agrees */
+static bool
+is_float_array_without_nan(Node *node)
+{
+	Const	   *c = (Const *) strip_relabel(node);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (!IsA(c, Const) || c->consttype != FLOAT8ARRAYOID)
+		return false;
+	if (c->constisnull)
+		return true;
+	deconstruct_array(DatumGetArrayTypeP(c->constvalue), FLOAT8OID, sizeof(float8),
+					  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i] && isnan(DatumGetFloat8(elems[i])))
+			return false;
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * text functions
+ * ---------------------------------------------------------------------
+ */
+
+/* each argument, comma-separated, optionally each as IFNULL(arg, '') */
+static bool
+append_arguments(DeparseCtx *ctx, List *args, bool null_as_empty)
+{
+	ListCell   *lc;
+
+	foreach(lc, args)
+	{
+		if (lc != list_head(args))
+			append_text(ctx, ", ");
+		if (null_as_empty)
+			append_text(ctx, "IFNULL(");
+		if (!deparse_operand(ctx, lfirst(lc)))
+			return false;
+		if (null_as_empty)
+			append_text(ctx, ", '')");
+	}
+	return true;
+}
+
+/*
+ * lower() or upper() under a C ctype, where PostgreSQL changes the ASCII
+ * letters only: TRANSLATE does just that in BigQuery.
+ */
+static bool
+deparse_ascii_case(DeparseCtx *ctx, Node *arg, bool to_lower)
+{
+	static const char upper_letters[] = "'ABCDEFGHIJKLMNOPQRSTUVWXYZ'";
+	static const char lower_letters[] = "'abcdefghijklmnopqrstuvwxyz'";
+
+	append_text(ctx, "TRANSLATE(");
+	if (!deparse_operand(ctx, arg))
+		return false;
+	append_text(ctx, ", ");
+	append_text(ctx, to_lower ? upper_letters : lower_letters);
+	append_text(ctx, ", ");
+	append_text(ctx, to_lower ? lower_letters : upper_letters);
+	append_text(ctx, ")");
+	return true;
+}
+
+/*
+ * substr(s, m [, n]) as SUBSTR with PostgreSQL's reading of m and n:
+ * characters from max(m, 1) up to m + n - 1, none when that is before 1, an
+ * error for a negative n (unless s or m is NULL: the function is strict);
+ * BigQuery would count a negative m from the end.
+ */
+static bool
+deparse_substr(DeparseCtx *ctx, List *args)
+{
+	Node	   *s = linitial(args);
+	Node	   *m = lsecond(args);
+	Node	   *n = list_length(args) == 3 ? lthird(args) : NULL;
+
+	append_text(ctx, "SUBSTR(");
+	if (!deparse_operand(ctx, s))
+		return false;
+	append_text(ctx, ", GREATEST(");
+	if (!deparse_operand(ctx, m))
+		return false;
+	append_text(ctx, ", 1)");
+	if (n != NULL)
+	{
+		append_text(ctx, ", IF(");
+		if (!deparse_operand(ctx, n))
+			return false;
+		append_text(ctx, " < 0 AND ");
+		if (!deparse_operand(ctx, s))
+			return false;
+		append_text(ctx, " IS NOT NULL AND ");
+		if (!deparse_operand(ctx, m))
+			return false;
+		append_text(ctx, " IS NOT NULL, ERROR('negative substring length not allowed'), GREATEST(");
+		if (!deparse_operand(ctx, n))
+			return false;
+		append_text(ctx, " + LEAST(");
+		if (!deparse_operand(ctx, m))
+			return false;
+		append_text(ctx, ", 1) - 1, 0))");
+	}
+	append_text(ctx, ")");
+	return true;
+}
+
+/*
+ * strpos(s, sub): PostgreSQL finds '' at 1 in any string, which BigQuery's
+ * documentation leaves unsaid, so that case is spelt out
+ */
+static bool
+deparse_strpos(DeparseCtx *ctx, Node *s, Node *sub)
+{
+	append_text(ctx, "CASE WHEN ");
+	if (!deparse_operand(ctx, s))
+		return false;
+	append_text(ctx, " IS NULL OR ");
+	if (!deparse_operand(ctx, sub))
+		return false;
+	append_text(ctx, " IS NULL THEN NULL WHEN ");
+	if (!deparse_operand(ctx, sub))
+		return false;
+	append_text(ctx, " = '' THEN 1 ELSE STRPOS(");
+	if (!deparse_operand(ctx, s))
+		return false;
+	append_text(ctx, ", ");
+	if (!deparse_operand(ctx, sub))
+		return false;
+	append_text(ctx, ") END");
+	return true;
+}
+
+/* the built-in text functions BigQuery computes alike */
+static bool
+deparse_text_function(DeparseCtx *ctx, FuncExpr *f)
+{
+	const char *name;
+	ListCell   *lc;
+
+	if (f->funcvariadic || f->funcretset)
+		return false;
+	foreach(lc, f->args)
+	{
+		Oid			type = exprType(strip_relabel(lfirst(lc)));
+
+		if (!is_text(type) && type != INT4OID)
+			return false;
+	}
+	switch (f->funcid)
+	{
+		case F_LOWER_TEXT:
+		case F_UPPER_TEXT:
+			if (!lc_ctype_is_c(f->inputcollid))
+				return false;
+			return deparse_ascii_case(ctx, linitial(f->args), f->funcid == F_LOWER_TEXT);
+		case F_LENGTH_TEXT:
+		case F_CHAR_LENGTH_TEXT:
+		case F_CHARACTER_LENGTH_TEXT:
+			name = "LENGTH";
+			break;
+		case F_SUBSTR_TEXT_INT4_INT4:
+		case F_SUBSTR_TEXT_INT4:
+		case F_SUBSTRING_TEXT_INT4_INT4:
+		case F_SUBSTRING_TEXT_INT4:
+			return deparse_substr(ctx, f->args);
+		case F_CONCAT:
+			/* every argument text: others would be printed by their output functions */
+			foreach(lc, f->args)
+				if (!is_text(exprType(strip_relabel(lfirst(lc)))))
+					return false;
+			append_text(ctx, "CONCAT(");
+			if (!append_arguments(ctx, f->args, true))
+				return false;
+			append_text(ctx, ")");
+			return true;
+		case F_BTRIM_TEXT:
+		case F_BTRIM_TEXT_TEXT:
+			name = "TRIM";
+			break;
+		case F_LTRIM_TEXT:
+		case F_LTRIM_TEXT_TEXT:
+			name = "LTRIM";
+			break;
+		case F_RTRIM_TEXT:
+		case F_RTRIM_TEXT_TEXT:
+			name = "RTRIM";
+			break;
+		case F_REPLACE:
+			name = "REPLACE";
+			break;
+		case F_STARTS_WITH:
+			if (!OidIsValid(f->inputcollid) || !get_collation_isdeterministic(f->inputcollid))
+				return false;
+			name = "STARTS_WITH";
+			break;
+		case F_STRPOS:
+			if (!OidIsValid(f->inputcollid) || !get_collation_isdeterministic(f->inputcollid))
+				return false;
+			return deparse_strpos(ctx, linitial(f->args), lsecond(f->args));
+		default:
+			return false;
+	}
+	append_text(ctx, name);
+	append_text(ctx, "(");
+	if (!append_arguments(ctx, f->args, false))
+		return false;
+	/* PostgreSQL trims spaces only, BigQuery all Unicode white space */
+	if (list_length(f->args) == 1 && strstr(name, "TRIM") != NULL)
+		append_text(ctx, ", ' '");
+	append_text(ctx, ")");
+	return true;
+}
+
+/* text || text: NULL when either is, on both sides */
+static bool
+deparse_text_concat(DeparseCtx *ctx, OpExpr *op)
+{
+	char	   *name;
+
+	if (list_length(op->args) != 2 || op->opresulttype != TEXTOID ||
+		!is_text(exprType(strip_relabel(linitial(op->args)))) ||
+		!is_text(exprType(strip_relabel(lsecond(op->args)))))
+		return false;
+	name = builtin_operator(op->opno);
+	if (name == NULL || strcmp(name, "||") != 0)
+		return false;
+	return deparse_infix(ctx, op->args, "||");
+}
+
+/* ---------------------------------------------------------------------
+ * conditional expressions
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * A type whose values BigQuery gives back as PostgreSQL shows them (not
+ * numeric: BigQuery drops trailing zeros of its scale).
+ */
+static bool
+is_conditional_result_type(Oid type)
+{
+	return type != NUMERICOID && bq_param_type(type) != NULL;
+}
+
+static bool
+deparse_coalesce(DeparseCtx *ctx, CoalesceExpr *c)
+{
+	if (!is_conditional_result_type(c->coalescetype))
+		return false;
+	append_text(ctx, "COALESCE(");
+	if (!append_arguments(ctx, c->args, false))
+		return false;
+	append_text(ctx, ")");
+	return true;
+}
+
+/*
+ * CASE, a simple one as a searched one: its WHEN tests are PostgreSQL's =
+ * with CaseTestExpr for the operand, deparsed as any comparison is (NaN, a
+ * collation), and the operand is a column or a value, cheap to repeat.
+ */
+static bool
+deparse_case_branches(DeparseCtx *ctx, CaseExpr *c)
+{
+	ListCell   *lc;
+
+	append_text(ctx, "CASE");
+	foreach(lc, c->args)
+	{
+		CaseWhen   *w = (CaseWhen *) lfirst(lc);
+
+		append_text(ctx, " WHEN ");
+		if (!deparse_cond(ctx, (Node *) w->expr))
+			return false;
+		append_text(ctx, " THEN ");
+		if (!deparse_operand(ctx, (Node *) w->result))
+			return false;
+	}
+	if (c->defresult != NULL)
+	{
+		append_text(ctx, " ELSE ");
+		if (!deparse_operand(ctx, (Node *) c->defresult))
+			return false;
+	}
+	append_text(ctx, " END");
+	return true;
+}
+
+static bool
+deparse_case(DeparseCtx *ctx, CaseExpr *c)
+{
+	Node	   *outer_arg = ctx->case_arg;
+	bool		ok;
+
+	if (!is_conditional_result_type(c->casetype))
+		return false;
+	if (c->arg != NULL)
+	{
+		DeparseCtx	check = *ctx;
+
+		check.buf = NULL;
+		if (!deparse_operand(&check, (Node *) c->arg))
+			return false;
+		/* a searched CASE inside leaves the CaseTestExpr of an outer one */
+		ctx->case_arg = (Node *) c->arg;
+	}
+	ok = deparse_case_branches(ctx, c);
+	ctx->case_arg = outer_arg;
+	return ok;
+}
+
+/* NULLIF(a, b) as IF(a = b, NULL, a), with PostgreSQL's = */
+static bool
+deparse_nullif(DeparseCtx *ctx, NullIfExpr *n)
+{
+	if (!is_conditional_result_type(n->opresulttype) || list_length(n->args) != 2)
+		return false;
+	append_text(ctx, "IF(");
+	if (!deparse_comparison(ctx, (OpExpr *) n))
+		return false;
+	append_text(ctx, ", NULL, ");
+	if (!deparse_operand(ctx, linitial(n->args)))
+		return false;
+	append_text(ctx, ")");
+	return true;
+}
+
 static bool
 deparse_operand(DeparseCtx *ctx, Node *node)
 {
 	node = strip_relabel(node);
 	if (node == NULL)
 		return false;
+	/* a simple CASE's operand, only known inside its CASE */
+	if (IsA(node, CaseTestExpr))
+		return ctx->case_arg != NULL && deparse_operand(ctx, ctx->case_arg);
 	if (is_column(ctx, node))
 	{
 		if (ctx->buf)
@@ -640,6 +1184,16 @@ deparse_operand(DeparseCtx *ctx, Node *node)
 		append_param(ctx, node, BQP_VALUE);
 		return true;
 	}
+	if (IsA(node, OpExpr) && deparse_text_concat(ctx, (OpExpr *) node))
+		return true;
+	if (IsA(node, FuncExpr) && deparse_text_function(ctx, (FuncExpr *) node))
+		return true;
+	if (IsA(node, CoalesceExpr))
+		return deparse_coalesce(ctx, (CoalesceExpr *) node);
+	if (IsA(node, CaseExpr))
+		return deparse_case(ctx, (CaseExpr *) node);
+	if (IsA(node, NullIfExpr))
+		return deparse_nullif(ctx, (NullIfExpr *) node);
 	if (IsA(node, OpExpr))
 		return deparse_arithmetic(ctx, (OpExpr *) node);
 	if (IsA(node, FuncExpr))
@@ -676,6 +1230,9 @@ deparse_comparison(DeparseCtx *ctx, OpExpr *op)
 	if (!known || comparable_type(linitial(op->args), lsecond(op->args)) == NULL)
 		return false;
 
+	if (exprType(strip_relabel(linitial(op->args))) == FLOAT8OID)
+		return deparse_float_comparison(ctx, name, linitial(op->args), lsecond(op->args));
+
 	/* strings: BigQuery compares bytes, so only C ordering agrees */
 	if (is_text(exprType(strip_relabel(linitial(op->args)))))
 	{
@@ -683,7 +1240,7 @@ deparse_comparison(DeparseCtx *ctx, OpExpr *op)
 
 		if (!OidIsValid(op->inputcollid) ||
 			(equality ? !get_collation_isdeterministic(op->inputcollid)
-			 : !lc_collate_is_c(op->inputcollid)))
+			 : !is_code_point_collation(op->inputcollid)))
 			return false;
 	}
 
@@ -719,21 +1276,38 @@ deparse_like(DeparseCtx *ctx, OpExpr *op)
 {
 	char	   *name = builtin_operator(op->opno);
 	bool		negated;
+	bool		ignore_case;
 
 	if (name == NULL || list_length(op->args) != 2)
 		return false;
-	if (strcmp(name, "~~") == 0)
-		negated = false;
-	else if (strcmp(name, "!~~") == 0)
-		negated = true;
+	negated = name[0] == '!';
+	if (strcmp(name + negated, "~~") == 0)
+		ignore_case = false;
+	else if (strcmp(name + negated, "~~*") == 0)
+		ignore_case = true;
 	else
 		return false;
 	if (!is_text(exprType(strip_relabel(linitial(op->args)))) ||
 		!is_portable_like_pattern(lsecond(op->args)) ||
 		!OidIsValid(op->inputcollid) || !get_collation_isdeterministic(op->inputcollid))
 		return false;
+	if (!ignore_case)
+		return deparse_infix(ctx, op->args, negated ? "NOT LIKE" : "LIKE");
 
-	return deparse_infix(ctx, op->args, negated ? "NOT LIKE" : "LIKE");
+	/*
+	 * ILIKE lowers both sides as lower() does, which under a C ctype is the
+	 * ASCII letters alone
+	 */
+	if (!lc_ctype_is_c(op->inputcollid))
+		return false;
+	append_text(ctx, "(");
+	if (!deparse_ascii_case(ctx, linitial(op->args), true))
+		return false;
+	append_text(ctx, negated ? " NOT LIKE " : " LIKE ");
+	if (!deparse_ascii_case(ctx, lsecond(op->args), true))
+		return false;
+	append_text(ctx, ")");
+	return true;
 }
 
 /* a constant array with a NULL element, or NULL itself */
@@ -764,7 +1338,7 @@ deparse_array_op(DeparseCtx *ctx, ScalarArrayOpExpr *op)
 		return false;
 	x = strip_relabel(linitial(op->args));
 	array = strip_relabel(lsecond(op->args));
-	if (!is_array_value(array))
+	if (!is_array_value(array) && !is_float_array_without_nan(array))
 		return false;
 	elem = get_element_type(exprType(array));
 	if (bq_param_type(exprType(x)) == NULL ||
@@ -772,6 +1346,8 @@ deparse_array_op(DeparseCtx *ctx, ScalarArrayOpExpr *op)
 		return false;
 	if (is_text(elem) &&
 		(!OidIsValid(op->inputcollid) || !get_collation_isdeterministic(op->inputcollid)))
+		return false;
+	if (elem == FLOAT8OID && exprType(x) != FLOAT8OID)
 		return false;
 	may_hold_null = !IsA(array, Const) || const_array_has_null((Const *) array);
 
@@ -806,6 +1382,12 @@ deparse_cond(DeparseCtx *ctx, Node *node)
 		case T_OpExpr:
 			return deparse_comparison(ctx, (OpExpr *) node) ||
 				deparse_like(ctx, (OpExpr *) node);
+		case T_FuncExpr:
+		case T_CaseExpr:
+		case T_CoalesceExpr:
+			/* starts_with(), a boolean CASE or COALESCE */
+			return exprType(node) == BOOLOID && !is_value(node) &&
+				deparse_operand(ctx, node);
 		case T_ScalarArrayOpExpr:
 			return deparse_array_op(ctx, (ScalarArrayOpExpr *) node);
 		case T_NullTest:
@@ -859,6 +1441,12 @@ bq_is_pushable_operand(RelOptInfo *scanrel, Relation rel, Expr *expr, bool upper
 {
 	DeparseCtx	ctx = {scanrel, rel, upper, NULL, NULL};
 
+	/*
+	 * The planner groups by such operands and selects them: not float8,
+	 * whose group of 0 and -0 shows either
+	 */
+	if (exprType((Node *) expr) == FLOAT8OID)
+		return false;
 	return deparse_operand(&ctx, (Node *) expr);
 }
 
@@ -961,7 +1549,7 @@ sort_expression(DeparseCtx *ctx, PathKey *pk, List *candidates)
 		if (bq_param_type(type) == NULL || pk->pk_opfamily >= FirstNormalObjectId ||
 			!OidIsValid(get_opfamily_member(pk->pk_opfamily, type, type, pk->pk_strategy)))
 			return NULL;
-		if (is_text(type) && !lc_collate_is_c(ec->ec_collation))
+		if (is_text(type) && !is_code_point_collation(ec->ec_collation))
 			return NULL;
 		if (!deparse_operand(ctx, (Node *) expr))
 			return NULL;
@@ -991,18 +1579,31 @@ void
 bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel, List *pathkeys,
 					List *candidates, List *positions, List **params)
 {
-	DeparseCtx	ctx = {scanrel, rel, candidates != NIL, NULL, params};
+	DeparseCtx	ctx = {scanrel, rel, candidates != NIL, buf, params};
 	ListCell   *lc;
 
 	foreach(lc, pathkeys)
 	{
 		PathKey    *pk = (PathKey *) lfirst(lc);
 
+		DeparseCtx	check = ctx;
+		const char *direction = pk->pk_strategy == BTLessStrategyNumber ? " ASC" : " DESC";
+		const char *nulls = pk->pk_nulls_first ? " NULLS FIRST" : " NULLS LAST";
+		Expr	   *expr;
+
+		check.buf = NULL;
+		expr = sort_expression(&check, pk, candidates);
 		appendStringInfoString(buf, lc == list_head(pathkeys) ? " ORDER BY " : ", ");
-		ctx.buf = positions != NIL ? NULL : buf;
+
+		/* BigQuery sorts NaN below every number, PostgreSQL above */
+		if (exprType((Node *) expr) == FLOAT8OID)
+		{
+			append_is_nan(&ctx, (Node *) expr);
+			appendStringInfo(buf, "%s%s, ", direction, nulls);
+		}
 		if (positions != NIL)
 		{
-			Expr	   *expr = sort_expression(&ctx, pk, candidates);
+			/* the key by its place in the select list */
 			int			i = 0;
 
 			while (i < list_length(candidates) && !equal(list_nth(candidates, i), expr))
@@ -1012,8 +1613,7 @@ bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel, List *pat
 			appendStringInfo(buf, "%d", list_nth_int(positions, i));
 		}
 		else
-			sort_expression(&ctx, pk, candidates);
-		appendStringInfoString(buf, pk->pk_strategy == BTLessStrategyNumber ? " ASC" : " DESC");
-		appendStringInfoString(buf, pk->pk_nulls_first ? " NULLS FIRST" : " NULLS LAST");
+			deparse_operand(&ctx, (Node *) expr);
+		appendStringInfo(buf, "%s%s", direction, nulls);
 	}
 }

@@ -66,7 +66,11 @@ typedef enum BqCellType
 	BQC_TIMESTAMP_MICROS,		/* int64 microseconds since the Unix epoch */
 	BQC_BYTES,					/* base64 */
 	BQC_REPEATED,				/* an array of {"v": element} */
-	BQC_UNSUPPORTED				/* RECORD: not converted yet */
+	BQC_RECORD,					/* {"f": [{"v": field}, ...]} into a composite */
+	BQC_JSON,					/* any value rendered as JSON, into json/jsonb/text */
+	BQC_INTERVAL,				/* '[-]Y-M [-]D [-]H:M:S[.F]' into interval */
+	BQC_RANGE,					/* '[start, end)' into a range type */
+	BQC_UNSUPPORTED				/* a BigQuery type bqstream_fdw does not know */
 } BqCellType;
 
 extern BqCellType bq_cell_type(const char *type, const char *mode);
@@ -74,7 +78,7 @@ extern BqCellType bq_cell_type(const char *type, const char *mode);
 /* One result column's conversion, prepared at the first page. */
 typedef struct BqConverter
 {
-	const char *colname;
+	const char *colname;		/* for messages: "col" or "col.field.field" */
 	const char *bq_type;
 	BqCellType	cell;
 	Oid			pg_type;
@@ -86,13 +90,38 @@ typedef struct BqConverter
 	int16		elmlen;
 	bool		elmbyval;
 	char		elmalign;
+	/* RECORD: its fields in BigQuery's order (BQC_JSON: their shapes) */
+	int			nfields;
+	struct BqConverter *fields;
+	const char **field_names;
+	int		   *attnums;		/* BQC_RECORD: each field's attribute index */
+	TupleDesc	tupdesc;
+	/* BQC_JSON: the BigQuery value is an array of bq_type (REPEATED) */
+	bool		repeated;
+	/* BQC_RANGE: the range type and how each bound converts */
+	struct TypeCacheEntry *range_type;
+	struct BqConverter *bound;
 } BqConverter;
 
+/*
+ * A converter from a column's schema field (its "type", "mode", nested
+ * "fields" and "rangeElementType") into a PostgreSQL type.  The older entry
+ * point takes the type and mode alone and so cannot convert RECORDs.
+ */
+extern void bq_converter_init_field(BqConverter *conv, const char *colname, json_t *field,
+									Oid pg_type, int32 typmod);
 extern void bq_converter_init(BqConverter *conv, const char *colname, const char *bq_type,
 							  const char *mode, Oid pg_type, int32 typmod);
 extern Datum bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch,
 							 bool *isnull);
 extern Datum bq_convert_repeated(BqConverter *conv, JsonScan *s, StringInfo scratch);
+
+/*
+ * Any cell: *tok is what js_value() has just read for its "v" (an object or
+ * array already entered, which this consumes).
+ */
+extern Datum bq_convert_value(BqConverter *conv, JsonScan *s, const JsonToken *tok,
+							  StringInfo scratch, bool *isnull);
 
 /* deparse.c: what BigQuery evaluates, with values as typed parameters */
 typedef enum BqParamKind
@@ -129,6 +158,7 @@ typedef enum BqCombine
 	 (c) == BQ_COMBINE_FLOAT_SUM ? 5 : 6)
 
 extern const char *bq_param_type(Oid type);
+extern char *bq_float8_param_text(double value);
 extern bool bq_is_pushable(RelOptInfo *scanrel, Relation rel, Expr *clause, bool upper);
 extern bool bq_is_pushable_operand(RelOptInfo *scanrel, Relation rel, Expr *expr, bool upper);
 extern bool bq_is_pushable_aggregate(RelOptInfo *scanrel, Relation rel, Aggref *agg);
@@ -148,8 +178,16 @@ extern void bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation re
 extern char *bq_date_text(DateADT d);
 extern char *bq_timestamp_text(Timestamp ts, bool utc_offset);
 
+/*
+ * insert_json.c, for INSERT: a value of a type BigQuery reads differently
+ * from PostgreSQL's text (interval, ranges, composites, PostGIS) in
+ * insertAll's JSON; false, appending nothing, for the other types.
+ */
+extern bool bq_append_insert_special(StringInfo buf, Oid type, Datum value);
+
 /* PostgreSQL type name for a BigQuery column, NULL when none fits */
 extern const char *bq_pg_type_for(const char *type, const char *mode);
+extern const char *bq_pg_type_for_field(json_t *field);
 
 /* fdw.c: bqstream.enable_pushdown, and options */
 extern bool bq_enable_pushdown;

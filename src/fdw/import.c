@@ -5,9 +5,11 @@
  *	  materialized views of a BigQuery dataset become foreign tables with
  *	  mapped column types.
  *
- * The remote schema named in the statement is the dataset.  Columns whose
- * BigQuery type has no conversion yet (RECORD, arrays of RECORD) are left out with
- * a NOTICE rather than failing the whole import.
+ * The remote schema named in the statement is the dataset.  RECORDs (and
+ * arrays of them) become jsonb, RANGEs the range type of their element,
+ * GEOGRAPHY PostGIS's geometry when PostGIS is installed here (else WKT
+ * text).  A column of a type bqstream_fdw does not know is left out with a
+ * NOTICE rather than failing the whole import.
  *
  *-------------------------------------------------------------------------
  */
@@ -55,14 +57,14 @@ create_statement(ImportForeignSchemaStmt *stmt, const char *dataset, const char 
 		const char *name = json_string_value(json_object_get(f, "name"));
 		const char *type = json_string_value(json_object_get(f, "type"));
 		const char *mode = json_string_value(json_object_get(f, "mode"));
-		const char *pgtype = bq_pg_type_for(type, mode);
+		const char *pgtype = bq_pg_type_for_field(f);
 
 		if (name == NULL)
 			continue;
 		if (pgtype == NULL)
 		{
 			ereport(NOTICE,
-					(errmsg("column \"%s\" of BigQuery table \"%s.%s\" skipped: type %s%s is not converted yet",
+					(errmsg("column \"%s\" of BigQuery table \"%s.%s\" skipped: type %s%s is not converted",
 							name, dataset, table,
 							mode && strcmp(mode, "REPEATED") == 0 ? "REPEATED " : "",
 							type ? type : "?")));

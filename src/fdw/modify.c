@@ -171,6 +171,8 @@ append_json_text(StringInfo buf, const char *s)
 static void
 append_scalar(StringInfo buf, Oid type, FmgrInfo *out, Datum value)
 {
+	if (bq_append_insert_special(buf, type, value))
+		return;
 	switch (type)
 	{
 		case BOOLOID:

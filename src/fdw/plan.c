@@ -944,7 +944,8 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	}
 	if (best_path->path.pathkeys != NIL)
 		bq_deparse_order_by(&q.sql, scanrel, rel, best_path->path.pathkeys,
-							candidates, candidate_positions, &q.params);
+							grouped ? candidates : NIL, grouped ? candidate_positions : NIL,
+							&q.params);
 	if (info->stage == UPPERREL_FINAL)
 	{
 		Const	   *count = (Const *) parse->limitCount;

@@ -188,14 +188,6 @@ bqBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = st;
 }
 
-static char *
-string_member(json_t *obj, const char *name)
-{
-	const char *v = json_string_value(json_object_get(obj, name));
-
-	return v ? pstrdup(v) : NULL;
-}
-
 /*
  * Set up one converter per cell from the result's schema, into the scan
  * slot's column types; an average's SUM and COUNT convert to numeric (or
@@ -243,8 +235,7 @@ init_converters(BqScanState *st, json_t *fields)
 					typmod = -1;
 					break;
 			}
-			bq_converter_init(&st->conv[cell++], name, string_member(f, "type"),
-							  json_string_value(json_object_get(f, "mode")), type, typmod);
+			bq_converter_init_field(&st->conv[cell++], name, f, type, typmod);
 		}
 	}
 	MemoryContextSwitchTo(old);
@@ -264,6 +255,8 @@ param_text(Oid type, Datum value)
 			return psprintf(INT64_FORMAT, DatumGetInt64(value));
 		case NUMERICOID:
 			return DatumGetCString(DirectFunctionCall1(numeric_out, value));
+		case FLOAT8OID:
+			return bq_float8_param_text(DatumGetFloat8(value));
 		case BOOLOID:
 			return pstrdup(DatumGetBool(value) ? "true" : "false");
 		case DATEOID:
@@ -875,19 +868,9 @@ next_row(BqScanState *st, Datum *values, bool *nulls)
 				}
 				has_value = true;
 				tok.type = js_value(s, &tok);
-				if (tok.type == JT_ARRAY && conv->cell == BQC_REPEATED)
-				{
-					values[cell] = bq_convert_repeated(conv, s, &st->scratch);
-					nulls[cell] = false;
-				}
-				else if (tok.type == JT_OBJECT || tok.type == JT_ARRAY)
-					ereport(ERROR,
-							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-							 errmsg("BigQuery sent a nested cell for column \"%s\"", conv->colname)));
-				else if (tok.type == JT_ERROR)
+				if (tok.type == JT_ERROR)
 					bad_row(st);
-				else
-					values[cell] = bq_convert_cell(conv, &tok, &st->scratch, &nulls[cell]);
+				values[cell] = bq_convert_value(conv, s, &tok, &st->scratch, &nulls[cell]);
 			}
 			if (!has_value)
 				bad_row(st);	/* a cell always has "v", null or not */

@@ -49,6 +49,28 @@
 #include "gcp/jsonscan.h"
 
 /* backoff of retried calls: 100 ms doubling up to a minute, as Google advises */
+/* CURLOPT_PROTOCOLS_STR, which keeps every transfer to http and https */
+#if LIBCURL_VERSION_NUM < 0x075500
+#error "bqstream needs libcurl 7.85.0 or later"
+#endif
+
+/*
+ * Every option is checked: an option libcurl refuses (out of memory, or a
+ * libcurl built without what it needs) must not leave a transfer that
+ * silently ignores, say, the protocol restriction.
+ */
+#define set_easy_option(easy, option, value) \
+	check_easy_option(curl_easy_setopt((easy), (option), (value)), #option)
+
+static void
+check_easy_option(CURLcode rc, const char *option)
+{
+	if (rc != CURLE_OK)
+		ereport(ERROR,
+				(errcode(rc == CURLE_OUT_OF_MEMORY ? ERRCODE_OUT_OF_MEMORY : ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not set libcurl option %s: %s", option, curl_easy_strerror(rc))));
+}
+
 #define BACKOFF_INITIAL_MS	100
 #define BACKOFF_MAX_MS		60000
 
@@ -433,8 +455,11 @@ ensure_multi(void)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
 				 errdetail("Could not create a libcurl multi handle.")));
-	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	if (curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
+		curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not set up the libcurl multi handle")));
 }
 
 static void
@@ -515,9 +540,9 @@ submit_attempt(GcpHttpCall *call)
 
 	remaining_ms = (long) ((call->deadline - GetCurrentTimestamp()) / 1000);
 	remaining_ms = Max(remaining_ms, 1);
-	curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS,
+	set_easy_option(call->easy, CURLOPT_TIMEOUT_MS,
 					 (long) Min(remaining_ms, (long) call->attempt_timeout_ms));
-	curl_easy_setopt(call->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	set_easy_option(call->easy, CURLOPT_CONNECTTIMEOUT_MS,
 					 (long) Min(remaining_ms, (long) gcp_http_connect_timeout_ms));
 
 	release_attempt_buffers(call);
@@ -570,12 +595,12 @@ gcp_http_start(const GcpHttpRequest *req)
 		? req->attempt_timeout_ms : gcp_http_timeout_ms;
 	call->max_bytes = (size_t) gcp_http_max_response_kb * 1024;
 
-	curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_URL, req->url);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	set_easy_option(easy, CURLOPT_PRIVATE, call);
+	set_easy_option(easy, CURLOPT_NOSIGNAL, 1L);
+	set_easy_option(easy, CURLOPT_URL, req->url);
+	set_easy_option(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	set_easy_option(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	set_easy_option(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 
 	/*
 	 * Google compresses an answer only when the User-Agent also says "gzip"
@@ -584,30 +609,30 @@ gcp_http_start(const GcpHttpRequest *req)
 	compress = gcp_http_compression == GCP_COMPRESSION_ON ||
 		(gcp_http_compression == GCP_COMPRESSION_AUTO &&
 		 pg_strncasecmp(req->url, "https://", 8) == 0);
-	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, compress ? "" : NULL);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT,
+	set_easy_option(easy, CURLOPT_ACCEPT_ENCODING, compress ? "" : NULL);
+	set_easy_option(easy, CURLOPT_USERAGENT,
 					 compress ? "bqstream/" BQSTREAM_VERSION " (gzip)"
 					 : "bqstream/" BQSTREAM_VERSION);
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, (long) TRANSFER_BUFFER_BYTES);
-	curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, (long) TRANSFER_BUFFER_BYTES);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->errbuf);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
-	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
+	set_easy_option(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	set_easy_option(easy, CURLOPT_BUFFERSIZE, (long) TRANSFER_BUFFER_BYTES);
+	set_easy_option(easy, CURLOPT_UPLOAD_BUFFERSIZE, (long) TRANSFER_BUFFER_BYTES);
+	set_easy_option(easy, CURLOPT_ERRORBUFFER, call->errbuf);
+	set_easy_option(easy, CURLOPT_WRITEFUNCTION, write_cb);
+	set_easy_option(easy, CURLOPT_WRITEDATA, call);
+	set_easy_option(easy, CURLOPT_HEADERFUNCTION, header_cb);
+	set_easy_option(easy, CURLOPT_HEADERDATA, call);
 
 	if (strcmp(req->method, "GET") == 0)
-		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+		set_easy_option(easy, CURLOPT_HTTPGET, 1L);
 	else
 	{
 		if (strcmp(req->method, "POST") != 0)
-			curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
+			set_easy_option(easy, CURLOPT_CUSTOMREQUEST, req->method);
 		if (req->body != NULL || strcmp(req->method, "DELETE") != 0)
 		{
-			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+			set_easy_option(easy, CURLOPT_POSTFIELDSIZE_LARGE,
 							 (curl_off_t) (req->body ? req->body_len : 0));
-			curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+			set_easy_option(easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 		}
 	}
 
@@ -622,7 +647,7 @@ gcp_http_start(const GcpHttpRequest *req)
 		append_header(call, req->extra_header);
 	for (const char *const *h = req->more_headers; h && *h; h++)
 		append_header(call, *h);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call->headers);
+	set_easy_option(easy, CURLOPT_HTTPHEADER, call->headers);
 
 	submit_attempt(call);
 	MemoryContextSwitchTo(oldcxt);

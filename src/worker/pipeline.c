@@ -1358,6 +1358,13 @@ bqstream_pipeline_main(Datum arg)
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * A background worker's table statistics reach the shared ones only
+		 * when it says so: without this, autovacuum would never see the dead
+		 * letters it writes.  At most once a second, between batches.
+		 */
+		pgstat_report_stat(false);
 		if (ConfigReloadPending)
 			reload_config_file();
 		if (config_reloaded)

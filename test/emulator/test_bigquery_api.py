@@ -134,9 +134,8 @@ class ResourceTests(BigQueryCase):
         self.assertEqual(body['totalItems'], 1)
         err = self.assertApiError(self.bq('POST', 'datasets/%s/tables' % ds, {
             'tableReference': {'projectId': P, 'datasetId': ds, 'tableId': 'rec'},
-            'schema': {'fields': [{'name': 'r', 'type': 'RECORD', 'fields': [
-                {'name': 'x', 'type': 'INT64'}]}]}}), 400, 'INVALID_ARGUMENT')
-        self.assertIn('RECORD', err['message'])
+            'schema': {'fields': [{'name': 'r', 'type': 'RECORD'}]}}), 400, 'INVALID_ARGUMENT')
+        self.assertEqual('Field r is type RECORD but has no schema', err['message'])
         status, _ = self.bq('DELETE', 'datasets/%s/tables/orders' % ds)
         self.assertEqual(status, 204)
         self.assertApiError(self.bq('GET', 'datasets/%s/tables/orders' % ds), 404, 'NOT_FOUND',

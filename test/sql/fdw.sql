@@ -42,7 +42,7 @@ DROP FOREIGN TABLE tags_as_text;
 SELECT product_id, order_minute, order_count, revenue
   FROM fdw_local.orders_per_minute ORDER BY product_id, order_minute;
 
--- only the columns a query needs are selected; floating point stays local (NaN)
+-- only the columns a query needs are selected; a float comparison is sent with IS_NAN (NaN)
 EXPLAIN (VERBOSE, COSTS OFF) SELECT order_id FROM fdw_local.raw_orders WHERE amount > 5;
 SELECT order_id FROM fdw_local.raw_orders WHERE amount > 5 ORDER BY 1;
 
@@ -93,7 +93,7 @@ SELECT s, i FROM fdw_local.types ORDER BY i DESC;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT order_id FROM fdw_local.raw_orders ORDER BY order_id COLLATE "C" DESC;
 SELECT order_id FROM fdw_local.raw_orders ORDER BY order_id COLLATE "C" DESC;
--- floating point sorts locally (NaN)
+-- a float order is sent with IS_NAN first: BigQuery sorts NaN lowest, PostgreSQL highest
 EXPLAIN (VERBOSE, COSTS OFF) SELECT order_id FROM fdw_local.raw_orders ORDER BY amount;
 
 -- row estimates come from the table's metadata

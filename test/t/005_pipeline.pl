@@ -102,6 +102,12 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{
 	SELECT count(DISTINCT reason) FROM bqstream.dead_letters}),
 	'7', 'all seven kinds of malformed order are recognised');
+# what autovacuum reads: the worker's inserts reach the shared table statistics
+ok(wait_for('dead letters in the table statistics', 30, sub {
+		$node->safe_psql('postgres', q{
+			SELECT n_tup_ins FROM pg_stat_user_tables
+			 WHERE relid = 'bqstream.dead_letters'::regclass}) >= $malformed }),
+	'pg_stat_user_tables counts the dead letters the workers inserted');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM bqstream.dead_letters
 	 WHERE reason = 'not_json' AND convert_from(payload, 'UTF8') ~ '^\{.*\}$'}),

@@ -402,8 +402,8 @@ def fn_trim(v, chars, mode):
     return v.strip(ch)
 
 
-def fn_substr(v, pos, length):
-    if v is None or pos is None:
+def fn_substr(v, pos, length, has_length):
+    if v is None or pos is None or (has_length and length is None):
         return None
     n = len(v)
     if pos > 0:
@@ -417,6 +417,24 @@ def fn_substr(v, pos, length):
     if length < 0:
         fail('Third argument in SUBSTR() cannot be negative')
     return v[start:start + length]
+
+
+def fn_translate(v, source, target):
+    """TRANSLATE: each character of source becomes target's at the same place, or goes."""
+    if v is None or source is None or target is None:
+        return None
+    if len(set(source)) != len(source):
+        dup = next(ch for i, ch in enumerate(source) if ch in source[:i])
+        fail('Duplicate character "%s" in TRANSLATE source characters' % dup)
+    table = {ch: (target[i] if i < len(target) else None) for i, ch in enumerate(source)}
+    if isinstance(v, bytes):
+        out = (table.get(v[i:i + 1], v[i:i + 1]) for i in range(len(v)))
+        return b''.join(b for b in out if b is not None)
+    return ''.join(ch for ch in (table.get(ch, ch) for ch in v) if ch is not None)
+
+
+def fn_error(msg):
+    fail(msg if msg is not None else 'NULL')
 
 
 def fn_starts_with(v, p):
@@ -964,7 +982,8 @@ _SCALARS = [
     ('bq_math', 2, fn_math), ('bq_pow', 2, fn_pow), ('bq_is_nan', 1, fn_is_nan),
     ('bq_is_inf', 1, fn_is_inf),
     ('bq_lower', 1, fn_lower), ('bq_upper', 1, fn_upper), ('bq_trim', 3, fn_trim),
-    ('bq_substr', 3, fn_substr), ('bq_starts_with', 2, fn_starts_with),
+    ('bq_substr', 4, fn_substr), ('bq_starts_with', 2, fn_starts_with),
+    ('bq_translate', 3, fn_translate),
     ('bq_ends_with', 2, fn_ends_with), ('bq_reverse', 1, fn_reverse),
     ('bq_concat_bytes', -1, fn_concat_bytes), ('bq_left_right', 3, fn_left_right),
     ('bq_cast', 4, fn_cast),
@@ -988,5 +1007,7 @@ def register(conn):
     for name, nargs, fn in _SCALARS:
         deterministic = True
         conn.create_function(name, nargs, _udf(fn), deterministic=deterministic)
+    # not deterministic: SQLite must not compute it ahead of the CASE branch that reaches it
+    conn.create_function('bq_error', 1, _udf(fn_error), deterministic=False)
     for name, cls in _AGGREGATES:
         conn.create_aggregate(name, 1, cls)

@@ -738,6 +738,8 @@ class _SelectCompiler:
         items = [self.expr(i, scope) for i in node.items]
         t = self.supertype([x] + items, node.pos, 'operator IN')
         self.check_comparable(t, [x] + items, node.pos, 'IN')
+        if t == 'FLOAT64':
+            return self.float_in(x, items, node.negated, node.pos)
         x = self.eq_operand(self.coerce(x, t, node.pos), t)
         items = [self.eq_operand(self.coerce(i, t, node.pos), t) for i in items]
         tmpl = '({0} %s (%s))' % ('NOT IN' if node.negated else 'IN',
@@ -767,6 +769,8 @@ class _SelectCompiler:
             if not items:
                 # x IN UNNEST([]) is FALSE (and NOT IN is TRUE), even for a NULL x
                 return lit(1 if node.negated else 0, 'BOOL')
+            if t == 'FLOAT64':
+                return self.float_in(x, items, node.negated, node.pos)
             x2 = self.eq_operand(self.coerce(x, t, node.pos), t)
             items = [self.eq_operand(self.coerce(i, t, node.pos), t) for i in items]
             tmpl = '({0} %s (%s))' % ('NOT IN' if node.negated else 'IN',
@@ -1061,6 +1065,9 @@ class _SelectCompiler:
         if e.type == t or t == 'NULL':
             return e
         if e.type == 'NULL':
+            if not e.const:
+                # ERROR(): of whatever type its context needs
+                return E(e.sql, e.params, t, e.key, e.agg)
             return E('NULL', [], t, e.key, const=True)
         if e.type == 'STRING' and e.lit is not None and t in ('DATE', 'TIMESTAMP', 'DATETIME',
                                                               'TIME'):
@@ -1111,11 +1118,27 @@ class _SelectCompiler:
         self.check_comparable(t, [a, b], pos, op)
         a2 = self.coerce(a, t, pos)
         b2 = self.coerce(b, t, pos)
+        if t == 'FLOAT64' and (a2.nan or b2.nan):
+            # IEEE: every comparison with a NaN is FALSE, but != which is TRUE (NULL stays NULL)
+            return build('(CASE WHEN {0} IS NULL OR {1} IS NULL THEN NULL '
+                         'WHEN bq_is_nan({0}) OR bq_is_nan({1}) THEN %d ELSE ({2} %s {3}) END)'
+                         % (op == '!=', op),
+                         [a2, b2, self.numf(a2), self.numf(b2)], 'BOOL', (op, a.key, b.key))
         if op in ('=', '!='):
             a2, b2 = self.eq_operand(a2, t), self.eq_operand(b2, t)
         else:
             a2, b2 = self.cmp_operand(a2, t), self.cmp_operand(b2, t)
         return build('({0} %s {1})' % op, [a2, b2], 'BOOL', (op, a.key, b.key))
+
+    def float_in(self, x, items, negated, pos):
+        """x [NOT] IN (items) on FLOAT64: x = i1 OR x = i2 ..., NaN equal to nothing."""
+        e = None
+        for i in items:
+            eq = self.comparison('=', x, i, pos)
+            e = eq if e is None else build('({0} OR {1})', [e, eq], 'BOOL', ('OR', e.key, eq.key))
+        if negated:
+            e = build('(NOT {0})', [e], 'BOOL', ('NOT', e.key))
+        return e
 
     def numeric_super(self, a, b, op, pos):
         ta = a.type if a.type != 'NULL' else 'INT64'
@@ -1493,9 +1516,11 @@ def _f_substr(c, node, scope):
     for e in es[1:]:
         if e.type not in ('INT64', 'NULL'):
             raise c.no_signature('function ' + node.name, es, node.pos)
-    length = es[2] if len(es) == 3 else lit(None, 'INT64')
-    return build('bq_substr({0}, {1}, {2})', [es[0], es[1], length], t,
-                 ('substr', es[0].key, es[1].key, length.key))
+    if len(es) == 2:
+        # no length: to the end (a NULL length makes the result NULL)
+        return build("bq_substr({0}, {1}, NULL, 0)", es, t, ('substr', es[0].key, es[1].key))
+    return build('bq_substr({0}, {1}, {2}, 1)', es, t,
+                 ('substr', es[0].key, es[1].key, es[2].key))
 
 
 def _f_left_right(c, node, scope):
@@ -1516,6 +1541,23 @@ def _f_two_strings(c, node, scope):
         return build('instr({0}, {1})', [a, b], 'INT64', ('strpos', a.key, b.key))
     fn = 'bq_starts_with' if node.name == 'STARTS_WITH' else 'bq_ends_with'
     return build('%s({0}, {1})' % fn, [a, b], 'BOOL', (fn, a.key, b.key))
+
+
+def _f_translate(c, node, scope):
+    es = _args(c, node, scope, 3)
+    t = c.supertype(es, node.pos, 'function TRANSLATE')
+    if t not in ('STRING', 'BYTES', 'NULL'):
+        raise c.no_signature('function TRANSLATE', es, node.pos)
+    return build('bq_translate({0}, {1}, {2})', es, t if t != 'NULL' else 'STRING',
+                 ('translate', tuple(e.key for e in es)))
+
+
+def _f_error(c, node, scope):
+    (msg,) = _args(c, node, scope, 1)
+    if msg.type not in ('STRING', 'NULL'):
+        raise c.no_signature('function ERROR', [msg], node.pos)
+    # not constant: evaluated only where the query reaches it
+    return build('bq_error({0})', [msg], 'NULL', ('error', msg.key), const=False)
 
 
 def _f_replace(c, node, scope):
@@ -1801,7 +1843,8 @@ _FUNCTIONS = {
     'TRIM': _f_trim, 'LTRIM': _f_trim, 'RTRIM': _f_trim, 'SUBSTR': _f_substr,
     'SUBSTRING': _f_substr, 'LEFT': _f_left_right, 'RIGHT': _f_left_right,
     'STRPOS': _f_two_strings, 'STARTS_WITH': _f_two_strings, 'ENDS_WITH': _f_two_strings,
-    'REPLACE': _f_replace, 'REVERSE': _f_reverse,
+    'REPLACE': _f_replace, 'REVERSE': _f_reverse, 'TRANSLATE': _f_translate,
+    'ERROR': _f_error,
     'CURRENT_TIMESTAMP': _f_current_timestamp, 'CURRENT_DATE': _f_current_other,
     'CURRENT_DATETIME': _f_current_other, 'CURRENT_TIME': _f_current_other,
     'DATE': _f_date, 'TIMESTAMP': _f_timestamp, 'DATETIME': _f_datetime,
@@ -1825,8 +1868,8 @@ _KNOWN_UNSUPPORTED = {
     'PARSE_JSON', 'GENERATE_UUID', 'RAND', 'GENERATE_ARRAY', 'GENERATE_DATE_ARRAY',
     'ARRAY_TO_STRING', 'ARRAY_CONCAT', 'ARRAY_REVERSE', 'FARM_FINGERPRINT', 'MD5', 'SHA1',
     'SHA256', 'SHA512', 'TO_BASE64', 'FROM_BASE64', 'TO_HEX', 'FROM_HEX', 'LPAD', 'RPAD',
-    'REPEAT', 'INITCAP', 'SOUNDEX', 'TRANSLATE', 'NORMALIZE', 'LAST_DAY', 'EXTRACT',
-    'ST_GEOGPOINT', 'SESSION_USER', 'ERROR', 'LOG', 'NET.HOST', 'ASCII', 'CHR',
+    'REPEAT', 'INITCAP', 'SOUNDEX', 'NORMALIZE', 'LAST_DAY', 'EXTRACT',
+    'ST_GEOGPOINT', 'SESSION_USER', 'LOG', 'NET.HOST', 'ASCII', 'CHR',
     'CODE_POINTS_TO_STRING',
     'TO_CODE_POINTS', 'SAFE_ADD', 'SAFE_SUBTRACT', 'SAFE_MULTIPLY', 'SAFE_NEGATE',
     'RANGE_BUCKET', 'BIT_COUNT', 'COSH', 'COS', 'SIN', 'TAN', 'ACOS', 'ASIN', 'ATAN', 'ATAN2',
