@@ -16,6 +16,7 @@ PACKAGES=(
 	clang libclang-rt-14-dev	# the libFuzzer targets under fuzz/ (ASan, UBSan)
 	valgrind		# bench/memcheck.py: leaks of the workers and the FDW
 	dpkg-dev debhelper postgresql-server-dev-all	# the package suite: the .deb, built with pg_buildext
+	postgresql-15-postgis-3	# test/t/017_fdw_types.pl: GEOGRAPHY as PostGIS geometry
 )
 
 missing=()

@@ -145,7 +145,8 @@ ALTER FOREIGN TABLE items2 OPTIONS (ADD maximum_bytes_billed '1000000');
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT a.id, b.cat FROM items a JOIN items2 b ON a.id = b.id;
 ALTER FOREIGN TABLE items2 OPTIONS (DROP maximum_bytes_billed);
--- date_trunc in UTC is TIMESTAMP_TRUNC; in the session's time zone it stays local
+-- date_trunc in UTC is TIMESTAMP_TRUNC; in the session's time zone too, the
+-- zone a parameter read at execution start (test/t/007 checks the zones)
 SET timezone = 'Australia/Lord_Howe';
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT date_trunc('hour', ts, 'UTC') AS hour, count(*) FROM items
@@ -153,6 +154,7 @@ SELECT date_trunc('hour', ts, 'UTC') AS hour, count(*) FROM items
 SELECT check_same('SELECT date_trunc(''hour'', ts, ''UTC'') AS hour, count(*), sum(amount) FROM items WHERE date_trunc(''day'', ts, ''utc'') >= ''2026-11-02 00:00:00+00'' GROUP BY 1 ORDER BY 1');
 SELECT check_same('SELECT date_trunc(''month'', ts, ''Etc/UTC''), min(id) FROM items GROUP BY 1 ORDER BY 1');
 EXPLAIN (VERBOSE, COSTS OFF) SELECT date_trunc('hour', ts), count(*) FROM items GROUP BY 1;
+SELECT check_same('SELECT date_trunc(''hour'', ts), count(*) FROM items GROUP BY 1 ORDER BY 1');
 RESET timezone;
 -- a local WHERE clause keeps the aggregate local
 EXPLAIN (VERBOSE, COSTS OFF) SELECT cat, count(*) FROM items WHERE f + 1 > 0 GROUP BY cat;

@@ -696,6 +696,173 @@ oracle('date_trunc in another zone', q{
 	SELECT id, ts FROM {T} WHERE date_trunc('day', ts, 'Australia/Lord_Howe') = '2026-04-05 00:00 Australia/Lord_Howe'
 	  OR date_trunc('day', ts, 'America/New_York') = '2026-03-08 00:00 America/New_York' ORDER BY id});
 
+# --- time zones and time buckets ---------------------------------------
+
+# Bounds past BigQuery's range (0001-01-01 to 9999-12-31 UTC), as constants,
+# stable expressions and generic plans' parameters: PostgreSQL answers, so
+# must the FDW (issue 16, failure 3: "timestamp out of BigQuery's range").
+oracle('bounds past the range: infinity', q{
+	SELECT id FROM {T} WHERE ts < 'infinity' AND ts > '-infinity' AND d < 'infinity' AND d > '-infinity'::date ORDER BY id});
+oracle('bounds past the range: year 10000 and BC', q{
+	SELECT id FROM {T} WHERE ts < '10000-01-01' AND ts >= '0100-01-01 BC' AND d <= '10000-01-01'::date AND d > '0001-12-31 BC'::date ORDER BY id});
+oracle('bounds past the range: always false ones', q{
+	SELECT id FROM {T} WHERE ts > 'infinity' OR ts <= '-infinity' OR ts = 'infinity' OR d >= '10000-01-01'::date OR d < '0001-01-01 BC'::date ORDER BY id});
+oracle('bounds past the range: <> and NOT', q{
+	SELECT id, ts IS NULL FROM {T} WHERE (ts <> 'infinity' AND NOT (d = '-infinity')) OR id = 19 ORDER BY id});
+oracle('bounds past the range: a stable expression', q{
+	SELECT id FROM {T} WHERE ts < 'infinity'::timestamptz - interval '1 day' AND ts > '-infinity'::timestamptz + interval '1 day'
+	  AND id < 40 ORDER BY id});
+oracle('bounds past the range: an array keeps them local',
+	q{SELECT id FROM {T} WHERE ts = ANY (ARRAY['infinity', {v:ts:3}, NULL]::timestamptz[]) OR d = ANY ('{-infinity, 2024-02-29}'::date[]) ORDER BY id});
+oracle('bounds past the range: generic plans', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE lt(timestamptz) AS SELECT id FROM {T} WHERE ts < $1 AND id < 60 ORDER BY id;
+	PREPARE le(timestamptz) AS SELECT id FROM {T} WHERE ts <= $1 AND id < 60 ORDER BY id;
+	PREPARE gt(timestamptz) AS SELECT id FROM {T} WHERE ts > $1 AND id < 60 ORDER BY id;
+	PREPARE ge(timestamptz) AS SELECT id FROM {T} WHERE $1 <= ts AND id < 60 ORDER BY id;
+	PREPARE eq(timestamptz) AS SELECT id FROM {T} WHERE ts = $1 AND id < 60 ORDER BY id;
+	PREPARE ne(timestamptz) AS SELECT id FROM {T} WHERE ts <> $1 AND id < 60 ORDER BY id;
+	EXECUTE lt('infinity'); EXECUTE lt('-infinity'); EXECUTE lt('10000-01-01'); EXECUTE lt(NULL);
+	EXECUTE lt('9999-12-31 23:59:59.999999+00'); EXECUTE lt('0001-01-01 00:00:00.000001+00'); EXECUTE lt('2026-01-01');
+	EXECUTE le('infinity'); EXECUTE le('-infinity'); EXECUTE le('0001-01-01 00:00+00'); EXECUTE le('0001-12-31 BC'); EXECUTE le(NULL);
+	EXECUTE gt('infinity'); EXECUTE gt('-infinity'); EXECUTE gt('9999-12-31 23:59:59.999998+00'); EXECUTE gt('9999-12-31 23:59:59.999999+00');
+	EXECUTE gt('0001-12-31 BC'); EXECUTE gt(NULL);
+	EXECUTE ge('infinity'); EXECUTE ge('-infinity'); EXECUTE ge('9999-12-31 23:59:59.999999+00'); EXECUTE ge('10000-01-01'); EXECUTE ge(NULL);
+	EXECUTE eq('infinity'); EXECUTE eq('0001-01-01 00:00+00'); EXECUTE eq('9999-12-31 23:59:59.999999+00'); EXECUTE eq(NULL);
+	EXECUTE ne('infinity'); EXECUTE ne('-infinity'); EXECUTE ne({v:ts:14}); EXECUTE ne(NULL);});
+oracle('bounds past the range: generic plans of dates', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE r(date, date) AS SELECT id FROM {T} WHERE d > $1 AND d < $2 AND id < 60 ORDER BY id;
+	PREPARE n(date) AS SELECT id FROM {T} WHERE d <> $1 AND id < 30 ORDER BY id;
+	EXECUTE r('-infinity', 'infinity'); EXECUTE r('0001-01-01', '9999-12-31'); EXECUTE r('0001-12-31 BC', '10000-01-01');
+	EXECUTE r('infinity', '-infinity'); EXECUTE r(NULL, 'infinity'); EXECUTE r('2026-01-01', NULL);
+	EXECUTE n('infinity'); EXECUTE n('0001-01-01'); EXECUTE n(NULL);});
+oracle('bounds past the range in HAVING', q{
+	SELECT cat, count(*) FROM {T} GROUP BY cat HAVING max(ts) < 'infinity' AND min(d) > '-infinity' ORDER BY cat});
+
+# A table of its own: timestamps around every transition of zones with odd
+# offsets and DST rules (30-minute shifts, negative DST, Ramadan, historic
+# ones, before 1970), each transition found here by PostgreSQL and sampled
+# from a microsecond to a day on either side.
+my @tz_zones = ('Asia/Kathmandu', 'Australia/Lord_Howe', 'America/St_Johns', 'Pacific/Chatham',
+	'Europe/Dublin', 'Africa/Casablanca', 'America/Sao_Paulo', 'America/New_York');
+{
+	my $zones = join(', ', map { "'$_'" } @tz_zones);
+	decode_json(http('POST', "$api/datasets/oracle/tables", encode_json({
+		tableReference => { tableId => 'oracle_tz' },
+		schema => { fields => [
+			{ name => 'id', type => 'INT64', mode => 'REQUIRED' },
+			{ name => 'ts', type => 'TIMESTAMP' } ] } })));
+	$node->safe_psql('postgres', qq{
+		CREATE TABLE local_t_tz (id bigint NOT NULL, ts timestamptz);
+		WITH hours AS (
+			SELECT z, h, (h AT TIME ZONE z) - (h AT TIME ZONE 'UTC') AS off
+			FROM unnest(ARRAY[$zones]) z,
+			  unnest(ARRAY[1968, 1971, 1986, 2018, 2019, 2025, 2026]) y,
+			  generate_series(make_timestamptz(y, 1, 1, 0, 0, 0, 'UTC'),
+				make_timestamptz(y + 1, 1, 1, 0, 0, 0, 'UTC'), '1 hour') h),
+		shifted AS (
+			SELECT z, h, off FROM (SELECT z, h, off, lag(off) OVER (PARTITION BY z ORDER BY h) AS prev FROM hours) x
+			WHERE off <> prev),
+		transitions AS (
+			SELECT DISTINCT ON (s.z, s.h) m AS t
+			FROM shifted s, generate_series(s.h - interval '59 minutes', s.h, '1 minute') m
+			WHERE (m AT TIME ZONE s.z) - (m AT TIME ZONE 'UTC') = s.off
+			ORDER BY s.z, s.h, m),
+		samples AS (
+			SELECT DISTINCT t + o AS ts FROM transitions,
+			  unnest(ARRAY['-1 day', '-12 hours', '-90 minutes', '-1 hour', '-45 minutes', '-31 minutes',
+				'-30 minutes', '-15 minutes', '-1 minute', '-1 microsecond', '0', '1 microsecond',
+				'1 minute', '15 minutes', '30 minutes', '45 minutes', '1 hour', '90 minutes',
+				'12 hours', '1 day']::interval[]) o)
+		INSERT INTO local_t_tz SELECT row_number() OVER (ORDER BY ts), ts FROM samples;
+		INSERT INTO local_t_tz SELECT max(id) + 1, NULL FROM local_t_tz;
+		INSERT INTO local_t_tz SELECT max(id) + 1, '1969-12-31 23:59:59.999999+00' FROM local_t_tz;
+		ANALYZE local_t_tz;
+		CREATE FOREIGN TABLE remote_t_tz (id bigint NOT NULL, ts timestamptz)
+		  SERVER bq OPTIONS ("table" 'oracle_tz');
+	});
+	is($node->safe_psql('postgres', 'INSERT INTO remote_t_tz SELECT * FROM local_t_tz'), '',
+		'the transitions table is stored through the FDW');
+	cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM remote_t_tz'), '>', 1000,
+		'with a thousand timestamps or more');
+}
+
+# {T}_tz is local_t_tz or remote_t_tz
+for my $zone (@tz_zones, 'UTC')
+{
+	oracle("date_trunc in $zone: day and hour", qq{
+		SET TimeZone = '$zone';
+		SELECT date_trunc('day', ts), date_trunc('hour', ts), count(*), min(id) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
+	oracle("date_trunc in $zone: week, month, quarter, year", qq{
+		SET TimeZone = '$zone'; SET DateStyle = 'SQL, DMY';
+		SELECT date_trunc('week', ts), date_trunc('month', ts), date_trunc('quarter', ts), date_trunc('year', ts), count(*)
+		FROM {T}_tz GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4});
+	oracle("date_trunc in $zone: minute and second", qq{
+		SET TimeZone = '$zone'; SET DateStyle = 'German';
+		SELECT date_trunc('minute', ts), date_trunc('second', ts), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
+	oracle("date_trunc in $zone, in WHERE", qq{
+		SET TimeZone = '$zone';
+		SELECT id, ts FROM {T}_tz WHERE date_trunc('day', ts) = '2026-04-05' OR date_trunc('hour', ts) = '2025-10-05 02:00'
+		  OR date_trunc('minute', ts) <= '1968-02-01' OR date_trunc('month', ts) = '2018-11-01' ORDER BY id});
+	oracle("ts::date in $zone", qq{
+		SET TimeZone = '$zone'; SET DateStyle = 'SQL, MDY';
+		SELECT ts::date, count(*), min(ts) FROM {T}_tz GROUP BY 1 ORDER BY 1});
+	oracle("ts::date in $zone, in WHERE", qq{
+		SET TimeZone = '$zone';
+		SELECT id FROM {T}_tz WHERE ts::date = '2026-04-05' OR CAST(ts AS date) < '1968-01-02' OR ts::date >= '2026-10-25' ORDER BY id});
+	oracle("date_trunc(..., '$zone') under another session zone", qq{
+		SET TimeZone = 'Asia/Tokyo'; SET DateStyle = 'Postgres, MDY';
+		SELECT date_trunc('day', ts, '$zone'), date_trunc('hour', ts, '$zone'), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
+}
+oracle('date_trunc with abbreviations, POSIX zones and odd units', q{
+	SET TimeZone = 'UTC';
+	SELECT date_trunc('day', ts, 'EST'), date_trunc('hour', ts, 'UTC+3'), date_trunc('day', ts, '<+0545>-5:45'),
+	  date_trunc('decade', ts, 'Europe/Dublin'), date_trunc('hours', ts, 'europe/dublin'), date_trunc('d', ts, 'Asia/Kathmandu'), count(*)
+	FROM {T}_tz GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6});
+oracle('date_trunc in a POSIX session zone', q{
+	SET TimeZone = 'UTC+3';
+	SELECT date_trunc('day', ts), date_trunc('hour', ts), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
+oracle('date_trunc in a zone with a repeated midnight (America/Havana)', q{
+	SET TimeZone = 'America/Havana';
+	SELECT date_trunc('day', ts), date_trunc('hour', ts), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
+oracle('date_trunc at the ends of the range, by the hour', q{
+	SET TimeZone = 'Asia/Kathmandu';
+	SELECT id, date_trunc('hour', ts), date_trunc('minute', ts) FROM {T}
+	WHERE date_trunc('hour', ts) < '0001-01-02' OR date_trunc('minute', ts) >= '9999-12-31 12:00' ORDER BY id});
+oracle('date_trunc at the ends of the range, by the day', q{
+	SET TimeZone = 'America/St_Johns';
+	SELECT id FROM {T} WHERE date_trunc('day', ts, 'America/New_York') < '0001-01-05' OR date_trunc('year', ts, 'Pacific/Chatham') >= '9999-06-01' ORDER BY id});
+oracle('ts::date at the ends of the range', q{
+	SET TimeZone = 'Pacific/Chatham';
+	SELECT id, ts::date FROM {T} WHERE ts::date >= '9999-12-31' OR ts::date < '0001-01-02' OR CAST(ts AS date) = '2026-01-05' ORDER BY id});
+oracle('ts::date at the ends of the range, west', q{
+	SET TimeZone = 'America/St_Johns';
+	SELECT id FROM {T} WHERE ts::date <= '0001-01-01' OR ts::date > '9999-12-30' OR ts::date <> '2026-01-05' AND id < 20 ORDER BY id});
+oracle('ts::date grouped, generic plan, TimeZone changed between executions', q{
+	SET plan_cache_mode = force_generic_plan;
+	SET TimeZone = 'America/Sao_Paulo';
+	PREPARE q(date) AS SELECT ts::date, count(*) FROM {T}_tz WHERE ts::date > $1 GROUP BY 1 ORDER BY 1;
+	PREPARE w AS SELECT id FROM {T}_tz WHERE ts::date = '2026-03-29' ORDER BY id;
+	EXECUTE q('2026-01-01'); EXECUTE w;
+	SET TimeZone = 'Asia/Kathmandu'; EXECUTE q('2026-01-01'); EXECUTE w;
+	SET TimeZone = 'America/St_Johns'; EXECUTE q('-infinity'); EXECUTE w;
+	SET TimeZone = 'UTC'; EXECUTE q(NULL); EXECUTE w;});
+oracle('date_trunc grouped, generic plan, TimeZone changed between executions', q{
+	SET plan_cache_mode = force_generic_plan;
+	SET TimeZone = 'Asia/Kathmandu';
+	PREPARE q(timestamptz) AS SELECT date_trunc('day', ts), date_trunc('hour', ts), count(*) FROM {T}_tz WHERE ts >= $1 GROUP BY 1, 2 ORDER BY 1, 2;
+	EXECUTE q('2025-01-01');
+	SET TimeZone = 'Pacific/Chatham'; EXECUTE q('2025-01-01');
+	SET TimeZone = 'Australia/Lord_Howe'; EXECUTE q('-infinity');
+	SET TimeZone = 'UTC'; EXECUTE q('2026-03-01');
+	SET TimeZone = 'Europe/Dublin'; SET DateStyle = 'ISO, DMY'; EXECUTE q('2018-01-01');});
+oracle('date_trunc in WHERE, generic plan, TimeZone changed between executions', q{
+	SET plan_cache_mode = force_generic_plan;
+	SET TimeZone = 'America/New_York';
+	PREPARE q AS SELECT id FROM {T}_tz WHERE date_trunc('day', ts) = '2026-03-08 00:00+00' OR date_trunc('hour', ts) < '1968-06-01+00' ORDER BY id;
+	EXECUTE q; SET TimeZone = 'Africa/Casablanca'; EXECUTE q; SET TimeZone = 'Europe/Dublin'; EXECUTE q;});
+
 # --- AND / OR / NOT ----------------------------------------------------
 
 oracle('OR of ANDs',
@@ -1423,6 +1590,52 @@ like($node->safe_psql('cutf8', 'EXPLAIN (VERBOSE, COSTS OFF) SELECT min(t), max(
 	'EXPLAIN: and min and max of such text');
 like($node->safe_psql('cutf8', q{EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM remote_t WHERE lower(t) = 'a'}),
 	qr/Filter: /, 'EXPLAIN: lower() under C.UTF-8 (Unicode case mapping) is kept local');
+
+# time zones and time buckets: what runs in BigQuery
+sub explain_in_zone
+{
+	my ($zone, $sql) = @_;
+	return $node->safe_psql('postgres', "SET TimeZone = '$zone'; EXPLAIN (VERBOSE, COSTS OFF) $sql");
+}
+like(explain_verbose(q{SELECT id FROM remote_t WHERE ts < 'infinity' AND d > '-infinity'}),
+	qr/WHERE IF\(`ts` IS NULL, NULL, TRUE\) AND IF\(`d` IS NULL, NULL, TRUE\)/,
+	'EXPLAIN: a bound past the range is decided, not sent');
+like($node->safe_psql('postgres', q{SET plan_cache_mode = force_generic_plan;
+	PREPARE p(timestamptz) AS SELECT id FROM remote_t WHERE ts < $1; EXPLAIN (VERBOSE, COSTS OFF) EXECUTE p('infinity')}),
+	qr/WHERE \(`ts` <= \@p1\)/, 'EXPLAIN: a parameter is clamped into the range, the comparison made inclusive');
+like(explain_in_zone('Asia/Kathmandu', q{SELECT date_trunc('day', ts), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/Remote SQL: SELECT CASE WHEN `ts` < \@p\d+ THEN ERROR\(.*ELSE TIMESTAMP_TRUNC\(`ts`, DAY, IFNULL\(\@p\d+, ERROR\(.*GROUP BY 1/,
+	'EXPLAIN: GROUP BY date_trunc in the session zone runs in BigQuery, the zone a parameter');
+like(explain_in_zone('UTC', q{SELECT date_trunc('week', ts, 'Pacific/Chatham'), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/TIMESTAMP_TRUNC\(`ts`, ISOWEEK, \@p\d+\).*GROUP BY 1/,
+	"EXPLAIN: date_trunc('week', ts, zone) is BigQuery's ISOWEEK in that zone");
+like(explain_in_zone('Australia/Lord_Howe', q{SELECT id FROM remote_t_tz WHERE date_trunc('hour', ts) = '2026-04-05 01:00'}),
+	qr/WHERE IF\(`ts` < \@p\d+, FALSE, \(CASE WHEN .*TIMESTAMP_TRUNC\(`ts`, HOUR, IFNULL\(\@p\d+/,
+	'EXPLAIN: date_trunc in WHERE is sent');
+like(explain_in_zone('America/St_Johns', q{SELECT ts::date, count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/ELSE DATE\(`ts`, IFNULL\(\@p\d+, ERROR\(.*GROUP BY 1/, 'EXPLAIN: ts::date in the session zone runs in BigQuery');
+like(explain_in_zone('Asia/Tokyo', q{SELECT id FROM remote_t WHERE ts::date = '2026-01-05'}),
+	qr/WHERE \(CASE WHEN `ts` < \@p\d+ THEN FALSE WHEN `ts` > \@p\d+ THEN FALSE ELSE DATE\(`ts`, IFNULL\(\@p\d+, .*\) = \@p\d+ END\)/,
+	'EXPLAIN: and in WHERE');
+like(explain_in_zone('America/New_York', q{SELECT id FROM remote_t WHERE d = ts::date}),
+	qr/Filter: /, 'EXPLAIN: not against another column (rows at the ends of the range)');
+like(explain_in_zone('UTC+3', q{SELECT date_trunc('day', ts), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/Remote SQL: SELECT `ts` FROM/, 'EXPLAIN: not in a POSIX zone (BigQuery reads UTC+3 as east)');
+like(explain_in_zone('America/Havana', q{SELECT date_trunc('day', ts), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/Remote SQL: SELECT `ts` FROM/, 'EXPLAIN: not by the day in a zone with a repeated midnight');
+like(explain_in_zone('America/Havana', q{SELECT date_trunc('hour', ts), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/TIMESTAMP_TRUNC\(`ts`, HOUR, IFNULL/, 'EXPLAIN: but by the hour there');
+like(explain_in_zone('UTC', q{SELECT date_trunc('decade', ts), date_trunc('day', ts, 'EST'), count(*) FROM remote_t_tz GROUP BY 1, 2}),
+	qr/Remote SQL: SELECT `ts` FROM/, 'EXPLAIN: decades and abbreviations stay local');
+like(explain_in_zone('Asia/Kathmandu', q{SELECT date_trunc('second', ts), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/TIMESTAMP_TRUNC\(`ts`, SECOND\) AS c1, COUNT/, 'EXPLAIN: seconds need no zone');
+{
+	my ($ret, $out, $err) = $node->psql('postgres', q{SET plan_cache_mode = force_generic_plan; SET TimeZone = 'UTC';
+		PREPARE p AS SELECT date_trunc('day', ts), count(*) FROM remote_t_tz GROUP BY 1;
+		EXECUTE p; SET TimeZone = 'America/Havana'; EXECUTE p});
+	like($err, qr/BigQuery cannot truncate in the session time zone set since this plan was made/,
+		'a generic plan meeting a zone BigQuery cannot truncate in fails, never answers otherwise');
+}
 
 note(scalar(@corpus) . " oracle queries");
 $node->stop;

@@ -706,6 +706,20 @@ def fn_ts_trunc(us, part, tz):
                                                                       'MILLISECOND', 'SECOND')):
         u = _MICROS[part]
         return us - us % u
+    if part in ('MINUTE', 'HOUR'):
+        # by the offset in force at the instant, not a local time read back:
+        # across a 30-minute DST shift the result need not be on the hour
+        # locally; and no civil date is built, so a local year 0 or 10000 at
+        # the range's ends is no error (the offset there is the zone's first
+        # or last, no shift falling in the first or last two days)
+        edge = 2 * _MICROS['DAY']
+        probe = min(max(us, T.MIN_TS + edge), T.MAX_TS - edge)
+        offset = T.datetime_to_micros_utc(_local(probe, tz)) - probe
+        u = _MICROS[part]
+        out = us - (us + offset) % u
+        if out < T.MIN_TS:
+            fail('Timestamp overflow truncating %s to %s' % (part, tz))
+        return out
     local = _local(us, tz)
     if part in _MICROS:
         u = _MICROS[part]
@@ -713,6 +727,8 @@ def fn_ts_trunc(us, part, tz):
         local = T.timestamp_parts(lm - lm % u)
     else:
         local = datetime.datetime.combine(_trunc_date(local.date(), part), datetime.time())
+    # a local midnight skipped or repeated by a DST shift reads with the offset
+    # before the shift (absl's "pre"; Python's fold=0 is the same)
     return _from_local(local, tz)
 
 

@@ -1618,7 +1618,9 @@ def _f_date(c, node, scope):
             # floor division (SQLite '/' truncates toward zero) then a civil date
             return build("date(({0} - ((({0} % 86400000000) + 86400000000) % 86400000000)) "
                          "/ 1000000, 'unixepoch')", [x], 'DATE', ('date', x.key))
-        return build('bq_ts_to_date({0}, {1})', [x, tz], 'DATE', ('date', x.key, tz.key))
+        # a NULL time zone gives NULL, as any NULL argument does (not UTC)
+        return build('(CASE WHEN {1} IS NULL THEN NULL ELSE bq_ts_to_date({0}, {1}) END)',
+                     [x, tz], 'DATE', ('date', x.key, tz.key))
     if x.type == 'NULL':
         return lit(None, 'DATE')
     raise c.no_signature('function DATE', es, node.pos)
@@ -1675,9 +1677,12 @@ def _f_ts_trunc(c, node, scope):
         u = _MICROS[part]
         return build('({0} - ((({0} %% %d) + %d) %% %d))' % (u, u, u), [x], 'TIMESTAMP',
                      ('ts_trunc', part, x.key))
-    tzp = tz if tz is not None else lit(None, 'STRING')
-    return build("bq_ts_trunc({0}, '%s', {1})" % part, [x, tzp], 'TIMESTAMP',
-                 ('ts_trunc', part, x.key, tzp.key))
+    if tz is None:
+        return build("bq_ts_trunc({0}, '%s', NULL)" % part, [x], 'TIMESTAMP',
+                     ('ts_trunc', part, x.key))
+    # a NULL time zone gives NULL, as any NULL argument does (not UTC)
+    return build("(CASE WHEN {1} IS NULL THEN NULL ELSE bq_ts_trunc({0}, '%s', {1}) END)" % part,
+                 [x, tz], 'TIMESTAMP', ('ts_trunc', part, x.key, tz.key))
 
 
 def _f_date_trunc(c, node, scope):
