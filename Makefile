@@ -8,6 +8,7 @@ OBJS = \
 	src/fdw/analyze.o \
 	src/fdw/convert.o \
 	src/fdw/deparse.o \
+	src/fdw/dml.o \
 	src/fdw/fdw.o \
 	src/fdw/import.o \
 	src/fdw/insert_json.o \

@@ -27,7 +27,8 @@ from . import types as T
 from .sql import nodes as N
 from .sql.errors import SqlError, SqlNotFound, unsupported
 from .sql.parser import parse
-from .sql.translate import QueryContext, compile_query, check_materialized_view
+from .sql.translate import Scan as T_Scan
+from .sql.translate import QueryContext, compile_query, compile_dml, check_materialized_view
 
 log = logging.getLogger('emulator.bigquery')
 
@@ -70,6 +71,7 @@ class Job:
         self.result = None
         self.statement_type = None
         self.ddl = None               # (operation, kind, target ref dict)
+        self.dml = None               # DmlOutcome of an UPDATE or DELETE
         self.cancel_event = threading.Event()
         self.done = threading.Event()
         self.compiled = None
@@ -254,6 +256,8 @@ class JobManager:
         if isinstance(node, N.Select):
             job.statement_type = 'SELECT'
             self._run_select(job, node, cfg)
+        elif isinstance(node, (N.Update, N.Delete)):
+            self._run_dml(job, node, cfg)
         else:
             self._run_ddl(job, node, cfg)
 
@@ -370,6 +374,51 @@ class JobManager:
         n = self.kept_rows.pop(key, None)
         if n:
             self.kept_total -= n
+
+    # ------------------------------------------------------------------ DML
+    def _run_dml(self, job, node, cfg):
+        """UPDATE or DELETE: the rows the WHERE clause selects are changed in one
+        transaction, unless one of them is still in the streaming buffer, which
+        BigQuery refuses for the whole statement (rows streamed with insertAll
+        cannot be changed by DML for a while; rows written by DML can)."""
+        store = self.store
+        update = isinstance(node, N.Update)
+        job.statement_type = 'UPDATE' if update else 'DELETE'
+        ctx = self._context(job, cfg)
+        with store.lock:
+            comp = compile_dml(node, ctx)
+            t = comp.table
+            if job.location is None:
+                job.location = t.location
+            if t.require_partition_filter and not comp.scan.pruned:
+                raise SqlError("Cannot query over table '%s.%s.%s' without a filter over "
+                               "column(s) '%s' that can be used for partition elimination"
+                               % (t.project, t.dataset, t.table_id, t.partition_field))
+            # BigQuery bills the referenced columns plus every column of the changed table
+            whole = T_Scan(t)
+            whole.cols = set(range(len(t.fields)))
+            processed = store.scan_bytes(comp.scan) + store.scan_bytes(whole)
+            billed = max(MIN_BILLED_PER_TABLE, -(-processed // MIB) * MIB) if processed else 0
+            if job.dry_run:
+                job.dml = DmlOutcome(0, update, processed, 0)
+                return
+            _check_bytes_billed(cfg, billed)
+            rows = store.execute(comp.sql, comp.params)
+            buffered = store.buffered_rowids(t)
+            if buffered and any(lo <= r[0] <= hi for r in rows for lo, hi in buffered):
+                raise SqlError('UPDATE or DELETE statement over table %s.%s.%s would affect '
+                               'rows in the streaming buffer, which is not supported'
+                               % (t.project, t.dataset, t.table_id))
+            for r in rows:
+                for idx, v in zip(comp.set_columns, r[1:]):
+                    if v is None and t.fields[idx].mode == 'REQUIRED':
+                        raise SqlError('Cannot set REQUIRED field %s to NULL' % t.fields[idx].name)
+            if update:
+                store.apply_dml(t, [], [(r[0], r[1:]) for r in rows], comp.set_columns, _now_ms())
+            else:
+                store.apply_dml(t, [r[0] for r in rows], [], [], _now_ms())
+        self.counters.incr('bytes_processed', processed)
+        job.dml = DmlOutcome(len(rows), update, processed, billed)
 
     # ------------------------------------------------------------------ DDL
     def _run_ddl(self, job, node, cfg):
@@ -612,6 +661,40 @@ class _Catalog:
 
     def eval_const(self, sql, params):
         return self.store.eval_const(sql, params)
+
+
+class DmlOutcome:
+    """What an UPDATE or DELETE job reports: numDmlAffectedRows and dmlStats."""
+    __slots__ = ('affected', 'update', 'bytes_processed', 'bytes_billed')
+
+    def __init__(self, affected, update, bytes_processed, bytes_billed):
+        self.affected = affected
+        self.update = update
+        self.bytes_processed = bytes_processed
+        self.bytes_billed = bytes_billed
+
+    def fields(self):
+        """The members a DML job's QueryResponse and statistics.query share."""
+        return {'numDmlAffectedRows': str(self.affected),
+                'dmlStats': {('updatedRowCount' if self.update else 'deletedRowCount'):
+                             str(self.affected)},
+                'totalBytesProcessed': str(self.bytes_processed),
+                'totalBytesBilled': str(self.bytes_billed)}
+
+
+def _check_bytes_billed(cfg, billed):
+    """maximumBytesBilled, as for a query."""
+    limit = cfg.get('maximumBytesBilled')
+    if limit in (None, ''):
+        return
+    try:
+        limit = int(limit)
+    except (TypeError, ValueError):
+        raise ApiError(400, 'INVALID_ARGUMENT', 'Invalid value for maximumBytesBilled: %s'
+                       % limit, reason='invalid') from None
+    if billed > limit:
+        raise SqlError('Query exceeded limit for bytes billed: %d. %d or higher required.'
+                       % (limit, billed), reason='bytesBilledLimitExceeded')
 
 
 # ---------------------------------------------------------------------- parameters

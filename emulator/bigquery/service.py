@@ -88,9 +88,11 @@ class BigQueryService:
         g.add_argument('--bq-job-delay-ms', type=int, default=0, metavar='MS',
                        help='make every query job take this long, so clients must poll '
                             '(default 0; per request: job label emulator_delay_ms)')
-        g.add_argument('--bq-streaming-buffer-s', type=float, default=2.0, metavar='S',
+        g.add_argument('--bq-streaming-buffer-s', type=float, default=1800.0, metavar='S',
                        help='seconds inserted rows stay in the modelled streaming buffer, '
-                            'excluded from numRows (default 2; 0 disables)')
+                            'excluded from numRows and not changeable by DML (default 1800, '
+                            "BigQuery's 30 minutes; per table: label "
+                            'emulator_streaming_buffer_s; 0 disables)')
 
     def __init__(self, args, data_dir, counters):
         self.args = args
@@ -99,7 +101,7 @@ class BigQueryService:
         self.location = getattr(args, 'bq_location', 'US')
         path = os.path.join(data_dir, 'bigquery.sqlite3') if data_dir else None
         self.store = Store(path, dedup_window_s=getattr(args, 'bq_dedup_window_s', 60.0),
-                           buffer_s=getattr(args, 'bq_streaming_buffer_s', 2.0),
+                           buffer_s=getattr(args, 'bq_streaming_buffer_s', 1800.0),
                            default_location=self.location)
         self.jobs = JobManager(self.store, counters, delay_ms=getattr(args, 'bq_job_delay_ms', 0),
                                default_location=self.location)
@@ -248,6 +250,8 @@ class BigQueryService:
                     r[k] = t.extra[k]
             return r
         r['schema'] = {'fields': [f.resource() for f in t.fields]}
+        if 'tableConstraints' in t.extra:
+            r['tableConstraints'] = t.extra['tableConstraints']
         r['lastModifiedTime'] = str(t.modified_ms)
         r['location'] = t.location
         if t.partition_field:
@@ -430,6 +434,9 @@ class BigQueryService:
         cl = S.clustering(fields, body.get('clustering'))
         if cl:
             meta['clustering'] = cl
+        pk = _primary_key(fields, body.get('tableConstraints'))
+        if pk:
+            extra['tableConstraints'] = {'primaryKey': {'columns': pk}}
         return meta
 
     def tables_get(self, req, p, d, t):
@@ -670,6 +677,11 @@ class BigQueryService:
     def _dry_run_response(self, job):
         if job.error:
             raise job.api_error()
+        if job.dml is not None:
+            return {'kind': 'bigquery#queryResponse',
+                    'jobReference': {'projectId': job.project, 'location': job.location},
+                    'totalBytesProcessed': str(job.dml.bytes_processed),
+                    'jobComplete': True, 'cacheHit': False}
         r = job.result
         return {'kind': 'bigquery#queryResponse',
                 'schema': {'fields': _schema_fields(r.columns)},
@@ -704,6 +716,16 @@ class BigQueryService:
             out['etag'] = job.etag
         out.update(jobReference=job.ref(), jobComplete=True)
         r = job.result
+        if job.dml is not None:
+            out.update(job.dml.fields(), cacheHit=False)
+            if not query_response:
+                out.pop('totalBytesBilled')
+                out.pop('dmlStats')
+            else:
+                out.update(totalSlotMs='0', location=job.location, queryId=job.job_id,
+                           creationTime=str(job.created_ms), startTime=str(job.start_ms),
+                           endTime=str(job.end_ms))
+            return out
         if r is None:   # DDL
             out.update({'totalBytesProcessed': '0', 'cacheHit': False})
             if query_response:
@@ -795,6 +817,9 @@ class BigQueryService:
                     qstats['estimatedBytesProcessed'] = str(r.bytes_processed)
                     qstats['totalBytesProcessedAccuracy'] = 'PRECISE'
                 stats['totalBytesProcessed'] = str(r.bytes_processed)
+            elif job.dml is not None:
+                qstats.update(job.dml.fields(), cacheHit=False, totalSlotMs='0', billingTier=1)
+                stats['totalBytesProcessed'] = qstats['totalBytesProcessed']
             else:
                 qstats.update(totalBytesProcessed='0', totalBytesBilled='0', cacheHit=False,
                               totalSlotMs='0')
@@ -1045,3 +1070,24 @@ def _etag(*parts):
 def _rfc3339_ms(ms):
     sec, frac = divmod(ms, 1000)
     return time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sec)) + '.%03dZ' % frac
+
+
+def _primary_key(fields, constraints):
+    """tableConstraints.primaryKey.columns of a new table (BigQuery keeps the key, unenforced,
+    and requires its columns to exist); foreign keys are refused rather than dropped."""
+    if not constraints:
+        return None
+    if not isinstance(constraints, dict):
+        raise S.SchemaError('Invalid value for tableConstraints')
+    if constraints.get('foreignKeys'):
+        raise S.SchemaError('Foreign keys in tableConstraints are not supported by the emulator')
+    columns = (constraints.get('primaryKey') or {}).get('columns') or []
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise S.SchemaError('Invalid value for tableConstraints.primaryKey.columns')
+    names = {f['name'].lower(): f['name'] for f in fields}
+    for c in columns:
+        if c.lower() not in names:
+            raise S.SchemaError('Primary key column %s does not exist in the table schema' % c)
+    if len({c.lower() for c in columns}) != len(columns):
+        raise S.SchemaError('Duplicate column in the primary key')
+    return [names[c.lower()] for c in columns]

@@ -9,8 +9,10 @@ Owns:
   insert, from which totalBytesProcessed of a query is computed without scanning;
 * the insertId de-duplication memory (``bq_insert_ids``, persisted with the insert
   time so the window survives a restart);
-* the streaming buffer model (in memory: recently inserted batches, for numRows and
-  ``streamingBuffer`` in tables.get);
+* the streaming buffer model (in memory: recently inserted batches with their rowid
+  ranges, for numRows and ``streamingBuffer`` in tables.get, and for DML, which cannot
+  change rows still in it);
+* DML's row changes (``apply_dml``);
 * row validation for insertAll, compiled once per schema.
 
 One connection behind one lock: SQLite serialises writers anyway, and measured
@@ -87,7 +89,7 @@ class Table:
         self.version = 0
         self.sqlite_name = 't%d' % key
         self.validator = None
-        self.buffer = []  # streaming buffer: [(time_s, rows, bytes)]
+        self.buffer = []  # streaming buffer: [(time_s, rows, bytes, first_rowid, last_rowid, leaves_s)]
 
     def meta(self):
         return {
@@ -317,7 +319,7 @@ class Validator:
 class Store:
     """The catalog and the rows; every method is called with ``self.lock`` held or takes it."""
 
-    def __init__(self, path, dedup_window_s=60.0, buffer_s=2.0, default_location='US'):
+    def __init__(self, path, dedup_window_s=60.0, buffer_s=1800.0, default_location='US'):
         self.lock = threading.RLock()
         self.path = path
         self.dedup_window_s = float(dedup_window_s)
@@ -510,11 +512,15 @@ class Store:
         with self.lock:
             if getattr(t, 'deleted', False):
                 raise SqlNotFound('Not found: Table %s' % t.ref_text())
+            last_rowid = None
             conn.execute('BEGIN')
             try:
                 if rows:
                     conn.executemany('INSERT INTO "%s" VALUES (%s)' % (
                         t.sqlite_name, ', '.join('?' * n)), rows)
+                    # appended rows take the rowids above the largest: the batch's range
+                    last_rowid = conn.execute('SELECT max(rowid) FROM "%s"'
+                                              % t.sqlite_name).fetchone()[0]
                 if stats:
                     conn.executemany(
                         'INSERT INTO bq_colstats VALUES (?, ?, ?, ?) ON CONFLICT (tid, part, col) '
@@ -539,7 +545,9 @@ class Store:
             if rows:
                 t.version += 1
                 t.modified_ms = now_ms
-                t.buffer.append((now_ms / 1000.0, len(rows), total))
+                t.buffer.append((now_ms / 1000.0, len(rows), total,
+                                 last_rowid - len(rows) + 1, last_rowid,
+                                 now_ms / 1000.0 + self.buffer_seconds(t)))
             self.inserts_since_purge += 1
             if self.inserts_since_purge >= 200:
                 self.purge_insert_ids(now_ms)
@@ -554,18 +562,78 @@ class Store:
                 for k in old:
                     del m[k]
 
+    def buffer_seconds(self, t):
+        """How long rows streamed into t stay in its streaming buffer: the table label
+        ``emulator_streaming_buffer_s`` (seconds; label values are strings), else
+        ``--bq-streaming-buffer-s``."""
+        label = (t.extra.get('labels') or {}).get('emulator_streaming_buffer_s')
+        if label is not None:
+            try:
+                return float(label)
+            except ValueError:
+                pass
+        return self.buffer_s
+
     def streaming_buffer(self, t):
         """(rows, bytes, oldest_ms) still in the modelled streaming buffer."""
         if not t.buffer:
             return 0, 0, None
-        cutoff = time.time() - self.buffer_s
+        now = time.time()
         with self.lock:
-            while t.buffer and t.buffer[0][0] < cutoff:
-                t.buffer.pop(0)
+            # each batch leaves when the buffer time of its insert has passed
+            if any(b[5] <= now for b in t.buffer):
+                t.buffer[:] = [b for b in t.buffer if b[5] > now]
             if not t.buffer:
                 return 0, 0, None
             return (sum(b[1] for b in t.buffer), sum(b[2] for b in t.buffer),
                     int(t.buffer[0][0] * 1000))
+
+    def buffered_rowids(self, t):
+        """[(first, last)] rowid ranges of t's rows still in the streaming buffer."""
+        self.streaming_buffer(t)      # drops the batches that have left it
+        with self.lock:
+            return [(b[3], b[4]) for b in t.buffer]
+
+    def apply_dml(self, t, delete_rowids, updates, set_columns, now_ms):
+        """Delete the rows of delete_rowids, or set the columns set_columns of each
+        (rowid, values) of updates, in one transaction, and account the table's rows.
+
+        The per-column byte counts are scaled down by the fraction of rows deleted
+        (an estimate: the emulator does not keep each row's size)."""
+        conn = self.conn
+        with self.lock:
+            if getattr(t, 'deleted', False):
+                raise SqlNotFound('Not found: Table %s' % t.ref_text())
+            conn.execute('BEGIN')
+            try:
+                if delete_rowids:
+                    conn.executemany('DELETE FROM "%s" WHERE rowid = ?' % t.sqlite_name,
+                                     [(r,) for r in delete_rowids])
+                if updates:
+                    assign = ', '.join('"c%d" = ?' % i for i in set_columns)
+                    conn.executemany('UPDATE "%s" SET %s WHERE rowid = ?'
+                                     % (t.sqlite_name, assign),
+                                     [tuple(v) + (r,) for r, v in updates])
+                num_rows = conn.execute('SELECT count(*) FROM "%s"'
+                                        % t.sqlite_name).fetchone()[0]
+                rows_before = num_rows + len(delete_rowids)
+                num_bytes = t.num_bytes
+                if delete_rowids and rows_before > 0:
+                    keep = num_rows / float(rows_before)
+                    conn.execute('UPDATE bq_colstats SET bytes = CAST(bytes * ? AS INTEGER) '
+                                 'WHERE tid = ?', (keep, t.key))
+                    num_bytes = int(num_bytes * keep)
+                conn.execute('UPDATE bq_tables SET num_rows = ?, num_bytes = ?, '
+                             "meta = json_set(meta, '$.modified_ms', ?) WHERE id = ?",
+                             (num_rows, num_bytes, now_ms, t.key))
+                conn.execute('COMMIT')
+            except BaseException:
+                conn.execute('ROLLBACK')
+                raise
+            t.num_rows = num_rows
+            t.num_bytes = num_bytes
+            t.version += 1
+            t.modified_ms = now_ms
 
     def list_rows(self, t, after_rowid, limit, start_index=None):
         """tabledata.list: rows in insertion order -> [(rowid, values…)]."""

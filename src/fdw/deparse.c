@@ -2409,8 +2409,9 @@ bq_deparse_where(StringInfo buf, const char *keyword, RelOptInfo *scanrel, Relat
  * One item of an upper relation's select list, named "alias" followed by
  * its position: BigQuery names an unaliased column reference after the
  * column and refuses a result with two columns of the same name, which a
- * grouped column also sorted under another collation would give.  Returns
- * how its BigQuery columns make the value (several for avg and floats).
+ * grouped column also sorted under another collation would give (no name
+ * with a NULL alias: an UPDATE's SET value).  Returns how its BigQuery
+ * columns make the value (several for avg and floats, which need a name).
  */
 BqCombine
 bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel, Expr *expr,
@@ -2432,7 +2433,8 @@ bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel, Expr *
 		return BQ_COMBINE_AVG;
 	}
 	deparse_operand(&ctx, node);
-	appendStringInfo(buf, " AS %s%d", alias, position);
+	if (alias != NULL)
+		appendStringInfo(buf, " AS %s%d", alias, position);
 	return BQ_COMBINE_NONE;
 }
 

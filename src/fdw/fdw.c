@@ -142,7 +142,7 @@ bqstream_fdw_handler(PG_FUNCTION_ARGS)
 	routine->AnalyzeForeignTable = bqAnalyzeForeignTable;
 	routine->ImportForeignSchema = bqImportForeignSchema;
 
-	/* modify.c */
+	/* modify.c (IsForeignRelUpdatable: dml.c) */
 	routine->IsForeignRelUpdatable = bqIsForeignRelUpdatable;
 	routine->PlanForeignModify = bqPlanForeignModify;
 	routine->BeginForeignModify = bqBeginForeignModify;
@@ -150,5 +150,16 @@ bqstream_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ExecForeignBatchInsert = bqExecForeignBatchInsert;
 	routine->GetForeignModifyBatchSize = bqGetForeignModifyBatchSize;
 	routine->EndForeignModify = bqEndForeignModify;
+
+	/* dml.c */
+	routine->AddForeignUpdateTargets = bqAddForeignUpdateTargets;
+	routine->ExecForeignUpdate = bqExecForeignUpdate;
+	routine->ExecForeignDelete = bqExecForeignDelete;
+	routine->ExplainForeignModify = bqExplainForeignModify;
+	routine->PlanDirectModify = bqPlanDirectModify;
+	routine->BeginDirectModify = bqBeginDirectModify;
+	routine->IterateDirectModify = bqIterateDirectModify;
+	routine->EndDirectModify = bqEndDirectModify;
+	routine->ExplainDirectModify = bqExplainDirectModify;
 	PG_RETURN_POINTER(routine);
 }

@@ -174,6 +174,30 @@ extern void bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation re
 								List *pathkeys, List *candidates, List *positions,
 								List **params);
 
+/* dml.c: UPDATE and DELETE */
+extern List *bq_key_columns(Relation rel);
+extern int	bqIsForeignRelUpdatable(Relation rel);
+extern void bqAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+									  RangeTblEntry *target_rte, Relation target_relation);
+extern bool bqPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+							   int subplan_index);
+extern void bqBeginDirectModify(ForeignScanState *node, int eflags);
+extern TupleTableSlot *bqIterateDirectModify(ForeignScanState *node);
+extern void bqEndDirectModify(ForeignScanState *node);
+extern void bqExplainDirectModify(ForeignScanState *node, ExplainState *es);
+extern List *bq_plan_keyed_modify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+								  int subplan_index);
+extern void bq_begin_keyed_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+								  List *fdw_private, int subplan_index, int eflags);
+extern void bq_end_keyed_modify(EState *estate, ResultRelInfo *rinfo);
+extern TupleTableSlot *bqExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
+										   TupleTableSlot *slot, TupleTableSlot *planSlot);
+extern TupleTableSlot *bqExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
+										   TupleTableSlot *slot, TupleTableSlot *planSlot);
+extern void bqExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+								   List *fdw_private, int subplan_index,
+								   ExplainState *es);
+
 /* DATE and TIMESTAMP (UTC offset for TIMESTAMP, none for DATETIME) as BigQuery reads them */
 extern char *bq_date_text(DateADT d);
 extern char *bq_timestamp_text(Timestamp ts, bool utc_offset);
@@ -243,13 +267,15 @@ extern void bqExplainForeignScan(ForeignScanState *node, ExplainState *es);
 extern BqScanState *bq_scan_create(Oid relid, Oid userid, char *sql, List *retrieved,
 								   List *averages, List *scales, TupleDesc desc);
 extern bool bq_scan_next(BqScanState *st, Datum *values, bool *isnull);
+/* {"name":..., "parameterType":..., "parameterValue":...} of one value */
+extern json_t *bq_query_parameter(const char *name, Oid type, Datum value, bool isnull,
+								  BqParamKind kind);
 
 /* analyze.c */
 extern bool bqAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
 								  BlockNumber *totalpages);
 
 /* modify.c */
-extern int	bqIsForeignRelUpdatable(Relation rel);
 extern List *bqPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 								 Index resultRelation, int subplan_index);
 extern void bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,

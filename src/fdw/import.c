@@ -5,7 +5,8 @@
  *	  materialized views of a BigQuery dataset become foreign tables with
  *	  mapped column types.
  *
- * The remote schema named in the statement is the dataset.  RECORDs (and
+ * The remote schema named in the statement is the dataset; a table's
+ * primary key, if it has one, gives its columns the option key 'true'.  RECORDs (and
  * arrays of them) become jsonb, RANGEs the range type of their element,
  * GEOGRAPHY PostGIS's geometry when PostGIS is installed here (else WKT
  * text).  A column of a type bqstream_fdw does not know is left out with a
@@ -40,9 +41,27 @@ wanted(ImportForeignSchemaStmt *stmt, const char *table)
 	return stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO ? listed : !listed;
 }
 
+/* whether "name" is one of the primary key's columns (a JSON array of names) */
+static bool
+is_key_column(json_t *key_columns, const char *name)
+{
+	size_t		i;
+	json_t	   *c;
+
+	json_array_foreach(key_columns, i, c)
+		if (json_is_string(c) && strcmp(json_string_value(c), name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The CREATE FOREIGN TABLE of a BigQuery table; the columns of its primary
+ * key (BigQuery keeps one, unenforced, in tableConstraints) get the option
+ * key 'true', which UPDATE and DELETE need.
+ */
 static char *
 create_statement(ImportForeignSchemaStmt *stmt, const char *dataset, const char *table,
-				 json_t *fields)
+				 json_t *fields, json_t *key_columns)
 {
 	StringInfoData buf;
 	size_t		i;
@@ -70,8 +89,9 @@ create_statement(ImportForeignSchemaStmt *stmt, const char *dataset, const char 
 							type ? type : "?")));
 			continue;
 		}
-		appendStringInfo(&buf, "%s%s %s%s", ncols++ > 0 ? ", " : "",
+		appendStringInfo(&buf, "%s%s %s%s%s", ncols++ > 0 ? ", " : "",
 						 quote_identifier(name), pgtype,
+						 is_key_column(key_columns, name) ? " OPTIONS (key 'true')" : "",
 						 mode && strcmp(mode, "REQUIRED") == 0 ? " NOT NULL" : "");
 	}
 	appendStringInfo(&buf, ") SERVER %s OPTIONS (dataset %s, \"table\" %s)",
@@ -117,7 +137,9 @@ bqImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 										gcp_url_escape(table)),
 								NULL, psprintf("read table \"%s.%s\"", dataset, table), NULL, NULL);
 			cmd = create_statement(stmt, dataset, table,
-								   json_object_get(json_object_get(resource, "schema"), "fields"));
+								   json_object_get(json_object_get(resource, "schema"), "fields"),
+								   json_object_get(json_object_get(json_object_get(resource, "tableConstraints"),
+																   "primaryKey"), "columns"));
 			if (cmd)
 				commands = lappend(commands, cmd);
 		}

@@ -6,8 +6,8 @@
  *
  * The insertId makes a retried request harmless: BigQuery drops the rows it
  * already has.  Rows BigQuery refuses are reported with their position in
- * the statement.  BigQuery's streaming API cannot change or remove rows,
- * so UPDATE and DELETE are refused at planning.
+ * the statement.  UPDATE and DELETE are BigQuery DML jobs (dml.c); this
+ * file sends their planning and execution there.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,6 +43,7 @@ typedef struct BqElementOut
 
 typedef struct BqModifyState
 {
+	bool		keyed;			/* false: an INSERT's (dml.c's state has true) */
 	GcpServer  *srv;
 	char	   *url;
 	char	   *table;			/* dataset.table, for messages */
@@ -66,18 +67,17 @@ TupleTableSlot *bqExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 									TupleTableSlot *slot, TupleTableSlot *planSlot);
 int			bqGetForeignModifyBatchSize(ResultRelInfo *rinfo);
 void		bqEndForeignModify(EState *estate, ResultRelInfo *rinfo);
-int			bqIsForeignRelUpdatable(Relation rel);
 
 List *
 bqPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 					int subplan_index)
 {
+	if (plan->operation == CMD_UPDATE || plan->operation == CMD_DELETE)
+		return bq_plan_keyed_modify(root, plan, resultRelation, subplan_index);
 	if (plan->operation != CMD_INSERT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("bqstream_fdw supports INSERT only"),
-				 errdetail("BigQuery's streaming API appends rows; it cannot change or remove them."),
-				 errhint("Run UPDATE and DELETE as DML in BigQuery itself.")));
+				 errmsg("bqstream_fdw does not support this command")));
 	if (plan->returningLists != NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -100,6 +100,11 @@ bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	BqTableRef *ref;
 	RangeTblEntry *rte;
 
+	if (mtstate->operation != CMD_INSERT)
+	{
+		bq_begin_keyed_modify(mtstate, rinfo, fdw_private, subplan_index, eflags);
+		return;
+	}
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 	rte = rinfo->ri_RangeTableIndex > 0
@@ -409,11 +414,7 @@ bqGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 void
 bqEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 {
-	/* nothing is held between batches */
-}
-
-int
-bqIsForeignRelUpdatable(Relation rel)
-{
-	return 1 << CMD_INSERT;
+	/* an UPDATE or DELETE sends its last batch; an INSERT holds nothing */
+	if (rinfo->ri_FdwState && *(bool *) rinfo->ri_FdwState)
+		bq_end_keyed_modify(estate, rinfo);
 }

@@ -269,8 +269,8 @@ param_text(Oid type, Datum value)
 }
 
 /* {"parameterType":..., "parameterValue":...} of one value */
-static json_t *
-query_parameter(const char *name, Oid type, Datum value, bool isnull, BqParamKind kind)
+json_t *
+bq_query_parameter(const char *name, Oid type, Datum value, bool isnull, BqParamKind kind)
 {
 	Oid			elem = get_element_type(type);
 	json_t	   *values;
@@ -334,7 +334,7 @@ query_parameters(BqScanState *st)
 		Datum		value = ExecEvalExpr((ExprState *) lfirst(le), econtext, &isnull);
 
 		json_array_append_new(params,
-							  query_parameter(psprintf("p%d", ++n), lfirst_oid(lt), value,
+							  bq_query_parameter(psprintf("p%d", ++n), lfirst_oid(lt), value,
 											  isnull, (BqParamKind) lfirst_int(lk)));
 	}
 	return params;

@@ -245,6 +245,8 @@ static const BqOption bq_options[] = {
 	FLOAT_AGGREGATES_EXPECTED, false},
 	{"column_name", AttributeRelationId, is_dataset_id,
 	"A BigQuery column name has only letters, digits and underscores.", false},
+	/* the columns that identify a row for UPDATE and DELETE (dml.c) */
+	{"key", AttributeRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 };
 
 /*

@@ -151,13 +151,16 @@ test('a materialized view sees rows streamed after it was created', async () => 
   const [mv] = await bq.dataset(DATASET).table('per_user').get();
   assert.equal(mv.metadata.type, 'MATERIALIZED_VIEW');
   assert.match(mv.metadata.materializedView.query, /GROUP BY user_id/);
+  // rows streamed from now on stay in the streaming buffer for an hour (an emulator label)
+  await bq.dataset(DATASET).table('orders').setMetadata({labels: {emulator_streaming_buffer_s: '3600'}});
   await bq.dataset(DATASET).table('orders').insert([
     {order_id: 'late', user_id: 'u9', qty: 1, amount: '0.5', event_time: '2024-05-03T00:00:00Z'}]);
   const [rows] = await bq.query(`SELECT user_id, n, total FROM ${DATASET}.per_user WHERE user_id = 'u9'`);
   assert.deepEqual(rows.map((r) => [r.user_id, r.n, r.total.toString()]), [['u9', 1, '0.5']]);
+  // DML cannot change rows still in the streaming buffer, as in BigQuery
   await bq.query(`DELETE FROM ${DATASET}.orders WHERE order_id = 'late'`).then(
-    () => assert.fail('DML must be rejected'),
-    (err) => assert.match(err.message, /not supported by the emulator/));
+    () => assert.fail('DML over buffered rows must be rejected'),
+    (err) => assert.match(err.message, /would affect rows in the streaming buffer, which is not supported/));
 });
 
 test('errors of a bad query and a missing table', async () => {

@@ -65,3 +65,7 @@ CreateView = _node('CreateView', ('name', 'query', 'query_text', 'materialized',
                                   'if_not_exists', 'or_replace', 'options', 'partition',
                                   'cluster'))
 Drop = _node('Drop', ('kind', 'name', 'if_exists', 'cascade'))
+
+# ---- DML (UPDATE / DELETE); the target is a TableRef, sets [(column name, expr, pos)]
+Update = _node('Update', ('target', 'sets', 'where'))
+Delete = _node('Delete', ('target', 'where'))

@@ -131,7 +131,11 @@ class Parser:
             node = self.create()
         elif self.is_word('DROP'):
             node = self.drop()
-        elif self.is_word('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE') or self.is_kw('MERGE'):
+        elif self.is_word('UPDATE'):
+            node = self.dml_update()
+        elif self.is_word('DELETE'):
+            node = self.dml_delete()
+        elif self.is_word('INSERT', 'TRUNCATE') or self.is_kw('MERGE'):
             raise unsupported('DML statement %s' % t.value.upper(), t.pos)
         elif self.is_word('ALTER'):
             raise unsupported('ALTER statement', t.pos)
@@ -148,6 +152,55 @@ class Parser:
             # BigQuery: "Expected end of input but got keyword SELECT at [2:1]"
             self.error('Syntax error: Expected end of input but got %s' % self.describe(self.tok))
         return node
+
+    # ------------------------------------------------------------ DML
+    def dml_target(self):
+        """The table an UPDATE or DELETE changes, with its optional alias."""
+        t = self.tok
+        path = self.table_path()
+        alias = None
+        if self.accept_kw('AS'):
+            alias = self.identifier('alias')
+        elif self.tok.kind == 'ident':
+            alias = self.advance().value
+        return N.TableRef(path, alias, None, pos=t.pos)
+
+    def dml_where(self, verb, start):
+        # BigQuery requires the WHERE clause (WHERE true changes every row)
+        if not self.accept_kw('WHERE'):
+            if self.tok.kind != 'eof' and not self.is_op(';'):
+                self.error()
+            self.error('%s must have a WHERE clause' % verb, start)
+        return self.expr()
+
+    def dml_update(self):
+        """UPDATE target [[AS] alias] SET col = expr [, ...] WHERE cond"""
+        start = self.advance()
+        target = self.dml_target()
+        if not self.accept_kw('SET'):
+            self.error('Syntax error: Expected keyword SET but got %s' % self.describe(self.tok))
+        sets = []
+        while True:
+            t = self.tok
+            parts = [self.identifier('column name')]
+            while self.accept_op('.'):
+                parts.append(self.identifier('column name'))
+            self.expect_op('=')
+            if self.is_kw('DEFAULT'):
+                raise unsupported('SET column = DEFAULT', self.tok.pos)
+            sets.append((parts, self.expr(), t.pos))
+            if not self.accept_op(','):
+                break
+        if self.is_kw('FROM'):
+            raise unsupported('UPDATE ... FROM', self.tok.pos)
+        return N.Update(target, sets, self.dml_where('UPDATE', start), pos=start.pos)
+
+    def dml_delete(self):
+        """DELETE [FROM] target [[AS] alias] WHERE cond"""
+        start = self.advance()
+        self.accept_kw('FROM')
+        target = self.dml_target()
+        return N.Delete(target, self.dml_where('DELETE', start), pos=start.pos)
 
     # ------------------------------------------------------------ queries
     def query(self):

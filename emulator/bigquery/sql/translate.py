@@ -2071,3 +2071,97 @@ def check_materialized_view(node, ctx):
         raise SqlError('Incremental materialized view query contains unsupported feature: '
                        'GROUP BY without an aggregate function', node.pos)
     return node.from_
+
+
+# ====================================================================== DML
+
+# implicit coercions BigQuery applies when assigning a value to a column
+_ASSIGNABLE = frozenset([('INT64', 'FLOAT64'), ('INT64', 'NUMERIC'), ('INT64', 'BIGNUMERIC'),
+                         ('NUMERIC', 'BIGNUMERIC'), ('NUMERIC', 'FLOAT64'),
+                         ('BIGNUMERIC', 'FLOAT64')])
+_LITERAL_COERCIBLE = frozenset(['DATE', 'TIMESTAMP', 'DATETIME', 'TIME'])
+
+
+class CompiledDml:
+    """An UPDATE or DELETE as a query of the rows it changes.
+
+    ``sql`` selects the SQLite rowid of each changed row, then (UPDATE) the
+    new value of each assigned column, coerced to the column's type;
+    ``set_columns`` are the indexes of those columns in the table."""
+
+    def __init__(self, table, sql, params, set_columns, scan):
+        self.table = table
+        self.sql = sql
+        self.params = params
+        self.set_columns = set_columns
+        self.scan = scan
+
+
+def compile_dml(node, ctx):
+    """Compile an Update or Delete (a single table, WHERE required by the parser)."""
+    target = node.target
+    project, dataset, table = ctx.resolve_table_path(target.path, target.pos)
+    meta = ctx.catalog.lookup_table(project, dataset, table)
+    if meta.type != 'TABLE':
+        raise SqlError('Cannot execute DML statements over %s %s'
+                       % ('views' if meta.type == 'VIEW' else 'materialized views',
+                          '%s.%s.%s' % (project, dataset, table)), target.pos)
+    qualifiers = {(target.alias or table).lower()}
+    set_columns = []
+    set_exprs = []
+    if isinstance(node, N.Update):
+        for parts, expr, pos in node.sets:
+            if len(parts) == 2 and parts[0].lower() in qualifiers:
+                parts = parts[1:]
+            if len(parts) != 1:
+                raise unsupported('Updating a field of a STRUCT', pos)
+            idx = next((i for i, f in enumerate(meta.fields)
+                        if f.name.lower() == parts[0].lower()), None)
+            if idx is None:
+                raise SqlError('Unrecognized name: %s' % parts[0], pos)
+            if idx in set_columns:
+                raise SqlError('Update item %s overlaps with update item %s'
+                               % (meta.fields[idx].name, meta.fields[idx].name), pos)
+            if _has_aggregate(expr):
+                raise SqlError('Aggregate function not allowed in UPDATE', pos)
+            set_columns.append(idx)
+            set_exprs.append(expr)
+
+    def select(values):
+        items = [N.SelectItem(v, None, None, [], [], pos=node.pos) for v in values]
+        if not items:
+            items = [N.SelectItem(N.Literal('BOOL', 1, pos=node.pos), None, None, [], [],
+                                  pos=node.pos)]
+        return N.Select(False, items, N.TableRef(target.path, target.alias, None,
+                                                 pos=target.pos),
+                        node.where, [], None, [], None, None, None, pos=node.pos)
+
+    def compile_once(values):
+        first_alias = ctx.sqlite_alias_n + 1
+        scans = len(ctx.scans)
+        comp = compile_query(select(values), ctx)
+        return comp, 's%d' % first_alias, ctx.scans[scans]
+
+    # the first pass finds the assigned values' types, the second coerces them
+    comp, alias, scan = compile_once(set_exprs)
+    values = []
+    for i, (idx, expr) in enumerate(zip(set_columns, set_exprs)):
+        col = meta.fields[idx]
+        have = comp.columns[i][1]
+        if have in (col.type, 'NULL'):
+            values.append(expr)
+        elif (have, col.type) in _ASSIGNABLE or (
+                have == 'STRING' and isinstance(expr, N.Literal) and
+                col.type in _LITERAL_COERCIBLE):
+            values.append(N.Cast(expr, col.type, False, None, pos=expr.pos))
+        else:
+            raise SqlError('Value of type %s cannot be assigned to %s, which has type %s'
+                           % (_type_name(have), col.name, _type_name(col.type)),
+                           node.sets[i][2])
+    if values != set_exprs:
+        del ctx.scans[-1]
+        comp, alias, scan = compile_once(values)
+    if not comp.sql.startswith('SELECT '):
+        raise SqlError('Query execution failed in the emulator: unexpected DML plan')
+    sql = 'SELECT %s.rowid, %s' % (alias, comp.sql[len('SELECT '):])
+    return CompiledDml(meta, sql, comp.params, set_columns, scan)
