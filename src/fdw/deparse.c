@@ -37,17 +37,21 @@
  * - timestamptz::date in the session's time zone, as DATE(ts, zone);
  *   rows at the ends of the range whose period or date BigQuery cannot
  *   hold compare as beyond it in WHERE, and are an error in a select list;
- * - count(*), count([DISTINCT] x), sum, avg, min and max (not of floats).
- *   avg is sent as SUM and COUNT and divided here, so that the result has
+ * - count(*), count([DISTINCT] x), sum, avg, min and max, with FILTER
+ *   (WHERE c) as COUNTIF(c) or an argument IF(c, x, NULL).  avg is sent
+ *   as SUM and COUNT and divided here, so that the result has
  *   PostgreSQL's type and precision; a bigint sum is a BIGNUMERIC one.
+ *   Float ones of a column spell out PostgreSQL's NaN, infinity and -0
+ *   rules (deparse_float_aggregate), min and max among them (which of 0
+ *   and -0 a group shows depends on the order of its rows, here as in
+ *   PostgreSQL).
  * - ORDER BY keys; a float8 key with IS_NAN(key) before it, since BigQuery
  *   sorts NaN first and PostgreSQL last.
  *
  * Kept local: float8 arithmetic (PostgreSQL fails on overflow and underflow
- * where BigQuery gives Infinity or 0), float8 grouping keys, DISTINCT and
- * min/max (a group of 0 and -0 shows either; BigQuery's MIN returns NaN when
- * any input is NaN), and float4 (BigQuery holds its column as FLOAT64, more
- * precise than the foreign table's real).
+ * where BigQuery gives Infinity or 0), float8 grouping keys and DISTINCT,
+ * and float4 (BigQuery holds its column as FLOAT64, more precise than the
+ * foreign table's real) but for its min and max.
  *
  * Every value travels as a typed query parameter (@p1, @p2, ...), never as
  * text spliced into the query, so no string a user supplies can change the
@@ -62,6 +66,7 @@
 #include "fdw/fdw.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/stratnum.h"
 #include "access/transam.h"
 #include "common/shortest_dec.h"
@@ -88,6 +93,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/pg_locale.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -202,8 +208,26 @@ is_column(DeparseCtx *ctx, Node *node)
 {
 	Var		   *var = (Var *) node;
 
-	return IsA(node, Var) && var->varno == ctx->scanrel->relid &&
+	return IsA(node, Var) &&
+		(IS_SIMPLE_REL(ctx->scanrel) ? var->varno == ctx->scanrel->relid
+		 : bms_is_member(var->varno, ctx->scanrel->relids)) &&
 		var->varlevelsup == 0 && var->varattno > 0;
+}
+
+/* a column, as r<n>.`name` in a join of foreign tables (plan.c's aliases) */
+static void
+append_column(DeparseCtx *ctx, Var *var)
+{
+	if (IS_SIMPLE_REL(ctx->scanrel))
+		bq_append_identifier(ctx->buf, bq_column_name(ctx->rel, var->varattno));
+	else
+	{
+		Relation	rel = table_open(bq_join_member_relid(ctx->scanrel, var->varno), NoLock);
+
+		appendStringInfo(ctx->buf, "r%d.", var->varno);
+		bq_append_identifier(ctx->buf, bq_column_name(rel, var->varattno));
+		table_close(rel, NoLock);
+	}
 }
 
 /*
@@ -333,6 +357,28 @@ typmod_scale(int32 typmod)
 	return scale >= 0 ? scale : -1;
 }
 
+static bool
+is_float(Oid type)
+{
+	return type == FLOAT4OID || type == FLOAT8OID;
+}
+
+/* the float_aggregates option of the table, else of its server: 'remote' by default */
+static bool
+float_aggregates_pushed(Relation rel)
+{
+	char	   *v = bq_table_option(GetForeignTable(RelationGetRelid(rel)), "float_aggregates");
+
+	return v == NULL || strcmp(v, "remote") == 0;
+}
+
+/* the argument of a one-argument aggregate */
+static Node *
+agg_arg(Aggref *agg)
+{
+	return strip_relabel((Node *) ((TargetEntry *) linitial(agg->args))->expr);
+}
+
 typedef enum BqAggKind
 {
 	AGG_NONE,
@@ -356,7 +402,7 @@ agg_kind(DeparseCtx *ctx, Aggref *agg)
 	BqAggKind	kind;
 
 	if (agg->aggfnoid >= FirstNormalObjectId || agg->aggkind != AGGKIND_NORMAL ||
-		agg->aggsplit != AGGSPLIT_SIMPLE || agg->aggfilter != NULL ||
+		agg->aggsplit != AGGSPLIT_SIMPLE ||
 		agg->aggorder != NIL || agg->aggvariadic || agg->agglevelsup != 0)
 		return AGG_NONE;
 	name = get_func_name(agg->aggfnoid);
@@ -373,6 +419,16 @@ agg_kind(DeparseCtx *ctx, Aggref *agg)
 	else
 		return AGG_NONE;
 
+	/* FILTER (WHERE c): a row condition BigQuery reads alike */
+	if (agg->aggfilter != NULL)
+	{
+		DeparseCtx	check = *ctx;
+
+		check.buf = NULL;
+		check.upper = false;
+		if (!deparse_cond(&check, (Node *) agg->aggfilter))
+			return AGG_NONE;
+	}
 	if (agg->aggstar)
 		return kind == AGG_COUNT ? kind : AGG_NONE;
 	if (list_length(agg->args) != 1)
@@ -380,9 +436,24 @@ agg_kind(DeparseCtx *ctx, Aggref *agg)
 	arg = strip_relabel((Node *) ((TargetEntry *) linitial(agg->args))->expr);
 	type = exprType(arg);
 	if (agg->aggdistinct != NIL &&
-		(kind != AGG_COUNT || bq_param_type(type) == NULL || type == FLOAT8OID ||
+		(kind != AGG_COUNT || bq_param_type(type) == NULL || is_float(type) ||
 		 (is_text(type) && !get_collation_isdeterministic(agg->inputcollid))))
 		return AGG_NONE;
+
+	/*
+	 * float8 sum and avg, float4 and float8 min and max of a column, with
+	 * PostgreSQL's NaN, infinity, negative zero and overflow rules spelled
+	 * out (bq_deparse_select_item): only as select items, and only where
+	 * the float_aggregates option allows.  Not float4 sum and avg, which
+	 * PostgreSQL rounds as it goes.
+	 */
+	if (is_float(type) && kind != AGG_COUNT)
+	{
+		if (!is_column(ctx, arg) || !float_aggregates_pushed(ctx->rel) ||
+			(type == FLOAT4OID && (kind == AGG_SUM || kind == AGG_AVG)))
+			return AGG_NONE;
+		return kind;
+	}
 
 	/*
 	 * numeric: BigQuery drops trailing zeros, which PostgreSQL keeps up to
@@ -427,13 +498,26 @@ agg_kind(DeparseCtx *ctx, Aggref *agg)
 	return kind;
 }
 
+/*
+ * The argument of an aggregate; under FILTER (WHERE c) as IF(c, x, NULL),
+ * which, like the FILTER, leaves out rows where c is false or NULL, and
+ * does not evaluate x there.
+ */
 static void
 append_agg_arg(DeparseCtx *ctx, Aggref *agg)
 {
 	DeparseCtx	inner = *ctx;
 
 	inner.upper = false;
+	if (agg->aggfilter != NULL)
+	{
+		appendStringInfoString(ctx->buf, "IF(");
+		deparse_cond(&inner, (Node *) agg->aggfilter);
+		appendStringInfoString(ctx->buf, ", ");
+	}
 	deparse_operand(&inner, (Node *) ((TargetEntry *) linitial(agg->args))->expr);
+	if (agg->aggfilter != NULL)
+		appendStringInfoString(ctx->buf, ", NULL)");
 }
 
 /*
@@ -460,10 +544,21 @@ deparse_aggregate(DeparseCtx *ctx, Aggref *agg)
 	if (!ctx->upper)
 		return false;
 	kind = agg_kind(ctx, agg);
-	if (kind == AGG_NONE || kind == AGG_AVG)
+	if (kind == AGG_NONE || kind == AGG_AVG ||
+		(kind != AGG_COUNT && is_float(exprType(agg_arg(agg)))))
 		return false;
 	if (ctx->buf && kind == AGG_SUM)
 		append_sum(ctx, agg);
+	else if (ctx->buf && agg->aggstar && agg->aggfilter != NULL)
+	{
+		DeparseCtx	inner = *ctx;
+
+		/* count(*) FILTER (WHERE c): the rows where c is true */
+		inner.upper = false;
+		appendStringInfoString(ctx->buf, "COUNTIF(");
+		deparse_cond(&inner, (Node *) agg->aggfilter);
+		appendStringInfoChar(ctx->buf, ')');
+	}
 	else if (ctx->buf)
 	{
 		appendStringInfo(ctx->buf, "%s(", names[kind]);
@@ -478,6 +573,75 @@ deparse_aggregate(DeparseCtx *ctx, Aggref *agg)
 		appendStringInfoChar(ctx->buf, ')');
 	}
 	return true;
+}
+
+/*
+ * A float aggregate of a column as select items, "x" standing for the
+ * column:
+ *
+ * - max: NaN when any input is NaN (PostgreSQL sorts NaN above every
+ *   number), else MAX(x);
+ * - min: the least input that is not NaN, NaN when all are;
+ * - sum: the sum of the finite inputs, the counts of NaN, +Infinity and
+ *   -Infinity inputs, and whether all inputs are -0 (PostgreSQL's sum
+ *   keeps a lone -0); combined in the executor, which also raises
+ *   float8pl's overflow error when finite inputs sum to an infinity;
+ * - avg: the same sum, COUNT(x), and the largest finite magnitude, for
+ *   float8_accum's overflow of its sum of squares.
+ *
+ * None of it leans on how BigQuery's own aggregates treat NaN.
+ */
+static BqCombine
+deparse_float_aggregate(DeparseCtx *ctx, Aggref *agg, BqAggKind kind, const char *alias,
+						int position)
+{
+	StringInfo	buf = ctx->buf;
+	char	   *x;
+
+	{
+		StringInfoData arg;
+		DeparseCtx	inner = *ctx;
+
+		initStringInfo(&arg);
+		inner.buf = &arg;
+		append_agg_arg(&inner, agg);
+		x = arg.data;
+	}
+	switch (kind)
+	{
+		case AGG_MAX:
+			appendStringInfo(buf, "IF(COUNTIF(IS_NAN(%s)) > 0, CAST('NaN' AS FLOAT64), MAX(%s)) AS %s%d",
+							 x, x, alias, position);
+			return BQ_COMBINE_NONE;
+		case AGG_MIN:
+			appendStringInfo(buf, "COALESCE(MIN(IF(IS_NAN(%s), NULL, %s)), "
+							 "IF(COUNTIF(IS_NAN(%s)) > 0, CAST('NaN' AS FLOAT64), NULL)) AS %s%d",
+							 x, x, x, alias, position);
+			return BQ_COMBINE_NONE;
+		case AGG_SUM:
+		case AGG_AVG:
+			appendStringInfo(buf, "SUM(IF(IS_NAN(%s) OR IS_INF(%s), 0, %s)) AS %s%d, ",
+							 x, x, x, alias, position++);
+			if (kind == AGG_AVG)
+				appendStringInfo(buf, "COUNT(%s) AS %s%d, ", x, alias, position++);
+			appendStringInfo(buf, "COUNTIF(IS_NAN(%s)) AS %s%d, ", x, alias, position++);
+			appendStringInfo(buf, "COUNTIF(IS_INF(%s) AND %s > 0) AS %s%d, ",
+							 x, x, alias, position++);
+			appendStringInfo(buf, "COUNTIF(IS_INF(%s) AND %s < 0) AS %s%d, ",
+							 x, x, alias, position++);
+			if (kind == AGG_SUM)
+			{
+				appendStringInfo(buf, "LOGICAL_AND(%s = 0 AND IEEE_DIVIDE(1, %s) < 0) AS %s%d",
+								 x, x, alias, position);
+				return BQ_COMBINE_FLOAT_SUM;
+			}
+			appendStringInfo(buf, "MAX(IF(IS_NAN(%s) OR IS_INF(%s), NULL, ABS(%s))) AS %s%d",
+							 x, x, x, alias, position);
+			return BQ_COMBINE_FLOAT_AVG;
+		default:
+			elog(ERROR, "unexpected float aggregate");
+	}
+	return BQ_COMBINE_NONE;
 }
 
 /* ---------------------------------------------------------------------
@@ -1927,7 +2091,7 @@ deparse_operand(DeparseCtx *ctx, Node *node)
 	if (is_column(ctx, node))
 	{
 		if (ctx->buf)
-			bq_append_identifier(ctx->buf, bq_column_name(ctx->rel, ((Var *) node)->varattno));
+			append_column(ctx, (Var *) node);
 		return true;
 	}
 	if (is_value(node))
@@ -2241,24 +2405,37 @@ bq_deparse_where(StringInfo buf, const char *keyword, RelOptInfo *scanrel, Relat
 	}
 }
 
-int
+/*
+ * One item of an upper relation's select list, named "alias" followed by
+ * its position: BigQuery names an unaliased column reference after the
+ * column and refuses a result with two columns of the same name, which a
+ * grouped column also sorted under another collation would give (no name
+ * with a NULL alias: an UPDATE's SET value).  Returns how its BigQuery
+ * columns make the value (several for avg and floats, which need a name).
+ */
+BqCombine
 bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel, Expr *expr,
-					   List **params)
+					   List **params, const char *alias, int position)
 {
 	DeparseCtx	ctx = {scanrel, rel, true, buf, params};
 	Node	   *node = strip_relabel((Node *) expr);
+	BqAggKind	kind = IsA(node, Aggref) ? agg_kind(&ctx, (Aggref *) node) : AGG_NONE;
 
-	if (IsA(node, Aggref) && agg_kind(&ctx, (Aggref *) node) == AGG_AVG)
+	if (kind != AGG_NONE && kind != AGG_COUNT && is_float(exprType(agg_arg((Aggref *) node))))
+		return deparse_float_aggregate(&ctx, (Aggref *) node, kind, alias, position);
+	if (kind == AGG_AVG)
 	{
 		/* avg = SUM / COUNT, divided as PostgreSQL does */
 		append_sum(&ctx, (Aggref *) node);
-		appendStringInfoString(buf, ", COUNT(");
+		appendStringInfo(buf, " AS %s%d, COUNT(", alias, position);
 		append_agg_arg(&ctx, (Aggref *) node);
-		appendStringInfoChar(buf, ')');
-		return 2;
+		appendStringInfo(buf, ") AS %s%d", alias, position + 1);
+		return BQ_COMBINE_AVG;
 	}
 	deparse_operand(&ctx, node);
-	return 1;
+	if (alias != NULL)
+		appendStringInfo(buf, " AS %s%d", alias, position);
+	return BQ_COMBINE_NONE;
 }
 
 /*
@@ -2328,9 +2505,14 @@ bq_pathkeys_pushable(RelOptInfo *scanrel, Relation rel, List *pathkeys, List *ca
 	return pathkeys != NIL;
 }
 
+/*
+ * ORDER BY of the pathkeys.  With "positions" (each candidate's place in
+ * the select list), by position, as GROUP BY is: the key is already
+ * computed there, and a position cannot be mistaken for a column.
+ */
 void
 bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel, List *pathkeys,
-					List *candidates, List **params)
+					List *candidates, List *positions, List **params)
 {
 	DeparseCtx	ctx = {scanrel, rel, candidates != NIL, buf, params};
 	ListCell   *lc;
@@ -2354,7 +2536,19 @@ bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel, List *pat
 			append_is_nan(&ctx, (Node *) expr);
 			appendStringInfo(buf, "%s%s, ", direction, nulls);
 		}
-		deparse_operand(&ctx, (Node *) expr);
+		if (positions != NIL)
+		{
+			/* the key by its place in the select list */
+			int			i = 0;
+
+			while (i < list_length(candidates) && !equal(list_nth(candidates, i), expr))
+				i++;
+			if (i == list_length(candidates))
+				elog(ERROR, "sort key not found in the remote select list");
+			appendStringInfo(buf, "%d", list_nth_int(positions, i));
+		}
+		else
+			deparse_operand(&ctx, (Node *) expr);
 		appendStringInfo(buf, "%s%s", direction, nulls);
 	}
 }

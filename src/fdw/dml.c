@@ -681,7 +681,7 @@ bqPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 			bq_append_identifier(&sql, bq_column_name(rel, lfirst_int(la)));
 			appendStringInfoString(&sql, " = ");
 			bq_deparse_select_item(&sql, foreignrel, rel, ((TargetEntry *) lfirst(lc))->expr,
-								   &params);
+								   &params, NULL, 0);
 		}
 	}
 	/* BigQuery requires a WHERE clause; the scan's remote conditions are all of it */

@@ -58,6 +58,7 @@ bqstream_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignPaths = bqGetForeignPaths;
 	routine->GetForeignPlan = bqGetForeignPlan;
 	routine->GetForeignUpperPaths = bqGetForeignUpperPaths;
+	routine->GetForeignJoinPaths = bqGetForeignJoinPaths;
 
 	/* scan.c */
 	routine->BeginForeignScan = bqBeginForeignScan;

@@ -137,6 +137,26 @@ typedef struct BqParam
 	BqParamKind kind;
 } BqParam;
 
+/*
+ * How a column of an aggregate query is made of BigQuery's cells (its
+ * entry of BQ_PRIVATE_AVERAGES): the aggregates whose PostgreSQL result is
+ * put together here from several BigQuery aggregates.
+ */
+typedef enum BqCombine
+{
+	BQ_COMBINE_NONE,			/* one cell, as is */
+	BQ_COMBINE_AVG,				/* SUM, COUNT: divided here */
+	BQ_COMBINE_FLOAT_SUM,		/* finite SUM, NaN, +Inf and -Inf counts,
+								 * whether all are -0 */
+	BQ_COMBINE_FLOAT_AVG		/* finite SUM, COUNT, NaN, +Inf and -Inf
+								 * counts, largest finite magnitude */
+} BqCombine;
+
+/* BigQuery cells of a column combined so */
+#define BQ_COMBINE_CELLS(c) \
+	((c) == BQ_COMBINE_NONE ? 1 : (c) == BQ_COMBINE_AVG ? 2 : \
+	 (c) == BQ_COMBINE_FLOAT_SUM ? 5 : 6)
+
 extern const char *bq_param_type(Oid type);
 extern char *bq_float8_param_text(double value);
 extern bool bq_is_pushable(RelOptInfo *scanrel, Relation rel, Expr *clause, bool upper);
@@ -144,13 +164,15 @@ extern bool bq_is_pushable_operand(RelOptInfo *scanrel, Relation rel, Expr *expr
 extern bool bq_is_pushable_aggregate(RelOptInfo *scanrel, Relation rel, Aggref *agg);
 extern void bq_deparse_where(StringInfo buf, const char *keyword, RelOptInfo *scanrel,
 							 Relation rel, List *clauses, bool upper, List **params);
-extern int	bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel,
-								   Expr *expr, List **params);
+extern BqCombine bq_deparse_select_item(StringInfo buf, RelOptInfo *scanrel, Relation rel,
+										 Expr *expr, List **params, const char *alias,
+										 int position);
 extern int	bq_select_item_scale(Expr *expr);
 extern bool bq_pathkeys_pushable(RelOptInfo *scanrel, Relation rel, List *pathkeys,
 								 List *candidates);
 extern void bq_deparse_order_by(StringInfo buf, RelOptInfo *scanrel, Relation rel,
-								List *pathkeys, List *candidates, List **params);
+								List *pathkeys, List *candidates, List *positions,
+								List **params);
 
 /* dml.c: UPDATE and DELETE */
 extern List *bq_key_columns(Relation rel);
@@ -206,6 +228,10 @@ extern void bqGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 extern ForeignScan *bqGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 									 Oid foreigntableid, ForeignPath *best_path, List *tlist,
 									 List *scan_clauses, Plan *outer_plan);
+extern void bqGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
+								  RelOptInfo *innerrel, JoinType jointype,
+								  JoinPathExtraData *extra);
+extern Oid	bq_join_member_relid(RelOptInfo *joinrel, Index varno);
 extern double bq_remote_row_count(Oid relid, Oid userid, double *row_bytes);
 extern void bq_forget_row_count(Oid relid);
 
@@ -214,7 +240,7 @@ enum BqPlanPrivate
 {
 	BQ_PRIVATE_SQL,				/* the remote query */
 	BQ_PRIVATE_RETRIEVED,		/* scan slot attnums, in select list order */
-	BQ_PRIVATE_AVERAGES,		/* per retrieved column: 1 if SUM and COUNT to divide */
+	BQ_PRIVATE_AVERAGES,		/* per retrieved column: its BqCombine */
 	BQ_PRIVATE_SCALES,			/* per retrieved column: numeric scale, or -1 */
 	BQ_PRIVATE_RELID,			/* the foreign table */
 	BQ_PRIVATE_PARAM_KINDS		/* per fdw_exprs entry: BqParamKind */
@@ -225,7 +251,7 @@ typedef struct BqRemoteQuery
 	StringInfoData sql;
 	List	   *params;			/* BqParam */
 	List	   *retrieved;
-	List	   *averages;
+	List	   *averages;		/* BqCombine */
 	List	   *scales;
 } BqRemoteQuery;
 

@@ -1,18 +1,35 @@
 /*-------------------------------------------------------------------------
  *
  * plan.c
- *	  bqstream_fdw's planner callbacks: the paths of a foreign table and of
- *	  the aggregate, sort and limit stages above it that BigQuery can
- *	  compute, and the remote query of the chosen one.
+ *	  bqstream_fdw's planner callbacks: the paths of a foreign table, of a
+ *	  join of two, and of the aggregate, distinct, sort and limit stages
+ *	  above one that BigQuery can compute, and the remote query of the
+ *	  chosen one.
  *
- * What goes to BigQuery: the projection (only the columns the query needs
- * are selected, since BigQuery bills by column), the WHERE clauses
- * deparse.c proves BigQuery reads the same way, with their values as typed
- * parameters computed at execution start, ORDER BY on such expressions,
- * aggregates with GROUP BY and HAVING when the whole WHERE clause goes too,
- * and LIMIT/OFFSET when nothing evaluated here could change which rows
- * they keep.  The rest is evaluated locally.  With bqstream.enable_pushdown
- * off, only the projection goes.
+ * What goes to BigQuery:
+ *
+ * - the projection: only the columns the query needs, since BigQuery
+ *   bills by column;
+ * - the WHERE clauses deparse.c proves BigQuery reads the same way, with
+ *   their values as typed parameters computed at execution start;
+ * - ORDER BY on such expressions;
+ * - when the whole WHERE clause goes: GROUP BY, HAVING and the aggregates
+ *   deparse.c pushes (FILTER clauses and float ones among them), and
+ *   SELECT DISTINCT as a GROUP BY of its columns.  A select item BigQuery
+ *   cannot compute is computed here from the grouping keys and aggregates
+ *   it returns; one that needs a column outside the grouping keys keeps
+ *   the grouping here;
+ * - the ORDER BY of a grouped query, by select list position, and LIMIT/
+ *   OFFSET (top-N) when nothing evaluated here could change which rows
+ *   they keep;
+ * - an INNER or LEFT join of two foreign tables of the same server, user
+ *   mapping and location whose WHERE clauses and join clauses all go
+ *   (bqGetForeignJoinPaths); what is above the join is computed here.
+ *
+ * The rest is evaluated locally.  Every item of a grouped or limited
+ * remote select list is named (c1, c2, ...): BigQuery refuses two result
+ * columns of the same name.  With bqstream.enable_pushdown off, only the
+ * projection goes.
  *
  *-------------------------------------------------------------------------
  */
@@ -159,7 +176,16 @@ typedef struct BqRelInfo
 	UpperRelationKind stage;
 	RelOptInfo *inputrel;		/* the relation it is computed from */
 	List	   *grouped_tlist;	/* aggregate query: the scan's columns */
+	List	   *group_clauses;	/* aggregate query: GROUP BY or DISTINCT items */
 	List	   *having;			/* aggregate query: HAVING clauses */
+	List	   *local_having;	/* aggregate query: and those evaluated here */
+
+	/* join of two foreign tables */
+	RelOptInfo *outerrel;
+	RelOptInfo *innerrel;
+	JoinType	jointype;
+	List	   *join_conds;		/* clauses of ON */
+	List	   *join_filters;	/* clauses of WHERE, after the join */
 } BqRelInfo;
 
 /* a BigQuery job costs a round trip or two; rows then stream */
@@ -172,6 +198,7 @@ typedef struct BqRelInfo
  * fuzzy cost comparison does not keep a local plan for small tables.
  */
 #define UPPER_STARTUP_COST	(JOB_STARTUP_COST * 0.9)
+#define LIMIT_STARTUP_COST	(UPPER_STARTUP_COST * 0.98)
 
 void
 bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
@@ -270,12 +297,18 @@ upper_info(RelOptInfo *output_rel, BqRelInfo *in, UpperRelationKind stage,
 	return info;
 }
 
+/*
+ * An expression into the remote select list, once; a grouping key as many
+ * times as it is grouped by (GROUP BY cat, cat), so that each GROUP BY item
+ * finds its own entry.
+ */
 static void
 add_to_tlist(List **tlist, Expr *expr, Index sortgroupref)
 {
 	TargetEntry *tle = tlist_member(expr, *tlist);
 
-	if (tle == NULL)
+	if (tle == NULL ||
+		(sortgroupref > 0 && tle->ressortgroupref > 0 && tle->ressortgroupref != sortgroupref))
 	{
 		tle = makeTargetEntry(expr, list_length(*tlist) + 1, NULL, false);
 		*tlist = lappend(*tlist, tle);
@@ -284,44 +317,101 @@ add_to_tlist(List **tlist, Expr *expr, Index sortgroupref)
 		tle->ressortgroupref = sortgroupref;
 }
 
+/* a column used outside every aggregate of the expression */
+static bool
+contain_var_outside_aggregates(Node *expr)
+{
+	ListCell   *lc;
+
+	foreach(lc, pull_var_clause(expr, PVC_INCLUDE_AGGREGATES))
+		if (IsA(lfirst(lc), Var))
+			return true;
+	return false;
+}
+
+/*
+ * An expression of a grouped query computed here from what BigQuery
+ * returns: its aggregates, added to the remote list, and the grouping keys
+ * the expression is built on, which are in the list already.  False when
+ * it needs an aggregate BigQuery does not compute, or a plain column,
+ * which would be neither grouped nor aggregated for BigQuery.
+ */
+static bool
+add_computed_here(List **tlist, Node *expr, List *grouping_vars, RelOptInfo *scanrel,
+				  Relation rel)
+{
+	ListCell   *lc;
+
+	foreach(lc, pull_var_clause(expr, PVC_INCLUDE_AGGREGATES))
+	{
+		Expr	   *part = (Expr *) lfirst(lc);
+
+		if (IsA(part, Aggref))
+		{
+			if (!bq_is_pushable_aggregate(scanrel, rel, (Aggref *) part))
+				return false;
+			add_to_tlist(tlist, part, 0);
+		}
+		else if (!list_member(grouping_vars, part))
+			return false;
+	}
+	return true;
+}
+
 /*
  * GROUP BY, aggregates and HAVING of a foreign table go to BigQuery when
- * all of them can, and the whole WHERE clause already does.
+ * all of them can, and the whole WHERE clause already does; so does
+ * SELECT DISTINCT, as a GROUP BY of its columns ("stage" says which,
+ * "group_clauses" are the GROUP BY or DISTINCT items).
  */
 static void
 add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_rel,
-				  GroupPathExtraData *extra)
+				  UpperRelationKind stage, PathTarget *target, List *group_clauses,
+				  Node *having_qual)
 {
-	Query	   *parse = root->parse;
 	BqRelInfo  *in = (BqRelInfo *) input_rel->fdw_private;
 	BqRelInfo  *info;
-	PathTarget *target = grouped_rel->reltarget;
 	Relation	rel;
 	List	   *tlist = NIL;
 	List	   *having = NIL;
+	List	   *local_having = NIL;
+	List	   *grouping_vars = NIL;
 	bool		ok = true;
 	ListCell   *lc;
 	int			i = 0;
 	double		rows;
 
-	if (input_rel->reloptkind != RELOPT_BASEREL || in->local_conds != NIL ||
-		parse->groupingSets != NIL || extra->patype != PARTITIONWISE_AGGREGATE_NONE)
+	if (input_rel->reloptkind != RELOPT_BASEREL || in->local_conds != NIL)
 		return;
+
+	/* the columns the grouping keys are made of */
+	foreach(lc, target->exprs)
+	{
+		Index		sgref = get_pathtarget_sortgroupref(target, foreach_current_index(lc));
+
+		if (sgref && get_sortgroupref_clause_noerr(sgref, group_clauses))
+			grouping_vars = list_concat(grouping_vars,
+										pull_var_clause(lfirst(lc), PVC_RECURSE_PLACEHOLDERS));
+	}
 
 	rel = table_open(in->relid, NoLock);
 	foreach(lc, target->exprs)
 	{
 		Expr	   *expr = (Expr *) lfirst(lc);
 		Index		sgref = get_pathtarget_sortgroupref(target, i++);
-		SortGroupClause *sgc = sgref ? get_sortgroupref_clause_noerr(sgref, parse->groupClause) : NULL;
+		SortGroupClause *sgc = sgref ? get_sortgroupref_clause_noerr(sgref, group_clauses) : NULL;
 
 		if (sgc != NULL)
 		{
-			/* a grouping key: a column or an expression of columns, grouped alike */
+			/*
+			 * a grouping key: a column or an expression of columns, grouped
+			 * alike (not floats: PostgreSQL groups -0 with 0, NaN with NaN)
+			 */
 			Oid			type = exprType((Node *) expr);
 
 			if (!bq_is_pushable_operand(in->scanrel, rel, expr, false) ||
-				bq_param_type(type) == NULL || sgc->eqop >= FirstNormalObjectId ||
+				bq_param_type(type) == NULL || type == FLOAT4OID || type == FLOAT8OID ||
+				sgc->eqop >= FirstNormalObjectId ||
 				((type == TEXTOID || type == VARCHAROID) &&
 				 !get_collation_isdeterministic(exprCollation((Node *) expr))))
 			{
@@ -330,56 +420,60 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *grouped_
 			}
 			add_to_tlist(&tlist, expr, sgref);
 		}
-		else if (bq_is_pushable_operand(in->scanrel, rel, expr, true) ||
-				 (IsA(expr, Aggref) && bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) expr)))
-			add_to_tlist(&tlist, expr, 0);
-		else
+		else if (stage == UPPERREL_DISTINCT)
 		{
-			/* computed here from what BigQuery returns: its aggregates and columns */
-			ListCell   *lv;
-
-			foreach(lv, pull_var_clause((Node *) expr, PVC_INCLUDE_AGGREGATES))
-			{
-				Expr	   *part = (Expr *) lfirst(lv);
-
-				if (IsA(part, Aggref) ? !bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) part)
-					: !bq_is_pushable_operand(in->scanrel, rel, part, false))
-				{
-					ok = false;
-					break;
-				}
-				add_to_tlist(&tlist, part, 0);
-			}
-			if (!ok)
-				break;
+			/* every column of SELECT DISTINCT is a key */
+			ok = false;
+			break;
+		}
+		else if (IsA(expr, Aggref) ?
+				 bq_is_pushable_aggregate(in->scanrel, rel, (Aggref *) expr) :
+				 (bq_is_pushable_operand(in->scanrel, rel, expr, true) &&
+				  !contain_var_outside_aggregates((Node *) expr)))
+			add_to_tlist(&tlist, expr, 0);
+		else if (!add_computed_here(&tlist, (Node *) expr, grouping_vars, in->scanrel, rel))
+		{
+			ok = false;
+			break;
 		}
 	}
-	if (ok && extra->havingQual)
+
+	/*
+	 * HAVING: in BigQuery where it can be; else evaluated here, as a filter
+	 * on the rows BigQuery returns, from their aggregates and keys.
+	 */
+	if (ok && having_qual)
 	{
-		foreach(lc, (List *) extra->havingQual)
+		foreach(lc, (List *) having_qual)
 		{
-			if (!bq_is_pushable(in->scanrel, rel, lfirst(lc), true))
+			if (bq_is_pushable(in->scanrel, rel, lfirst(lc), true))
+				having = lappend(having, lfirst(lc));
+			else if (add_computed_here(&tlist, lfirst(lc), grouping_vars, in->scanrel, rel))
+				local_having = lappend(local_having, lfirst(lc));
+			else
 			{
 				ok = false;
 				break;
 			}
-			having = lappend(having, lfirst(lc));
 		}
 	}
 	table_close(rel, NoLock);
 	if (!ok)
 		return;
 
-	info = upper_info(grouped_rel, in, UPPERREL_GROUP_AGG, input_rel);
+	info = upper_info(grouped_rel, in, stage, input_rel);
 	info->pushdown_safe = true;
 	info->grouped_tlist = tlist;
+	info->group_clauses = group_clauses;
 	info->having = having;
+	info->local_having = local_having;
 
-	if (parse->groupClause != NIL)
-		rows = estimate_num_groups(root, get_sortgrouplist_exprs(parse->groupClause, tlist),
+	if (group_clauses != NIL)
+		rows = estimate_num_groups(root, get_sortgrouplist_exprs(group_clauses, tlist),
 								   input_rel->rows, NULL, NULL);
 	else
 		rows = 1;
+	rows = clamp_row_est(rows);
 	add_path(grouped_rel, (Path *)
 			 create_foreign_upper_path(root, grouped_rel, target, rows, UPPER_STARTUP_COST,
 									   UPPER_STARTUP_COST + rows * ROW_TRANSFER_COST,
@@ -404,7 +498,7 @@ add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *ordered_r
 	}
 	foreach(lc, in->grouped_tlist)
 		candidates = lappend(candidates, ((TargetEntry *) lfirst(lc))->expr);
-	info->pushdown_safe = in->stage == UPPERREL_GROUP_AGG &&
+	info->pushdown_safe = (in->stage == UPPERREL_GROUP_AGG || in->stage == UPPERREL_DISTINCT) &&
 		bq_pathkeys_pushable(in->scanrel, rel, root->sort_pathkeys, candidates);
 	table_close(rel, NoLock);
 	if (!info->pushdown_safe)
@@ -459,7 +553,9 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *final_rel,
 		if (((BqRelInfo *) queryrel->fdw_private)->local_conds != NIL)
 			return;
 	}
-	else if (((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_GROUP_AGG)
+	else if ((((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_GROUP_AGG &&
+			  ((BqRelInfo *) queryrel->fdw_private)->stage != UPPERREL_DISTINCT) ||
+			 ((BqRelInfo *) queryrel->fdw_private)->local_having != NIL)
 		return;
 
 	info = upper_info(final_rel, in, UPPERREL_FINAL, queryrel);
@@ -475,11 +571,15 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *final_rel,
 	rows = clamp_row_est(rows);
 	(void) offset;
 
-	/* fewer rows come back than a local Limit over the scan would read */
+	/*
+	 * Fewer rows come back than a local Limit over the scan or the
+	 * aggregate would read: priced below it by more than the planner's
+	 * fuzz, so that a top-N over a handful of groups goes too.
+	 */
 	add_path(final_rel, (Path *)
 			 create_foreign_upper_path(root, final_rel, root->upper_targets[UPPERREL_FINAL],
-									   rows, UPPER_STARTUP_COST,
-									   UPPER_STARTUP_COST + rows * ROW_TRANSFER_COST * 0.9,
+									   rows, LIMIT_STARTUP_COST,
+									   LIMIT_STARTUP_COST + rows * ROW_TRANSFER_COST * 0.9,
 									   pathkeys, NULL, NIL));
 }
 
@@ -495,7 +595,17 @@ bqGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *i
 	switch (stage)
 	{
 		case UPPERREL_GROUP_AGG:
-			add_grouping_path(root, input_rel, output_rel, (GroupPathExtraData *) extra);
+			if (root->parse->groupingSets == NIL &&
+				((GroupPathExtraData *) extra)->patype == PARTITIONWISE_AGGREGATE_NONE)
+				add_grouping_path(root, input_rel, output_rel, stage, output_rel->reltarget,
+								  root->parse->groupClause,
+								  ((GroupPathExtraData *) extra)->havingQual);
+			break;
+		case UPPERREL_DISTINCT:
+			if (!root->parse->hasDistinctOn)
+				add_grouping_path(root, input_rel, output_rel, stage,
+								  root->upper_targets[UPPERREL_DISTINCT],
+								  root->parse->distinctClause, NULL);
 			break;
 		case UPPERREL_ORDERED:
 			add_ordered_path(root, input_rel, output_rel);
@@ -506,6 +616,117 @@ bqGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *i
 		default:
 			break;
 	}
+}
+
+/* the foreign table of a member of a join BigQuery computes */
+Oid
+bq_join_member_relid(RelOptInfo *joinrel, Index varno)
+{
+	BqRelInfo  *info = (BqRelInfo *) joinrel->fdw_private;
+
+	if (info->outerrel->relid == varno)
+		return ((BqRelInfo *) info->outerrel->fdw_private)->relid;
+	Assert(info->innerrel->relid == varno);
+	return ((BqRelInfo *) info->innerrel->fdw_private)->relid;
+}
+
+/* a table BigQuery can join: a plain one whose WHERE clause is all pushed */
+static bool
+joinable_member(RelOptInfo *rel)
+{
+	BqRelInfo  *info = (BqRelInfo *) rel->fdw_private;
+
+	return rel->reloptkind == RELOPT_BASEREL && info != NULL && info->stage == 0 &&
+		info->local_conds == NIL &&
+		bq_table_option(GetForeignTable(info->relid), "query") == NULL;
+}
+
+static bool
+same_option(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * Two tables whose query options agree (location, the cost guard, the
+ * cache, the timeout), so that the job of their join runs under each
+ * table's own.
+ */
+static bool
+same_query_options(Oid relid1, Oid relid2)
+{
+	GcpServer  *srv = bq_server_of(relid1, InvalidOid, GCP_LOOKUP_NO_CREDENTIAL);
+	BqTableRef *r1 = bq_table_ref(GetForeignTable(relid1), srv);
+	BqTableRef *r2 = bq_table_ref(GetForeignTable(relid2), srv);
+
+	return same_option(r1->location, r2->location) &&
+		same_option(r1->maximum_bytes_billed, r2->maximum_bytes_billed) &&
+		r1->use_query_cache == r2->use_query_cache && r1->timeout_ms == r2->timeout_ms;
+}
+
+/*
+ * A join of two foreign tables of the same server and user mapping (the
+ * planner only asks then) and the same query options, INNER or LEFT, when
+ * every join clause and both WHERE clauses go to BigQuery: one job instead
+ * of two scans.  Not for UPDATE, DELETE or row locks (no local recheck),
+ * and only plain columns come back: no whole row, no system column, no
+ * value computed on an outer join's nullable side (a PlaceHolderVar, which
+ * must turn NULL with it).
+ */
+void
+bqGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
+					  RelOptInfo *innerrel, JoinType jointype, JoinPathExtraData *extra)
+{
+	BqRelInfo  *info;
+	BqRelInfo  *o;
+	BqRelInfo  *i;
+	ListCell   *lc;
+	double		rows;
+
+	if (joinrel->fdw_private != NULL)
+		return;
+	info = palloc0(sizeof(BqRelInfo));
+	joinrel->fdw_private = info;	/* considered once, whatever the order */
+	info->pushdown_safe = false;	/* nothing above a join goes yet */
+	if (!bq_enable_pushdown || (jointype != JOIN_INNER && jointype != JOIN_LEFT) ||
+		root->parse->commandType != CMD_SELECT || root->rowMarks != NIL ||
+		!joinable_member(outerrel) || !joinable_member(innerrel) ||
+		!bms_is_empty(joinrel->lateral_relids))
+		return;
+	/* plain columns only: no whole rows, no system columns */
+	foreach(lc, pull_var_clause((Node *) joinrel->reltarget->exprs, PVC_INCLUDE_PLACEHOLDERS))
+		if (!IsA(lfirst(lc), Var) || ((Var *) lfirst(lc))->varattno <= 0)
+			return;
+	o = (BqRelInfo *) outerrel->fdw_private;
+	i = (BqRelInfo *) innerrel->fdw_private;
+	if (!same_query_options(o->relid, i->relid))
+		return;
+
+	info->scanrel = joinrel;
+	info->relid = o->relid;
+	info->outerrel = outerrel;
+	info->innerrel = innerrel;
+	info->jointype = jointype;
+	foreach(lc, extra->restrictlist)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (ri->pseudoconstant || !bq_is_pushable(joinrel, NULL, ri->clause, false))
+			return;
+		if (jointype == JOIN_INNER || !RINFO_IS_PUSHED_DOWN(ri, joinrel->relids))
+			info->join_conds = lappend(info->join_conds, ri->clause);
+		else
+			info->join_filters = lappend(info->join_filters, ri->clause);
+	}
+	/* no cross join: BigQuery would bill it in full */
+	if (info->join_conds == NIL)
+		return;
+
+	rows = clamp_row_est(joinrel->rows);
+	add_path(joinrel, (Path *)
+			 create_foreign_join_path(root, joinrel, NULL, rows, UPPER_STARTUP_COST,
+									  UPPER_STARTUP_COST + rows * ROW_TRANSFER_COST,
+									  NIL, NULL, NULL, NIL));
 }
 
 /* ---------------------------------------------------------------------
@@ -608,11 +829,42 @@ plan_scan(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path, List *
 	}
 	bq_deparse_where(&q.sql, "WHERE", baserel, rel, remote, false, &q.params);
 	if (best_path->path.pathkeys != NIL)
-		bq_deparse_order_by(&q.sql, baserel, rel, best_path->path.pathkeys, NIL, &q.params);
+		bq_deparse_order_by(&q.sql, baserel, rel, best_path->path.pathkeys, NIL, NIL, &q.params);
 	table_close(rel, NoLock);
 
 	plan = make_plan(&q, info->relid, tlist, local, baserel->relid, NIL, remote, outer_plan);
 	return plan;
+}
+
+/*
+ * The name of an upper relation's select items, followed by their
+ * position: "c", or a longer one when a column of the table could be read
+ * as one of them in HAVING (BigQuery's column names ignore case).
+ */
+static const char *
+select_alias(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData alias;
+
+	initStringInfo(&alias);
+	appendStringInfoChar(&alias, 'c');
+	for (int i = 1; i <= desc->natts; i++)
+	{
+		const char *name;
+
+		if (TupleDescAttr(desc, i - 1)->attisdropped)
+			continue;
+		name = bq_column_name(rel, i);
+		if (pg_strncasecmp(name, alias.data, alias.len) == 0 && name[alias.len] != '\0' &&
+			strspn(name + alias.len, "0123456789") == strlen(name + alias.len))
+		{
+			/* a longer name, and every column checked again */
+			appendStringInfoChar(&alias, '_');
+			i = 0;
+		}
+	}
+	return alias.data;
 }
 
 /*
@@ -626,13 +878,16 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 {
 	BqRelInfo  *info = (BqRelInfo *) upperrel->fdw_private;
 	Query	   *parse = root->parse;
-	RelOptInfo *queryrel = info->stage == UPPERREL_GROUP_AGG ? upperrel : info->inputrel;
+	RelOptInfo *queryrel = info->stage == UPPERREL_GROUP_AGG ||
+		info->stage == UPPERREL_DISTINCT ? upperrel : info->inputrel;
 	BqRelInfo  *qinfo = (BqRelInfo *) queryrel->fdw_private;
 	RelOptInfo *scanrel = info->scanrel;
 	Relation	rel = table_open(info->relid, NoLock);
 	bool		grouped = queryrel->reloptkind == RELOPT_UPPER_REL;
 	List	   *scan_tlist;
 	List	   *candidates = NIL;
+	List	   *candidate_positions = NIL;
+	const char *alias;
 	BqRemoteQuery q = {0};
 	ListCell   *lc;
 	List	   *remote = NIL;
@@ -647,21 +902,24 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 
 	initStringInfo(&q.sql);
 	appendStringInfoString(&q.sql, "SELECT ");
+	alias = select_alias(rel);
 	positions = palloc0(sizeof(int) * (list_length(scan_tlist) + 1));
 	foreach(lc, scan_tlist)
 	{
 		TargetEntry *tle = (TargetEntry *) lfirst(lc);
-		int			columns;
+		BqCombine	combine;
 
 		if (lc != list_head(scan_tlist))
 			appendStringInfoString(&q.sql, ", ");
 		positions[tle->resno] = ++ncolumns;
-		columns = bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr, &q.params);
-		ncolumns += columns - 1;
+		combine = bq_deparse_select_item(&q.sql, scanrel, rel, tle->expr, &q.params,
+										 alias, ncolumns);
+		ncolumns += BQ_COMBINE_CELLS(combine) - 1;
 		q.retrieved = lappend_int(q.retrieved, tle->resno);
-		q.averages = lappend_int(q.averages, columns == 2);
+		q.averages = lappend_int(q.averages, combine);
 		q.scales = lappend_int(q.scales, bq_select_item_scale(tle->expr));
 		candidates = lappend(candidates, tle->expr);
+		candidate_positions = lappend_int(candidate_positions, positions[tle->resno]);
 	}
 	if (scan_tlist == NIL)
 		appendStringInfoString(&q.sql, "1");
@@ -672,20 +930,22 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	bq_deparse_where(&q.sql, "WHERE", scanrel, rel, remote, false, &q.params);
 	if (grouped)
 	{
-		foreach(lc, parse->groupClause)
+		foreach(lc, qinfo->group_clauses)
 		{
 			SortGroupClause *sgc = (SortGroupClause *) lfirst(lc);
 			TargetEntry *tle = get_sortgroupclause_tle(sgc, scan_tlist);
 
 			/* by position: the key is in the select list, whatever its text */
-			appendStringInfo(&q.sql, "%s%d", lc == list_head(parse->groupClause) ? " GROUP BY " : ", ",
+			appendStringInfo(&q.sql, "%s%d",
+							 lc == list_head(qinfo->group_clauses) ? " GROUP BY " : ", ",
 							 positions[tle->resno]);
 		}
 		bq_deparse_where(&q.sql, "HAVING", scanrel, rel, qinfo->having, true, &q.params);
 	}
 	if (best_path->path.pathkeys != NIL)
 		bq_deparse_order_by(&q.sql, scanrel, rel, best_path->path.pathkeys,
-							grouped ? candidates : NIL, &q.params);
+							grouped ? candidates : NIL, grouped ? candidate_positions : NIL,
+							&q.params);
 	if (info->stage == UPPERREL_FINAL)
 	{
 		Const	   *count = (Const *) parse->limitCount;
@@ -703,6 +963,77 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	}
 	table_close(rel, NoLock);
 
+	return make_plan(&q, info->relid, tlist, grouped ? qinfo->local_having : NIL, 0,
+					 scan_tlist, NIL, outer_plan);
+}
+
+/* a foreign table in FROM, named r<varno> */
+static void
+append_join_member(BqRemoteQuery *q, RelOptInfo *member)
+{
+	Oid			relid = ((BqRelInfo *) member->fdw_private)->relid;
+	GcpServer  *srv = bq_server_of(relid, InvalidOid, GCP_LOOKUP_NO_CREDENTIAL);
+	BqTableRef *ref = bq_table_ref(GetForeignTable(relid), srv);
+
+	bq_append_identifier(&q->sql, psprintf("%s.%s.%s", srv->project_id, ref->dataset, ref->table));
+	appendStringInfo(&q->sql, " AS r%d", member->relid);
+}
+
+/*
+ * A join of two foreign tables: the columns the query needs from both,
+ * each table's WHERE clause (the inner one's in ON for a LEFT JOIN, so
+ * that it filters before the join), the join clauses in ON, and the
+ * clauses over the joined rows in WHERE.
+ */
+static ForeignScan *
+plan_join(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path, List *tlist,
+		  Plan *outer_plan)
+{
+	BqRelInfo  *info = (BqRelInfo *) joinrel->fdw_private;
+	BqRelInfo  *o = (BqRelInfo *) info->outerrel->fdw_private;
+	BqRelInfo  *i = (BqRelInfo *) info->innerrel->fdw_private;
+	List	   *scan_tlist;
+	List	   *on = list_copy(info->join_conds);
+	List	   *where = list_copy(info->join_filters);
+	BqRemoteQuery q = {0};
+	ListCell   *lc;
+	int			position = 0;
+
+	scan_tlist = add_to_flat_tlist(NIL, pull_var_clause((Node *) joinrel->reltarget->exprs,
+														PVC_RECURSE_PLACEHOLDERS));
+	initStringInfo(&q.sql);
+	appendStringInfoString(&q.sql, "SELECT ");
+	foreach(lc, scan_tlist)
+	{
+		TargetEntry *tle = (TargetEntry *) lfirst(lc);
+
+		if (lc != list_head(scan_tlist))
+			appendStringInfoString(&q.sql, ", ");
+		/* qualified columns: no name here can be read as another */
+		bq_deparse_select_item(&q.sql, joinrel, NULL, tle->expr, &q.params, "c", ++position);
+		q.retrieved = lappend_int(q.retrieved, tle->resno);
+		q.averages = lappend_int(q.averages, BQ_COMBINE_NONE);
+		q.scales = lappend_int(q.scales, -1);
+	}
+	if (scan_tlist == NIL)
+		appendStringInfoString(&q.sql, "1");
+	appendStringInfoString(&q.sql, " FROM ");
+	append_join_member(&q, info->outerrel);
+	appendStringInfoString(&q.sql, info->jointype == JOIN_INNER ? " INNER JOIN " : " LEFT JOIN ");
+	append_join_member(&q, info->innerrel);
+
+	foreach(lc, o->remote_conds)
+		where = lappend(where, ((RestrictInfo *) lfirst(lc))->clause);
+	foreach(lc, i->remote_conds)
+	{
+		if (info->jointype == JOIN_INNER)
+			where = lappend(where, ((RestrictInfo *) lfirst(lc))->clause);
+		else
+			on = lappend(on, ((RestrictInfo *) lfirst(lc))->clause);
+	}
+	bq_deparse_where(&q.sql, "ON", joinrel, NULL, on, false, &q.params);
+	bq_deparse_where(&q.sql, "WHERE", joinrel, NULL, where, false, &q.params);
+
 	return make_plan(&q, info->relid, tlist, NIL, 0, scan_tlist, NIL, outer_plan);
 }
 
@@ -714,5 +1045,7 @@ bqGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 	if (IS_SIMPLE_REL(foreignrel))
 		return plan_scan(root, foreignrel, best_path, tlist, scan_clauses, outer_plan);
 	Assert(scan_clauses == NIL);
+	if (IS_JOIN_REL(foreignrel))
+		return plan_join(root, foreignrel, best_path, tlist, outer_plan);
 	return plan_upper(root, foreignrel, best_path, tlist, outer_plan);
 }

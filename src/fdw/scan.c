@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -64,7 +65,7 @@ struct BqScanState
 	char	   *sql;
 	int			nretrieved;
 	int		   *retrieved;		/* scan slot attnums, in select list order */
-	bool	   *averages;		/* per retrieved: SUM and COUNT to divide */
+	BqCombine  *averages;		/* per retrieved: how its cells combine */
 	int		   *scales;			/* per retrieved: numeric scale to restore, or -1 */
 	int			ncells;			/* cells per BigQuery row */
 	List	   *param_exprs;	/* ExprStates behind @p1, @p2, ... */
@@ -134,11 +135,11 @@ bq_scan_create(Oid relid, Oid userid, char *sql, List *retrieved, List *averages
 	st->nretrieved = list_length(retrieved);
 	st->retrieved = int_array(retrieved);
 	st->scales = int_array(scales);
-	st->averages = palloc0(sizeof(bool) * Max(st->nretrieved, 1));
+	st->averages = palloc0(sizeof(BqCombine) * Max(st->nretrieved, 1));
 	foreach(lc, averages)
 	{
-		st->averages[foreach_current_index(lc)] = lfirst_int(lc) != 0;
-		st->ncells += lfirst_int(lc) ? 2 : 1;
+		st->averages[foreach_current_index(lc)] = (BqCombine) lfirst_int(lc);
+		st->ncells += BQ_COMBINE_CELLS(lfirst_int(lc));
 	}
 	st->cells = palloc0(sizeof(Datum) * Max(st->ncells, 1));
 	st->cell_nulls = palloc0(sizeof(bool) * Max(st->ncells, 1));
@@ -211,16 +212,28 @@ init_converters(BqScanState *st, json_t *fields)
 		Form_pg_attribute att = TupleDescAttr(desc, st->retrieved[i] - 1);
 		char	   *name = pstrdup(NameStr(att->attname));
 
-		for (int part = 0; part < (st->averages[i] ? 2 : 1); part++)
+		for (int part = 0; part < BQ_COMBINE_CELLS(st->averages[i]); part++)
 		{
 			json_t	   *f = json_array_get(fields, cell);
 			Oid			type = att->atttypid;
 			int32		typmod = att->atttypmod;
 
-			if (st->averages[i])
+			switch (st->averages[i])
 			{
-				type = part == 1 ? INT8OID : (type == FLOAT8OID ? FLOAT8OID : NUMERICOID);
-				typmod = -1;
+				case BQ_COMBINE_NONE:
+					break;
+				case BQ_COMBINE_AVG:
+					type = part == 1 ? INT8OID : (type == FLOAT8OID ? FLOAT8OID : NUMERICOID);
+					typmod = -1;
+					break;
+				case BQ_COMBINE_FLOAT_SUM:
+					type = part == 0 ? FLOAT8OID : part == 4 ? BOOLOID : INT8OID;
+					typmod = -1;
+					break;
+				case BQ_COMBINE_FLOAT_AVG:
+					type = part == 0 || part == 5 ? FLOAT8OID : INT8OID;
+					typmod = -1;
+					break;
 			}
 			bq_converter_init_field(&st->conv[cell++], name, f, type, typmod);
 		}
@@ -892,6 +905,79 @@ average(Oid type, Datum sum, Datum count, bool *isnull)
 }
 
 /*
+ * The sum PostgreSQL's float8 sum or avg accumulates, from BigQuery's sum
+ * of the finite inputs and counts of the others: NaN with a NaN or both
+ * infinities, an infinity with one, and the overflow error of float8pl
+ * when finite values summed to one.  (Which finite sum overflows, and its
+ * last bits, depend on the order of the inputs, here as in PostgreSQL.)
+ */
+static float8
+float_sum(float8 finite_sum, int64 nans, int64 pinfs, int64 ninfs)
+{
+	if (nans > 0 || (pinfs > 0 && ninfs > 0))
+		return get_float8_nan();
+	if (pinfs > 0)
+		return get_float8_infinity();
+	if (ninfs > 0)
+		return -get_float8_infinity();
+	if (isinf(finite_sum))
+		float_overflow_error();
+	return finite_sum;
+}
+
+/*
+ * A float8 sum or avg put together from its cells (see BqCombine), as
+ * float8pl and float8_accum/float8_avg give it.
+ */
+static Datum
+combine_float(BqCombine how, Datum *cells, bool *nulls, bool *isnull)
+{
+	float8		sum;
+	int64		count;
+
+	if (nulls[0])
+	{
+		/* no input but NULLs */
+		*isnull = true;
+		return (Datum) 0;
+	}
+	if (how == BQ_COMBINE_FLOAT_SUM)
+	{
+		sum = float_sum(DatumGetFloat8(cells[0]), DatumGetInt64(cells[1]),
+						DatumGetInt64(cells[2]), DatumGetInt64(cells[3]));
+		/*
+		 * float8pl starts from the first input: a sum of negative zeros
+		 * only is -0, any other zero sum +0, whatever BigQuery starts from
+		 */
+		if (sum == 0)
+			sum = !nulls[4] && DatumGetBool(cells[4]) ? -0.0 : 0.0;
+		return Float8GetDatum(sum);
+	}
+
+	count = DatumGetInt64(cells[1]);
+	sum = float_sum(DatumGetFloat8(cells[0]), DatumGetInt64(cells[2]),
+					DatumGetInt64(cells[3]), DatumGetInt64(cells[4]));
+
+	/*
+	 * float8_accum also sums the squares of the deviations and fails when
+	 * that sum overflows among finite inputs, in an order-dependent way
+	 * that BigQuery's answer cannot tell: below this bound on count *
+	 * magnitude it never does.  (Once an infinity or NaN is summed, the
+	 * sum of squares is NaN and fails no more: with one among the inputs,
+	 * the answer is PostgreSQL's for the rows in some order.)
+	 */
+	if (count > 1 && !nulls[5] && isfinite(sum) &&
+		(float8) count * fabs(DatumGetFloat8(cells[5])) >= 1e153)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot compute avg of float values this large in BigQuery"),
+				 errdetail("PostgreSQL's avg may overflow in an intermediate sum of squares for values of magnitude %g.",
+						   fabs(DatumGetFloat8(cells[5]))),
+				 errhint("Set the float_aggregates option of the foreign table to 'local'.")));
+	return Float8GetDatum(sum / (float8) count);
+}
+
+/*
  * The next row of the scan into values/isnull (one per column of st->desc;
  * the columns not retrieved are NULL), allocated in the row context, which
  * the next call resets.  False at the end.
@@ -923,9 +1009,15 @@ bq_scan_next(BqScanState *st, Datum *values, bool *isnull)
 
 		if (!null && st->scales[i] >= 0)
 			value = restore_scale(value, st->scales[i]);
-		if (st->averages[i])
+		if (st->averages[i] == BQ_COMBINE_AVG)
 			value = average(TupleDescAttr(st->desc, attno)->atttypid, value, st->cells[cell++],
 							&null);
+		else if (st->averages[i] != BQ_COMBINE_NONE)
+		{
+			value = combine_float(st->averages[i], &st->cells[cell - 1],
+								  &st->cell_nulls[cell - 1], &null);
+			cell += BQ_COMBINE_CELLS(st->averages[i]) - 1;
+		}
 		values[attno] = value;
 		isnull[attno] = null;
 	}

@@ -185,6 +185,13 @@ is_timeout(const char *v)
 	return parse_int(v, &ms, GUC_UNIT_MS, NULL) && ms >= 1 && ms <= 6 * 3600 * 1000;
 }
 
+/* float_aggregates: whether float aggregates are computed in BigQuery */
+static bool
+is_float_aggregates(const char *v)
+{
+	return strcmp(v, "remote") == 0 || strcmp(v, "local") == 0;
+}
+
 static bool
 is_server_file_path(const char *v)
 {
@@ -204,6 +211,7 @@ is_auth_mode(const char *v)
 #define BYTES_EXPECTED "The limit is a positive number of bytes, such as 10000000000 for 10 GB."
 #define BOOLEAN_EXPECTED "The value is a boolean such as true or false."
 #define TIMEOUT_EXPECTED "The timeout is a duration between 1 ms and 6 h, such as 30s or 5min."
+#define FLOAT_AGGREGATES_EXPECTED "Valid values are \"remote\" and \"local\"."
 
 /*
  * Query options may be set on the server and overridden per foreign table;
@@ -224,6 +232,8 @@ static const BqOption bq_options[] = {
 	{"use_query_cache", ForeignServerRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"timeout", ForeignServerRelationId, is_timeout, TIMEOUT_EXPECTED, false},
 	{"explain_dry_run", ForeignServerRelationId, is_boolean, BOOLEAN_EXPECTED, false},
+	{"float_aggregates", ForeignServerRelationId, is_float_aggregates,
+	FLOAT_AGGREGATES_EXPECTED, false},
 	{"credentials_file", UserMappingRelationId, is_server_file_path,
 	"The credentials file must be given by an absolute path.", false},
 	{"credentials_json", UserMappingRelationId, NULL, NULL, true},	/* checked whole below */
@@ -240,6 +250,8 @@ static const BqOption bq_options[] = {
 	{"use_query_cache", ForeignTableRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"timeout", ForeignTableRelationId, is_timeout, TIMEOUT_EXPECTED, false},
 	{"explain_dry_run", ForeignTableRelationId, is_boolean, BOOLEAN_EXPECTED, false},
+	{"float_aggregates", ForeignTableRelationId, is_float_aggregates,
+	FLOAT_AGGREGATES_EXPECTED, false},
 	{"column_name", AttributeRelationId, gcp_valid_bq_id,
 	"A BigQuery column name has only letters, digits and underscores.", false},
 	/* the columns that identify a row for UPDATE and DELETE (dml.c) */

@@ -167,6 +167,15 @@ CASES = [
     ('select /* c */ id -- trailing\nfrom d.t # hash comment\nwhere id = 2', [['2']], None),
     # parameters
     ('SELECT id FROM d.t WHERE name = @n AND ts < @t ORDER BY id', [['1']], None),
+    # INNER and LEFT JOIN ... ON: NULL keys never match, unmatched rows of the
+    # left side get NULLs, parameters in ON and WHERE keep their order
+    ('SELECT a.id, b.id AS bid FROM d.t AS a JOIN d.t AS b ON a.name = b.name AND a.id < b.id',
+     [['1', '5']], None),
+    ('SELECT a.id, b.name AS bn FROM d.t a LEFT OUTER JOIN d.t b ON b.id = a.id + 1 '
+     'AND b.name <> @n WHERE a.id < 5 ORDER BY a.id',
+     [['1', 'Bob'], ['2', 'carol'], ['3', None], ['4', None]], None),
+    ('SELECT a.name, COUNT(b.id) AS n FROM d.t a INNER JOIN d.t b ON a.flag = b.flag '
+     'GROUP BY a.name ORDER BY 1', [[None, '2'], ['Bob', '2'], ['alice', '4']], None),
 ]
 
 NAMED_PARAMS = [
@@ -210,9 +219,21 @@ ERRORS = [
                                                'supported. Found duplicate(s): id'),
     ('SELECT id FROM d.t WHERE id = @nope', 'invalidQuery', "Query parameter 'nope' not found"),
     ('SELECT NO_SUCH_FN(1)', 'invalidQuery', 'Function not found: no_such_fn'),
+    # joins: names that two tables share must be qualified, and stay two columns
+    ('SELECT id FROM d.t a JOIN d.t b ON a.id = b.id', 'invalidQuery',
+     'Column name id is ambiguous'),
+    ('SELECT a.id, b.id FROM d.t a JOIN d.t b ON a.id = b.id', 'invalidQuery',
+     'Duplicate column names in the result are not supported. Found duplicate(s): id'),
+    ('SELECT a.id FROM d.t a JOIN d.t b ON a.id', 'invalidQuery',
+     'JOIN ON clause should return type BOOL, but returns INT64'),
+    ('SELECT a.id FROM d.t a JOIN d.t b ON COUNT(*) > 1', 'invalidQuery',
+     'Aggregate function COUNT not allowed in JOIN ON clause'),
     # outside the subset: named, never a wrong answer
-    ('SELECT * FROM d.t a JOIN d.t b ON a.id = b.id', 'invalidQuery',
-     'JOIN is not supported by the emulator'),
+    ('SELECT * FROM d.t a RIGHT JOIN d.t b ON a.id = b.id', 'invalidQuery',
+     'This JOIN is not supported by the emulator'),
+    ('SELECT * FROM d.t a, d.t b', 'invalidQuery', 'This JOIN is not supported by the emulator'),
+    ('SELECT a.id FROM d.t a JOIN d.t b USING (id)', 'invalidQuery',
+     'JOIN USING is not supported by the emulator'),
     ('WITH x AS (SELECT 1) SELECT * FROM x', 'invalidQuery', 'WITH clause is not supported'),
     ('SELECT 1 UNION ALL SELECT 2', 'invalidQuery', 'Set operation UNION is not supported'),
     ('SELECT ROW_NUMBER() OVER (ORDER BY id) FROM d.t', 'invalidQuery',

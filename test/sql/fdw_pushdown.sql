@@ -84,6 +84,67 @@ SELECT check_same('SELECT cat, count(*), count(n), count(DISTINCT n), sum(n), av
 SELECT check_same('SELECT count(*), sum(n), avg(amount), max(s) FROM items WHERE id > 100');
 SELECT check_same('SELECT count(*), sum(amount) FROM items WHERE id > 100 HAVING count(*) > 0');
 SELECT check_same('SELECT d, b, count(*) * 2 + 1, sum(n) FROM items GROUP BY d, b ORDER BY d, b');
+-- FILTER (WHERE c): COUNTIF(c), or the argument as IF(c, x, NULL)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*) FILTER (WHERE n > 0), count(DISTINCT n) FILTER (WHERE b),
+       sum(n) FILTER (WHERE s LIKE '%a%'), avg(amount) FILTER (WHERE d >= '2026-11-02'),
+       max(ts) FILTER (WHERE n IS NULL)
+  FROM items GROUP BY cat;
+SELECT check_same('SELECT cat, count(*) FILTER (WHERE n > 0), count(DISTINCT n) FILTER (WHERE b), sum(n) FILTER (WHERE s LIKE ''%a%''), avg(amount) FILTER (WHERE d >= ''2026-11-02''), max(ts) FILTER (WHERE n IS NULL), sum(f) FILTER (WHERE id < 5), min(f) FILTER (WHERE b), count(n) FILTER (WHERE NOT b) FROM items GROUP BY cat ORDER BY cat');
+-- a filter BigQuery could read otherwise keeps the aggregate local
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FILTER (WHERE s ~ '^a') FROM items;
+-- SELECT DISTINCT as a GROUP BY of its columns, with the keys' rules
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT DISTINCT cat, b FROM items WHERE n > 0 ORDER BY cat, b LIMIT 3;
+SELECT check_same('SELECT DISTINCT cat, b FROM items WHERE n > 0 ORDER BY cat, b LIMIT 3');
+SELECT check_same('SELECT DISTINCT d, date_trunc(''month'', ts, ''UTC'') FROM items ORDER BY 1, 2');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT DISTINCT f FROM items;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT DISTINCT ON (cat) cat, id FROM items ORDER BY cat, id;
+-- a HAVING clause BigQuery cannot evaluate filters the rows it returns here
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, sum(f) FROM items GROUP BY cat HAVING sum(f) > 1 AND count(*) > 1;
+SELECT check_same('SELECT cat, sum(f) FROM items GROUP BY cat HAVING sum(f) > 1 AND count(*) > 1 ORDER BY cat');
+-- and keeps the LIMIT here
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*) FROM items GROUP BY cat HAVING avg(f) > 0 ORDER BY cat LIMIT 2;
+SELECT check_same('SELECT cat, count(*) FROM items GROUP BY cat HAVING avg(f) > 0 ORDER BY cat LIMIT 2');
+-- a function of a grouping key is computed here from the key BigQuery
+-- returns: a plain column in the remote select list would be neither
+-- grouped nor aggregated for BigQuery
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT to_char(date_trunc('day', ts, 'UTC'), 'YYYY-MM-DD'), count(*) FROM items
+ GROUP BY date_trunc('day', ts, 'UTC');
+SELECT check_same('SELECT to_char(date_trunc(''day'', ts, ''UTC''), ''YYYY-MM-DD''), count(*) FROM items GROUP BY date_trunc(''day'', ts, ''UTC'') ORDER BY 1');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT extract(hour FROM date_trunc('hour', ts, 'UTC')), sum(n) FROM items
+ GROUP BY date_trunc('hour', ts, 'UTC') ORDER BY date_trunc('hour', ts, 'UTC') + interval '1 hour';
+SELECT check_same('SELECT extract(hour FROM date_trunc(''hour'', ts, ''UTC'')), date_trunc(''day'', ts, ''UTC'')::date, date_trunc(''hour'', ts, ''UTC'') AT TIME ZONE ''America/New_York'', COALESCE(date_trunc(''hour'', ts, ''UTC''), ''2000-01-01''), sum(n), max(s) FROM items GROUP BY date_trunc(''hour'', ts, ''UTC''), date_trunc(''day'', ts, ''UTC'') ORDER BY date_trunc(''hour'', ts, ''UTC'') + interval ''1 hour''');
+SELECT check_same('SELECT upper(cat), n + 1, count(*) FROM items GROUP BY cat, n ORDER BY upper(cat), n + 1');
+-- every remote select item has a name of its own: BigQuery names a column
+-- reference after the column and refuses two columns of the same name
+CREATE FOREIGN TABLE items2 (id bigint, cat text, n bigint) SERVER push_emu OPTIONS ("table" 'items');
+CREATE VIEW local_items2 AS SELECT id, cat COLLATE "default" AS cat, n FROM local_items;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*) FROM items2 GROUP BY cat ORDER BY 2 DESC, cat COLLATE "C";
+SELECT check_same('SELECT cat, count(*) FROM items2 GROUP BY cat ORDER BY 2 DESC, cat COLLATE "C"');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, cat COLLATE "C", sum(n) FROM items2 GROUP BY cat, cat COLLATE "C";
+SELECT check_same('SELECT cat, cat COLLATE "C", sum(n) FROM items2 GROUP BY cat, cat COLLATE "C" ORDER BY 1');
+-- a join of two foreign tables of the server is one BigQuery query (items2
+-- reads the same BigQuery table)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.id, b.cat FROM items a JOIN items2 b ON a.n = b.n AND a.id < b.id WHERE a.b;
+SELECT check_same('SELECT a.id, b.id, b.cat FROM items a JOIN items2 b ON a.n = b.n AND a.id < b.id WHERE a.b ORDER BY 1, 2');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.id, b.cat FROM items a LEFT JOIN items2 b ON a.id = b.id AND b.cat = 'veg' WHERE a.id < 7;
+SELECT check_same('SELECT a.id, b.cat FROM items a LEFT JOIN items2 b ON a.id = b.id AND b.cat = ''veg'' WHERE a.id < 7 ORDER BY 1');
+-- not when a side keeps a local filter, or the tables' query options differ
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.id, b.cat FROM items a JOIN items2 b ON a.id = b.id WHERE a.f + 1 > 0;
+ALTER FOREIGN TABLE items2 OPTIONS (ADD maximum_bytes_billed '1000000');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.id, b.cat FROM items a JOIN items2 b ON a.id = b.id;
+ALTER FOREIGN TABLE items2 OPTIONS (DROP maximum_bytes_billed);
 -- date_trunc in UTC is TIMESTAMP_TRUNC; in the session's time zone too, the
 -- zone a parameter read at execution start (test/t/007 checks the zones)
 SET timezone = 'Australia/Lord_Howe';
@@ -97,15 +158,41 @@ SELECT check_same('SELECT date_trunc(''hour'', ts), count(*) FROM items GROUP BY
 RESET timezone;
 -- a local WHERE clause keeps the aggregate local
 EXPLAIN (VERBOSE, COSTS OFF) SELECT cat, count(*) FROM items WHERE f + 1 > 0 GROUP BY cat;
--- so do aggregates BigQuery computes differently: floats (-0, overflow, NaN); max(f) becomes a pushed ORDER BY ... LIMIT 1
-EXPLAIN (VERBOSE, COSTS OFF) SELECT max(f) FROM items;
-EXPLAIN (VERBOSE, COSTS OFF) SELECT sum(f) FROM items;
+-- so do aggregates BigQuery computes differently
 EXPLAIN (VERBOSE, COSTS OFF) SELECT string_agg(s, ',') FROM items;
+-- float aggregates, with PostgreSQL's NaN, infinity, -0 and overflow rules
+-- spelled out (the oracle, 007_fdw_oracle.pl, has NaN and infinities)
+EXPLAIN (VERBOSE, COSTS OFF) SELECT max(f) FROM items;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT cat, sum(f), avg(f), min(f) FROM items GROUP BY cat;
+SELECT check_same('SELECT cat, sum(f), avg(f), min(f), max(f), count(f) FROM items GROUP BY cat ORDER BY cat');
+SELECT check_same('SELECT sum(f), avg(f), min(f), max(f) FROM items WHERE id IN (3, 8)');
+-- real: min and max pushed, sum and avg local (PostgreSQL rounds to real as it sums)
+CREATE FOREIGN TABLE items_real (id bigint, f real) SERVER push_emu OPTIONS ("table" 'items');
+CREATE VIEW local_items_real AS SELECT id, f::real AS f FROM local_items;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT min(f), max(f) FROM items_real;
+SELECT check_same('SELECT min(f), max(f), pg_typeof(max(f)) FROM items_real');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT sum(f) FROM items_real;
+-- the float_aggregates option keeps them local
+ALTER SERVER push_emu OPTIONS (ADD float_aggregates 'local');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT max(f) FROM items;
+ALTER FOREIGN TABLE items OPTIONS (ADD float_aggregates 'remote');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT max(f) FROM items;
+ALTER FOREIGN TABLE items OPTIONS (DROP float_aggregates);
+ALTER SERVER push_emu OPTIONS (DROP float_aggregates);
+ALTER FOREIGN TABLE items OPTIONS (ADD float_aggregates 'sometimes');
 
 -- ORDER BY and LIMIT/OFFSET, when nothing local could change the rows
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT cat, sum(amount) FROM items GROUP BY cat ORDER BY sum(amount) DESC NULLS LAST LIMIT 2;
 SELECT check_same('SELECT cat, sum(amount) FROM items GROUP BY cat ORDER BY sum(amount) DESC NULLS LAST LIMIT 2');
+-- top-N: LIMIT after an aggregate's ORDER BY goes with it
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*), max(ts) FROM items GROUP BY cat ORDER BY count(*) DESC, cat LIMIT 2 OFFSET 1;
+SELECT check_same('SELECT cat, count(*), max(ts) FROM items GROUP BY cat ORDER BY count(*) DESC, cat LIMIT 2 OFFSET 1');
+-- not when the ORDER BY stays local (here a function of the key)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cat, count(*) FROM items GROUP BY cat ORDER BY upper(cat) LIMIT 2;
+SELECT check_same('SELECT cat, count(*) FROM items GROUP BY cat ORDER BY upper(cat) LIMIT 2');
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id, s FROM items ORDER BY id LIMIT 3 OFFSET 2;
 SELECT check_same('SELECT id, s FROM items ORDER BY id LIMIT 3 OFFSET 2');
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items WHERE n > 0 LIMIT 2;

@@ -52,6 +52,7 @@ SelectItem = _node('SelectItem', ('expr', 'alias', 'star', 'except_', 'replace')
 # star: None, or qualifier list ([] for a bare *)
 TableRef = _node('TableRef', ('path', 'alias', 'sample'))   # sample: TABLESAMPLE percent
 SubqueryRef = _node('SubqueryRef', ('query', 'alias'))
+JoinRef = _node('JoinRef', ('kind', 'left', 'right', 'on'))  # kind: INNER or LEFT; ON only
 OrderItem = _node('OrderItem', ('expr', 'desc', 'nulls'))  # nulls: None, 'FIRST', 'LAST'
 SetOp = _node('SetOp', ('op', 'left', 'right'))
 

@@ -1,11 +1,11 @@
 """Recursive-descent parser: GoogleSQL tokens -> AST (nodes.py).
 
-Owns the grammar of the supported subset: SELECT queries (with subqueries in FROM),
-the expression grammar with GoogleSQL operator precedence, typed literals, CAST,
-EXTRACT, CASE, INTERVAL, and the DDL statements CREATE SCHEMA / TABLE / VIEW /
-MATERIALIZED VIEW and DROP. Constructs outside the subset (JOIN, WITH, UNION, window
-functions, DML, scripting…) are recognised and rejected with an ``invalidQuery``
-error that names them, never silently misread.
+Owns the grammar of the supported subset: SELECT queries (with subqueries in FROM, and
+INNER and LEFT JOIN ... ON), the expression grammar with GoogleSQL operator precedence,
+typed literals, CAST, EXTRACT, CASE, INTERVAL, and the DDL statements CREATE SCHEMA /
+TABLE / VIEW / MATERIALIZED VIEW and DROP. Constructs outside the subset (other joins,
+WITH, UNION, window functions, DML, scripting…) are recognised and rejected with an
+``invalidQuery`` error that names them, never silently misread.
 """
 
 from . import nodes as N
@@ -246,9 +246,11 @@ class Parser:
         from_ = None
         if self.accept_kw('FROM'):
             from_ = self.from_item()
+            while self.is_kw('JOIN', 'INNER', 'LEFT'):
+                from_ = self.join(from_)
             if self.is_op(',') or self.is_kw('JOIN', 'INNER', 'LEFT', 'RIGHT', 'FULL', 'CROSS',
                                                 'NATURAL'):
-                raise unsupported('JOIN', self.tok.pos)
+                raise unsupported('This JOIN', self.tok.pos)
         where = None
         if self.accept_kw('WHERE'):
             where = self.expr()
@@ -349,6 +351,22 @@ class Parser:
         if self.accept_word('REPLACE'):
             raise unsupported('SELECT * REPLACE', self.toks[self.i - 1].pos)
         return except_, replace
+
+    def join(self, left):
+        """[INNER] JOIN or LEFT [OUTER] JOIN with an ON condition: the subset supported."""
+        t = self.tok
+        kind = 'INNER'
+        if self.accept_kw('LEFT'):
+            kind = 'LEFT'
+            self.accept_kw('OUTER')
+        else:
+            self.accept_kw('INNER')
+        self.expect_kw('JOIN')
+        right = self.from_item()
+        if self.is_kw('USING'):
+            raise unsupported('JOIN USING', self.tok.pos)
+        self.expect_kw('ON')
+        return N.JoinRef(kind, left, right, self.expr(), pos=t.pos)
 
     def from_item(self):
         t = self.tok

@@ -207,8 +207,35 @@ class _SelectCompiler:
     # ---------------------------------------------------------------- FROM
     def source(self):
         f = self.sel.from_
+        self.from_sql, self.from_params = None, []
         if f is None:
             return []
+        if isinstance(f, N.JoinRef):
+            return self.join_sources(f)
+        srcs = self.from_item_source(f)
+        self.from_sql, self.from_params = srcs[0].sql, srcs[0].params
+        return srcs
+
+    def join_sources(self, j):
+        """The sources of a join, its FROM text and parameters in text order."""
+        if isinstance(j.left, N.JoinRef):
+            left = self.join_sources(j.left)
+        else:
+            left = self.from_item_source(j.left)
+            self.from_sql, self.from_params = left[0].sql, list(left[0].params)
+        right = self.from_item_source(j.right)
+        sources = left + right
+        aliases = [s.alias for s in sources if s.alias]
+        for a in aliases:
+            if aliases.count(a) > 1:
+                raise SqlError('Duplicate table alias %s in the same FROM clause' % a, j.pos)
+        on_e = self.as_bool(self.expr(j.on, _Scope(sources, 'plain', 'JOIN ON clause')),
+                            j.on.pos, 'JOIN ON clause')
+        self.from_sql = '%s %s JOIN %s ON %s' % (self.from_sql, j.kind, right[0].sql, on_e.sql)
+        self.from_params = self.from_params + list(right[0].params) + list(on_e.params)
+        return sources
+
+    def from_item_source(self, f):
         if isinstance(f, N.TableRef):
             return [self.table_source(f)]
         if isinstance(f, N.SubqueryRef):
@@ -423,9 +450,8 @@ class _SelectCompiler:
             params.extend(e.params)
         sql.append(', '.join(cols_sql))
         if sources:
-            src = sources[0]
-            sql.append(' FROM ' + src.sql)
-            params.extend(src.params)
+            sql.append(' FROM ' + self.from_sql)
+            params.extend(self.from_params)
         if where_e is not None:
             sql.append(' WHERE ' + where_e.sql)
             params.extend(where_e.params)
@@ -997,7 +1023,7 @@ class _SelectCompiler:
         if e.type == 'NULL':
             return E('NULL', [], 'BOOL', e.key, const=True)
         if e.type != 'BOOL':
-            if what in ('WHERE clause', 'HAVING clause'):
+            if what in ('WHERE clause', 'HAVING clause', 'JOIN ON clause'):
                 raise SqlError('%s should return type BOOL, but returns %s'
                                % (what, _type_name(e.type)), pos)
             raise SqlError('No matching signature for %s for argument types: %s'
