@@ -80,8 +80,8 @@ counting_free(void *ptr)
 static void
 walk(JsonScan *s, json_t *j)
 {
-	JsonToken	tok;
-	JsonToken	key;
+	JsToken	tok;
+	JsToken	key;
 	bool		first = true;
 	size_t		n = 0;
 

@@ -206,8 +206,8 @@ base64_ref(const char *s, size_t len, StringInfo out)
 static bool
 escaped_key(JsonScan *s)
 {
-	JsonToken	tok;
-	JsonToken	key;
+	JsToken	tok;
+	JsToken	key;
 	bool		first = true;
 
 	switch (js_value(s, &tok))

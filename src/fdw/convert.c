@@ -615,7 +615,7 @@ range_from_bq(BqConverter *conv, const char *cell, StringInfo scratch)
 		bounds[i].val = (Datum) 0;
 		if (!bounds[i].infinite)
 		{
-			JsonToken	tok = {JT_STRING, parts[i], strlen(parts[i]), false};
+			JsToken	tok = {JT_STRING, parts[i], strlen(parts[i]), false};
 			bool		isnull;
 
 			bounds[i].val = bq_convert_cell(conv->bound, &tok, scratch, &isnull);
@@ -645,7 +645,7 @@ push_context(ErrorContextCallback *errcb, BqConverter *conv)
 }
 
 Datum
-bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch, bool *isnull)
+bq_convert_cell(BqConverter *conv, const JsToken *tok, StringInfo scratch, bool *isnull)
 {
 	ErrorContextCallback errcb;
 	Datum		result;
@@ -762,13 +762,13 @@ scan_error(JsonScan *s, const char *colname)
  * "each" called on it; other members are skipped.  False when there is no
  * "v".
  */
-typedef void (*CellCallback) (JsonScan *s, const JsonToken *tok, void *arg);
+typedef void (*CellCallback) (JsonScan *s, const JsToken *tok, void *arg);
 
 static bool
 read_v(JsonScan *s, const char *colname, CellCallback each, void *arg)
 {
-	JsonToken	key;
-	JsonToken	tok;
+	JsToken	key;
+	JsToken	tok;
 	bool		first_key = true;
 	bool		seen = false;
 
@@ -799,7 +799,7 @@ read_cells(JsonScan *s, const char *colname, CellCallback each, void *arg)
 {
 	bool		first = true;
 	int			n = 0;
-	JsonToken	tok;
+	JsToken	tok;
 
 	while (js_array_next(s, &first))
 	{
@@ -826,8 +826,8 @@ read_cells(JsonScan *s, const char *colname, CellCallback each, void *arg)
 static int
 read_record(JsonScan *s, const char *colname, CellCallback each, void *arg)
 {
-	JsonToken	key;
-	JsonToken	tok;
+	JsToken	key;
+	JsToken	tok;
 	bool		first_key = true;
 	int			n = -1;
 
@@ -868,7 +868,7 @@ typedef struct ArrayBuild
 } ArrayBuild;
 
 static void
-array_element(JsonScan *s, const JsonToken *tok, void *arg)
+array_element(JsonScan *s, const JsToken *tok, void *arg)
 {
 	ArrayBuild *b = (ArrayBuild *) arg;
 
@@ -901,7 +901,7 @@ bq_convert_repeated(BqConverter *conv, JsonScan *s, StringInfo scratch)
 
 	if (conv->cell == BQC_JSON)
 	{
-		JsonToken	tok = {JT_ARRAY, NULL, 0, false};
+		JsToken	tok = {JT_ARRAY, NULL, 0, false};
 		bool		isnull;
 
 		return bq_convert_value(conv, s, &tok, scratch, &isnull);
@@ -931,7 +931,7 @@ typedef struct RecordBuild
 } RecordBuild;
 
 static void
-record_field(JsonScan *s, const JsonToken *tok, void *arg)
+record_field(JsonScan *s, const JsToken *tok, void *arg)
 {
 	RecordBuild *b = (RecordBuild *) arg;
 	int			att;
@@ -970,7 +970,7 @@ record_from_bq(BqConverter *conv, JsonScan *s, StringInfo scratch)
 
 /* ---- any value as JSON ---- */
 
-static void render_json(BqConverter *shape, JsonScan *s, const JsonToken *tok,
+static void render_json(BqConverter *shape, JsonScan *s, const JsToken *tok,
 						StringInfo out, bool element);
 
 typedef struct JsonBuild
@@ -981,7 +981,7 @@ typedef struct JsonBuild
 } JsonBuild;
 
 static void
-json_element(JsonScan *s, const JsonToken *tok, void *arg)
+json_element(JsonScan *s, const JsToken *tok, void *arg)
 {
 	JsonBuild  *b = (JsonBuild *) arg;
 
@@ -991,7 +991,7 @@ json_element(JsonScan *s, const JsonToken *tok, void *arg)
 }
 
 static void
-json_field(JsonScan *s, const JsonToken *tok, void *arg)
+json_field(JsonScan *s, const JsToken *tok, void *arg)
 {
 	JsonBuild  *b = (JsonBuild *) arg;
 
@@ -1045,7 +1045,7 @@ is_json_number(const char *p, size_t len)
 
 /* int64 microseconds since the Unix epoch as RFC 3339 UTC, as BigQuery's TO_JSON writes it */
 static void
-append_timestamp_json(StringInfo out, const JsonToken *tok, const char *colname)
+append_timestamp_json(StringInfo out, const JsToken *tok, const char *colname)
 {
 	char		buf[32];
 	char	   *end;
@@ -1087,7 +1087,7 @@ append_timestamp_json(StringInfo out, const JsonToken *tok, const char *colname)
  * as RFC 3339 text in UTC, everything else as the string BigQuery sent.
  */
 static void
-render_json(BqConverter *shape, JsonScan *s, const JsonToken *tok, StringInfo out,
+render_json(BqConverter *shape, JsonScan *s, const JsToken *tok, StringInfo out,
 			bool element)
 {
 	const char *type = shape->bq_type;
@@ -1193,7 +1193,7 @@ render_json(BqConverter *shape, JsonScan *s, const JsonToken *tok, StringInfo ou
 static void push_context(ErrorContextCallback *errcb, BqConverter *conv);
 
 Datum
-bq_convert_value(BqConverter *conv, JsonScan *s, const JsonToken *tok, StringInfo scratch,
+bq_convert_value(BqConverter *conv, JsonScan *s, const JsToken *tok, StringInfo scratch,
 				 bool *isnull)
 {
 	*isnull = false;

@@ -112,7 +112,7 @@ extern void bq_converter_init_field(BqConverter *conv, const char *colname, json
 									Oid pg_type, int32 typmod);
 extern void bq_converter_init(BqConverter *conv, const char *colname, const char *bq_type,
 							  const char *mode, Oid pg_type, int32 typmod);
-extern Datum bq_convert_cell(BqConverter *conv, const JsonToken *tok, StringInfo scratch,
+extern Datum bq_convert_cell(BqConverter *conv, const JsToken *tok, StringInfo scratch,
 							 bool *isnull);
 extern Datum bq_convert_repeated(BqConverter *conv, JsonScan *s, StringInfo scratch);
 
@@ -120,7 +120,7 @@ extern Datum bq_convert_repeated(BqConverter *conv, JsonScan *s, StringInfo scra
  * Any cell: *tok is what js_value() has just read for its "v" (an object or
  * array already entered, which this consumes).
  */
-extern Datum bq_convert_value(BqConverter *conv, JsonScan *s, const JsonToken *tok,
+extern Datum bq_convert_value(BqConverter *conv, JsonScan *s, const JsToken *tok,
 							  StringInfo scratch, bool *isnull);
 
 /* deparse.c: what BigQuery evaluates, with values as typed parameters */

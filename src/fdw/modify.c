@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
+#include "gcp/bigquery.h"
 
 /* an array column's elements, for a REPEATED field */
 typedef struct BqElementOut
@@ -269,40 +270,33 @@ send_rows(BqModifyState *st, StringInfo body, int nrows)
 {
 	GcpHttpRequest req;
 	json_t	   *resp;
-	json_t	   *errors;
+	BqInsertError *errors;
+	int			nerrors;
 
 	appendStringInfoString(body, INSERT_REQUEST_TAIL);
 	gcp_request_init(&req, st->srv, GCP_BIGQUERY, "POST", st->url, body->data, body->len);
 	resp = gcp_call_result(GCP_BIGQUERY, gcp_http_run(&req),
 						   psprintf("insert into table \"%s\"", st->table), NULL, NULL);
 
-	errors = json_object_get(resp, "insertErrors");
-	if (json_is_array(errors))
+	nerrors = bq_insert_errors(resp, nrows, &errors);
+	for (int i = 0; i < nerrors; i++)
 	{
-		size_t		i;
-		json_t	   *e;
+		const BqInsertError *e = &errors[i];
+		const char *reason = e->reason ? e->reason : "invalid";
+		const char *message = e->message ? e->message : "No message.";
 
 		/* with skipInvalidRows off the others are "stopped": report the culprit */
-		json_array_foreach(errors, i, e)
-		{
-			json_t	   *first = json_array_get(json_object_get(e, "errors"), 0);
-			const char *reason = json_string_value(json_object_get(first, "reason"));
-
-			if (reason && strcmp(reason, "stopped") == 0)
-				continue;
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("BigQuery refused row %lld of the INSERT into \"%s\"",
-							(long long) (st->rows_sent + json_integer_value(json_object_get(e, "index")) + 1),
-							st->table),
-					 errdetail("%s: %s%s%s", reason ? reason : "invalid",
-							   json_string_value(json_object_get(first, "message"))
-							   ? json_string_value(json_object_get(first, "message")) : "",
-							   json_string_value(json_object_get(first, "location")) ? " (field " : "",
-							   json_string_value(json_object_get(first, "location"))
-							   ? psprintf("%s)", json_string_value(json_object_get(first, "location"))) : ""),
-					 errhint("No row of the batch was stored.")));
-		}
+		if (strcmp(reason, "stopped") == 0)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("BigQuery refused row %lld of the INSERT into \"%s\"",
+						(long long) (st->rows_sent + e->row + 1), st->table),
+				 e->location
+				 ? errdetail("BigQuery refused its field \"%s\" with reason \"%s\": %s",
+							 e->location, reason, message)
+				 : errdetail("BigQuery refused it with reason \"%s\": %s", reason, message),
+				 errhint("No row of the batch was stored.")));
 	}
 	st->rows_sent += nrows;
 	resetStringInfo(body);

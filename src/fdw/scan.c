@@ -553,8 +553,8 @@ typedef struct PageInfo
 static char *
 string_token(JsonScan *s, StringInfo scratch)
 {
-	JsonToken	tok;
-	JsonTokenType type = js_value(s, &tok);
+	JsToken	tok;
+	JsTokenKind type = js_value(s, &tok);
 
 	if (type != JT_STRING)
 	{
@@ -573,8 +573,8 @@ static void
 parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
 {
 	JsonScan	s;
-	JsonToken	tok;
-	JsonToken	key;
+	JsToken	tok;
+	JsToken	key;
 	bool		first = true;
 
 	bool		is_object;
@@ -601,7 +601,7 @@ parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
 			}
 			else if (js_string_is(&key, "jobComplete") || js_string_is(&key, "cacheHit"))
 			{
-				JsonTokenType type = js_value(&s, &tok);
+				JsTokenKind type = js_value(&s, &tok);
 
 				*(js_string_is(&key, "jobComplete") ? &page->complete : &page->cache_hit) =
 					type == JT_TRUE;
@@ -619,7 +619,7 @@ parse_page(BqScanState *st, const GcpHttpResult *res, PageInfo *page)
 			else if (js_string_is(&key, "jobReference"))
 			{
 				bool		first_ref = true;
-				JsonTokenType type = js_value(&s, &tok);
+				JsTokenKind type = js_value(&s, &tok);
 
 				if (type != JT_OBJECT)
 				{
@@ -695,7 +695,7 @@ fetch_page(BqScanState *st)
 	MemoryContext old;
 	const GcpHttpResult *res;
 	PageInfo	page;
-	JsonToken	tok;
+	JsToken	tok;
 	char	   *action = psprintf("read foreign table \"%s\"", st->relname);
 
 	/* the page just read goes; a prefetched one takes its place */
@@ -786,7 +786,7 @@ fetch_page(BqScanState *st)
 
 /* a one-letter key, as every cell has: cheaper than js_string_is() */
 static inline bool
-is_key(const JsonToken *key, char name)
+is_key(const JsToken *key, char name)
 {
 	return key->len == 1 && key->start[0] == name && !key->escaped;
 }
@@ -802,7 +802,7 @@ bad_row(BqScanState *st)
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 			 errmsg("could not read a BigQuery result row of foreign table \"%s\"", st->relname),
-			 errdetail("A row of the result has not the expected cells.")));
+			 errdetail("A row of the result is not a list of one cell per column of its schema.")));
 }
 
 /*
@@ -813,8 +813,8 @@ static bool
 next_row(BqScanState *st, Datum *values, bool *nulls)
 {
 	JsonScan   *s = &st->rows;
-	JsonToken	tok;
-	JsonToken	key;
+	JsToken	tok;
+	JsToken	key;
 	bool		first_key = true;
 	bool		has_value;
 	int			cell = 0;

@@ -693,7 +693,7 @@ transient_status(long status)
 static bool
 scan_to_member(JsonScan *s, const char *name)
 {
-	JsonToken	key;
+	JsToken	key;
 	bool		first = true;
 
 	while (js_object_next(s, &key, &first))
@@ -728,7 +728,7 @@ retryable_reason(const char *body, size_t len)
 		"rateLimitExceeded", "backendError", "internalError", "badGateway",
 	};
 	JsonScan	s;
-	JsonToken	tok;
+	JsToken	tok;
 	bool		first = true;
 
 	/* {"error": {..., "errors": [{..., "reason": "..."}, ...]}} */
@@ -1261,8 +1261,8 @@ parse_bounded(const char *body, size_t len, ParseOutcome *outcome,
 {
 	size_t		limit = (size_t) gcp_http_max_response_kb * 1024;
 	JsonScan	s;
-	JsonToken	tok;
-	JsonTokenType type;
+	JsToken	tok;
+	JsTokenKind type;
 	json_t	   *root;
 
 	/*

@@ -133,7 +133,7 @@ plain_prefix8(const char *p)
  * the input near).
  */
 static pg_noinline bool
-scan_string_rest(JsonScan *s, JsonToken *tok, const char *p)
+scan_string_rest(JsonScan *s, JsToken *tok, const char *p)
 {
 	if (unlikely(!plain_ready))
 		init_plain();
@@ -250,7 +250,7 @@ scan_string_rest(JsonScan *s, JsonToken *tok, const char *p)
  * reads): the rest is left to scan_string_rest().
  */
 static inline bool
-scan_string(JsonScan *s, JsonToken *tok)
+scan_string(JsonScan *s, JsToken *tok)
 {
 	const char *p = s->p + 1;
 
@@ -275,7 +275,7 @@ scan_string(JsonScan *s, JsonToken *tok)
 }
 
 static bool
-scan_number(JsonScan *s, JsonToken *tok)
+scan_number(JsonScan *s, JsToken *tok)
 {
 	const char *p = s->p;
 
@@ -314,7 +314,7 @@ scan_number(JsonScan *s, JsonToken *tok)
 }
 
 static bool
-scan_literal(JsonScan *s, JsonToken *tok, const char *word, JsonTokenType type)
+scan_literal(JsonScan *s, JsToken *tok, const char *word, JsTokenKind type)
 {
 	size_t		n = strlen(word);
 
@@ -327,8 +327,8 @@ scan_literal(JsonScan *s, JsonToken *tok, const char *word, JsonTokenType type)
 	return true;
 }
 
-JsonTokenType
-js_value(JsonScan *s, JsonToken *tok)
+JsTokenKind
+js_value(JsonScan *s, JsToken *tok)
 {
 	tok->type = JT_ERROR;
 	skip_ws(s);
@@ -364,7 +364,7 @@ js_value(JsonScan *s, JsonToken *tok)
 }
 
 bool
-js_peek_string(JsonScan *s, JsonToken *tok)
+js_peek_string(JsonScan *s, JsToken *tok)
 {
 	const char *q;
 
@@ -382,7 +382,7 @@ js_peek_string(JsonScan *s, JsonToken *tok)
 }
 
 void
-js_take_plain_string(JsonScan *s, const JsonToken *tok)
+js_take_plain_string(JsonScan *s, const JsToken *tok)
 {
 	Assert(tok->start == s->p + 1 && tok->start[tok->len] == '"');
 	s->p = tok->start + tok->len + 1;
@@ -413,7 +413,7 @@ next_member(JsonScan *s, bool *first, char close)
 }
 
 bool
-js_object_next(JsonScan *s, JsonToken *key, bool *first)
+js_object_next(JsonScan *s, JsToken *key, bool *first)
 {
 	if (!next_member(s, first, '}'))
 		return false;
@@ -437,8 +437,8 @@ js_array_next(JsonScan *s, bool *first)
 bool
 js_skip(JsonScan *s, const char **span, size_t *len)
 {
-	JsonToken	tok;
-	JsonToken	key;
+	JsToken	tok;
+	JsToken	key;
 	const char *start;
 	bool		first = true;
 
@@ -472,9 +472,9 @@ js_skip(JsonScan *s, const char **span, size_t *len)
 }
 
 void
-js_finish(JsonScan *s, JsonTokenType entered)
+js_finish(JsonScan *s, JsTokenKind entered)
 {
-	JsonToken	key;
+	JsToken	key;
 	bool		first = true;
 
 	if (entered == JT_OBJECT)
@@ -566,7 +566,7 @@ append_utf8(StringInfo buf, pg_wchar cp)
 }
 
 char *
-js_string_value(const JsonToken *tok, StringInfo buf)
+js_string_value(const JsToken *tok, StringInfo buf)
 {
 	const char *p = tok->start;
 	const char *end = tok->start + tok->len;
@@ -661,7 +661,7 @@ js_error_offset(const JsonScan *s, const char *data)
 size_t
 js_tree_size(JsonScan *s, size_t limit)
 {
-	JsonTokenType open[JS_MAX_DEPTH + 1];
+	JsTokenKind open[JS_MAX_DEPTH + 1];
 	bool		first[JS_MAX_DEPTH + 1];
 	size_t		key_copy[JS_MAX_DEPTH + 1];
 	int			depth = 0;
@@ -669,9 +669,9 @@ js_tree_size(JsonScan *s, size_t limit)
 	size_t		longest = 0;
 	size_t		keys = 0;		/* key copies on the path to the value */
 	size_t		most_keys = 0;
-	JsonToken	tok;
-	JsonToken	key;
-	JsonTokenType type = js_value(s, &tok);
+	JsToken	tok;
+	JsToken	key;
+	JsTokenKind type = js_value(s, &tok);
 
 	for (;;)
 	{

@@ -18,7 +18,7 @@
 
 #include "lib/stringinfo.h"
 
-typedef enum JsonTokenType
+typedef enum JsTokenKind
 {
 	JT_ERROR,
 	JT_OBJECT,					/* the scanner is now inside the object */
@@ -28,15 +28,15 @@ typedef enum JsonTokenType
 	JT_TRUE,
 	JT_FALSE,
 	JT_NULL
-} JsonTokenType;
+} JsTokenKind;
 
-typedef struct JsonToken
+typedef struct JsToken
 {
-	JsonTokenType type;
+	JsTokenKind type;
 	const char *start;			/* strings: the text between the quotes */
 	size_t		len;
 	bool		escaped;		/* a string holding backslash escapes */
-} JsonToken;
+} JsToken;
 
 typedef struct JsonScan
 {
@@ -50,14 +50,14 @@ typedef struct JsonScan
 extern void js_init(JsonScan *s, const char *data, size_t len);
 
 /* Read one value; an object or array is entered, not skipped. */
-extern JsonTokenType js_value(JsonScan *s, JsonToken *tok);
+extern JsTokenKind js_value(JsonScan *s, JsToken *tok);
 
 /*
  * Iterate an entered object: each call reads the next key (and its colon)
  * into *key and returns true, or consumes the closing brace and returns
  * false.  "first" must be true on the first call for an object.
  */
-extern bool js_object_next(JsonScan *s, JsonToken *key, bool *first);
+extern bool js_object_next(JsonScan *s, JsToken *key, bool *first);
 
 /* Iterate an entered array the same way; the element is read by the caller. */
 extern bool js_array_next(JsonScan *s, bool *first);
@@ -68,7 +68,7 @@ extern bool js_array_next(JsonScan *s, bool *first);
  * nothing).  A caller that does not read such a value must call this, or
  * the scan loses its place.
  */
-extern void js_finish(JsonScan *s, JsonTokenType entered);
+extern void js_finish(JsonScan *s, JsTokenKind entered);
 
 /*
  * For a string value expected to hold only plain bytes (printable ASCII
@@ -79,8 +79,8 @@ extern void js_finish(JsonScan *s, JsonTokenType entered);
  * base64 does) takes the value with js_take_plain_string(), saving a scan
  * of its own; otherwise it reads the value with js_value() as usual.
  */
-extern bool js_peek_string(JsonScan *s, JsonToken *tok);
-extern void js_take_plain_string(JsonScan *s, const JsonToken *tok);
+extern bool js_peek_string(JsonScan *s, JsToken *tok);
+extern void js_take_plain_string(JsonScan *s, const JsToken *tok);
 
 /* Skip a whole value, checking it; span and len (if not NULL) get its text. */
 extern bool js_skip(JsonScan *s, const char **span, size_t *len);
@@ -101,7 +101,7 @@ extern bool js_at_end(JsonScan *s);
  * constant and most keys are told apart by their length alone.
  */
 static inline bool
-js_string_is(const JsonToken *tok, const char *str)
+js_string_is(const JsToken *tok, const char *str)
 {
 	size_t		n = strlen(str);
 
@@ -109,7 +109,7 @@ js_string_is(const JsonToken *tok, const char *str)
 }
 
 /* The string's value, unescaped, as a NUL-terminated copy in buf. */
-extern char *js_string_value(const JsonToken *tok, StringInfo buf);
+extern char *js_string_value(const JsToken *tok, StringInfo buf);
 
 /* standard base64 into dst (room for len / 4 * 3 + 3); -1 if not base64 */
 extern int	js_base64_decode(const char *src, size_t len, char *dst);

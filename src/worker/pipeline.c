@@ -293,10 +293,10 @@ append_reserved(StringInfo buf, const char *data, int len)
 static char *
 string_copy(JsonScan *s, StringInfo scratch, char **json, int *json_len)
 {
-	JsonToken	tok;
+	JsToken	tok;
 	char	   *value;
 
-	JsonTokenType type = js_value(s, &tok);
+	JsTokenKind type = js_value(s, &tok);
 
 	if (type != JT_STRING)
 	{
@@ -334,15 +334,15 @@ string_copy(JsonScan *s, StringInfo scratch, char **json, int *json_len)
 static void
 parse_pubsub_message(JsonScan *s, Message *m, StringInfo scratch)
 {
-	JsonToken	key;
+	JsToken	key;
 	bool		first = true;
 
 	while (js_object_next(s, &key, &first))
 	{
 		if (js_string_is(&key, "data"))
 		{
-			JsonToken	data;
-			JsonTokenType type;
+			JsToken	data;
+			JsTokenKind type;
 
 			/*
 			 * Base64 is plain bytes only, and decoding checks every byte:
@@ -387,9 +387,9 @@ parse_pubsub_message(JsonScan *s, Message *m, StringInfo scratch)
 										&m->message_id_json_len);
 		else if (js_string_is(&key, "publishTime"))
 		{
-			JsonToken	pt;
+			JsToken	pt;
 
-			JsonTokenType type = js_value(s, &pt);
+			JsTokenKind type = js_value(s, &pt);
 
 			/* parsed where it lies, unless escapes make a copy necessary */
 			if (type != JT_STRING)
@@ -502,9 +502,9 @@ pull(PipelineConfig *cfg, Message **messages)
 	TimestampTz started = GetCurrentTimestamp();
 	int			timeout_ms = pull_timeout_ms();
 	JsonScan	s;
-	JsonToken	tok;
-	JsonToken	key;
-	JsonTokenType root;
+	JsToken	tok;
+	JsToken	key;
+	JsTokenKind root;
 	bool		first = true;
 	bool		too_many = false;
 	int			n = 0;
@@ -588,7 +588,7 @@ pull(PipelineConfig *cfg, Message **messages)
 												&m->ack_id_json_len);
 					else if (js_string_is(&key, "message"))
 					{
-						JsonTokenType type = js_value(&s, &tok);
+						JsTokenKind type = js_value(&s, &tok);
 
 						if (type == JT_OBJECT)
 							parse_pubsub_message(&s, m, &scratch);
@@ -597,7 +597,7 @@ pull(PipelineConfig *cfg, Message **messages)
 					}
 					else if (js_string_is(&key, "deliveryAttempt"))
 					{
-						JsonTokenType type = js_value(&s, &tok);
+						JsTokenKind type = js_value(&s, &tok);
 
 						if (type == JT_NUMBER && !(tok.len == 1 && tok.start[0] <= '1'))
 							count(&slot->redelivered, 1);

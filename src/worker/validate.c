@@ -200,7 +200,7 @@ is_integer_span(const char *p, size_t len)
 
 /* checks of one present, non-null value */
 static void
-check_value(const BqField *field, const JsonToken *tok, StringInfo scratch,
+check_value(const BqField *field, const JsToken *tok, StringInfo scratch,
 			const ValidationRules *rules, TimestampTz now, Verdict *v)
 {
 	switch (field->type)
@@ -292,7 +292,7 @@ check_value(const BqField *field, const JsonToken *tok, StringInfo scratch,
 }
 
 static int
-find_field(const TableSchema *schema, const JsonToken *key, StringInfo scratch)
+find_field(const TableSchema *schema, const JsToken *key, StringInfo scratch)
 {
 	const char *name = key->start;
 	size_t		len = key->len;
@@ -316,10 +316,10 @@ validate_payload(const TableSchema *schema, const ValidationRules *rules,
 				 const char *data, size_t len, TimestampTz now, Verdict *v)
 {
 	JsonScan	s;
-	JsonToken	tok;
-	JsonToken	key;
-	JsonTokenType root;
-	JsonTokenType type;
+	JsToken	tok;
+	JsToken	key;
+	JsTokenKind root;
+	JsTokenKind type;
 	bool		first = true;
 	bool	   *seen = schema->seen;
 
