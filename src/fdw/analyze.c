@@ -102,6 +102,10 @@ bq_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 	return numrows;
 }
 
+/*
+ * bqAnalyzeForeignTable
+ *		ANALYZE: the sampling function, and no pages to count.
+ */
 bool
 bqAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
 {

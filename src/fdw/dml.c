@@ -626,6 +626,10 @@ settable(RelOptInfo *rel, Relation relation, Expr *expr)
 	return bq_is_pushable_operand(rel, relation, (Expr *) node, false);
 }
 
+/*
+ * bqPlanDirectModify
+ *		Send the whole UPDATE or DELETE as one DML job when BigQuery can evaluate it.
+ */
 bool
 bqPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 				   int subplan_index)
@@ -706,6 +710,10 @@ bqPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 	return true;
 }
 
+/*
+ * bqBeginDirectModify
+ *		Prepare the DML job of a direct modification.
+ */
 void
 bqBeginDirectModify(ForeignScanState *node, int eflags)
 {
@@ -751,6 +759,10 @@ direct_parameters(BqDirectState *st, ExprContext *econtext)
 	return params;
 }
 
+/*
+ * bqIterateDirectModify
+ *		Run the DML job; RETURNING never comes here (it takes the keyed path).
+ */
 TupleTableSlot *
 bqIterateDirectModify(ForeignScanState *node)
 {
@@ -771,6 +783,10 @@ bqIterateDirectModify(ForeignScanState *node)
 	return ExecClearTuple(slot);
 }
 
+/*
+ * bqEndDirectModify
+ *		Nothing held beyond the query's memory.
+ */
 void
 bqEndDirectModify(ForeignScanState *node)
 {
@@ -789,6 +805,10 @@ explain_jobs(BqDmlTarget *t, ExplainState *es)
 	ExplainPropertyInteger("Rows Changed", NULL, t->rows_changed, es);
 }
 
+/*
+ * bqExplainDirectModify
+ *		Show the remote DML, and under ANALYZE its job.
+ */
 void
 bqExplainDirectModify(ForeignScanState *node, ExplainState *es)
 {
@@ -889,15 +909,6 @@ keyed_statement(BqKeyedState *st, StringInfo matches, StringInfo cases)
 	return sql.data;
 }
 
-/* rows per DML statement: the table's or server's batch_size, as for INSERT */
-static int
-keyed_batch_size(Relation rel)
-{
-	char	   *v = bq_table_option(GetForeignTable(RelationGetRelid(rel)), "batch_size");
-
-	return v ? atoi(v) : BQ_DEFAULT_BATCH_SIZE;
-}
-
 static void
 keyed_init(BqKeyedState *st, Relation rel, CmdType op, List *set_attnums)
 {
@@ -934,7 +945,7 @@ keyed_init(BqKeyedState *st, Relation rel, CmdType op, List *set_attnums)
 	}
 	/* as many rows as the table's batch size, within BigQuery's parameter limit */
 	per_row = st->nkeys + st->nset;
-	st->batch_rows = Min(keyed_batch_size(rel), MAX_QUERY_PARAMETERS / per_row - 1);
+	st->batch_rows = Min(bq_batch_size(RelationGetRelid(rel)), MAX_QUERY_PARAMETERS / per_row - 1);
 	st->batch_rows = Max(st->batch_rows, 1);
 }
 
@@ -1144,6 +1155,10 @@ add_row(BqKeyedState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 		flush_batch(st);
 }
 
+/*
+ * bqExecForeignUpdate
+ *		Queue one row's new values by its key; sent a batch at a time.
+ */
 TupleTableSlot *
 bqExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
@@ -1153,6 +1168,10 @@ bqExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	return slot;
 }
 
+/*
+ * bqExecForeignDelete
+ *		Queue one row's key; sent a batch at a time.
+ */
 TupleTableSlot *
 bqExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
@@ -1189,6 +1208,10 @@ bq_end_keyed_modify(EState *estate, ResultRelInfo *rinfo)
 	flush_batch(st);
 }
 
+/*
+ * bqExplainForeignModify
+ *		Show the statement each batch of an UPDATE or DELETE sends.
+ */
 void
 bqExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_private,
 					   int subplan_index, ExplainState *es)

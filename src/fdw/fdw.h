@@ -42,7 +42,6 @@ typedef struct BqTableRef
 	char	   *query;
 	char	   *location;		/* NULL: BigQuery infers it from the tables */
 	int			fetch_size;
-	int			batch_size;
 	char	   *maximum_bytes_billed;	/* NULL: no limit */
 	int			use_query_cache;	/* -1: BigQuery's default */
 	int			timeout_ms;		/* 0: none */
@@ -219,6 +218,7 @@ extern void bq_fdw_define_gucs(void);
 
 /* table.c */
 extern GcpServer *bq_server_of(Oid relid, Oid userid, int flags);
+extern int	bq_batch_size(Oid relid);
 
 /* plan.c */
 extern void bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid);

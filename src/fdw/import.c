@@ -100,6 +100,10 @@ create_statement(ImportForeignSchemaStmt *stmt, const char *dataset, const char 
 	return ncols > 0 ? buf.data : NULL;
 }
 
+/*
+ * bqImportForeignSchema
+ *		A foreign table per table, view and materialized view of a dataset.
+ */
 List *
 bqImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 {

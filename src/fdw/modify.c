@@ -69,6 +69,11 @@ TupleTableSlot *bqExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 int			bqGetForeignModifyBatchSize(ResultRelInfo *rinfo);
 void		bqEndForeignModify(EState *estate, ResultRelInfo *rinfo);
 
+/*
+ * bqPlanForeignModify
+ *		An INSERT needs nothing planned but its refusals (RETURNING, ON
+ *		CONFLICT); UPDATE and DELETE are planned by dml.c.
+ */
 List *
 bqPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 					int subplan_index)
@@ -90,6 +95,11 @@ bqPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 	return NIL;
 }
 
+/*
+ * bqBeginForeignModify
+ *		Prepare an INSERT: the server, the table URL and a request buffer;
+ *		UPDATE and DELETE are dml.c's.
+ */
 void
 bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 					 List *fdw_private, int subplan_index, int eflags)
@@ -385,6 +395,10 @@ bqExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **
 	return slots;
 }
 
+/*
+ * bqExecForeignInsert
+ *		One row: a batch of one.
+ */
 TupleTableSlot *
 bqExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
@@ -394,17 +408,23 @@ bqExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	return *bqExecForeignBatchInsert(estate, rinfo, &slot, &planSlot, &one);
 }
 
+/*
+ * bqGetForeignModifyBatchSize
+ *		Rows PostgreSQL hands over at a time: batch_size.
+ */
 int
 bqGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 {
-	ForeignTable *ft = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc));
-	char	   *v = bq_table_option(ft, "batch_size");
 	/* row triggers see one row at a time */
 	if (rinfo->ri_TrigDesc && rinfo->ri_TrigDesc->trig_insert_after_row)
 		return 1;
-	return v ? atoi(v) : BQ_DEFAULT_BATCH_SIZE;
+	return bq_batch_size(RelationGetRelid(rinfo->ri_RelationDesc));
 }
 
+/*
+ * bqEndForeignModify
+ *		An UPDATE or DELETE sends its last batch.
+ */
 void
 bqEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 {

@@ -47,10 +47,13 @@
 #include "optimizer/restrictinfo.h"
 #include "optimizer/tlist.h"
 #include "parser/parsetree.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
@@ -65,27 +68,58 @@
 
 typedef struct RowCount
 {
-	Oid			relid;
+	Oid			relid;			/* the hash key */
 	double		rows;
 	double		row_bytes;		/* average logical bytes per stored row, or -1 */
 	TimestampTz fetched_at;
 } RowCount;
 
-static List *row_counts = NIL;	/* of RowCount, in CacheMemoryContext */
+/* per foreign table, in CacheMemoryContext; NULL until first used */
+static HTAB *row_counts = NULL;
+
+/*
+ * A foreign table or server changed (ALTER ... OPTIONS may name another
+ * BigQuery table): every count is asked for again.  Rare enough not to be
+ * worth telling one table's entry from another's.
+ */
+static void
+forget_row_counts(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	RowCount   *rc;
+
+	hash_seq_init(&scan, row_counts);
+	while ((rc = hash_seq_search(&scan)) != NULL)
+		rc->fetched_at = 0;
+}
+
+static RowCount *
+row_count_entry(Oid relid)
+{
+	bool		found;
+	RowCount   *rc;
+
+	if (row_counts == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(RowCount);
+		row_counts = hash_create("bqstream_fdw row counts", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+		CacheRegisterSyscacheCallback(FOREIGNTABLEREL, forget_row_counts, (Datum) 0);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, forget_row_counts, (Datum) 0);
+	}
+	rc = hash_search(row_counts, &relid, HASH_ENTER, &found);
+	if (!found)
+		rc->fetched_at = 0;
+	return rc;
+}
 
 /* ANALYZE asks BigQuery again */
 void
 bq_forget_row_count(Oid relid)
 {
-	ListCell   *lc;
-
-	foreach(lc, row_counts)
-	{
-		RowCount   *c = (RowCount *) lfirst(lc);
-
-		if (c->relid == relid)
-			c->fetched_at = 0;
-	}
+	row_count_entry(relid)->fetched_at = 0;
 }
 
 /*
@@ -99,20 +133,11 @@ double
 bq_remote_row_count(Oid relid, Oid userid, double *row_bytes)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	ListCell   *lc;
-	RowCount   *rc = NULL;
-	MemoryContext old;
+	RowCount   *rc = row_count_entry(relid);
 	double		rows = -1;
 	double		bytes = -1;
 
-	foreach(lc, row_counts)
-	{
-		RowCount   *c = (RowCount *) lfirst(lc);
-
-		if (c->relid == relid)
-			rc = c;
-	}
-	if (rc && now - rc->fetched_at < ROW_COUNT_TTL_S * USECS_PER_SEC)
+	if (rc->fetched_at != 0 && now - rc->fetched_at < ROW_COUNT_TTL_S * USECS_PER_SEC)
 	{
 		if (row_bytes)
 			*row_bytes = rc->row_bytes;
@@ -144,14 +169,8 @@ bq_remote_row_count(Oid relid, Oid userid, double *row_bytes)
 			bytes = strtod(stored_bytes, NULL) / strtod(n, NULL);
 	}
 
-	old = MemoryContextSwitchTo(CacheMemoryContext);
-	if (rc == NULL)
-	{
-		rc = palloc0(sizeof(RowCount));
-		rc->relid = relid;
-		row_counts = lappend(row_counts, rc);
-	}
-	MemoryContextSwitchTo(old);
+	/* looked up again: the request may have run invalidations */
+	rc = row_count_entry(relid);
 	rc->rows = rows;
 	rc->row_bytes = bytes;
 	rc->fetched_at = now;
@@ -200,6 +219,10 @@ typedef struct BqRelInfo
 #define UPPER_STARTUP_COST	(JOB_STARTUP_COST * 0.9)
 #define LIMIT_STARTUP_COST	(UPPER_STARTUP_COST * 0.98)
 
+/*
+ * bqGetForeignRelSize
+ *		Split the restriction clauses into remote and local ones, and estimate rows and width.
+ */
 void
 bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -252,6 +275,10 @@ bqGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 														 0, JOIN_INNER, NULL));
 }
 
+/*
+ * bqGetForeignPaths
+ *		The scan path, and one sorted by BigQuery when the ORDER BY can be.
+ */
 void
 bqGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -537,7 +564,6 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *final_rel,
 	List	   *pathkeys = NIL;
 	double		rows;
 	double		count = 0;
-	double		offset = 0;
 
 	if (!extra->limit_needed || parse->hasTargetSRFs || parse->rowMarks != NIL ||
 		parse->limitOption != LIMIT_OPTION_COUNT ||
@@ -563,13 +589,10 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *final_rel,
 
 	if (parse->limitCount && !((Const *) parse->limitCount)->constisnull)
 		count = DatumGetInt64(((Const *) parse->limitCount)->constvalue);
-	if (parse->limitOffset && !((Const *) parse->limitOffset)->constisnull)
-		offset = DatumGetInt64(((Const *) parse->limitOffset)->constvalue);
 	rows = queryrel->rows;
 	if (parse->limitCount && count < rows)
 		rows = count;
 	rows = clamp_row_est(rows);
-	(void) offset;
 
 	/*
 	 * Fewer rows come back than a local Limit over the scan or the
@@ -583,6 +606,10 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *final_rel,
 									   pathkeys, NULL, NIL));
 }
 
+/*
+ * bqGetForeignUpperPaths
+ *		Aggregation, ORDER BY, DISTINCT and LIMIT done by BigQuery when they can be.
+ */
 void
 bqGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
 					   RelOptInfo *output_rel, void *extra)
@@ -1037,6 +1064,10 @@ plan_join(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path, List *
 	return make_plan(&q, info->relid, tlist, NIL, 0, scan_tlist, NIL, outer_plan);
 }
 
+/*
+ * bqGetForeignPlan
+ *		The ForeignScan of the chosen path, with its remote query.
+ */
 ForeignScan *
 bqGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses,

@@ -158,6 +158,10 @@ bq_scan_create(Oid relid, Oid userid, char *sql, List *retrieved, List *averages
 	return st;
 }
 
+/*
+ * bqBeginForeignScan
+ *		Prepare the scan; the job starts at the first row.
+ */
 void
 bqBeginForeignScan(ForeignScanState *node, int eflags)
 {
@@ -1025,6 +1029,10 @@ bq_scan_next(BqScanState *st, Datum *values, bool *isnull)
 	return true;
 }
 
+/*
+ * bqIterateForeignScan
+ *		The next row of the job's result.
+ */
 TupleTableSlot *
 bqIterateForeignScan(ForeignScanState *node)
 {
@@ -1037,6 +1045,10 @@ bqIterateForeignScan(ForeignScanState *node)
 	return slot;
 }
 
+/*
+ * bqReScanForeignScan
+ *		Run the query again; BigQuery's cache answers it at no cost.
+ */
 void
 bqReScanForeignScan(ForeignScanState *node)
 {
@@ -1052,12 +1064,20 @@ bqReScanForeignScan(ForeignScanState *node)
 	st->page_token = NULL;
 }
 
+/*
+ * bqEndForeignScan
+ *		Nothing to release beyond the scan's memory.
+ */
 void
 bqEndForeignScan(ForeignScanState *node)
 {
 	/* the page context goes with the query's; nothing else is held */
 }
 
+/*
+ * bqExplainForeignScan
+ *		Remote SQL, and under ANALYZE the job, its bytes and cache hit.
+ */
 void
 bqExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {

@@ -43,8 +43,6 @@ bq_table_ref(ForeignTable *ft, const GcpServer *srv)
 		ref->location = srv->location;
 	v = bq_table_option(ft, "fetch_size");
 	ref->fetch_size = v ? atoi(v) : BQ_DEFAULT_FETCH_SIZE;
-	v = bq_table_option(ft, "batch_size");
-	ref->batch_size = v ? atoi(v) : BQ_DEFAULT_BATCH_SIZE;
 	ref->maximum_bytes_billed = bq_table_option(ft, "maximum_bytes_billed");
 	v = bq_table_option(ft, "use_query_cache");
 	ref->use_query_cache = -1;
@@ -81,4 +79,13 @@ bq_server_of(Oid relid, Oid userid, int flags)
 {
 	return gcp_server_lookup_as(GetForeignTable(relid)->serverid,
 								OidIsValid(userid) ? userid : GetUserId(), flags);
+}
+
+/* rows per insertAll request or DML statement: batch_size of the table, else its server's */
+int
+bq_batch_size(Oid relid)
+{
+	char	   *v = bq_table_option(GetForeignTable(relid), "batch_size");
+
+	return v ? atoi(v) : BQ_DEFAULT_BATCH_SIZE;
 }
