@@ -23,6 +23,7 @@
 
 /* first: jansson beside builtins.h */
 #include "fdw/fdw.h"
+#include "gcp/bigquery.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -106,39 +107,15 @@ bq_cell_type(const char *type, const char *mode)
 const char *
 bq_pg_type_for(const char *type, const char *mode)
 {
-	static const struct
-	{
-		const char *bq;
-		const char *pg;
-	}			map[] = {
-		{"STRING", "text"},
-		{"INTEGER", "bigint"},
-		{"INT64", "bigint"},
-		{"FLOAT", "double precision"},
-		{"FLOAT64", "double precision"},
-		{"NUMERIC", "numeric"},
-		{"BIGNUMERIC", "numeric"},
-		{"BOOLEAN", "boolean"},
-		{"BOOL", "boolean"},
-		{"TIMESTAMP", "timestamp with time zone"},
-		{"DATETIME", "timestamp without time zone"},
-		{"DATE", "date"},
-		{"TIME", "time without time zone"},
-		{"BYTES", "bytea"},
-		{"JSON", "jsonb"},
-		{"GEOGRAPHY", "text"},
-		{"INTERVAL", "interval"},
-	};
+	const char *pg;
 
-	if (type == NULL)
-		return NULL;
 	/* a record, or an array of them, is one JSON value: an object or an array */
 	if (is_record(type))
 		return "jsonb";
-	for (int i = 0; i < lengthof(map); i++)
-		if (strcmp(map[i].bq, type) == 0)
-			return is_repeated(mode) ? psprintf("%s[]", map[i].pg) : map[i].pg;
-	return NULL;
+	pg = bq_type_pg_name(bq_type_from_name(type));
+	if (pg == NULL)
+		return NULL;
+	return is_repeated(mode) ? psprintf("%s[]", pg) : pg;
 }
 
 /*

@@ -21,10 +21,12 @@
 #include "common/base64.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -171,16 +173,14 @@ bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 static void
 append_json_text(StringInfo buf, const char *s)
 {
-	json_t	   *str = json_string(s);
-	char	   *text = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+	/* BigQuery reads UTF-8, whatever the database's encoding */
+	char	   *utf8 = pg_server_to_any(s, strlen(s), PG_UTF8);
 
-	json_decref(str);
-	if (text == NULL)
+	if (!pg_verify_mbstr(PG_UTF8, utf8, strlen(utf8), true))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("a value is not valid UTF-8 and cannot be sent to BigQuery")));
-	appendStringInfoString(buf, text);
-	free(text);
+	escape_json(buf, utf8);
 }
 
 /* A scalar value in insertAll's JSON encoding. */

@@ -416,6 +416,13 @@ wait_to_rerun(BqScanState *st)
 	st->job_location = NULL;
 }
 
+/* values are parameters, never in the text: nothing secret is shown */
+static void
+remote_sql_context(void *arg)
+{
+	errcontext("remote SQL: %s", (const char *) arg);
+}
+
 /*
  * Wait for a BigQuery request, which a query cancel interrupts at once,
  * cancelling the BigQuery job on the way out so it stops costing.  An
@@ -455,7 +462,17 @@ finish_call(BqScanState *st, GcpHttpCall *call, const char *action)
 			gcp_http_free(call);
 			return NULL;
 		}
-		gcp_call_result(GCP_BIGQUERY, call, action, NULL, NULL);	/* raises the error */
+		{
+			ErrorContextCallback remote_sql;
+
+			/* as postgres_fdw does: the statement that failed, last */
+			remote_sql.callback = remote_sql_context;
+			remote_sql.arg = st->sql;
+			remote_sql.previous = error_context_stack;
+			error_context_stack = &remote_sql;
+			gcp_call_result(GCP_BIGQUERY, call, action, NULL, NULL);	/* raises the error */
+			error_context_stack = remote_sql.previous;
+		}
 	}
 	return gcp_http_result(call);
 }

@@ -61,6 +61,8 @@ static const struct
 	{"JSON", BQ_TYPE_JSON, "jsonb"},
 	/* WKT text: PostGIS is not assumed */
 	{"GEOGRAPHY", BQ_TYPE_GEOGRAPHY, "text"},
+	{"INTERVAL", BQ_TYPE_INTERVAL, "interval"},
+	{"RANGE", BQ_TYPE_RANGE, NULL},
 	{"RECORD", BQ_TYPE_RECORD, NULL},
 	{"STRUCT", BQ_TYPE_RECORD, NULL},
 };

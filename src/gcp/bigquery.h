@@ -33,6 +33,8 @@ typedef enum BqType
 	BQ_TYPE_BYTES,
 	BQ_TYPE_JSON,
 	BQ_TYPE_GEOGRAPHY,
+	BQ_TYPE_INTERVAL,
+	BQ_TYPE_RANGE,				/* its PostgreSQL type depends on its element's */
 	BQ_TYPE_RECORD				/* also STRUCT */
 } BqType;
 
@@ -41,8 +43,8 @@ extern BqType bq_type_from_name(const char *name);
 
 /*
  * The PostgreSQL type a column of that type maps to, by name as
- * format_type() writes it ("timestamp with time zone"); NULL for RECORD
- * and unknown types, which have none.
+ * format_type() writes it ("timestamp with time zone"); NULL for RANGE,
+ * RECORD and unknown types, which have no one type.
  */
 extern const char *bq_type_pg_name(BqType type);
 
