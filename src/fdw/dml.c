@@ -741,22 +741,8 @@ bqBeginDirectModify(ForeignScanState *node, int eflags)
 static json_t *
 direct_parameters(BqDirectState *st, ExprContext *econtext)
 {
-	json_t	   *params = gcp_json_track(json_array());
-	ListCell   *le;
-	ListCell   *lt;
-	ListCell   *lk;
-	int			n = 0;
-
-	forthree(le, st->param_exprs, lt, st->param_types, lk, st->param_kinds)
-	{
-		bool		isnull;
-		Datum		value = ExecEvalExpr((ExprState *) lfirst(le), econtext, &isnull);
-
-		json_array_append_new(params,
-							  bq_query_parameter(psprintf("p%d", ++n), lfirst_oid(lt), value,
-												 isnull, (BqParamKind) lfirst_int(lk)));
-	}
-	return params;
+	return gcp_json_track(bq_query_parameters(st->param_exprs, st->param_types,
+											  st->param_kinds, econtext));
 }
 
 /*

@@ -78,24 +78,13 @@ static json_t *
 dry_run_parameters(ForeignScanState *node, List *kinds)
 {
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
-	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	List	   *exprs = ExecInitExprList(plan->fdw_exprs, (PlanState *) node);
-	json_t	   *params = json_array();
-	ListCell   *le;
-	ListCell   *lx;
-	ListCell   *lk;
-	int			n = 0;
+	List	   *types = NIL;
+	ListCell   *lc;
 
-	forthree(le, exprs, lx, plan->fdw_exprs, lk, kinds)
-	{
-		bool		isnull;
-		Datum		value = ExecEvalExpr((ExprState *) lfirst(le), econtext, &isnull);
-
-		json_array_append_new(params,
-							  bq_query_parameter(psprintf("p%d", ++n), exprType(lfirst(lx)), value,
-												 isnull, (BqParamKind) lfirst_int(lk)));
-	}
-	return params;
+	foreach(lc, plan->fdw_exprs)
+		types = lappend_oid(types, exprType(lfirst(lc)));
+	return bq_query_parameters(ExecInitExprList(plan->fdw_exprs, (PlanState *) node), types,
+							   kinds, node->ss.ps.ps_ExprContext);
 }
 
 /*

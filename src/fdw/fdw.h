@@ -207,6 +207,8 @@ extern char *bq_timestamp_text(Timestamp ts, bool utc_offset);
  * insertAll's JSON; false, appending nothing, for the other types.
  */
 extern bool bq_append_insert_special(StringInfo buf, Oid type, Datum value);
+extern void bq_append_insert_scalar(StringInfo buf, Oid type, FmgrInfo *out, Datum value);
+extern void bq_append_json_text(StringInfo buf, const char *text);
 
 /* PostgreSQL type name for a BigQuery column, NULL when none fits */
 extern const char *bq_pg_type_for(const char *type, const char *mode);
@@ -272,6 +274,8 @@ extern bool bq_scan_next(BqScanState *st, Datum *values, bool *isnull);
 /* {"name":..., "parameterType":..., "parameterValue":...} of one value */
 extern json_t *bq_query_parameter(const char *name, Oid type, Datum value, bool isnull,
 								  BqParamKind kind);
+extern json_t *bq_query_parameters(List *exprs, List *types, List *kinds,
+								   ExprContext *econtext);
 
 /* explain.c */
 extern void bq_explain_dry_run(ForeignScanState *node, ExplainState *es);

@@ -76,11 +76,17 @@ append_interval_json(StringInfo buf, Interval *iv)
 	appendStringInfoChar(buf, '"');
 }
 
-/* BigQuery speaks UTF-8 whatever the database's encoding */
-static char *
-utf8_text(char *s)
+/* A JSON string of text in the database's encoding: BigQuery reads UTF-8. */
+void
+bq_append_json_text(StringInfo buf, const char *text)
 {
-	return pg_server_to_any(s, strlen(s), PG_UTF8);
+	char	   *utf8 = pg_server_to_any(text, strlen(text), PG_UTF8);
+
+	if (!pg_verify_mbstr(PG_UTF8, utf8, strlen(utf8), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("a value is not valid UTF-8 and cannot be sent to BigQuery")));
+	escape_json(buf, utf8);
 }
 
 static char *
@@ -160,7 +166,7 @@ append_record_json(StringInfo buf, Datum value)
 		if (!first)
 			appendStringInfoChar(buf, ',');
 		first = false;
-		escape_json(buf, utf8_text(NameStr(att->attname)));
+		bq_append_json_text(buf, NameStr(att->attname));
 		appendStringInfoChar(buf, ':');
 		append_insert_json(buf, att->atttypid, values[i]);
 	}
@@ -204,37 +210,7 @@ append_insert_json(StringInfo buf, Oid type, Datum value)
 		appendStringInfoChar(buf, ']');
 		return;
 	}
-	switch (type)
-	{
-		case BOOLOID:
-			appendStringInfoString(buf, DatumGetBool(value) ? "true" : "false");
-			break;
-		case TIMESTAMPTZOID:
-		case TIMESTAMPOID:
-			escape_json(buf, bq_timestamp_text(DatumGetTimestamp(value), type == TIMESTAMPTZOID));
-			break;
-		case DATEOID:
-			escape_json(buf, bq_date_text(DatumGetDateADT(value)));
-			break;
-		case BYTEAOID:
-			{
-				bytea	   *b = DatumGetByteaPP(value);
-				int			len = VARSIZE_ANY_EXHDR(b);
-				int			enc = pg_b64_enc_len(len);
-
-				appendStringInfoChar(buf, '"');
-				enlargeStringInfo(buf, enc + 2);
-				buf->len += pg_b64_encode(VARDATA_ANY(b), len, buf->data + buf->len, enc);
-				appendStringInfoChar(buf, '"');
-				break;
-			}
-		default:
-			{
-				/* numbers as strings too: INT64 and NUMERIC keep every digit */
-				escape_json(buf, utf8_text(bq_output_text(type, value)));
-				break;
-			}
-	}
+	bq_append_insert_scalar(buf, type, NULL, value);
 }
 
 /*
@@ -288,4 +264,47 @@ bq_append_insert_special(StringInfo buf, Oid type, Datum value)
 		return true;
 	}
 	return false;
+}
+
+/*
+ * A value of a scalar type in insertAll's JSON encoding; "out" is its
+ * output function when the caller has it at hand, else NULL.
+ */
+void
+bq_append_insert_scalar(StringInfo buf, Oid type, FmgrInfo *out, Datum value)
+{
+	if (bq_append_insert_special(buf, type, value))
+		return;
+	switch (type)
+	{
+		case BOOLOID:
+			appendStringInfoString(buf, DatumGetBool(value) ? "true" : "false");
+			break;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			/* TIMESTAMP in UTC; DATETIME without a zone */
+			bq_append_json_text(buf, bq_timestamp_text(DatumGetTimestamp(value),
+													   type == TIMESTAMPTZOID));
+			break;
+		case DATEOID:
+			bq_append_json_text(buf, bq_date_text(DatumGetDateADT(value)));
+			break;
+		case BYTEAOID:
+			{
+				bytea	   *b = DatumGetByteaPP(value);
+				int			len = VARSIZE_ANY_EXHDR(b);
+				int			enc = pg_b64_enc_len(len);
+
+				appendStringInfoChar(buf, '"');
+				enlargeStringInfo(buf, enc + 2);
+				buf->len += pg_b64_encode(VARDATA_ANY(b), len, buf->data + buf->len, enc);
+				appendStringInfoChar(buf, '"');
+				break;
+			}
+		default:
+			/* numbers as strings too: INT64 and NUMERIC keep every digit */
+			bq_append_json_text(buf, out ? OutputFunctionCall(out, value)
+								: bq_output_text(type, value));
+			break;
+	}
 }

@@ -18,15 +18,12 @@
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
-#include "common/base64.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
-#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -170,58 +167,6 @@ bqBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	rinfo->ri_FdwState = st;
 }
 
-static void
-append_json_text(StringInfo buf, const char *s)
-{
-	/* BigQuery reads UTF-8, whatever the database's encoding */
-	char	   *utf8 = pg_server_to_any(s, strlen(s), PG_UTF8);
-
-	if (!pg_verify_mbstr(PG_UTF8, utf8, strlen(utf8), true))
-		ereport(ERROR,
-				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-				 errmsg("a value is not valid UTF-8 and cannot be sent to BigQuery")));
-	escape_json(buf, utf8);
-}
-
-/* A scalar value in insertAll's JSON encoding. */
-static void
-append_scalar(StringInfo buf, Oid type, FmgrInfo *out, Datum value)
-{
-	if (bq_append_insert_special(buf, type, value))
-		return;
-	switch (type)
-	{
-		case BOOLOID:
-			appendStringInfoString(buf, DatumGetBool(value) ? "true" : "false");
-			return;
-		case TIMESTAMPTZOID:
-		case TIMESTAMPOID:
-			/* TIMESTAMP in UTC; DATETIME without a zone */
-			append_json_text(buf, bq_timestamp_text(DatumGetTimestamp(value),
-													type == TIMESTAMPTZOID));
-			return;
-		case DATEOID:
-			append_json_text(buf, bq_date_text(DatumGetDateADT(value)));
-			return;
-		case BYTEAOID:
-			{
-				bytea	   *b = DatumGetByteaPP(value);
-				int			len = VARSIZE_ANY_EXHDR(b);
-				int			enc = pg_b64_enc_len(len);
-
-				appendStringInfoChar(buf, '"');
-				enlargeStringInfo(buf, enc + 2);
-				buf->len += pg_b64_encode(VARDATA_ANY(b), len, buf->data + buf->len, enc);
-				appendStringInfoChar(buf, '"');
-				return;
-			}
-		default:
-			/* numbers as strings too: INT64 and NUMERIC keep every digit */
-			append_json_text(buf, OutputFunctionCall(out, value));
-			return;
-	}
-}
-
 /*
  * A column value: a PostgreSQL array is a REPEATED field, a JSON array
  * whose elements cannot be NULL in BigQuery.
@@ -237,7 +182,7 @@ append_value(StringInfo buf, BqModifyState *st, int i, Datum value)
 
 	if (elem == NULL)
 	{
-		append_scalar(buf, st->types[i], &st->out[i], value);
+		bq_append_insert_scalar(buf, st->types[i], &st->out[i], value);
 		return;
 	}
 	array = DatumGetArrayTypeP(value);
@@ -260,7 +205,7 @@ append_value(StringInfo buf, BqModifyState *st, int i, Datum value)
 					 errdetail("BigQuery arrays cannot hold NULL elements.")));
 		if (k > 0)
 			appendStringInfoChar(buf, ',');
-		append_scalar(buf, elem->type, &elem->out, items[k]);
+		bq_append_insert_scalar(buf, elem->type, &elem->out, items[k]);
 	}
 	appendStringInfoChar(buf, ']');
 }
@@ -335,7 +280,7 @@ append_row(StringInfo buf, BqModifyState *st, TupleTableSlot *slot)
 			continue;
 		if (!first)
 			appendStringInfoChar(buf, ',');
-		append_json_text(buf, st->names[i]);
+		bq_append_json_text(buf, st->names[i]);
 		appendStringInfoChar(buf, ':');
 		append_value(buf, st, i, slot->tts_values[i]);
 		first = false;

@@ -321,27 +321,36 @@ bq_query_parameter(const char *name, Oid type, Datum value, bool isnull, BqParam
 					 "parameterValue", "arrayValues", values);
 }
 
-/* [{"name":"p1","parameterType":{"type":...},"parameterValue":{"value":...}}, ...] */
-static json_t *
-query_parameters(BqScanState *st)
+/*
+ * [{"name":"p1","parameterType":{"type":...},"parameterValue":{"value":...}}, ...]
+ * of a plan's fdw_exprs (their ExprStates, types and BqParamKinds), computed
+ * now: by a scan, a direct UPDATE or DELETE and EXPLAIN's dry run.
+ */
+json_t *
+bq_query_parameters(List *exprs, List *types, List *kinds, ExprContext *econtext)
 {
-	ExprContext *econtext = st->econtext;
 	json_t	   *params = json_array();
 	ListCell   *le;
 	ListCell   *lt;
 	ListCell   *lk;
 	int			n = 0;
 
-	forthree(le, st->param_exprs, lt, st->param_types, lk, st->param_kinds)
+	forthree(le, exprs, lt, types, lk, kinds)
 	{
 		bool		isnull;
 		Datum		value = ExecEvalExpr((ExprState *) lfirst(le), econtext, &isnull);
 
 		json_array_append_new(params,
 							  bq_query_parameter(psprintf("p%d", ++n), lfirst_oid(lt), value,
-											  isnull, (BqParamKind) lfirst_int(lk)));
+												 isnull, (BqParamKind) lfirst_int(lk)));
 	}
 	return params;
+}
+
+static json_t *
+query_parameters(BqScanState *st)
+{
+	return bq_query_parameters(st->param_exprs, st->param_types, st->param_kinds, st->econtext);
 }
 
 /* Ask BigQuery to stop the job: best effort, briefly, never an error. */
