@@ -36,6 +36,9 @@
  *   tz database name (not a POSIX specification or an abbreviation), and
  *   by the day or more none whose local midnight ever repeats;
  * - timestamptz::date in the session's time zone, as DATE(ts, zone);
+ * - extract(field FROM timestamptz) in the session's time zone, in a
+ *   select list or GROUP BY: year, isoyear, quarter, month, week (ISO),
+ *   day, doy, dow, isodow, hour, minute, as EXTRACT(... AT TIME ZONE zone);
  * - epochs, zone-independent integer arithmetic on UNIX_MICROS: Grafana's
  *   buckets floor(extract(epoch from ts) / N) * M (N whole seconds below
  *   2000000, rows rounded to the next bucket where PostgreSQL's numeric
@@ -2433,6 +2436,93 @@ deparse_date_bin(DeparseCtx *ctx, FuncExpr *f)
 	return true;
 }
 
+/*
+ * extract(field FROM ts) in the session's time zone, of a field read from
+ * the local date and time with one answer in every tz database zone (as
+ * for ts::date): year, isoyear, quarter, month, week (ISO), day, doy, dow,
+ * isodow, hour, minute.  BigQuery's EXTRACT gives INT64, PostgreSQL a
+ * numeric of scale 0, the same value.  Its DAYOFWEEK counts 1..7 from
+ * Sunday where dow counts 0..6 and isodow 1..7 from Monday.  Seconds and
+ * below carry fractions and stay local.  Rows whose local date falls
+ * outside years 1 to 9999 are errors, as for ts::date in a select list;
+ * in a condition such rows would have to be decided, so it stays local.
+ */
+static const char *
+extract_field(Node *node, Node **ts)
+{
+	static const struct
+	{
+		int			dtk;
+		const char *bq;
+	}			fields[] = {
+		{DTK_YEAR, "EXTRACT(YEAR FROM "}, {DTK_ISOYEAR, "EXTRACT(ISOYEAR FROM "},
+		{DTK_QUARTER, "EXTRACT(QUARTER FROM "}, {DTK_MONTH, "EXTRACT(MONTH FROM "},
+		{DTK_WEEK, "EXTRACT(ISOWEEK FROM "}, {DTK_DAY, "EXTRACT(DAY FROM "},
+		{DTK_DOY, "EXTRACT(DAYOFYEAR FROM "}, {DTK_DOW, "(-1 + EXTRACT(DAYOFWEEK FROM "},
+		{DTK_ISODOW, "(1 + MOD(5 + EXTRACT(DAYOFWEEK FROM "}, {DTK_HOUR, "EXTRACT(HOUR FROM "},
+	{DTK_MINUTE, "EXTRACT(MINUTE FROM "}};
+	FuncExpr   *f = (FuncExpr *) node;
+	Const	   *unit;
+	char	   *lower;
+	int			dtk;
+	int			type;
+
+	if (!IsA(node, FuncExpr) || f->funcid != F_EXTRACT_TEXT_TIMESTAMPTZ ||
+		list_length(f->args) != 2 || bigquery_zone_name(session_timezone) == NULL)
+		return NULL;
+	unit = (Const *) linitial(f->args);
+	if (!IsA(unit, Const) || unit->constisnull)
+		return NULL;
+	lower = TextDatumGetCString(unit->constvalue);
+	lower = downcase_truncate_identifier(lower, strlen(lower), false);
+	/* looked up as PostgreSQL's extract does: dow, doy and isodow are "special" */
+	type = DecodeUnits(0, lower, &dtk);
+	if (type == UNKNOWN_FIELD)
+		type = DecodeSpecial(0, lower, &dtk);
+	if (type != UNITS)
+		return NULL;
+	*ts = lsecond(f->args);
+	for (int i = 0; i < lengthof(fields); i++)
+		if (fields[i].dtk == dtk)
+			return fields[i].bq;
+	return NULL;
+}
+
+static bool
+deparse_extract_field(DeparseCtx *ctx, FuncExpr *f)
+{
+	Node	   *ts;
+	const char *field = extract_field((Node *) f, &ts);
+	DateADT		first = DatumGetDateADT(time_limit(DATEOID, false));
+	DateADT		after_last = DatumGetDateADT(time_limit(DATEOID, true)) + 1;
+
+	/*
+	 * not in WHERE or HAVING, where PostgreSQL reads rows at the range's
+	 * ends that BigQuery refuses
+	 */
+	if (field == NULL || ctx->filter != NULL)
+		return false;
+	append_text(ctx, "CASE WHEN ");
+	if (!deparse_operand(ctx, ts))
+		return false;
+	append_text(ctx, " < ");
+	append_param(ctx, local_midnight_edge(first, false), BQP_VALUE);
+	append_text(ctx, " THEN ERROR('bqstream_fdw: a local time before year 1 cannot be read by BigQuery') WHEN ");
+	deparse_operand(ctx, ts);
+	append_text(ctx, " > ");
+	append_param(ctx, local_midnight_edge(after_last, true), BQP_VALUE);
+	append_text(ctx, " THEN ERROR('bqstream_fdw: a local time after year 9999 cannot be read by BigQuery') ELSE ");
+	append_text(ctx, field);
+	deparse_operand(ctx, ts);
+	append_text(ctx, " AT TIME ZONE IFNULL(");
+	append_param(ctx, session_zone_param(DTK_HOUR), BQP_VALUE);
+	append_text(ctx, ", ERROR('bqstream_fdw: BigQuery cannot read local times in the session time zone set since this plan was made')))");
+	if (field[0] == '(')
+		append_text(ctx, field[1] == '1' ? ", 7))" : ")");
+	append_text(ctx, " END");
+	return true;
+}
+
 /* an operand whose rows at the range's ends BigQuery cannot compute */
 static bool
 is_banded(Node *node)
@@ -2481,7 +2571,8 @@ deparse_operand(DeparseCtx *ctx, Node *node)
 	if (IsA(node, FuncExpr))
 		return deparse_date_trunc(ctx, (FuncExpr *) node) ||
 			deparse_date_cast(ctx, (FuncExpr *) node) ||
-			deparse_date_bin(ctx, (FuncExpr *) node);
+			deparse_date_bin(ctx, (FuncExpr *) node) ||
+			deparse_extract_field(ctx, (FuncExpr *) node);
 	if (IsA(node, Aggref))
 		return deparse_aggregate(ctx, (Aggref *) node);
 	return false;

@@ -818,6 +818,12 @@ for my $zone (@tz_zones, 'UTC')
 	oracle("date_trunc(..., '$zone') under another session zone", qq{
 		SET TimeZone = 'Asia/Tokyo'; SET DateStyle = 'Postgres, MDY';
 		SELECT date_trunc('day', ts, '$zone'), date_trunc('hour', ts, '$zone'), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
+	for my $field ('year', 'isoyear', 'quarter', 'month', 'week', 'day', 'doy', 'dow', 'isodow', 'hour', 'minute')
+	{
+		oracle("extract($field) in $zone", qq{
+			SET TimeZone = '$zone';
+			SELECT extract($field FROM ts), count(*), min(id) FROM {T}_tz GROUP BY 1 ORDER BY 1});
+	}
 	oracle("Grafana's epoch buckets in $zone", qq{
 		SET TimeZone = '$zone'; SET DateStyle = 'SQL, DMY';
 		SELECT floor(extract(epoch from ts)/300)*300 AS "time", to_timestamp(floor(extract(epoch FROM ts)/3600)*3600),
@@ -845,6 +851,24 @@ oracle('extract(epoch) grouped and compared', q{
 	SET TimeZone = 'America/St_Johns';
 	SELECT extract(epoch FROM ts), count(*) FROM {T}_tz WHERE extract(epoch FROM ts) >= 1764547200.5 OR extract(epoch FROM ts) < -30100000000
 	GROUP BY 1 ORDER BY 1});
+oracle('extract fields in WHERE, generic plan, TimeZone changed between executions', q{
+	SET plan_cache_mode = force_generic_plan; SET TimeZone = 'Australia/Lord_Howe';
+	PREPARE q(numeric) AS SELECT id, extract(hour FROM ts), extract(dow FROM ts) FROM {T}_tz
+	  WHERE (extract(dow FROM ts) = 0 OR extract(isodow FROM ts) = 1 OR extract(week FROM ts) = 53) AND extract(hour FROM ts) >= 2
+	    AND extract(minute FROM ts) = $1 ORDER BY id;
+	EXECUTE q(30); SET TimeZone = 'America/St_Johns'; EXECUTE q(0); SET TimeZone = 'Asia/Kathmandu'; EXECUTE q(15);});
+oracle('extract grouped, generic plan, TimeZone changed between executions', q{
+	SET plan_cache_mode = force_generic_plan; SET TimeZone = 'Asia/Kathmandu';
+	PREPARE q AS SELECT extract(hour FROM ts), extract(minute FROM ts), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2;
+	PREPARE w AS SELECT extract(isodow FROM ts), count(*) FROM {T}_tz GROUP BY 1 ORDER BY 1;
+	EXECUTE q; EXECUTE w; SET TimeZone = 'Pacific/Chatham'; EXECUTE q; EXECUTE w;
+	SET TimeZone = 'America/St_Johns'; EXECUTE q; EXECUTE w;});
+oracle('extract fields kept local: seconds, a POSIX zone', q{
+	SET TimeZone = 'UTC+3';
+	SELECT extract(second FROM ts), extract(hour FROM ts), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
+oracle('extract at the ends of the range', q{
+	SET TimeZone = 'Pacific/Chatham';
+	SELECT id, extract(year FROM ts) FROM {T} WHERE ts > '2026-01-01' AND extract(day FROM ts) = 5 ORDER BY id});
 oracle('date_bin, timestamps before and after the origin', q{
 	SET TimeZone = 'Asia/Kathmandu'; SET DateStyle = 'German';
 	SELECT date_bin('15 minutes', ts, '2026-01-01 00:07:30+00'), date_bin('1 day 1 hour', ts, '1970-01-01'),
@@ -1683,6 +1707,13 @@ like(explain_in_zone('UTC', q{SELECT extract(epoch from ts), count(*) FROM remot
 	qr/Remote SQL: SELECT \(CAST\(UNIX_MICROS\(`ts`\) AS NUMERIC\) \/ 1000000\), COUNT\(\*\) .*WHERE \(\(CAST/, 'EXPLAIN: extract(epoch) itself');
 like(explain_in_zone('UTC', q{SELECT floor(extract(epoch from ts)/2000000)*2000000, floor(extract(epoch from ts)/0.5), count(*) FROM remote_t_tz GROUP BY 1, 2}),
 	qr/Remote SQL: SELECT `ts` FROM/, 'EXPLAIN: buckets of 2000000 s or a fraction of one stay local');
+like(explain_in_zone('Asia/Kathmandu', q{SELECT extract(isodow FROM ts), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/Remote SQL: SELECT CASE WHEN `ts` < \@p\d+ THEN ERROR\(.* ELSE \(1 \+ MOD\(5 \+ EXTRACT\(DAYOFWEEK FROM `ts` AT TIME ZONE IFNULL\(\@p\d+, ERROR\(.*, 7\)\) END, COUNT\(\*\).*GROUP BY 1/,
+	'EXPLAIN: extract of fields in the session zone runs in BigQuery');
+like(explain_in_zone('UTC+3', q{SELECT extract(hour FROM ts), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/Remote SQL: SELECT `ts` FROM/, 'EXPLAIN: not in a POSIX zone');
+like(explain_in_zone('UTC', q{SELECT id FROM remote_t_tz WHERE extract(hour FROM ts) = 3}),
+	qr/Filter: /, 'EXPLAIN: nor in WHERE (rows at the ends of the range)');
 like(explain_in_zone('Asia/Kathmandu', q{SELECT date_bin('15 minutes', ts, '2026-01-01 00:07:30+00'), count(*) FROM remote_t_tz GROUP BY 1}),
 	qr/Remote SQL: SELECT TIMESTAMP_MICROS\(UNIX_MICROS\(\@p1\) \+ \(DIV\(UNIX_MICROS\(`ts`\) - UNIX_MICROS\(\@p1\), \@p2\) - IF\(MOD.*GROUP BY 1/,
 	'EXPLAIN: date_bin runs in BigQuery as integer arithmetic');
