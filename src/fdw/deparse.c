@@ -25,7 +25,8 @@
  *   starts_with of text; COALESCE, CASE (both forms, a simple CASE as a
  *   searched one so that its = is PostgreSQL's), NULLIF, with results of a
  *   type BigQuery gives back unchanged (not numeric, whose scale it drops);
- * - IS [NOT] NULL, AND, OR, NOT, boolean columns, bigint + - *;
+ * - IS [NOT] NULL, AND, OR, NOT, boolean columns, bigint + - * and /
+ *   (by a constant, as DIV);
  * - date and timestamp bounds past BigQuery's range (infinity, year 10000,
  *   BC), decided here when constant, clamped into the range at execution
  *   start when a parameter or stable expression;
@@ -35,6 +36,16 @@
  *   tz database name (not a POSIX specification or an abbreviation), and
  *   by the day or more none whose local midnight ever repeats;
  * - timestamptz::date in the session's time zone, as DATE(ts, zone);
+ * - extract(field FROM timestamptz) in the session's time zone, in a
+ *   select list or GROUP BY: year, isoyear, quarter, month, week (ISO),
+ *   day, doy, dow, isodow, hour, minute, as EXTRACT(... AT TIME ZONE zone);
+ * - epochs, zone-independent integer arithmetic on UNIX_MICROS: Grafana's
+ *   buckets floor(extract(epoch from ts) / N) * M (N whole seconds below
+ *   2000000, rows rounded to the next bucket where PostgreSQL's numeric
+ *   division does), to_timestamp of them, extract(epoch from ts)[* K]::
+ *   bigint, and extract(epoch from ts) itself as a NUMERIC given back at
+ *   scale 6; date_bin(stride, ts, origin) with a constant stride and
+ *   origin, floored before the origin as PostgreSQL 15 does;
  *   rows at the ends of the range whose period or date BigQuery cannot
  *   hold compare as beyond it in WHERE, and are an error in a select list;
  * - count(*), count([DISTINCT] x), sum, avg, min and max, with FILTER
@@ -665,18 +676,50 @@ deparse_infix(DeparseCtx *ctx, List *args, const char *op)
 	return true;
 }
 
-/* bigint + - *: both sides raise an error on overflow */
+/* a bigint operand, or an integer constant that BigQuery reads as INT64 */
+static bool
+is_int8_operand(Node *node)
+{
+	Oid			type = exprType(strip_relabel(node));
+
+	return type == INT8OID ||
+		((type == INT4OID || type == INT2OID) && IsA(strip_relabel(node), Const));
+}
+
+/*
+ * bigint + - * and / (by a constant other than zero, as DIV, which also
+ * truncates toward zero): both sides raise an error on overflow
+ */
 static bool
 deparse_arithmetic(DeparseCtx *ctx, OpExpr *op)
 {
 	char	   *name;
+	Const	   *divisor;
 
 	if (list_length(op->args) != 2 || op->opresulttype != INT8OID ||
-		exprType(linitial(op->args)) != INT8OID || exprType(lsecond(op->args)) != INT8OID)
+		!is_int8_operand(linitial(op->args)) || !is_int8_operand(lsecond(op->args)))
 		return false;
 	name = builtin_operator(op->opno);
-	if (name == NULL || (strcmp(name, "+") != 0 && strcmp(name, "-") != 0 &&
-						 strcmp(name, "*") != 0))
+	if (name == NULL)
+		return false;
+	if (strcmp(name, "/") == 0)
+	{
+		divisor = (Const *) strip_relabel(lsecond(op->args));
+		if (!IsA(divisor, Const) || divisor->constisnull ||
+			(divisor->consttype == INT8OID ? DatumGetInt64(divisor->constvalue) == 0
+			 : divisor->consttype == INT4OID ? DatumGetInt32(divisor->constvalue) == 0
+			 : DatumGetInt16(divisor->constvalue) == 0))
+			return false;
+		append_text(ctx, "DIV(");
+		if (!deparse_operand(ctx, linitial(op->args)))
+			return false;
+		append_text(ctx, ", ");
+		if (!deparse_operand(ctx, lsecond(op->args)))
+			return false;
+		append_text(ctx, ")");
+		return true;
+	}
+	if (strcmp(name, "+") != 0 && strcmp(name, "-") != 0 && strcmp(name, "*") != 0)
 		return false;
 	return deparse_infix(ctx, op->args, name);
 }
@@ -944,6 +987,7 @@ deparse_exact(DeparseCtx *ctx, Node *x, const char *op, Node *v)
 static int	deparse_trunc_comparison(DeparseCtx *ctx, Node *x, const char *op, Node *v);
 static int	deparse_date_cast_comparison(DeparseCtx *ctx, Node *x, const char *op, Node *v);
 static bool is_banded(Node *node);
+static Node *epoch_extract_of(Node *node);
 
 /*
  * A comparison of DATE or TIMESTAMP operands: false when it is not one of
@@ -2068,6 +2112,417 @@ deparse_date_cast_comparison(DeparseCtx *ctx, Node *x, const char *op, Node *v)
 	return 1;
 }
 
+/* --- epoch buckets ---------------------------------------------------- */
+
+/*
+ * Grafana's time buckets ($__timeGroup: floor(extract(epoch from ts)/N)*N,
+ * to_timestamp of that) and integer epochs (extract(epoch from ts)::bigint,
+ * (extract(epoch from ts)*1000)::bigint).  The instant's microseconds since
+ * 1970, UNIX_MICROS, are zone-independent, so these are integer arithmetic
+ * on them, sent so as to give PostgreSQL's exact numeric answers.
+ */
+
+/* extract(epoch FROM ts) of a timestamptz: its timestamp, else NULL */
+static Node *
+epoch_extract_of(Node *node)
+{
+	FuncExpr   *f = (FuncExpr *) strip_relabel(node);
+	Const	   *unit;
+	char	   *lower;
+	int			dtk;
+
+	if (f == NULL || !IsA(f, FuncExpr) || f->funcid != F_EXTRACT_TEXT_TIMESTAMPTZ ||
+		list_length(f->args) != 2)
+		return NULL;
+	unit = (Const *) linitial(f->args);
+	if (!IsA(unit, Const) || unit->constisnull)
+		return NULL;
+	lower = TextDatumGetCString(unit->constvalue);
+	lower = downcase_truncate_identifier(lower, strlen(lower), false);
+	if (DecodeSpecial(0, lower, &dtk) != RESERV || dtk != DTK_EPOCH)
+		return NULL;
+	return lsecond(f->args);
+}
+
+/* a positive integer numeric constant up to "max", else 0 */
+static int64
+positive_integer_const(Node *node, int64 max)
+{
+	Const	   *c = (Const *) strip_relabel(node);
+	char	   *digits;
+	int64		v = 0;
+
+	if (!IsA(c, Const) || c->constisnull)
+		return 0;
+	if (c->consttype == INT4OID)
+		v = DatumGetInt32(c->constvalue);
+	else if (c->consttype == INT8OID)
+		v = DatumGetInt64(c->constvalue);
+	else if (c->consttype == NUMERICOID)
+	{
+		/* digits alone: a scale of 0, as PostgreSQL's result then has */
+		digits = DatumGetCString(DirectFunctionCall1(numeric_out, c->constvalue));
+		if (strlen(digits) > 12 || strspn(digits, "0123456789") != strlen(digits))
+			return 0;
+		v = strtoi64(digits, NULL, 10);
+	}
+	return v > 0 && v <= max ? v : 0;
+}
+
+/* a binary OpExpr or FuncExpr calling "func": its two arguments */
+static bool
+call_of(Node *node, Oid func, Node **a, Node **b)
+{
+	List	   *args;
+
+	node = strip_relabel(node);
+	if (IsA(node, OpExpr) && ((OpExpr *) node)->opfuncid == func)
+		args = ((OpExpr *) node)->args;
+	else if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid == func)
+		args = ((FuncExpr *) node)->args;
+	else
+		return false;
+	if (list_length(args) != 2)
+		return false;
+	*a = linitial(args);
+	*b = lsecond(args);
+	return true;
+}
+
+/* a one-argument FuncExpr of "func": its argument, else NULL */
+static Node *
+arg_of(Node *node, Oid func)
+{
+	FuncExpr   *f = (FuncExpr *) strip_relabel(node);
+
+	if (f == NULL || !IsA(f, FuncExpr) || f->funcid != func || list_length(f->args) != 1)
+		return NULL;
+	return linitial(f->args);
+}
+
+/*
+ * floor(extract(epoch FROM ts) / N), N a whole number of seconds: the
+ * bucket's index.  PostgreSQL divides the numeric with the microseconds'
+ * 6 decimals rounded to a scale it picks from the operands' leading
+ * digits (select_div_scale), at least 8 here, and a quotient rounded up to
+ * a whole number floors to it.  The exact quotient is k / (N * 10^6) for
+ * an integer k, so that rounding is possible only when 10^8 <= N * 10^6 / 2,
+ * and at scale 8 only, chosen when the epoch's first base-10000 digit
+ * (seconds / 10^8) exceeds N, N < 10000; scale 12 or more for the others,
+ * beyond any N below 2 * 10^6.  Such rows get the next index, as in
+ * PostgreSQL.
+ */
+typedef struct EpochBucket
+{
+	Node	   *ts;
+	int64		seconds;		/* N */
+} EpochBucket;
+
+static bool
+analyze_epoch_bucket(Node *node, EpochBucket *b)
+{
+	Node	   *quotient = arg_of(node, F_FLOOR_NUMERIC);
+	Node	   *epoch;
+	Node	   *divisor;
+
+	if (quotient == NULL || !call_of(quotient, F_NUMERIC_DIV, &epoch, &divisor))
+		return false;
+	b->ts = epoch_extract_of(epoch);
+	b->seconds = positive_integer_const(divisor, INT64CONST(1999999));
+	return b->ts != NULL && b->seconds > 0;
+}
+
+static bool
+append_epoch_bucket(DeparseCtx *ctx, EpochBucket *b)
+{
+	int64		d = b->seconds * USECS_PER_SEC;
+	StringInfoData s;
+
+	initStringInfo(&s);
+	/* the floor of micros / d: DIV truncates toward zero */
+	append_text(ctx, "(DIV(UNIX_MICROS(");
+	if (!deparse_operand(ctx, b->ts))
+		return false;
+	appendStringInfo(&s, "), " INT64_FORMAT ") - IF(MOD(UNIX_MICROS(", d);
+	append_text(ctx, s.data);
+	deparse_operand(ctx, b->ts);
+	resetStringInfo(&s);
+	appendStringInfo(&s, "), " INT64_FORMAT ") < 0, 1, 0)", d);
+	append_text(ctx, s.data);
+	if (b->seconds >= 200 && b->seconds < 10000)
+	{
+		/*
+		 * scale 8: a gap to the next multiple of d of g microseconds rounds
+		 * the quotient up when 2 * 10^8 * g < d, i.e. 200 * g < N, and on a
+		 * tie (200 * g = N) when positive, away from zero
+		 */
+		append_text(ctx, " + IF(ABS(UNIX_MICROS(");
+		deparse_operand(ctx, b->ts);
+		resetStringInfo(&s);
+		appendStringInfo(&s, ")) >= " INT64_FORMAT " AND MOD(MOD(UNIX_MICROS(",
+						 (b->seconds + 1) * INT64CONST(100000000) * USECS_PER_SEC);
+		append_text(ctx, s.data);
+		deparse_operand(ctx, b->ts);
+		resetStringInfo(&s);
+		appendStringInfo(&s, "), " INT64_FORMAT ") + " INT64_FORMAT ", " INT64_FORMAT
+						 ") * 200 >= " INT64_FORMAT " + IF(UNIX_MICROS(", d, d, d, 200 * d - b->seconds);
+		append_text(ctx, s.data);
+		deparse_operand(ctx, b->ts);
+		append_text(ctx, ") > 0, 0, 1), 1, 0)");
+	}
+	append_text(ctx, ")");
+	return true;
+}
+
+/*
+ * floor(extract(epoch FROM ts) / N) * M, M a whole number: the bucket's
+ * start in seconds, numeric of scale 0, given back by BigQuery as INT64
+ */
+static bool
+analyze_epoch_bucket_start(Node *node, EpochBucket *b, int64 *factor)
+{
+	Node	   *bucket;
+	Node	   *m;
+
+	if (!call_of(node, F_NUMERIC_MUL, &bucket, &m))
+		return false;
+	*factor = positive_integer_const(m, INT64CONST(1999999));
+	return *factor > 0 && analyze_epoch_bucket(bucket, b);
+}
+
+/*
+ * (extract(epoch FROM ts) [* K])::bigint, K dividing 10^6 (1000 for
+ * milliseconds): the microseconds divided by 10^6 / K, rounded half away
+ * from zero as numeric_int8 rounds
+ */
+static bool
+analyze_epoch_integer(Node *node, Node **ts, int64 *divisor)
+{
+	Node	   *arg = arg_of(node, F_INT8_NUMERIC);
+	Node	   *epoch;
+	Node	   *k;
+	int64		factor = 1;
+
+	if (arg == NULL)
+		return false;
+	if (call_of(arg, F_NUMERIC_MUL, &epoch, &k))
+	{
+		factor = positive_integer_const(k, USECS_PER_SEC);
+		if (factor == 0 || USECS_PER_SEC % factor != 0)
+			return false;
+	}
+	else
+		epoch = arg;
+	*ts = epoch_extract_of(epoch);
+	*divisor = USECS_PER_SEC / factor;
+	return *ts != NULL;
+}
+
+static bool
+deparse_epoch(DeparseCtx *ctx, Node *node)
+{
+	EpochBucket b;
+	int64		factor;
+	Node	   *ts;
+	int64		divisor;
+	Node	   *seconds;
+	char		text[64];
+
+	if (analyze_epoch_bucket_start(node, &b, &factor))
+	{
+		append_text(ctx, "(");
+		if (!append_epoch_bucket(ctx, &b))
+			return false;
+		snprintf(text, sizeof(text), " * " INT64_FORMAT ")", factor);
+		append_text(ctx, text);
+		return true;
+	}
+
+	/* to_timestamp(floor(extract(epoch FROM ts) / N) * M) */
+	seconds = arg_of(node, F_TO_TIMESTAMP_FLOAT8);
+	if (seconds && (seconds = arg_of(seconds, F_FLOAT8_NUMERIC)) != NULL &&
+		analyze_epoch_bucket_start(seconds, &b, &factor))
+	{
+		append_text(ctx, "TIMESTAMP_SECONDS(");
+		if (!append_epoch_bucket(ctx, &b))
+			return false;
+		snprintf(text, sizeof(text), " * " INT64_FORMAT ")", factor);
+		append_text(ctx, text);
+		return true;
+	}
+
+	if (analyze_epoch_bucket(node, &b))
+		return append_epoch_bucket(ctx, &b);
+
+	if (analyze_epoch_integer(node, &ts, &divisor))
+	{
+		append_text(ctx, "DIV(UNIX_MICROS(");
+		if (!deparse_operand(ctx, ts))
+			return false;
+		snprintf(text, sizeof(text), ") + IF(UNIX_MICROS(");
+		append_text(ctx, text);
+		deparse_operand(ctx, ts);
+		snprintf(text, sizeof(text), ") < 0, " INT64_FORMAT ", " INT64_FORMAT "), " INT64_FORMAT ")",
+				 -(divisor / 2), divisor / 2, divisor);
+		append_text(ctx, text);
+		return true;
+	}
+
+	/* extract(epoch FROM ts) itself: numeric of scale 6, see bq_select_item_scale */
+	ts = epoch_extract_of(node);
+	if (ts)
+	{
+		append_text(ctx, "(CAST(UNIX_MICROS(");
+		if (!deparse_operand(ctx, ts))
+			return false;
+		append_text(ctx, ") AS NUMERIC) / 1000000)");
+		return true;
+	}
+	return false;
+}
+
+/*
+ * date_bin(stride, ts, origin) of timestamptz: the start of ts's bin,
+ * origin + floor((ts - origin) / stride) * stride in microseconds (also
+ * for ts before origin, PostgreSQL 15's rounding), zone-independent.  A
+ * constant stride without months (PostgreSQL refuses those), a constant
+ * origin BigQuery holds.  A bin starting before year 1 is an error in
+ * BigQuery (TIMESTAMP_MICROS out of range).
+ */
+static bool
+deparse_date_bin(DeparseCtx *ctx, FuncExpr *f)
+{
+	Const	   *stride;
+	Const	   *origin;
+	Interval   *span;
+	int64		usecs;
+	Node	   *stride_param;
+
+	if (f->funcid != F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ || list_length(f->args) != 3)
+		return false;
+	stride = (Const *) strip_relabel(linitial(f->args));
+	origin = (Const *) strip_relabel(lthird(f->args));
+	if (!IsA(stride, Const) || stride->constisnull || !IsA(origin, Const) || origin->constisnull ||
+		time_position(TIMESTAMPTZOID, origin->constvalue) != 0)
+		return false;
+	span = DatumGetIntervalP(stride->constvalue);
+	if (span->month != 0 || span->day < 0 || span->day > 4000000 ||
+		span->time < 0 || span->time > INT64CONST(100000000000000000))
+		return false;
+	usecs = span->day * USECS_PER_DAY + span->time;
+	if (usecs <= 0)
+		return false;
+	stride_param = (Node *) makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(usecs), false, true);
+
+	/* TIMESTAMP_MICROS(o + (DIV(d, s) - IF(MOD(d, s) < 0, 1, 0)) * s), d = ts - o */
+	append_text(ctx, "TIMESTAMP_MICROS(UNIX_MICROS(");
+	append_param(ctx, (Node *) origin, BQP_VALUE);
+	append_text(ctx, ") + (DIV(UNIX_MICROS(");
+	if (!deparse_operand(ctx, lsecond(f->args)))
+		return false;
+	append_text(ctx, ") - UNIX_MICROS(");
+	append_param(ctx, (Node *) origin, BQP_VALUE);
+	append_text(ctx, "), ");
+	append_param(ctx, stride_param, BQP_VALUE);
+	append_text(ctx, ") - IF(MOD(UNIX_MICROS(");
+	deparse_operand(ctx, lsecond(f->args));
+	append_text(ctx, ") - UNIX_MICROS(");
+	append_param(ctx, (Node *) origin, BQP_VALUE);
+	append_text(ctx, "), ");
+	append_param(ctx, stride_param, BQP_VALUE);
+	append_text(ctx, ") < 0, 1, 0)) * ");
+	append_param(ctx, stride_param, BQP_VALUE);
+	append_text(ctx, ")");
+	return true;
+}
+
+/*
+ * extract(field FROM ts) in the session's time zone, of a field read from
+ * the local date and time with one answer in every tz database zone (as
+ * for ts::date): year, isoyear, quarter, month, week (ISO), day, doy, dow,
+ * isodow, hour, minute.  BigQuery's EXTRACT gives INT64, PostgreSQL a
+ * numeric of scale 0, the same value.  Its DAYOFWEEK counts 1..7 from
+ * Sunday where dow counts 0..6 and isodow 1..7 from Monday.  Seconds and
+ * below carry fractions and stay local.  Rows whose local date falls
+ * outside years 1 to 9999 are errors, as for ts::date in a select list;
+ * in a condition such rows would have to be decided, so it stays local.
+ */
+static const char *
+extract_field(Node *node, Node **ts)
+{
+	static const struct
+	{
+		int			dtk;
+		const char *bq;
+	}			fields[] = {
+		{DTK_YEAR, "EXTRACT(YEAR FROM "}, {DTK_ISOYEAR, "EXTRACT(ISOYEAR FROM "},
+		{DTK_QUARTER, "EXTRACT(QUARTER FROM "}, {DTK_MONTH, "EXTRACT(MONTH FROM "},
+		{DTK_WEEK, "EXTRACT(ISOWEEK FROM "}, {DTK_DAY, "EXTRACT(DAY FROM "},
+		{DTK_DOY, "EXTRACT(DAYOFYEAR FROM "}, {DTK_DOW, "(-1 + EXTRACT(DAYOFWEEK FROM "},
+		{DTK_ISODOW, "(1 + MOD(5 + EXTRACT(DAYOFWEEK FROM "}, {DTK_HOUR, "EXTRACT(HOUR FROM "},
+	{DTK_MINUTE, "EXTRACT(MINUTE FROM "}};
+	FuncExpr   *f = (FuncExpr *) node;
+	Const	   *unit;
+	char	   *lower;
+	int			dtk;
+	int			type;
+
+	if (!IsA(node, FuncExpr) || f->funcid != F_EXTRACT_TEXT_TIMESTAMPTZ ||
+		list_length(f->args) != 2 || bigquery_zone_name(session_timezone) == NULL)
+		return NULL;
+	unit = (Const *) linitial(f->args);
+	if (!IsA(unit, Const) || unit->constisnull)
+		return NULL;
+	lower = TextDatumGetCString(unit->constvalue);
+	lower = downcase_truncate_identifier(lower, strlen(lower), false);
+	/* looked up as PostgreSQL's extract does: dow, doy and isodow are "special" */
+	type = DecodeUnits(0, lower, &dtk);
+	if (type == UNKNOWN_FIELD)
+		type = DecodeSpecial(0, lower, &dtk);
+	if (type != UNITS)
+		return NULL;
+	*ts = lsecond(f->args);
+	for (int i = 0; i < lengthof(fields); i++)
+		if (fields[i].dtk == dtk)
+			return fields[i].bq;
+	return NULL;
+}
+
+static bool
+deparse_extract_field(DeparseCtx *ctx, FuncExpr *f)
+{
+	Node	   *ts;
+	const char *field = extract_field((Node *) f, &ts);
+	DateADT		first = DatumGetDateADT(time_limit(DATEOID, false));
+	DateADT		after_last = DatumGetDateADT(time_limit(DATEOID, true)) + 1;
+
+	/*
+	 * not in WHERE or HAVING, where PostgreSQL reads rows at the range's
+	 * ends that BigQuery refuses
+	 */
+	if (field == NULL || ctx->filter != NULL)
+		return false;
+	append_text(ctx, "CASE WHEN ");
+	if (!deparse_operand(ctx, ts))
+		return false;
+	append_text(ctx, " < ");
+	append_param(ctx, local_midnight_edge(first, false), BQP_VALUE);
+	append_text(ctx, " THEN ERROR('bqstream_fdw: a local time before year 1 cannot be read by BigQuery') WHEN ");
+	deparse_operand(ctx, ts);
+	append_text(ctx, " > ");
+	append_param(ctx, local_midnight_edge(after_last, true), BQP_VALUE);
+	append_text(ctx, " THEN ERROR('bqstream_fdw: a local time after year 9999 cannot be read by BigQuery') ELSE ");
+	append_text(ctx, field);
+	deparse_operand(ctx, ts);
+	append_text(ctx, " AT TIME ZONE IFNULL(");
+	append_param(ctx, session_zone_param(DTK_HOUR), BQP_VALUE);
+	append_text(ctx, ", ERROR('bqstream_fdw: BigQuery cannot read local times in the session time zone set since this plan was made')))");
+	if (field[0] == '(')
+		append_text(ctx, field[1] == '1' ? ", 7))" : ")");
+	append_text(ctx, " END");
+	return true;
+}
+
 /* an operand whose rows at the range's ends BigQuery cannot compute */
 static bool
 is_banded(Node *node)
@@ -2109,11 +2564,15 @@ deparse_operand(DeparseCtx *ctx, Node *node)
 		return deparse_case(ctx, (CaseExpr *) node);
 	if (IsA(node, NullIfExpr))
 		return deparse_nullif(ctx, (NullIfExpr *) node);
+	if (deparse_epoch(ctx, node))
+		return true;
 	if (IsA(node, OpExpr))
 		return deparse_arithmetic(ctx, (OpExpr *) node);
 	if (IsA(node, FuncExpr))
 		return deparse_date_trunc(ctx, (FuncExpr *) node) ||
-			deparse_date_cast(ctx, (FuncExpr *) node);
+			deparse_date_cast(ctx, (FuncExpr *) node) ||
+			deparse_date_bin(ctx, (FuncExpr *) node) ||
+			deparse_extract_field(ctx, (FuncExpr *) node);
 	if (IsA(node, Aggref))
 		return deparse_aggregate(ctx, (Aggref *) node);
 	return false;
@@ -2449,6 +2908,9 @@ bq_select_item_scale(Expr *expr)
 	Aggref	   *agg = (Aggref *) node;
 	Node	   *arg;
 
+	/* extract(epoch FROM ts), sent as a NUMERIC division */
+	if (epoch_extract_of(node) != NULL)
+		return 6;
 	if (!IsA(node, Aggref) || agg->aggstar || list_length(agg->args) != 1 ||
 		strcmp(get_func_name(agg->aggfnoid), "count") == 0)
 		return -1;

@@ -65,6 +65,14 @@ CASES = [
     ("DATE(%s, 'Pacific/Chatham')" % ts('2026-04-04 11:00:00+00'), '2026-04-05'),
     ("DATE(%s, 'America/St_Johns')" % ts('2026-01-01 03:29:59.999999+00'), '2025-12-31'),
     ("DATE(%s, CAST(NULL AS STRING))" % ts('2026-01-01 00:00:00+00'), None),
+    # epoch arithmetic as bqstream_fdw sends Grafana's buckets: UNIX_MICROS before
+    # 1970 negative, DIV and MOD truncating toward zero, NUMERIC division exact
+    ("UNIX_MICROS(%s)" % ts('1016-09-10 00:00:00+00'), '-30083529600000000'),
+    ("DIV(-7, 2)", '-3'),
+    ("MOD(-7, 2)", '-1'),
+    ("CAST(UNIX_MICROS(%s) AS NUMERIC) / 1000000" % ts('1969-12-31 23:59:59.999999+00'), '-0.000001'),
+    ("CAST(UNIX_MICROS(%s) AS NUMERIC) / 1000000" % ts('2025-12-01 00:00:00.5+00'), '1764547200.5'),
+    ("TIMESTAMP_SECONDS(DIV(-7, 2) * 300)", micros('1969-12-31T23:45:00Z')),
     # ERROR only when reached
     ("IF(TRUE, 1, ERROR('not evaluated'))", '1'),
     ("IFNULL('x', ERROR('not evaluated'))", 'x'),

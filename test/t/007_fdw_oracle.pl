@@ -778,6 +778,10 @@ my @tz_zones = ('Asia/Kathmandu', 'Australia/Lord_Howe', 'America/St_Johns', 'Pa
 		INSERT INTO local_t_tz SELECT row_number() OVER (ORDER BY ts), ts FROM samples;
 		INSERT INTO local_t_tz SELECT max(id) + 1, NULL FROM local_t_tz;
 		INSERT INTO local_t_tz SELECT max(id) + 1, '1969-12-31 23:59:59.999999+00' FROM local_t_tz;
+		-- a microsecond before epoch buckets of 200 and 300 seconds far from 1970,
+		-- where PostgreSQL's numeric division rounds up to the next bucket
+		INSERT INTO local_t_tz SELECT max(id) + row_number() OVER (ORDER BY s), to_timestamp(s) - interval '1 microsecond'
+		FROM local_t_tz, unnest(ARRAY[30100000200, -30100000200, 20100000000, 20100000200, -20100000200]) s GROUP BY s;
 		ANALYZE local_t_tz;
 		CREATE FOREIGN TABLE remote_t_tz (id bigint NOT NULL, ts timestamptz)
 		  SERVER bq OPTIONS ("table" 'oracle_tz');
@@ -814,7 +818,69 @@ for my $zone (@tz_zones, 'UTC')
 	oracle("date_trunc(..., '$zone') under another session zone", qq{
 		SET TimeZone = 'Asia/Tokyo'; SET DateStyle = 'Postgres, MDY';
 		SELECT date_trunc('day', ts, '$zone'), date_trunc('hour', ts, '$zone'), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
+	for my $field ('year', 'isoyear', 'quarter', 'month', 'week', 'day', 'doy', 'dow', 'isodow', 'hour', 'minute')
+	{
+		oracle("extract($field) in $zone", qq{
+			SET TimeZone = '$zone';
+			SELECT extract($field FROM ts), count(*), min(id) FROM {T}_tz GROUP BY 1 ORDER BY 1});
+	}
+	oracle("Grafana's epoch buckets in $zone", qq{
+		SET TimeZone = '$zone'; SET DateStyle = 'SQL, DMY';
+		SELECT floor(extract(epoch from ts)/300)*300 AS "time", to_timestamp(floor(extract(epoch FROM ts)/3600)*3600),
+		  count(*), min(id) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
 }
+oracle('epoch buckets of many widths', q{
+	SELECT floor(extract(epoch from ts)/1)*1, floor(extract(epoch from ts)/7)*7, floor(extract(epoch from ts)/60)*60,
+	  floor(extract(epoch from ts)/199)*199, floor(extract(epoch from ts)/200)*200, floor(extract(epoch from ts)/250)*250,
+	  floor(extract(epoch from ts)/2534)*2534, floor(extract(epoch from ts)/86400)*86400,
+	  floor(extract(epoch from ts)/1999999)*1999999, count(*)
+	FROM {T}_tz GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9});
+oracle('epoch buckets kept local: 2000000 s, half a second', q{
+	SELECT floor(extract(epoch from ts)/2000000)*2000000, floor(extract(epoch from ts)/0.5)*0.5, count(*)
+	FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
+oracle('epoch buckets in WHERE and ORDER BY, generic plan', q{
+	SET plan_cache_mode = force_generic_plan;
+	PREPARE q(timestamptz) AS SELECT id, floor(extract(epoch from ts)/300)*300 FROM {T}_tz
+	  WHERE (floor(extract(epoch from ts)/300)*300 >= 30100000200 OR floor(extract(epoch from ts)/200) = -100500001
+	    OR floor(extract(epoch from ts)/3600)*3600 = 1764547200) AND ts >= $1 ORDER BY 2, 1;
+	EXECUTE q('-infinity'); EXECUTE q('2000-01-01'); SET TimeZone = 'Pacific/Chatham'; EXECUTE q('1000-01-01');});
+oracle('integer epochs in seconds and milliseconds', q{
+	SELECT extract(epoch from ts)::bigint / 60 * 60, (extract(epoch from ts)*1000)::bigint, count(*) FROM {T}_tz
+	GROUP BY 1, 2 ORDER BY 1, 2});
+oracle('extract(epoch) grouped and compared', q{
+	SET TimeZone = 'America/St_Johns';
+	SELECT extract(epoch FROM ts), count(*) FROM {T}_tz WHERE extract(epoch FROM ts) >= 1764547200.5 OR extract(epoch FROM ts) < -30100000000
+	GROUP BY 1 ORDER BY 1});
+oracle('extract fields in WHERE, generic plan, TimeZone changed between executions', q{
+	SET plan_cache_mode = force_generic_plan; SET TimeZone = 'Australia/Lord_Howe';
+	PREPARE q(numeric) AS SELECT id, extract(hour FROM ts), extract(dow FROM ts) FROM {T}_tz
+	  WHERE (extract(dow FROM ts) = 0 OR extract(isodow FROM ts) = 1 OR extract(week FROM ts) = 53) AND extract(hour FROM ts) >= 2
+	    AND extract(minute FROM ts) = $1 ORDER BY id;
+	EXECUTE q(30); SET TimeZone = 'America/St_Johns'; EXECUTE q(0); SET TimeZone = 'Asia/Kathmandu'; EXECUTE q(15);});
+oracle('extract grouped, generic plan, TimeZone changed between executions', q{
+	SET plan_cache_mode = force_generic_plan; SET TimeZone = 'Asia/Kathmandu';
+	PREPARE q AS SELECT extract(hour FROM ts), extract(minute FROM ts), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2;
+	PREPARE w AS SELECT extract(isodow FROM ts), count(*) FROM {T}_tz GROUP BY 1 ORDER BY 1;
+	EXECUTE q; EXECUTE w; SET TimeZone = 'Pacific/Chatham'; EXECUTE q; EXECUTE w;
+	SET TimeZone = 'America/St_Johns'; EXECUTE q; EXECUTE w;});
+oracle('extract fields kept local: seconds, a POSIX zone', q{
+	SET TimeZone = 'UTC+3';
+	SELECT extract(second FROM ts), extract(hour FROM ts), count(*) FROM {T}_tz GROUP BY 1, 2 ORDER BY 1, 2});
+oracle('extract at the ends of the range', q{
+	SET TimeZone = 'Pacific/Chatham';
+	SELECT id, extract(year FROM ts) FROM {T} WHERE ts > '2026-01-01' AND extract(day FROM ts) = 5 ORDER BY id});
+oracle('date_bin, timestamps before and after the origin', q{
+	SET TimeZone = 'Asia/Kathmandu'; SET DateStyle = 'German';
+	SELECT date_bin('15 minutes', ts, '2026-01-01 00:07:30+00'), date_bin('1 day 1 hour', ts, '1970-01-01'),
+	  date_bin('1 microsecond', ts, '2000-01-01'), date_bin('7 days', ts, '9999-12-31 23:59:59.999999+00'), count(*)
+	FROM {T}_tz GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4});
+oracle('date_bin in WHERE, generic plan, TimeZone changed between executions', q{
+	SET plan_cache_mode = force_generic_plan; SET TimeZone = 'America/St_Johns';
+	PREPARE q(timestamptz) AS SELECT id, date_bin('90 minutes', ts, '2026-03-01 12:00') FROM {T}_tz
+	  WHERE date_bin('90 minutes', ts, '2026-03-01 12:00') >= $1 ORDER BY id;
+	EXECUTE q('2026-01-01'); SET TimeZone = 'Pacific/Chatham'; EXECUTE q('2026-03-01'); EXECUTE q('infinity');});
+oracle('date_bin with months, a zero stride or an infinite origin stays local (and fails there)', q{
+	SELECT date_bin('1 month', ts, '2000-01-01') FROM {T}_tz WHERE id = 1}, fails => 1);
 oracle('date_trunc with abbreviations, POSIX zones and odd units', q{
 	SET TimeZone = 'UTC';
 	SELECT date_trunc('day', ts, 'EST'), date_trunc('hour', ts, 'UTC+3'), date_trunc('day', ts, '<+0545>-5:45'),
@@ -1627,6 +1693,32 @@ like(explain_in_zone('America/Havana', q{SELECT date_trunc('hour', ts), count(*)
 	qr/TIMESTAMP_TRUNC\(`ts`, HOUR, IFNULL/, 'EXPLAIN: but by the hour there');
 like(explain_in_zone('UTC', q{SELECT date_trunc('decade', ts), date_trunc('day', ts, 'EST'), count(*) FROM remote_t_tz GROUP BY 1, 2}),
 	qr/Remote SQL: SELECT `ts` FROM/, 'EXPLAIN: decades and abbreviations stay local');
+like(explain_in_zone('Asia/Kathmandu', q{SELECT floor(extract(epoch from ts)/300)*300 AS "time", count(*) FROM remote_t_tz GROUP BY 1 ORDER BY 1}),
+	qr/Remote SQL: SELECT \(\(DIV\(UNIX_MICROS\(`ts`\), 300000000\) - IF\(MOD.*\) \* 300\)( AS c1)?, COUNT\(\*\).*GROUP BY 1/,
+	"EXPLAIN: Grafana's \$__timeGroup runs in BigQuery as integer arithmetic");
+like(explain_in_zone('UTC', q{SELECT id FROM remote_t_tz WHERE floor(extract(epoch from ts)/300)*300 >= 30100000200 OR floor(extract(epoch from ts)/200) = -100500001}),
+	qr/Remote SQL: SELECT `id` FROM `[^`]*oracle_tz` WHERE \(\(\(\(DIV\(UNIX_MICROS/, 'EXPLAIN: epoch buckets in WHERE');
+like(explain_in_zone('UTC', q{SELECT to_timestamp(floor(extract(epoch from ts)/60)*60), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/Remote SQL: SELECT TIMESTAMP_SECONDS\(\(DIV\(UNIX_MICROS\(`ts`\), 60000000\)/, 'EXPLAIN: and to_timestamp of it');
+like(explain_in_zone('UTC', q{SELECT extract(epoch from ts)::bigint / 60 * 60, (extract(epoch from ts)*1000)::bigint, count(*) FROM remote_t_tz GROUP BY 1, 2}),
+	qr/Remote SQL: SELECT \(DIV\(DIV\(UNIX_MICROS\(`ts`\) \+ IF\(UNIX_MICROS\(`ts`\) < 0, -500000, 500000\), 1000000\), \@p\d+\) \* \@p\d+\)( AS c1)?, DIV\(UNIX_MICROS\(`ts`\) \+ IF\(UNIX_MICROS\(`ts`\) < 0, -500, 500\), 1000\)/,
+	'EXPLAIN: integer epochs, rounded as numeric to bigint rounds');
+like(explain_in_zone('UTC', q{SELECT extract(epoch from ts), count(*) FROM remote_t_tz WHERE extract(epoch FROM ts) > 0 GROUP BY 1}),
+	qr/Remote SQL: SELECT \(CAST\(UNIX_MICROS\(`ts`\) AS NUMERIC\) \/ 1000000\)( AS c1)?, COUNT\(\*\).*WHERE \(\(CAST/, 'EXPLAIN: extract(epoch) itself');
+like(explain_in_zone('UTC', q{SELECT floor(extract(epoch from ts)/2000000)*2000000, floor(extract(epoch from ts)/0.5), count(*) FROM remote_t_tz GROUP BY 1, 2}),
+	qr/Remote SQL: SELECT `ts` FROM/, 'EXPLAIN: buckets of 2000000 s or a fraction of one stay local');
+like(explain_in_zone('Asia/Kathmandu', q{SELECT extract(isodow FROM ts), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/Remote SQL: SELECT CASE WHEN `ts` < \@p\d+ THEN ERROR\(.* ELSE \(1 \+ MOD\(5 \+ EXTRACT\(DAYOFWEEK FROM `ts` AT TIME ZONE IFNULL\(\@p\d+, ERROR\(.*, 7\)\) END( AS c1)?, COUNT\(\*\).*GROUP BY 1/,
+	'EXPLAIN: extract of fields in the session zone runs in BigQuery');
+like(explain_in_zone('UTC+3', q{SELECT extract(hour FROM ts), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/Remote SQL: SELECT `ts` FROM/, 'EXPLAIN: not in a POSIX zone');
+like(explain_in_zone('UTC', q{SELECT id FROM remote_t_tz WHERE extract(hour FROM ts) = 3}),
+	qr/Filter: /, 'EXPLAIN: nor in WHERE (rows at the ends of the range)');
+like(explain_in_zone('Asia/Kathmandu', q{SELECT date_bin('15 minutes', ts, '2026-01-01 00:07:30+00'), count(*) FROM remote_t_tz GROUP BY 1}),
+	qr/Remote SQL: SELECT TIMESTAMP_MICROS\(UNIX_MICROS\(\@p1\) \+ \(DIV\(UNIX_MICROS\(`ts`\) - UNIX_MICROS\(\@p1\), \@p2\) - IF\(MOD.*GROUP BY 1/,
+	'EXPLAIN: date_bin runs in BigQuery as integer arithmetic');
+like(explain_in_zone('UTC', q{SELECT date_bin('1 month', ts, '2000-01-01'), date_bin('1 hour', ts, '0001-12-31 23:00:00+00 BC'), count(*) FROM remote_t_tz GROUP BY 1, 2}),
+	qr/Remote SQL: SELECT `ts` FROM/, 'EXPLAIN: not with months or an origin outside the range');
 like(explain_in_zone('Asia/Kathmandu', q{SELECT date_trunc('second', ts), count(*) FROM remote_t_tz GROUP BY 1}),
 	qr/TIMESTAMP_TRUNC\(`ts`, SECOND\) AS c1, COUNT/, 'EXPLAIN: seconds need no zone');
 {
