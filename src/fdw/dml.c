@@ -99,20 +99,23 @@ static List *
 required_keys(Relation rel, CmdType op)
 {
 	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
-	const char *verb = op == CMD_UPDATE ? "update" : "delete from";
+	const char *name = RelationGetRelationName(rel);
 	List	   *keys;
 
 	if (bq_table_option(ft, "query") != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot %s foreign table \"%s\"", verb, RelationGetRelationName(rel)),
+				 op == CMD_UPDATE
+				 ? errmsg("cannot update foreign table \"%s\"", name)
+				 : errmsg("cannot delete from foreign table \"%s\"", name),
 				 errdetail("Its rows come from a BigQuery query, not a table.")));
 	keys = bq_key_columns(rel);
 	if (keys == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("cannot %s foreign table \"%s\" because it has no key column",
-						verb, RelationGetRelationName(rel)),
+				 op == CMD_UPDATE
+				 ? errmsg("cannot update foreign table \"%s\" because it has no key column", name)
+				 : errmsg("cannot delete from foreign table \"%s\" because it has no key column", name),
 				 errdetail("BigQuery has no row identifiers: bqstream_fdw finds the rows to change by the columns marked as the key."),
 				 errhint("Mark the columns that identify a row, e.g. ALTER FOREIGN TABLE %s ALTER COLUMN id OPTIONS (ADD key 'true').",
 						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
@@ -177,7 +180,7 @@ typedef struct BqDmlTarget
 	GcpServer  *srv;
 	BqTableRef *ref;
 	char	   *relname;
-	const char *verb;			/* "update" or "delete" */
+	CmdType		op;				/* CMD_UPDATE or CMD_DELETE */
 	/* the last job, for EXPLAIN ANALYZE */
 	int			jobs;
 	char	   *job_id;
@@ -195,7 +198,7 @@ dml_target(Relation rel, Oid userid, CmdType op)
 	t->srv = gcp_server_lookup_as(ft->serverid, OidIsValid(userid) ? userid : GetUserId(), 0);
 	t->ref = bq_table_ref(ft, t->srv);
 	t->relname = pstrdup(RelationGetRelationName(rel));
-	t->verb = op == CMD_UPDATE ? "update" : "delete";
+	t->op = op;
 	return t;
 }
 
@@ -208,6 +211,15 @@ append_target(StringInfo buf, Relation rel)
 	BqTableRef *ref = bq_table_ref(ft, srv);
 
 	bq_append_identifier(buf, psprintf("%s.%s.%s", srv->project_id, ref->dataset, ref->table));
+}
+
+/* what a failed request was doing, for the context line of its error */
+static char *
+dml_action(BqDmlTarget *t)
+{
+	return t->op == CMD_UPDATE
+		? psprintf("update foreign table \"%s\"", t->relname)
+		: psprintf("delete from foreign table \"%s\"", t->relname);
 }
 
 /*
@@ -229,20 +241,26 @@ report_refusal(BqDmlTarget *t, GcpHttpCall *call, bool earlier)
 	if (text && strstr(text, STREAMING_BUFFER_TEXT))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("BigQuery cannot %s rows of foreign table \"%s\" that are still in its streaming buffer",
-						t->verb, t->relname),
+				 t->op == CMD_UPDATE
+				 ? errmsg("BigQuery cannot update rows of foreign table \"%s\" that are still in its streaming buffer",
+						  t->relname)
+				 : errmsg("BigQuery cannot delete rows of foreign table \"%s\" that are still in its streaming buffer",
+						  t->relname),
 				 errdetail("BigQuery said: %s.%s", text,
 						   earlier ? " Rows changed by earlier batches of this statement stay changed." : ""),
 				 errhint("Rows streamed with insertAll (INSERT through bqstream_fdw, and the pipelines) cannot be changed by UPDATE or DELETE for about 30 minutes, at times up to 90. Leave them out with a WHERE condition, e.g. on their event time, or run the statement later.")));
 	if (text && strstr(text, CONCURRENT_UPDATE_TEXT))
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("BigQuery refused to %s rows of foreign table \"%s\" because of a concurrent change",
-						t->verb, t->relname),
+				 t->op == CMD_UPDATE
+				 ? errmsg("BigQuery refused to update rows of foreign table \"%s\" because of a concurrent change",
+						  t->relname)
+				 : errmsg("BigQuery refused to delete rows of foreign table \"%s\" because of a concurrent change",
+						  t->relname),
 				 errdetail("BigQuery said: %s.%s", text,
 						   earlier ? " Rows changed by earlier batches of this statement stay changed." : ""),
 				 errhint("Another DML statement changed the same table at the same time; run the statement again.")));
-	gcp_call_result(GCP_BIGQUERY, call, psprintf("%s foreign table \"%s\"", t->verb, t->relname),
+	gcp_call_result(GCP_BIGQUERY, call, dml_action(t),
 					NULL, NULL);
 }
 
@@ -351,7 +369,7 @@ dml_call(BqDmlTarget *t, const char *method, const char *url, json_t *body, bool
 		report_refusal(t, call, earlier);
 	}
 	return gcp_json_track(gcp_call_result(GCP_BIGQUERY, call,
-										  psprintf("%s foreign table \"%s\"", t->verb, t->relname),
+										  dml_action(t),
 										  NULL, NULL));
 }
 
@@ -1103,8 +1121,11 @@ add_row(BqKeyedState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 		if (isnull)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("cannot %s a row of foreign table \"%s\" whose key column \"%s\" is NULL",
-							st->target->verb, st->target->relname, NameStr(att->attname)),
+					 st->target->op == CMD_UPDATE
+					 ? errmsg("cannot update a row of foreign table \"%s\" whose key column \"%s\" is NULL",
+							  st->target->relname, NameStr(att->attname))
+					 : errmsg("cannot delete a row of foreign table \"%s\" whose key column \"%s\" is NULL",
+							  st->target->relname, NameStr(att->attname)),
 					 errdetail("Rows are found in BigQuery by their key, and NULL equals no value."),
 					 errhint("A statement whose whole WHERE clause BigQuery can evaluate, such as one with \"%s\" IS NULL, runs there as one statement.",
 							 NameStr(att->attname))));
