@@ -218,6 +218,21 @@ SELECT relname, reltuples FROM pg_class WHERE relname = 'many';
 ANALYZE many;
 SELECT relname, reltuples FROM pg_class WHERE relname = 'many';
 SELECT attname, n_distinct FROM pg_stats WHERE tablename = 'many' AND attname = 'grp';
+
+-- the planner's row count of a foreign table follows ALTER FOREIGN TABLE at
+-- once, not after the five minutes it is otherwise cached
+CREATE FUNCTION plan_rows(q text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE j json;
+BEGIN
+  EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO j;
+  RETURN (j->0->'Plan'->>'Plan Rows')::bigint;
+END $$;
+CREATE FOREIGN TABLE moving (id bigint) SERVER push_emu OPTIONS ("table" 'items');
+SELECT plan_rows('SELECT id FROM moving') AS items_rows;
+ALTER FOREIGN TABLE moving OPTIONS (SET "table" 'many');
+SELECT plan_rows('SELECT id FROM moving') AS many_rows;
+DROP FOREIGN TABLE moving;
+DROP FUNCTION plan_rows(text);
 RESET default_statistics_target;
 
 -- query options: the cost guard refuses a query that would bill more
