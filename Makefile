@@ -8,6 +8,7 @@ OBJS = \
 	src/fdw/analyze.o \
 	src/fdw/convert.o \
 	src/fdw/deparse.o \
+	src/fdw/deparse_time.o \
 	src/fdw/dml.o \
 	src/fdw/explain.o \
 	src/fdw/fdw.o \

@@ -10,7 +10,7 @@
  *	plan.c		paths and plans: what BigQuery computes (WHERE, aggregates,
  *				ORDER BY, LIMIT) and the remote query's text
  *	deparse.c	which expressions BigQuery reads as PostgreSQL does, and
- *				their GoogleSQL
+ *				their GoogleSQL (deparse_time.c: time expressions)
  *	scan.c		the executor: the job, its pages, their rows as tuples
  *	explain.c	EXPLAIN's dry run: what BigQuery would bill (explain_dry_run)
  *	convert.c	one BigQuery cell to a Datum
