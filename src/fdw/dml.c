@@ -48,6 +48,7 @@
 #include "utils/wait_event.h"
 
 #include "fdw/fdw.h"
+#include "gcp/bigquery.h"
 
 /*
  * How long jobs.query waits for the job: briefly, so that its ID is known
@@ -55,11 +56,6 @@
  */
 #define DML_FIRST_WAIT_MS	1000
 #define DML_WAIT_MS			10000
-#define CANCEL_DEADLINE_MS	2000
-
-/* a job failed for its rate runs again, after 1 s, 2 s, 4 s ... */
-#define DML_RERUNS_MAX		5
-#define DML_RERUN_FIRST_MS	1000
 
 /* BigQuery takes at most this many query parameters per statement */
 #define MAX_QUERY_PARAMETERS	10000
@@ -264,64 +260,11 @@ report_refusal(BqDmlTarget *t, GcpHttpCall *call, bool earlier)
 					NULL, NULL);
 }
 
-/* a random UUID (version 4) for requestId, so a retried request runs the job once */
-static char *
-request_id(void)
-{
-	uint8		b[16];
-
-	if (!pg_strong_random(b, sizeof(b)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random request ID")));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-					b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-					b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-/* Ask BigQuery to stop a job: best effort, briefly, never an error. */
-static void
-cancel_job(BqDmlTarget *t, const char *job_id, const char *location)
-{
-	GcpHttpRequest req;
-
-	if (job_id == NULL)
-		return;
-	gcp_request_init(&req, t->srv, GCP_BIGQUERY, "POST",
-					 gcp_url(t->srv, GCP_BIGQUERY, "projects/%s/jobs/%s/cancel%s%s",
-							 gcp_url_escape(t->srv->project_id), gcp_url_escape(job_id),
-							 location ? "?location=" : "", location ? gcp_url_escape(location) : ""),
-					 "", 0);
-	req.retry = false;
-	req.deadline_ms = CANCEL_DEADLINE_MS;
-	gcp_http_free(gcp_http_run(&req));
-}
-
 /*
  * One request about the statement's job.  A query cancel is served at
  * once, and asks BigQuery to cancel the job when its ID is known (a DML
  * job that has already committed keeps its changes).
  */
-/* Whether a failed answer is BigQuery's jobRateLimitExceeded: the job did not run. */
-static bool
-failed_for_rate(GcpHttpCall *call)
-{
-	const GcpHttpResult *res = gcp_http_result(call);
-	json_t	   *root;
-	const char *reason = NULL;
-	bool		rate;
-
-	if (res->status == 0)
-		return false;
-	root = gcp_http_parse_json_quiet(res->body, res->body_len);
-	rate = root != NULL && gcp_http_google_error(root, res->status, NULL, NULL, &reason) &&
-		reason != NULL && strcmp(reason, "jobRateLimitExceeded") == 0;
-	json_decref(root);
-	return rate;
-}
-
 /*
  * One request about the statement's job; NULL when BigQuery failed the job
  * for its rate and "may_rerun" lets the caller run it again.
@@ -348,7 +291,7 @@ dml_call(BqDmlTarget *t, const char *method, const char *url, json_t *body, bool
 				gcp_http_catch_cancel = false;
 				/* the cancel itself must get out before the ERROR */
 				HOLD_CANCEL_INTERRUPTS();
-				cancel_job(t, job_id, location);
+				bq_cancel_job(t->srv, job_id, location);
 				RESUME_CANCEL_INTERRUPTS();
 				CHECK_FOR_INTERRUPTS();
 			}
@@ -361,7 +304,7 @@ dml_call(BqDmlTarget *t, const char *method, const char *url, json_t *body, bool
 	PG_END_TRY();
 	if (!gcp_http_ok(gcp_http_result(call)))
 	{
-		if (may_rerun && failed_for_rate(call))
+		if (may_rerun && bq_job_failed_for_rate(gcp_http_result(call)))
 		{
 			gcp_http_free(call);
 			return NULL;
@@ -388,7 +331,7 @@ int64_member(json_t *obj, const char *name)
  * takes; returns numDmlAffectedRows.  A job BigQuery failed for its rate
  * (jobRateLimitExceeded) changed nothing: it runs again, as Google's clients
  * do, with a new requestId (the old one would return the failed job), after
- * a backoff from 1 s doubling, up to DML_RERUNS_MAX times.
+ * a backoff from 1 s doubling, up to BQ_JOB_RERUNS_MAX times.
  */
 static int64
 run_dml(BqDmlTarget *t, const char *sql, json_t *params)
@@ -400,8 +343,8 @@ run_dml(BqDmlTarget *t, const char *sql, json_t *params)
 		json_t	   *body = gcp_json_track(json_pack("{s:s, s:b, s:i, s:s}",
 													"query", sql, "useLegacySql", 0,
 													"timeoutMs", DML_FIRST_WAIT_MS,
-													"requestId", request_id()));
-		bool		may_rerun = reruns < DML_RERUNS_MAX;
+													"requestId", bq_new_request_id()));
+		bool		may_rerun = reruns < BQ_JOB_RERUNS_MAX;
 		json_t	   *resp;
 		const char *v;
 		char	   *job_id;
@@ -452,13 +395,7 @@ run_dml(BqDmlTarget *t, const char *sql, json_t *params)
 			return int64_member(resp, "numDmlAffectedRows");
 		}
 
-		ereport(DEBUG1,
-				(errmsg_internal("bqstream_fdw: BigQuery failed the DML job on \"%s\" for its rate, running it again in %ld ms",
-								 t->relname, (long) DML_RERUN_FIRST_MS << reruns)));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 (long) DML_RERUN_FIRST_MS << reruns, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		bq_wait_to_rerun_job(reruns, t->relname);
 	}
 }
 

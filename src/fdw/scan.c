@@ -37,6 +37,7 @@
 #include "utils/wait_event.h"
 
 #include "fdw/fdw.h"
+#include "gcp/bigquery.h"
 
 /*
  * The first request returns soon, so that the job's ID is known and a
@@ -44,15 +45,6 @@
  */
 #define FIRST_TIMEOUT_MS	1000
 #define QUERY_TIMEOUT_MS	10000
-#define CANCEL_DEADLINE_MS	2000
-
-/*
- * A job that BigQuery failed for its rate (jobRateLimitExceeded) is run
- * again, as Google's clients do, with a new requestId (the old one would
- * return the failed job), after a backoff from 1 s doubling up to 32 s.
- */
-#define JOB_RERUNS_MAX		5
-#define JOB_RERUN_FIRST_MS	1000
 
 /* while converting a page, how often the prefetch of the next is driven */
 #define PREFETCH_DRIVE_ROWS	256
@@ -357,21 +349,7 @@ query_parameters(BqScanState *st)
 static void
 cancel_job(BqScanState *st)
 {
-	GcpHttpRequest req;
-	GcpHttpCall *call;
-
-	if (st->job_id == NULL)
-		return;
-	gcp_request_init(&req, st->srv, GCP_BIGQUERY, "POST",
-					 gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/jobs/%s/cancel%s%s",
-							 gcp_url_escape(st->srv->project_id), gcp_url_escape(st->job_id),
-							 st->job_location ? "?location=" : "",
-							 st->job_location ? gcp_url_escape(st->job_location) : ""),
-					 "", 0);
-	req.retry = false;
-	req.deadline_ms = CANCEL_DEADLINE_MS;
-	call = gcp_http_run(&req);
-	gcp_http_free(call);
+	bq_cancel_job(st->srv, st->job_id, st->job_location);
 }
 
 static GcpHttpCall *
@@ -392,33 +370,14 @@ start_call(BqScanState *st, const char *method, const char *url, json_t *body)
 static bool
 job_failed_for_rate(BqScanState *st, const GcpHttpResult *res)
 {
-	json_t	   *root;
-	const char *reason = NULL;
-	bool		rate;
-
-	if (st->pages > 0 || st->reruns >= JOB_RERUNS_MAX || res->status == 0)
-		return false;
-	root = gcp_http_parse_json_quiet(res->body, res->body_len);
-	rate = root != NULL &&
-		gcp_http_google_error(root, res->status, NULL, NULL, &reason) &&
-		reason != NULL && strcmp(reason, "jobRateLimitExceeded") == 0;
-	json_decref(root);
-	return rate;
+	return st->pages == 0 && st->reruns < BQ_JOB_RERUNS_MAX && bq_job_failed_for_rate(res);
 }
 
 /* Wait before a job runs again; a cancel or termination is served at once. */
 static void
 wait_to_rerun(BqScanState *st)
 {
-	long		delay = (long) JOB_RERUN_FIRST_MS << st->reruns;
-
-	ereport(DEBUG1,
-			(errmsg_internal("bqstream_fdw: BigQuery failed the job of \"%s\" for its rate, running it again in %ld ms",
-							 st->relname, delay)));
-	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 delay, PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
+	bq_wait_to_rerun_job(st->reruns, st->relname);
 	st->reruns++;
 	st->started = false;
 	st->job_id = NULL;
@@ -511,23 +470,6 @@ request_timeout(BqScanState *st, int wanted)
 	return Min(wanted, st->ref->timeout_ms - elapsed_ms);
 }
 
-/* a random UUID (version 4), as Google's clients make for requestId */
-static char *
-new_request_id(void)
-{
-	uint8		b[16];
-
-	if (!pg_strong_random(b, sizeof(b)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random request ID")));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-					b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-					b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 /* the jobs.query request: the query, its parameters and the table's query options */
 static json_t *
 query_request(BqScanState *st)
@@ -546,7 +488,7 @@ query_request(BqScanState *st)
 	 * A retry after a lost answer carries the same requestId, so BigQuery
 	 * returns the job it started instead of billing a second one.
 	 */
-	json_object_set_new(body, "requestId", json_string(new_request_id()));
+	json_object_set_new(body, "requestId", json_string(bq_new_request_id()));
 
 	if (st->param_exprs != NIL)
 	{

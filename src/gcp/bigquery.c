@@ -3,8 +3,9 @@
  * bigquery.c
  *	  BigQuery v2 REST client: datasets, the raw_orders table and the
  *	  orders_per_minute materialized view; what the pipelines and the FDW
- *	  share about BigQuery: the ID check, the type names and the reading
- *	  of insertAll's insertErrors.
+ *	  share about BigQuery: the ID check, the type names, the reading
+ *	  of insertAll's insertErrors, and the FDW's job helpers (requestId,
+ *	  cancel, rerun after jobRateLimitExceeded).
  *
  * IDs are validated against BigQuery's character sets before they are put
  * into a URL or a query: a materialized view's query cannot take query
@@ -14,6 +15,12 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "gcp/gcp_json.h"
+
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
 
 #include "gcp/bigquery.h"
 #include "gcp/options.h"
@@ -265,4 +272,71 @@ bool
 bq_insert_error_is_row_fault(const BqInsertError *error)
 {
 	return error->reason == NULL || strcmp(error->reason, "invalid") == 0;
+}
+
+#define JOB_RERUN_FIRST_MS	1000
+#define CANCEL_DEADLINE_MS	2000
+
+char *
+bq_new_request_id(void)
+{
+	uint8		b[16];
+
+	if (!pg_strong_random(b, sizeof(b)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random request ID")));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+					b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+					b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+bool
+bq_job_failed_for_rate(const GcpHttpResult *res)
+{
+	json_t	   *root;
+	const char *reason = NULL;
+	bool		rate;
+
+	if (res->status == 0)
+		return false;
+	root = gcp_http_parse_json_quiet(res->body, res->body_len);
+	rate = root != NULL &&
+		gcp_http_google_error(root, res->status, NULL, NULL, &reason) &&
+		reason != NULL && strcmp(reason, "jobRateLimitExceeded") == 0;
+	json_decref(root);
+	return rate;
+}
+
+void
+bq_wait_to_rerun_job(int reruns, const char *relname)
+{
+	long		delay = (long) JOB_RERUN_FIRST_MS << reruns;
+
+	ereport(DEBUG1,
+			(errmsg_internal("bqstream_fdw: BigQuery failed the job of \"%s\" for its rate, running it again in %ld ms",
+							 relname, delay)));
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 delay, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+void
+bq_cancel_job(const GcpServer *srv, const char *job_id, const char *location)
+{
+	GcpHttpRequest req;
+
+	if (job_id == NULL)
+		return;
+	gcp_request_init(&req, srv, GCP_BIGQUERY, "POST",
+					 gcp_url(srv, GCP_BIGQUERY, "projects/%s/jobs/%s/cancel%s%s",
+							 gcp_url_escape(srv->project_id), gcp_url_escape(job_id),
+							 location ? "?location=" : "", location ? gcp_url_escape(location) : ""),
+					 "", 0);
+	req.retry = false;
+	req.deadline_ms = CANCEL_DEADLINE_MS;
+	gcp_http_free(gcp_http_run(&req));
 }

@@ -87,4 +87,24 @@ extern int	bq_insert_errors(json_t *resp, int nrows, BqInsertError **errors);
  */
 extern bool bq_insert_error_is_row_fault(const BqInsertError *error);
 
+/*
+ * Jobs (the FDW's queries and DML).  A job that BigQuery failed for its rate
+ * (jobRateLimitExceeded) did not run: it is run again, as Google's clients
+ * do, with a new requestId (the old one would return the failed job), after
+ * a backoff from 1 s doubling, at most BQ_JOB_RERUNS_MAX times.
+ */
+#define BQ_JOB_RERUNS_MAX		5
+
+/* a random UUID (version 4) for requestId, as Google's clients make */
+extern char *bq_new_request_id(void);
+
+/* was the failed answer BigQuery's jobRateLimitExceeded? */
+extern bool bq_job_failed_for_rate(const GcpHttpResult *res);
+
+/* the backoff before rerun number "reruns" (from 0); interrupts are served */
+extern void bq_wait_to_rerun_job(int reruns, const char *relname);
+
+/* ask BigQuery to stop a job: best effort, briefly, never an error */
+extern void bq_cancel_job(const GcpServer *srv, const char *job_id, const char *location);
+
 #endif							/* GCP_BIGQUERY_H */
