@@ -53,17 +53,15 @@ import argparse
 import bisect
 import json
 import os
-import queue
 import random
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
-from benchlib import Bench, proc_cpu
-from fdw import Emulator, measure, zipf_cdf
+from benchlib import Bench
+from fdw import Emulator, insert_bodies, measure, zipf_cdf
 
 PROJECT = "bench-project"
 DATASET = "shop"
@@ -131,8 +129,7 @@ def rfc3339(epoch_us):
 def load(emu, n, days, t0, seed):
     """insertAll n orders with event times in the `days` days before epoch
     second t0, none in the NOW_GAP seconds after t0 - 7 days and t0 - 1 day.
-    Returns (seconds, emulator CPU seconds). Bodies are built here while a
-    thread sends the previous one, so the emulator is kept busy."""
+    Returns (seconds, emulator CPU seconds)."""
     rng = random.Random(seed)
     cdf = zipf_cdf(N_PRODUCTS)
     lo_us = (t0 - days * 86400) * 1000000
@@ -140,45 +137,23 @@ def load(emu, n, days, t0, seed):
     gaps = [((t0 - d * 86400 - 60) * 1000000, (t0 - d * 86400 + NOW_GAP) * 1000000) for d in (7, 1)]
     path = "/bigquery/v2/projects/%s/datasets/%s/tables/raw_orders/insertAll" % (PROJECT, DATASET)
     fmt = '{"json":{"order_id":"%s","user_id":"u-%06d","product_id":"p-%05d","amount":%.2f,"event_time":"%s"}}'
-    bodies = queue.Queue(maxsize=2)
-    failure = []
 
-    def sender():
-        try:
-            while True:
-                body = bodies.get()
-                if body is None:
-                    return
-                out = emu.call("POST", path, body)
-                if out.get("insertErrors"):
-                    raise RuntimeError("insertAll refused rows: %s" % json.dumps(out["insertErrors"][:3]))
-        except BaseException as e:
-            failure.append(e)
-            while bodies.get() is not None:     # let the producer finish
-                pass
+    def bodies():
+        done = 0
+        while done < n:
+            k = min(LOAD_BATCH, n - done)
+            rows = []
+            while len(rows) < k:
+                us = lo_us + rng.randrange(span_us)
+                if any(a <= us < b for a, b in gaps):
+                    continue
+                rows.append(fmt % (uuid.UUID(int=rng.getrandbits(128), version=4), rng.randrange(N_USERS),
+                                   bisect.bisect(cdf, rng.random()) + 1,
+                                   min(rng.lognormvariate(3.5, 0.9), 9999.99), rfc3339(us)))
+            yield ('{"rows":[' + ",".join(rows) + ']}').encode()
+            done += k
 
-    cpu0 = proc_cpu(emu.pid)
-    start = time.monotonic()
-    th = threading.Thread(target=sender)
-    th.start()
-    done = 0
-    while done < n and not failure:
-        k = min(LOAD_BATCH, n - done)
-        rows = []
-        while len(rows) < k:
-            us = lo_us + rng.randrange(span_us)
-            if any(a <= us < b for a, b in gaps):
-                continue
-            rows.append(fmt % (uuid.UUID(int=rng.getrandbits(128), version=4), rng.randrange(N_USERS),
-                               bisect.bisect(cdf, rng.random()) + 1,
-                               min(rng.lognormvariate(3.5, 0.9), 9999.99), rfc3339(us)))
-        bodies.put(('{"rows":[' + ",".join(rows) + ']}').encode())
-        done += k
-    bodies.put(None)
-    th.join()
-    if failure:
-        raise SystemExit("loading failed: %s" % failure[0])
-    return time.monotonic() - start, proc_cpu(emu.pid) - cpu0
+    return insert_bodies(emu, path, bodies())
 
 
 def foreign_scans(plan):

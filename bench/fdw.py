@@ -99,24 +99,17 @@ def zipf_cdf(n, s=1.1):
     return [c / total for c in cdf]
 
 
-def load(emu, n, days, seed):
-    """insertAll n orders spread over `days` days from START_EPOCH; returns
-    (seconds, emulator CPU seconds). Request bodies are built in this thread
-    while another sends the previous one, so the emulator is kept busy."""
-    rng = random.Random(seed)
-    cdf = zipf_cdf(N_PRODUCTS)
-    day_text = [time.strftime("%Y-%m-%d", time.gmtime(START_EPOCH + d * 86400)) for d in range(days)]
-    span_us = days * 86400 * 1000000
-    path = "/bigquery/v2/projects/%s/datasets/%s/tables/raw_orders/insertAll" % (PROJECT, DATASET)
-    fmt = ('{"json":{"order_id":"%s","user_id":"u-%07d","product_id":"p-%05d","amount":%.2f,'
-           '"event_time":"%sT%02d:%02d:%02d.%06dZ"}}')
-    bodies = queue.Queue(maxsize=2)
+def insert_bodies(emu, path, bodies):
+    """POST each insertAll body the iterator makes, from a second thread
+    while the next one is built here, so the emulator is kept busy; returns
+    (seconds, emulator CPU seconds)."""
+    queued = queue.Queue(maxsize=2)
     failure = []
 
     def sender():
         try:
             while True:
-                body = bodies.get()
+                body = queued.get()
                 if body is None:
                     return
                 out = emu.call("POST", path, body)
@@ -124,33 +117,53 @@ def load(emu, n, days, seed):
                     raise RuntimeError("insertAll refused rows: %s" % json.dumps(out["insertErrors"][:3]))
         except BaseException as e:
             failure.append(e)
-            while bodies.get() is not None:     # let the producer finish
+            while queued.get() is not None:     # let the producer finish
                 pass
 
     cpu0 = proc_cpu(emu.pid)
     t0 = time.monotonic()
     th = threading.Thread(target=sender)
     th.start()
-    done = 0
-    while done < n and not failure:
-        k = min(LOAD_BATCH, n - done)
-        rows = []
-        for _ in range(k):
-            us = rng.randrange(span_us)
-            sec, micro = divmod(us, 1000000)
-            d, sec = divmod(sec, 86400)
-            h, sec = divmod(sec, 3600)
-            m, sec = divmod(sec, 60)
-            rows.append(fmt % (uuid.UUID(int=rng.getrandbits(128), version=4), rng.randrange(N_USERS),
-                               bisect.bisect(cdf, rng.random()) + 1,
-                               min(rng.lognormvariate(3.5, 0.9), 9999.99), day_text[d], h, m, sec, micro))
-        bodies.put(('{"rows":[' + ",".join(rows) + ']}').encode())
-        done += k
-    bodies.put(None)
+    for body in bodies:
+        if failure:
+            break
+        queued.put(body)
+    queued.put(None)
     th.join()
     if failure:
         raise SystemExit("loading failed: %s" % failure[0])
     return time.monotonic() - t0, proc_cpu(emu.pid) - cpu0
+
+
+def load(emu, n, days, seed):
+    """insertAll n orders spread over `days` days from START_EPOCH; returns
+    (seconds, emulator CPU seconds)."""
+    rng = random.Random(seed)
+    cdf = zipf_cdf(N_PRODUCTS)
+    day_text = [time.strftime("%Y-%m-%d", time.gmtime(START_EPOCH + d * 86400)) for d in range(days)]
+    span_us = days * 86400 * 1000000
+    path = "/bigquery/v2/projects/%s/datasets/%s/tables/raw_orders/insertAll" % (PROJECT, DATASET)
+    fmt = ('{"json":{"order_id":"%s","user_id":"u-%07d","product_id":"p-%05d","amount":%.2f,'
+           '"event_time":"%sT%02d:%02d:%02d.%06dZ"}}')
+
+    def bodies():
+        done = 0
+        while done < n:
+            k = min(LOAD_BATCH, n - done)
+            rows = []
+            for _ in range(k):
+                us = rng.randrange(span_us)
+                sec, micro = divmod(us, 1000000)
+                d, sec = divmod(sec, 86400)
+                h, sec = divmod(sec, 3600)
+                m, sec = divmod(sec, 60)
+                rows.append(fmt % (uuid.UUID(int=rng.getrandbits(128), version=4), rng.randrange(N_USERS),
+                                   bisect.bisect(cdf, rng.random()) + 1,
+                                   min(rng.lognormvariate(3.5, 0.9), 9999.99), day_text[d], h, m, sec, micro))
+            yield ('{"rows":[' + ",".join(rows) + ']}').encode()
+            done += k
+
+    return insert_bodies(emu, path, bodies())
 
 
 COUNTED = ("rows_returned", "response_bytes", "response_bytes_sent", "bytes_processed", "queries")
