@@ -17,6 +17,7 @@ The Read API adds its messages with `define_file()` (see the end of this file)
 so both live in one pool and may refer to each other's types.
 """
 
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf import (any_pb2, descriptor_pb2, descriptor_pool, duration_pb2,
                              message_factory, timestamp_pb2, wrappers_pb2)
 
@@ -277,6 +278,7 @@ FlushRowsRequest = _WRITE["FlushRowsRequest"]
 FlushRowsResponse = _WRITE["FlushRowsResponse"]
 StorageError = _WRITE["StorageError"]
 RowError = _WRITE["RowError"]
+WriteStreamView = EnumTypeWrapper(POOL.FindEnumTypeByName(PACKAGE + ".WriteStreamView"))
 
 # The runtime's own classes for the well-known types, for building values.
 Timestamp = _FACTORY.GetPrototype(POOL.FindMessageTypeByName("google.protobuf.Timestamp"))
