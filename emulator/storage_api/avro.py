@@ -104,16 +104,21 @@ for _z in range(_SMALL_LIMIT):
 del _z
 
 
+# two 7-bit groups that more groups follow (both continuation bits set): a varint is
+# these for each 14 low bits, then the rest from _SMALL (timestamps: 3 + 1 pieces)
+_CONT = [bytes([(_c & 0x7f) | 0x80, (_c >> 7) | 0x80]) for _c in range(_SMALL_LIMIT)]
+
+
 def _varint(z):
     """Unsigned varint of z >= 0."""
     if z < _SMALL_LIMIT:
         return _SMALL[z]
-    out = bytearray()
-    while z > 0x7f:
-        out.append((z & 0x7f) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
+    out = _CONT[z & 0x3fff]
+    z >>= 14
+    while z >= _SMALL_LIMIT:
+        out += _CONT[z & 0x3fff]
+        z >>= 14
+    return out + _SMALL[z]
 
 
 def enc_long(n):
@@ -151,18 +156,18 @@ def enc_bool(v):
 
 
 def _decimal_encoder(scale):
+    pad = ['0' * (scale - k) for k in range(scale + 1)]
+
     def enc(text):
-        if not isinstance(text, str):       # an INT64 or FLOAT64 a query computed
+        if text.__class__ is not str:       # an INT64 or FLOAT64 a query computed
             text = T.decimal_text(T.parse_decimal(text))
-        neg = text.startswith('-')
-        if neg:
-            text = text[1:]
+        # canonical text has at most `scale` fraction digits; the sign of the integer
+        # part carries over to the whole unscaled value ('-0.5' -> -500000000)
         ip, _, fp = text.partition('.')
-        n = int(ip + fp.ljust(scale, '0')[:scale])
-        if neg:
-            n = -n
+        n = int(ip + fp + pad[len(fp)])
         raw = n.to_bytes(((n + (n < 0)).bit_length() >> 3) + 1, 'big', signed=True)
-        return _len_prefixed(raw)
+        k = len(raw) << 1
+        return (_SMALL[k] if k < 16384 else _varint(k)) + raw
     return enc
 
 
@@ -170,8 +175,16 @@ enc_numeric = _decimal_encoder(9)
 enc_bignumeric = _decimal_encoder(38)
 
 
+_DATES = {}         # DATE text -> its Avro bytes: a table holds few distinct days
+
+
 def enc_date(text):
-    return enc_long(T.date_to_days(text))
+    b = _DATES.get(text)
+    if b is None:
+        if len(_DATES) > 100000:
+            _DATES.clear()
+        b = _DATES[text] = enc_long(T.date_to_days(text))
+    return b
 
 
 def enc_time(text):
@@ -255,7 +268,7 @@ def row_encoder(columns, skip=0):
     per column, in order. The function is generated for the shape: each column's code
     is inlined, NULL checks only where the column is NULLABLE."""
     ns = {'_SMALL': _SMALL, '_varint': _varint, '_pd': _pack_double, '_NAN': _NAN,
-          '_es': enc_string, '_el': enc_long}
+          '_DATES': _DATES, '_ed': enc_date}
     lines = ['def encode(rows):',
              '    out = []',
              '    ap = out.append',
@@ -287,6 +300,8 @@ def row_encoder(columns, skip=0):
             lines.append(indent + 'ap(_pd(%s) if %s.__class__ is not str else _NAN)' % (v, v))
         elif typ == 'BOOL':
             lines.append(indent + 'ap(b"\\x01" if %s else b"\\x00")' % v)
+        elif typ == 'DATE':
+            lines.append(indent + 'ap(_DATES.get(%s) or _ed(%s))' % (v, v))
         elif typ in ('STRING', 'JSON', 'GEOGRAPHY', 'INTERVAL'):
             lines += [indent + 'b = %s.encode()' % v,
                       indent + 'n = len(b) << 1',
