@@ -122,14 +122,15 @@ class Stream:
 class _Catalog:
     """What the SQL compiler sees of storage: only the session's table."""
 
-    def __init__(self, table):
+    def __init__(self, store, table):
+        self.store = store
         self.table = table
 
     def lookup_table(self, project, dataset, table):
         return self.table
 
     def eval_const(self, sql, params):
-        raise SqlError('Constant expressions over tables are not supported in a row restriction')
+        return self.store.eval_const(sql, params)
 
 
 class ReadApi:
@@ -247,8 +248,7 @@ class ReadApi:
     def _resolve(self, project, dataset, table_id):
         t = self.store.get_table(project, dataset, table_id)
         if t is None:
-            job = getattr(self.bq.jobs, 'destination_job', lambda *a: None)(
-                project, dataset, table_id)
+            job = self.bq.jobs.destination_job(project, dataset, table_id)
             if job is not None:
                 return _Source(job=job, ref=(project, dataset, table_id))
             raise ReadError(grpc.StatusCode.NOT_FOUND, 'Not found: Table %s:%s.%s'
@@ -300,7 +300,7 @@ class ReadApi:
                                            pos=(1, 1))],
                           N.TableRef([project, dataset, table_id], None, None, pos=(1, 1)),
                           where, [], None, [], None, None, None, pos=(1, 1))
-        ctx = QueryContext(_Catalog(t), project, now_us=int(clock.time() * 1e6))
+        ctx = QueryContext(_Catalog(self.store, t), project, now_us=int(clock.time() * 1e6))
         with self.store.lock:
             if getattr(t, 'deleted', False):
                 raise ReadError(grpc.StatusCode.NOT_FOUND, 'Not found: Table %s:%s.%s'
