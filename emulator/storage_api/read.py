@@ -59,6 +59,7 @@ FIRST_BLOCK_ROWS = 1024
 MAX_BLOCK_ROWS = 100_000
 MAX_RESTRICTION_BYTES = 1 << 20
 MAX_SESSIONS = 2000                 # the oldest sessions are forgotten past this
+FORGET_AFTER_S = 24 * 3600          # an expired session is forgotten this long after
 
 class ReadError(Exception):
     """A call's failure: gRPC status code and message."""
@@ -394,11 +395,12 @@ class ReadApi:
         return streams
 
     def _expire(self):
-        """Forget expired sessions, and the oldest past MAX_SESSIONS (called with the lock)."""
+        """Forget sessions expired for a while (until then their streams answer that they
+        expired) and the oldest past MAX_SESSIONS. Called with the lock held."""
         now = clock.time()
         while self.sessions:
             sid, s = next(iter(self.sessions.items()))
-            if s.expires > now and len(self.sessions) < MAX_SESSIONS:
+            if s.expires + FORGET_AFTER_S > now and len(self.sessions) < MAX_SESSIONS:
                 break
             del self.sessions[sid]
             for name in [n for n, st in self.streams.items() if st.session is s]:

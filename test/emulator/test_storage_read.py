@@ -30,6 +30,7 @@ from emulator.storage_api import read_messages as M
 from emulator.storage_api import service as storage_service
 from emulator.storage_api.server import GrpcPort
 from test.emulator.bq_direct import DirectBigQuery
+from test.emulator.helpers import EmulatorTestCase
 
 decimal.getcontext().prec = 120
 P = 'p'
@@ -493,14 +494,6 @@ class ReadApiTest(unittest.TestCase):
         self.assertEqual(status, 204)
         self.assertStatus(grpc.StatusCode.NOT_FOUND, self.client.responses, s.streams[0].name)
 
-    def test_session_expires(self):
-        self.numbers('expiring', 3)
-        s = self.client.session('expiring')
-        clock.advance(6 * 3600 + 1)
-        msg = self.assertStatus(grpc.StatusCode.FAILED_PRECONDITION, self.client.responses,
-                                s.streams[0].name)
-        self.assertIn('expired', msg)
-
     # ------------------------------------------------------------------ query results
     def test_query_destination_table(self):
         self.numbers('qsrc', 50)
@@ -582,6 +575,49 @@ class ReadApiTest(unittest.TestCase):
         self.assertEqual(len(got), 1)
         rest = self.client.stream_rows(s, s.streams[0].name, got[0])
         self.assertEqual(got[0] + len(rest), 3000)
+
+
+class ReadProcessTest(EmulatorTestCase):
+    """The Read API as `python3 -m emulator` serves it: on the bigquerystorage port of a
+    real process, next to the Write API, expiring with the emulator's clock."""
+
+    services = ('bigquery', 'bigquerystorage')
+
+    def test_read_from_the_process_and_expiry(self):
+        base = '/bigquery/v2/projects/%s' % P
+        self.assertEqual(self.call('POST', base + '/datasets',
+                                   {'datasetReference': {'projectId': P, 'datasetId': 'd'}},
+                                   service='bigquery')[0], 200)
+        self.assertEqual(self.call('POST', base + '/datasets/d/tables', {
+            'tableReference': {'projectId': P, 'datasetId': 'd', 'tableId': 't'},
+            'schema': {'fields': [{'name': 'id', 'type': 'INTEGER'}]}}, service='bigquery')[0], 200)
+        self.assertEqual(self.call('POST', base + '/datasets/d/tables/t/insertAll',
+                                   {'rows': [{'json': {'id': i}} for i in range(3)]},
+                                   service='bigquery')[0], 200)
+        client = ReadClient(self.emu.ports['bigquerystorage'])
+        try:
+            s = client.session('t')
+            self.assertEqual([r['id'] for r in client.all_rows(s)], [0, 1, 2])
+            status, counters = self.call('GET', '/emulator/bigquerystorage/counters',
+                                         service='bigquery')
+            self.assertEqual(status, 200, counters)
+            self.assertEqual(counters['read_sessions'], 1)
+            self.assertEqual(counters['read_rows_sent'], 3)
+            self.assertEqual(counters['requests']['ReadRows'], 1)
+            # six hours on, the session has expired
+            status, _ = self.call('POST', '/emulator/clock', {'advance_s': 6 * 3600 + 1},
+                                  service='bigquery')
+            self.assertEqual(status, 200)
+            with self.assertRaises(grpc.RpcError) as cm:
+                client.responses(s.streams[0].name)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertIn('expired', cm.exception.details())
+            client.session('t')         # a new session is fine, the old one stays expired
+            with self.assertRaises(grpc.RpcError) as cm:
+                client.responses(s.streams[0].name)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        finally:
+            client.channel.close()
 
 
 if __name__ == '__main__':
