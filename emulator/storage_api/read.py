@@ -31,6 +31,7 @@ table with UNAVAILABLE after M responses, as a connection lost mid-stream would.
 Session expiry follows the emulator's clock (core/clock.py), which tests can advance.
 """
 
+import collections
 import logging
 import secrets
 import threading
@@ -60,6 +61,7 @@ MAX_BLOCK_ROWS = 100_000
 MAX_RESTRICTION_BYTES = 1 << 20
 MAX_SESSIONS = 2000                 # the oldest sessions are forgotten past this
 FORGET_AFTER_S = 24 * 3600          # an expired session is forgotten this long after
+BLOCK_CACHE_BYTES = 256 << 20       # encoded blocks kept for repeated reads
 
 class ReadError(Exception):
     """A call's failure: gRPC status code and message."""
@@ -120,6 +122,48 @@ class Stream:
         self.total = total            # rows the stream yields, once known
 
 
+class _BlockCache:
+    """Encoded blocks of recent reads, so that reading the same rows again (a benchmark's
+    repeated scans, several readers of one table) costs neither SQL nor encoding. The key
+    holds everything that decides a block's bytes, the table's version included (every
+    insert and DML statement changes it); least recently used blocks go first."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.used = 0
+        self.items = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is not None:
+                self.items.move_to_end(key)
+            return hit
+
+    def put(self, key, value):
+        size = len(value[0])
+        if size > self.limit // 8:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = value
+            self.used += size
+            while self.used > self.limit:
+                _, old = self.items.popitem(last=False)
+                self.used -= len(old[0])
+
+
+def _cache_key(*parts):
+    """A hashable key, or None when a part cannot be one (a parameter holding a list)."""
+    try:
+        hash(parts)
+    except TypeError:
+        return None
+    return parts
+
+
 class _Catalog:
     """What the SQL compiler sees of storage: only the session's table."""
 
@@ -146,8 +190,10 @@ class ReadApi:
         self.sessions = {}            # session id -> Session, oldest first
         self.streams = {}             # stream name -> Stream
         self._breaks_done = {}        # (table key, breaks, after) -> ReadRows calls broken
+        self.cache = _BlockCache(BLOCK_CACHE_BYTES)
         counters.declare('read_sessions', 'read_streams_created', 'read_rows_sent',
-                         'read_bytes_sent', 'read_responses', 'read_streams_broken')
+                         'read_bytes_sent', 'read_responses', 'read_streams_broken',
+                         'read_blocks_cached')
 
     def attach(self, bigquery_service):
         self.bq = bigquery_service
@@ -317,9 +363,15 @@ class ReadApi:
                                "without a filter over column(s) '%s' that can be used for "
                                "partition elimination" % (project, dataset, table_id,
                                                            t.partition_field))
-            # the snapshot: the rows the table has now
-            row_ids = [r[0] for r in self.store.conn.execute(
-                'SELECT rowid FROM "%s" ORDER BY rowid' % t.sqlite_name)]
+            # the snapshot: the rows the table has now. Without gaps (no row deleted) the
+            # rowids are first..last and need not be listed.
+            count, first, last = self.store.conn.execute(
+                'SELECT count(*), min(rowid), max(rowid) FROM "%s"' % t.sqlite_name).fetchone()
+            if count and last - first + 1 == count:
+                row_ids = range(first, last + 1)
+            else:
+                row_ids = [r[0] for r in self.store.conn.execute(
+                    'SELECT rowid FROM "%s" ORDER BY rowid' % t.sqlite_name)]
             total_bytes = self.store.scan_bytes(scan)
         alias = 's1'
         inner = 'SELECT %s.rowid AS _rid, %s' % (alias, comp.sql[len('SELECT '):])
@@ -527,18 +579,32 @@ class ReadApi:
         nrows = FIRST_BLOCK_ROWS
         first = True
         encode = s.encoder
+        t = s.source.table
+        params = tuple(s.params)
         while done < total:
-            with self.store.lock:
+            key = _cache_key(t.key, t.version, s.sql, params, cursor, st.hi, nrows)
+            hit = self.cache.get(key) if key is not None else None
+            if hit is not None:
                 self._check_table(s)
-                rows = self.store.conn.execute(s.sql, s.params + [cursor, st.hi, nrows]).fetchall()
-            if not rows:
-                break
-            cursor = rows[-1][0]
-            data = encode(rows)
-            yield self._response(st, data, len(rows), done, total, first)
+                data, got, cursor = hit
+                self._incr('read_blocks_cached')
+            else:
+                with self.store.lock:
+                    self._check_table(s)
+                    key = _cache_key(t.key, t.version, s.sql, params, cursor, st.hi, nrows)
+                    rows = self.store.conn.execute(s.sql, s.params + [cursor, st.hi,
+                                                                      nrows]).fetchall()
+                if not rows:
+                    break
+                cursor = rows[-1][0]
+                data = encode(rows)
+                got = len(rows)
+                if key is not None:
+                    self.cache.put(key, (data, got, cursor))
+            yield self._response(st, data, got, done, total, first)
             first = False
-            done += len(rows)
-            nrows = _next_block_rows(nrows, len(rows), len(data))
+            done += got
+            nrows = _next_block_rows(nrows, got, len(data))
 
     def _result_blocks(self, st, offset):
         s = st.session
@@ -551,15 +617,25 @@ class ReadApi:
         nrows = FIRST_BLOCK_ROWS
         first = True
         idx = s.col_index
+        job = s.source.job
         while pos < st.hi:
-            chunk = s.rows[pos:min(st.hi, pos + nrows)]
-            if idx is not None:
-                chunk = [tuple(r[i] for i in idx) for r in chunk]
-            data = s.encoder(chunk)
-            yield self._response(st, data, len(chunk), pos - st.lo, total, first)
+            end = min(st.hi, pos + nrows)
+            key = ('job', job.project, job.job_id, idx and tuple(idx), pos, end)
+            hit = self.cache.get(key)
+            if hit is not None:
+                data, got, _ = hit
+                self._incr('read_blocks_cached')
+            else:
+                chunk = s.rows[pos:end]
+                if idx is not None:
+                    chunk = [tuple(r[i] for i in idx) for r in chunk]
+                data = s.encoder(chunk)
+                got = len(chunk)
+                self.cache.put(key, (data, got, None))
+            yield self._response(st, data, got, pos - st.lo, total, first)
             first = False
-            pos += len(chunk)
-            nrows = _next_block_rows(nrows, len(chunk), len(data))
+            pos += got
+            nrows = _next_block_rows(nrows, got, len(data))
 
     # ------------------------------------------------------------------ SplitReadStream
     def split_read_stream(self, request, context):

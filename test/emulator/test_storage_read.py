@@ -397,6 +397,27 @@ class ReadApiTest(unittest.TestCase):
         self.assertTrue(resps[0].avro_schema.schema)
         self.assertFalse(resps[1].HasField('avro_schema'))       # the first response only
 
+    def test_repeated_reads_see_changes(self):
+        # blocks of a repeated read may come from the emulator's cache: a change to the
+        # table (DML here, inserts alike) must show in the next session all the same
+        self.table('changing', [{'name': 'id', 'type': 'INTEGER'}, {'name': 's', 'type': 'STRING'}],
+                   [{'id': i, 's': 'old'} for i in range(5)],
+                   labels={'emulator_streaming_buffer_s': '0'})
+        first = self.client.session('changing')
+        self.assertEqual([r['s'] for r in self.client.all_rows(first)], ['old'] * 5)
+        self.assertEqual([r['s'] for r in self.client.all_rows(first)], ['old'] * 5)
+        self.assertGreater(self.counters.get('read_blocks_cached'), 0)
+        status, body = self.bq.query("UPDATE d.changing SET s = 'new' WHERE id = 2")
+        self.assertEqual(status, 200, body)
+        again = self.client.session('changing')
+        self.assertEqual([r['s'] for r in self.client.all_rows(again)],
+                         ['old', 'old', 'new', 'old', 'old'])
+        status, body = self.bq.query('DELETE FROM d.changing WHERE id = 0')
+        self.assertEqual(status, 200, body)
+        gaps = self.client.session('changing', max_streams=2)    # rowids now have a gap
+        self.assertEqual([r['id'] for r in self.client.all_rows(gaps)], [1, 2, 3, 4])
+        self.assertEqual(gaps.estimated_row_count, 4)
+
     # ------------------------------------------------------------------ options
     def test_selected_fields(self):
         self.table('sel', [{'name': 'a', 'type': 'INTEGER'}, {'name': 'b', 'type': 'STRING'},
