@@ -412,3 +412,59 @@ test('read errors: an unknown table is NOT_FOUND, a view INVALID_ARGUMENT, an of
     await client.close();
   }
 });
+
+test('every column type decodes with avsc from the schema the session gives', async () => {
+  const schema = [
+    {name: 'i', type: 'INT64', mode: 'REQUIRED'},
+    {name: 'f', type: 'FLOAT64'},
+    {name: 'b', type: 'BOOL'},
+    {name: 's', type: 'STRING'},
+    {name: 'y', type: 'BYTES'},
+    {name: 'n', type: 'NUMERIC'},
+    {name: 'bn', type: 'BIGNUMERIC'},
+    {name: 'ts', type: 'TIMESTAMP'},
+    {name: 'd', type: 'DATE'},
+    {name: 't', type: 'TIME'},
+    {name: 'dt', type: 'DATETIME'},
+    {name: 'g', type: 'GEOGRAPHY'},
+    {name: 'j', type: 'JSON'},
+    {name: 'arr', type: 'INT64', mode: 'REPEATED'},
+    {name: 'rec', type: 'RECORD', fields: [
+      {name: 'x', type: 'INT64', mode: 'REQUIRED'},
+      {name: 'tags', type: 'STRING', mode: 'REPEATED'},
+      {name: 'inner', type: 'RECORD', fields: [{name: 'v', type: 'NUMERIC'}]},
+    ]},
+  ];
+  await bq.dataset(DATASET).createTable('readtypes', {schema});
+  await bq.dataset(DATASET).table('readtypes').insert([
+    {i: -5, f: 1.5, b: true, s: 'h\u00e9llo', y: Buffer.from([0, 255, 97]).toString('base64'),
+      n: '-12.5', bn: '1.00000000000000000000000000000000000001', ts: '2024-01-02T03:04:05.123456Z',
+      d: '2024-01-02', t: '12:34:56.5', dt: '2024-01-02 03:04:05.25', g: 'POINT(1 2)',
+      j: '{"a": [1, 2]}', arr: [1, -2, 300000], rec: {x: 7, tags: ['a', 'b'], inner: {v: '0.000000001'}}},
+    {i: 0, arr: [], rec: {x: 1}},
+  ]);
+  const client = readClient();
+  try {
+    const [session] = await client.createReadSession({
+      parent: `projects/${PROJECT}`,
+      readSession: {table: `projects/${PROJECT}/datasets/${DATASET}/tables/readtypes`, dataFormat: 'AVRO'},
+    });
+    const [[a, b]] = await readAll(client, session);
+    const plain = (v) => JSON.parse(JSON.stringify(v, (k, x) =>
+      (x && x.type === 'Buffer' ? x.data : x)));
+    assert.deepEqual({...plain(a), n: decimalText(a.n, 9), bn: decimalText(a.bn, 38),
+      rec: {...plain(a.rec), inner: {v: decimalText(a.rec.inner.v, 9)}}}, {
+      i: -5, f: 1.5, b: true, s: 'h\u00e9llo', y: [0, 255, 97], n: '-12.5',
+      bn: '1.00000000000000000000000000000000000001',
+      ts: Date.UTC(2024, 0, 2, 3, 4, 5) * 1000 + 123456,
+      d: Date.UTC(2024, 0, 2) / 86400000, t: (12 * 3600 + 34 * 60 + 56) * 1e6 + 500000,
+      dt: '2024-01-02T03:04:05.250000', g: 'POINT(1 2)', j: '{"a":[1,2]}', arr: [1, -2, 300000],
+      rec: {x: 7, tags: ['a', 'b'], inner: {v: '0.000000001'}},
+    });
+    assert.deepEqual(plain(b), {i: 0, f: null, b: null, s: null, y: null, n: null, bn: null,
+      ts: null, d: null, t: null, dt: null, g: null, j: null, arr: [],
+      rec: {x: 1, tags: [], inner: null}});
+  } finally {
+    await client.close();
+  }
+});
