@@ -497,6 +497,9 @@ class ReadApi:
                                     'Connection closed by the server mid-stream (emulator '
                                     'fault injection)')
                 sent += 1
+                self._incr('read_responses')
+                self._incr('read_rows_sent', response.row_count)
+                self._incr('read_bytes_sent', len(response.avro_rows.serialized_binary_rows))
                 yield response
         except ReadError as e:
             context.abort(e.code, e.message)
@@ -540,9 +543,6 @@ class ReadApi:
             # rows go uncompressed, which the field's -1 says ("compression would not have
             # reduced the size"): a reader that asked for LZ4 must accept that
             resp.uncompressed_byte_size = -1
-        self._incr('read_responses')
-        self._incr('read_rows_sent', nrows)
-        self._incr('read_bytes_sent', len(data))
         return resp
 
     def _table_total(self, st):

@@ -468,3 +468,46 @@ test('every column type decodes with avsc from the schema the session gives', as
     await client.close();
   }
 });
+
+test('a ReadRows stream broken mid-way (UNAVAILABLE) resumes at the offset of the first row not received', async () => {
+  await bq.dataset(DATASET).createTable('readbreak', {schema: READ_SCHEMA});
+  const n = 4000;
+  for (let i = 0; i < n; i += 1000) {
+    await bq.dataset(DATASET).table('readbreak').insert(Array.from({length: 1000}, (_, k) => readRow(i + k)));
+  }
+  // the emulator's fault labels: the next 2 ReadRows calls on this table break after one response
+  await bq.dataset(DATASET).table('readbreak').setMetadata({
+    labels: {emulator_read_breaks: '2', emulator_read_break_after: '1'}});
+  const client = readClient();
+  try {
+    const [session] = await client.createReadSession({
+      parent: `projects/${PROJECT}`,
+      readSession: {table: `projects/${PROJECT}/datasets/${DATASET}/tables/readbreak`, dataFormat: 'AVRO',
+        readOptions: {selectedFields: ['id']}},
+      maxStreamCount: 1,
+    });
+    const type = avsc.Type.forSchema(JSON.parse(session.avroSchema.schema));
+    const ids = [];
+    const codes = [];
+    for (;;) {
+      try {
+        for await (const resp of client.readRows({readStream: session.streams[0].name, offset: ids.length})) {
+          const buf = Buffer.from(resp.avroRows.serializedBinaryRows);
+          for (let pos = 0; pos < buf.length;) {
+            const r = type.decode(buf, pos);
+            ids.push(r.value.id);
+            pos = r.offset;
+          }
+        }
+        break;
+      } catch (err) {
+        codes.push(err.code);
+        assert.ok(codes.length <= 2, `more breaks than injected: ${codes}`);
+      }
+    }
+    assert.deepEqual(codes, [grpc.status.UNAVAILABLE, grpc.status.UNAVAILABLE]);
+    assert.deepEqual(ids, Array.from({length: n}, (_, i) => i));
+  } finally {
+    await client.close();
+  }
+});
