@@ -4,7 +4,7 @@ Owns read sessions and their streams, served from the BigQuery service's tables 
 same process:
 
 * CreateReadSession: a session over one table ("projects/P/datasets/D/tables/T"), in
-  Avro (ARROW is refused as unimplemented), with the selected columns and a row
+  AVRO (avro.py) or ARROW (arrow.py), with the selected columns and a row
   restriction (a GoogleSQL boolean expression, compiled by the emulator's own SQL
   engine as the WHERE of a query of the table). The table's rows are split into at
   most max_stream_count streams of contiguous rows (0 lets the server decide; an
@@ -12,9 +12,10 @@ same process:
   table had when it was created, never those appended later (a stream is a rowid
   range bounded by the table's last rowid then). The session expires after 6 hours.
 * ReadRows(read_stream, offset): the stream's rows from row `offset` (rows the
-  restriction keeps, in table order) as AvroRows blocks of about 1 MB, each with its
-  row count and progress; offset past the end is OUT_OF_RANGE. A reader whose stream
-  broke resumes with the offset of the first row it did not get.
+  restriction keeps, in table order) as AvroRows blocks (or Arrow record batches) of
+  about 1 MB, each with its row count and progress; offset past the end is
+  OUT_OF_RANGE. A reader whose stream broke resumes with the offset of the first row
+  it did not get.
 * SplitReadStream(name, fraction): two streams, the first `fraction` of the rows and
   the rest, back to back.
 * The result of a query job: its destination table (the anonymous `_…` dataset's
@@ -46,6 +47,7 @@ from emulator.bigquery.sql.parser import parse
 from emulator.bigquery.sql.translate import QueryContext, compile_query
 from emulator.bigquery import types as T
 
+from . import arrow
 from . import avro
 from . import read_messages as M
 
@@ -90,14 +92,19 @@ class _Source:
 
 
 class Session:
-    def __init__(self, session_id, name, source, columns, location, skip, codec):
+    def __init__(self, session_id, name, source, columns, location, skip, fmt, codec):
         self.id = session_id
         self.name = name
         self.source = source
         self.columns = columns        # [(name, internal type, mode)] of the rows sent
-        self.schema = avro.schema_json(columns)
+        self.format = fmt
         # rows of a table come with their rowid first
-        self.encoder = avro.row_encoder(columns, skip)
+        if fmt == M.AVRO:
+            self.schema = avro.schema_json(columns)
+            self.encoder = avro.row_encoder(columns, skip)
+        else:
+            self.schema = arrow.schema_message(columns)
+            self.encoder = lambda rows: arrow.record_batch(columns, rows, skip)
         self.location = location
         self.codec = codec            # response_compression_codec asked for
         self.created = clock.time()
@@ -229,10 +236,7 @@ class ReadApi:
             raise _invalid('preferred_min_stream_count must be non-negative')
         if rs.data_format == M.DATA_FORMAT_UNSPECIFIED:
             raise _invalid('request failed: data format unspecified')
-        if rs.data_format == M.ARROW:
-            raise _unimplemented('The emulator sends only AVRO: the ARROW data format is not '
-                                 'supported')
-        if rs.data_format != M.AVRO:
+        if rs.data_format not in (M.AVRO, M.ARROW):
             raise _invalid('request failed: unknown data format %d' % rs.data_format)
         if rs.HasField('table_modifiers') and rs.table_modifiers.HasField('snapshot_time'):
             raise _unimplemented('table_modifiers.snapshot_time (time travel) is not supported '
@@ -241,9 +245,11 @@ class ReadApi:
         if opts.HasField('sample_percentage'):
             raise _unimplemented('read_options.sample_percentage is not supported by the '
                                  'emulator')
-        if opts.HasField('arrow_serialization_options'):
-            raise _invalid('request failed: arrow_serialization_options given for the AVRO '
-                           'data format')
+        fmt = rs.data_format
+        if opts.HasField('arrow_serialization_options') and fmt != M.ARROW or \
+                opts.HasField('avro_serialization_options') and fmt != M.AVRO:
+            raise _invalid('request failed: the serialization options do not match the data '
+                           'format')
         restriction = opts.row_restriction
         if len(restriction.encode('utf-8')) > MAX_RESTRICTION_BYTES:
             raise _invalid('read_session.read_options.row_restriction exceeded maximum allowed '
@@ -259,7 +265,7 @@ class ReadApi:
         if source.table is not None:
             session, row_ids, total_bytes = self._table_session(
                 session_id, name, source, list(opts.selected_fields), restriction, location,
-                opts.response_compression_codec)
+                fmt, opts.response_compression_codec)
             streams = self._split(session, row_ids, request.max_stream_count,
                                   request.preferred_min_stream_count)
             estimated_rows = len(row_ids)
@@ -269,7 +275,7 @@ class ReadApi:
                                      'supported by the emulator')
             session, total_bytes = self._result_session(session_id, name, source,
                                                         list(opts.selected_fields), location,
-                                                        opts.response_compression_codec)
+                                                        fmt, opts.response_compression_codec)
             streams = self._split_range(session, len(session.rows), request.max_stream_count,
                                         request.preferred_min_stream_count)
             estimated_rows = len(session.rows)
@@ -281,12 +287,15 @@ class ReadApi:
         self._incr('read_sessions')
         self._incr('read_streams_created', len(streams))
 
-        out = M.ReadSession(name=name, data_format=M.AVRO, table=rs.table,
+        out = M.ReadSession(name=name, data_format=fmt, table=rs.table,
                             estimated_total_bytes_scanned=total_bytes,
                             estimated_total_physical_file_size=total_bytes,
                             estimated_row_count=estimated_rows, trace_id=rs.trace_id)
         out.expire_time.FromSeconds(int(session.expires))
-        out.avro_schema.schema = session.schema
+        if fmt == M.AVRO:
+            out.avro_schema.schema = session.schema
+        else:
+            out.arrow_schema.serialized_schema = session.schema
         out.read_options.CopyFrom(opts)
         for s in streams:
             out.streams.add(name=s.name)
@@ -328,13 +337,14 @@ class ReadApi:
                            'table schema: %s' % ', '.join(missing))
         return sorted(wanted)
 
-    def _table_session(self, session_id, name, source, selected, restriction, location, codec):
+    def _table_session(self, session_id, name, source, selected, restriction, location, fmt,
+                       codec):
         t = source.table
         idx = self._selected([f.name for f in t.fields], selected)
         columns = [(t.fields[i].name, t.fields[i].type, t.fields[i].mode) for i in idx]
         try:
-            session = Session(session_id, name, source, columns, location, 1, codec)
-        except avro.AvroUnsupported as e:
+            session = Session(session_id, name, source, columns, location, 1, fmt, codec)
+        except (avro.AvroUnsupported, arrow.ArrowUnsupported) as e:
             raise _unimplemented(str(e)) from None
         where = None
         if restriction.strip():
@@ -384,7 +394,7 @@ class ReadApi:
         session.params = list(comp.params)
         return session, row_ids, total_bytes
 
-    def _result_session(self, session_id, name, source, selected, location, codec):
+    def _result_session(self, session_id, name, source, selected, location, fmt, codec):
         job = source.job
         r = job.result
         rows = r.rows
@@ -394,8 +404,8 @@ class ReadApi:
         idx = self._selected(names, selected)
         columns = [(r.columns[i][0], r.columns[i][1], 'NULLABLE') for i in idx]
         try:
-            session = Session(session_id, name, source, columns, location, 0, codec)
-        except avro.AvroUnsupported as e:
+            session = Session(session_id, name, source, columns, location, 0, fmt, codec)
+        except (avro.AvroUnsupported, arrow.ArrowUnsupported) as e:
             raise _unimplemented(str(e)) from None
         session.rows = rows
         session.col_index = idx if idx != list(range(len(names))) else None
@@ -499,7 +509,7 @@ class ReadApi:
                 sent += 1
                 self._incr('read_responses')
                 self._incr('read_rows_sent', response.row_count)
-                self._incr('read_bytes_sent', len(response.avro_rows.serialized_binary_rows))
+                self._incr('read_bytes_sent', response.ByteSize())
                 yield response
         except ReadError as e:
             context.abort(e.code, e.message)
@@ -531,14 +541,20 @@ class ReadApi:
 
     def _response(self, st, data, nrows, before, total, first):
         resp = M.ReadRowsResponse(row_count=nrows)
-        resp.avro_rows.serialized_binary_rows = data
-        resp.avro_rows.row_count = nrows
+        if st.session.format == M.AVRO:
+            resp.avro_rows.serialized_binary_rows = data
+            resp.avro_rows.row_count = nrows
+        else:
+            resp.arrow_record_batch.serialized_record_batch = data
+            resp.arrow_record_batch.row_count = nrows
         if total:
             resp.stats.progress.at_response_start = before / float(total)
             resp.stats.progress.at_response_end = (before + nrows) / float(total)
         resp.throttle_state.throttle_percent = 0
-        if first:
+        if first and st.session.format == M.AVRO:
             resp.avro_schema.schema = st.session.schema
+        elif first:
+            resp.arrow_schema.serialized_schema = st.session.schema
         if st.session.codec:
             # rows go uncompressed, which the field's -1 says ("compression would not have
             # reduced the size"): a reader that asked for LZ4 must accept that
@@ -582,7 +598,7 @@ class ReadApi:
         t = s.source.table
         params = tuple(s.params)
         while done < total:
-            key = _cache_key(t.key, t.version, s.sql, params, cursor, st.hi, nrows)
+            key = _cache_key(t.key, t.version, s.format, s.sql, params, cursor, st.hi, nrows)
             hit = self.cache.get(key) if key is not None else None
             if hit is not None:
                 self._check_table(s)
@@ -591,7 +607,7 @@ class ReadApi:
             else:
                 with self.store.lock:
                     self._check_table(s)
-                    key = _cache_key(t.key, t.version, s.sql, params, cursor, st.hi, nrows)
+                    key = _cache_key(t.key, t.version, s.format, s.sql, params, cursor, st.hi, nrows)
                     rows = self.store.conn.execute(s.sql, s.params + [cursor, st.hi,
                                                                       nrows]).fetchall()
                 if not rows:
@@ -620,7 +636,7 @@ class ReadApi:
         job = s.source.job
         while pos < st.hi:
             end = min(st.hi, pos + nrows)
-            key = ('job', job.project, job.job_id, idx and tuple(idx), pos, end)
+            key = ('job', job.project, job.job_id, s.format, idx and tuple(idx), pos, end)
             hit = self.cache.get(key)
             if hit is not None:
                 data, got, _ = hit

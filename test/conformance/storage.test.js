@@ -216,7 +216,7 @@ test('an unknown table is NOT_FOUND', async () => {
 // go here.
 
 const avsc = require('avsc');
-const {v1: storageV1} = require('@google-cloud/bigquery-storage');
+const {v1: storageV1, reader} = require('@google-cloud/bigquery-storage');
 
 // gaxServerStreamingRetries: ReadRows retried on the method's own retry codes
 // (UNAVAILABLE), not on every error as the older default does (an OUT_OF_RANGE
@@ -509,5 +509,37 @@ test('a ReadRows stream broken mid-way (UNAVAILABLE) resumes at the offset of th
     assert.deepEqual(ids, Array.from({length: n}, (_, i) => i));
   } finally {
     await client.close();
+  }
+});
+
+test("ARROW: the Node client's TableReader (Apache Arrow's reader) gets the rows written through REST", async () => {
+  await bq.dataset(DATASET).createTable('readarrow', {schema: READ_SCHEMA});
+  const written = Array.from({length: 1500}, (_, i) => readRow(i));
+  await bq.dataset(DATASET).table('readarrow').insert(written);
+  const [host, port] = storageHost.split(':');
+  const client = new reader.ReadClient({projectId: PROJECT, apiEndpoint: host, port: Number(port),
+    sslCreds: grpc.credentials.createInsecure()});
+  try {
+    const tableReader = await client.createTableReader({
+      table: {projectId: PROJECT, datasetId: DATASET, tableId: 'readarrow'}});
+    const [rows, session] = await tableReader.getRows();
+    assert.equal(session.dataFormat, 'ARROW');
+    assert.equal(rows.length, written.length);
+    const got = rows.map((r) => r.f.map((c) => c.v));
+    got.forEach((row, i) => {
+      const w = written[i];
+      const [id, name, amount, price, paid, eventTime, day, tags] = row;
+      assert.equal(id, BigInt(w.id));
+      assert.equal(name, w.name);
+      // decimal128(38, 9): the reader hands over the unscaled value
+      assert.equal(String(amount).replace(/"/g, ''), String(BigInt(w.id) * 1000000000n + 500000000n));
+      assert.equal(price, w.price);
+      assert.equal(paid, w.paid);
+      assert.equal(eventTime, Date.parse(w.event_time) * 1000 + 1); // timestamp[us, UTC]
+      assert.equal(day, Date.parse(w.day)); // date32, as milliseconds
+      assert.deepEqual(tags.map((t) => t.v), w.tags);
+    });
+  } finally {
+    await client.getClient().close();
   }
 });
