@@ -246,10 +246,6 @@ class ReadApi:
             raise _unimplemented('read_options.sample_percentage is not supported by the '
                                  'emulator')
         fmt = rs.data_format
-        if opts.HasField('arrow_serialization_options') and fmt != M.ARROW or \
-                opts.HasField('avro_serialization_options') and fmt != M.AVRO:
-            raise _invalid('request failed: the serialization options do not match the data '
-                           'format')
         restriction = opts.row_restriction
         if len(restriction.encode('utf-8')) > MAX_RESTRICTION_BYTES:
             raise _invalid('read_session.read_options.row_restriction exceeded maximum allowed '
