@@ -33,7 +33,7 @@ Session expiry follows the emulator's clock (core/clock.py), which tests can adv
 """
 
 import collections
-import logging
+import itertools
 import secrets
 import threading
 import time
@@ -51,8 +51,6 @@ from . import arrow
 from . import avro
 from . import read_messages as M
 
-log = logging.getLogger('emulator.bigquerystorage.read')
-
 SESSION_LIFETIME_S = 6 * 3600
 MAX_STREAMS = 1000                  # BigQuery's limit on a session's streams
 ROWS_PER_SERVER_STREAM = 100_000    # max_stream_count 0: one stream per this many rows
@@ -64,6 +62,7 @@ MAX_RESTRICTION_BYTES = 1 << 20
 MAX_SESSIONS = 2000                 # the oldest sessions are forgotten past this
 FORGET_AFTER_S = 24 * 3600          # an expired session is forgotten this long after
 BLOCK_CACHE_BYTES = 256 << 20       # encoded blocks kept for repeated reads
+
 
 class ReadError(Exception):
     """A call's failure: gRPC status code and message."""
@@ -160,6 +159,19 @@ class _BlockCache:
             while self.used > self.limit:
                 _, old = self.items.popitem(last=False)
                 self.used -= len(old[0])
+
+
+_TABLE_TOKENS = itertools.count(1)
+
+
+def _table_token(t):
+    """A number of this Table object for cache keys. Storage makes a table's object anew
+    when it reloads its catalog (after a failed transaction), and the version then starts
+    over: the same id and version may then hold other rows, never the same token."""
+    token = getattr(t, '_read_cache_token', None)
+    if token is None:
+        token = t._read_cache_token = next(_TABLE_TOKENS)
+    return token
 
 
 def _cache_key(*parts):
@@ -592,9 +604,11 @@ class ReadApi:
         first = True
         encode = s.encoder
         t = s.source.table
+        token = _table_token(t)
         params = tuple(s.params)
         while done < total:
-            key = _cache_key(t.key, t.version, s.format, s.sql, params, cursor, st.hi, nrows)
+            key = _cache_key(token, t.version, s.format, s.sql, params, cursor,
+                             st.hi, nrows)
             hit = self.cache.get(key) if key is not None else None
             if hit is not None:
                 self._check_table(s)
@@ -603,7 +617,8 @@ class ReadApi:
             else:
                 with self.store.lock:
                     self._check_table(s)
-                    key = _cache_key(t.key, t.version, s.format, s.sql, params, cursor, st.hi, nrows)
+                    key = _cache_key(token, t.version, s.format, s.sql, params, cursor,
+                                     st.hi, nrows)
                     rows = self.store.conn.execute(s.sql, s.params + [cursor, st.hi,
                                                                       nrows]).fetchall()
                 if not rows:
