@@ -99,7 +99,11 @@ before(async () => {
   }
   bqHost = bqHost.replace(/^https?:\/\//, '');
   storageHost = storageHost.replace(/^https?:\/\//, '');
+  // the REST client would take BIGQUERY_EMULATOR_HOST (without a scheme) over apiEndpoint
+  const saved = process.env.BIGQUERY_EMULATOR_HOST;
+  delete process.env.BIGQUERY_EMULATOR_HOST;
   bq = new BigQuery({projectId: PROJECT, apiEndpoint: `http://${bqHost}`, authClient: new PassThroughClient()});
+  if (saved !== undefined) process.env.BIGQUERY_EMULATOR_HOST = saved;
   await bq.createDataset(DATASET, {location: 'US'});
 });
 
