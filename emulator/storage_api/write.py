@@ -422,7 +422,6 @@ class WriteApi:
             try:
                 conn.decoder = RowDecoder(t, data.writer_schema.proto_descriptor)
                 conn.table_key = t.key
-                conn.table_version = t.fields
             except SchemaError as e:
                 conn.decoder = None
                 return self._error(resp, grpc.StatusCode.INVALID_ARGUMENT, str(e),
@@ -502,13 +501,12 @@ class WriteApi:
 
 class _Connection:
     """What one AppendRows call remembers between its requests."""
-    __slots__ = ("stream_name", "decoder", "table_key", "table_version")
+    __slots__ = ("stream_name", "decoder", "table_key")
 
     def __init__(self):
         self.stream_name = None
         self.decoder = None
         self.table_key = None
-        self.table_version = None
 
 
 def _stream_id():

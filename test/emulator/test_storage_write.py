@@ -9,8 +9,6 @@ a restart, the 24-hour expiry of uncommitted data through the emulator's
 clock, fault injection (a stream broken after the rows were stored), auth.
 """
 
-import json
-import os
 import shutil
 import tempfile
 import threading
