@@ -62,6 +62,7 @@ def message_class(proto_descriptor):
     if cls is not None:
         return cls
     desc = descriptor_pb2.DescriptorProto.FromString(raw)
+    _proto2(desc)
     if not desc.name:
         raise SchemaError("Invalid proto schema: the descriptor has no message name.")
     fdp = descriptor_pb2.FileDescriptorProto(name="writer_schema.proto", syntax="proto2")
@@ -77,6 +78,27 @@ def message_class(proto_descriptor):
             _CLASS_CACHE.clear()
         _CLASS_CACHE[key] = cls
     return cls
+
+
+def _proto2(desc):
+    """Make a proto3 writer's descriptor loadable as proto2, in place: a
+    `proto3_optional` field is a plain proto2 optional one (both track
+    presence), and its synthetic oneof goes."""
+    synthetic = {f.oneof_index for f in desc.field if f.proto3_optional and f.HasField("oneof_index")}
+    if synthetic:
+        keep = [i for i in range(len(desc.oneof_decl)) if i not in synthetic]
+        renumber = {old: new for new, old in enumerate(keep)}
+        for f in desc.field:
+            if f.proto3_optional:
+                f.ClearField("proto3_optional")
+                f.ClearField("oneof_index")
+            elif f.HasField("oneof_index"):
+                f.oneof_index = renumber[f.oneof_index]
+        decls = [desc.oneof_decl[i] for i in keep]
+        del desc.oneof_decl[:]
+        desc.oneof_decl.extend(decls)
+    for nested in desc.nested_type:
+        _proto2(nested)
 
 
 class RowDecoder:

@@ -381,6 +381,16 @@ class WriteStreamTests(StorageWriteBase):
         out = self.client.append([req])
         self.assertEqual(out[0].WhichOneof("response"), "append_result", out[0])
         self.assertEqual(self.rows(table), [["5", [{"v": "1"}, {"v": "300"}]]])
+        # `optional` in proto3: a synthetic oneof, and an explicit 0 that is not NULL
+        opt = descriptor("P3opt", [("id", 1, FD.TYPE_INT64)])
+        opt.oneof_decl.add(name="_id")
+        opt.field[0].proto3_optional = True
+        opt.field[0].oneof_index = 0
+        req = request(table + "/streams/_default", [], opt)
+        req.proto_rows.rows.serialized_rows.extend([bytes([0x08, 0]), b""])
+        out = self.client.append([req])
+        self.assertEqual(out[0].WhichOneof("response"), "append_result", out[0])
+        self.assertEqual(self.rows(table)[1:], [["0", []], [None, []]])
 
     def test_timestamp_out_of_range_is_a_row_error(self):
         table = self.new_table([{"name": "ts", "type": "TIMESTAMP"}])
