@@ -197,6 +197,11 @@ class Validator:
                 # text forms only; epoch-seconds strings fail here and take the general path
                 ns['co%d' % i] = T.parse_timestamp_text if t == 'TIMESTAMP' else T.coercer(t)
                 size = T.size_function(t)
+                if t == 'TIMESTAMP':
+                    # microseconds already (the Storage Write API's int64 form)
+                    ns['Micros'] = T.Micros
+                    lines += ['        elif v.__class__ is Micros and %d <= v <= %d:' % (T.MIN_TS, T.MAX_TS),
+                              '            c%d = int(v)' % i, '            s%d = 8' % i]
                 lines += ['        elif v.__class__ is str:',
                           '            c%d = co%d(v)' % (i, i)]
                 if isinstance(size, int):

@@ -132,10 +132,11 @@ class _BadValue(Exception):
 
 
 def _plan(desc, columns, prefix):
-    """[(proto field descriptor, column name, column type, repeated, converter)] for
-    each proto field; SchemaError when a field has no column or cannot feed it."""
+    """{proto field number: (column name, repeated, converter or None for a value
+    taken as it is)} for the proto fields; SchemaError when a field has no column
+    or cannot feed it."""
     by_lower = {name.lower(): (name, typ, mode) for name, typ, mode in columns}
-    plan = []
+    plan = {}
     for f in desc.fields:
         col = by_lower.get(f.name.lower())
         if col is None:
@@ -150,20 +151,27 @@ def _plan(desc, columns, prefix):
                               % (prefix, f.name, "repeated" if is_rep_field else "not repeated",
                                  "REPEATED" if repeated else mode or "NULLABLE"))
         conv = _converter(f, base, prefix + name)
-        plan.append((f, name, repeated, conv))
+        plan[f.number] = (name, repeated, None if conv is _same else conv)
     return plan
 
 
 def _convert(msg, plan):
+    """The fields set in msg (ListFields: present scalars, non-empty repeated
+    fields) as the JSON object insertAll would have received."""
     obj = {}
-    for f, name, repeated, conv in plan:
-        if repeated:
-            values = getattr(msg, f.name)
-            if values:
-                obj[name] = [conv(v) for v in values]
-        elif msg.HasField(f.name):
-            obj[name] = conv(getattr(msg, f.name))
+    for fd, value in msg.ListFields():
+        name, repeated, conv = plan[fd.number]
+        if conv is None:
+            obj[name] = list(value) if repeated else value
+        elif repeated:
+            obj[name] = [conv(v) for v in value]
+        else:
+            obj[name] = conv(value)
     return obj
+
+
+def _same(v):
+    return v
 
 
 def _mismatch(f, base, where):
@@ -192,29 +200,29 @@ def _converter(f, base, where):
     if t in (FD.TYPE_MESSAGE, FD.TYPE_GROUP):
         raise _mismatch(f, base, where)
     if base == "INT64":
-        if t in _INTS:
-            return int
-        if t == FD.TYPE_ENUM:
-            return int
+        if t in _INTS or t == FD.TYPE_ENUM:
+            return _same        # Python ints already; the Validator checks the range
         if t == FD.TYPE_BOOL:
             return lambda v: 1 if v else 0
         if t == FD.TYPE_STRING:
             return _int_text
     elif base == "FLOAT64":
-        if t in _FLOATS or t in _INTS:
+        if t in _FLOATS:
+            return _same
+        if t in _INTS:
             return float
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
     elif base == "BOOL":
         if t == FD.TYPE_BOOL:
-            return bool
+            return _same
         if t in _INTS:
             return lambda v: v != 0
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
     elif base in ("STRING", "JSON", "GEOGRAPHY", "INTERVAL"):
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
         if t == FD.TYPE_ENUM and base == "STRING":
             values = f.enum_type.values_by_number
             return lambda v: values[v].name if v in values else str(v)
@@ -226,7 +234,7 @@ def _converter(f, base, where):
     elif base in ("NUMERIC", "BIGNUMERIC"):
         scale = _SCALE[base]
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
         if t == FD.TYPE_BYTES:
             return lambda v: _scaled_bytes(v, scale)
         if t in _INTS:
@@ -235,24 +243,24 @@ def _converter(f, base, where):
             return lambda v: repr(float(v))
     elif base == "TIMESTAMP":
         if t in _INT64S or t in _INTS:
-            return _micros_text
+            return _micros
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
         if t in _FLOATS:
-            return lambda v: v      # seconds since the epoch, as insertAll reads numbers
+            return _same      # seconds since the epoch, as insertAll reads numbers
     elif base == "DATE":
         if t in _INTS:
             return _days_text
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
     elif base == "DATETIME":
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
         if t in _INT64S:
             return _packed_datetime
     elif base == "TIME":
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
         if t in _INT64S:
             return _packed_time
     raise _mismatch(f, base, where)
@@ -272,10 +280,10 @@ def _scaled_bytes(v, scale):
         return str(decimal.Decimal(n).scaleb(-scale))
 
 
-def _micros_text(us):
+def _micros(us):
     if us < T.MIN_TS or us > T.MAX_TS:
         raise _BadValue("Timestamp field value is out of range: %d" % us)
-    return T.timestamp_to_text(us, sep="T", suffix="Z")
+    return T.Micros(us)
 
 
 _MIN_DAY = T.days_from_civil(1, 1, 1)

@@ -392,6 +392,24 @@ class WriteStreamTests(StorageWriteBase):
         self.assertEqual(out[0].WhichOneof("response"), "append_result", out[0])
         self.assertEqual(self.rows(table)[1:], [["0", []], [None, []]])
 
+    def test_timestamps_in_arrays_and_records(self):
+        """int64 microseconds keep their unit wherever the TIMESTAMP is (insertAll
+        would read a number as seconds)."""
+        table = self.new_table([{"name": "tss", "type": "TIMESTAMP", "mode": "REPEATED"},
+                                {"name": "rec", "type": "RECORD", "fields": [{"name": "at", "type": "TIMESTAMP"}]},
+                                {"name": "extra", "type": "STRING"}])
+        rec = descriptor("Rec", [("at", 1, FD.TYPE_INT64)])
+        desc = descriptor("T", [("tss", 1, FD.TYPE_INT64, FD.LABEL_REPEATED),
+                                ("rec", 2, FD.TYPE_MESSAGE, 1, "T.Rec"),
+                                ("EXTRA", 3, FD.TYPE_STRING)], nested=[rec])
+        Row = message_class(desc)
+        row = Row(tss=[0, 1700000000000001], EXTRA="case aside")
+        row.rec.at = 86400000000
+        out = self.client.append([request(table + "/streams/_default", [row], desc)])
+        self.assertEqual(out[0].WhichOneof("response"), "append_result", out[0])
+        self.assertEqual(self.rows(table), [[[{"v": "0.0"}, {"v": "1.700000000000001E9"}],
+                                             {"f": [{"v": "86400.0"}]}, "case aside"]])
+
     def test_timestamp_out_of_range_is_a_row_error(self):
         table = self.new_table([{"name": "ts", "type": "TIMESTAMP"}])
         desc = descriptor("T", [("ts", 1, FD.TYPE_INT64)])
