@@ -72,6 +72,8 @@ class CallGate:
             except ApiError as e:
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, e.message)
         p.counters.incr_group("requests", method)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s from %s", p.name, method, context.peer())
         latency, action = p.faults.decide(method)
         if latency:
             time.sleep(latency)
