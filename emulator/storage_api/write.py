@@ -325,7 +325,8 @@ class WriteApi:
             extra.append(self._save_sql(s))
             extra.append(("DELETE FROM bq_stream_rows WHERE name = ?", (s.name,)))
         try:
-            self.store.insert(t, rows, parts, sizes, [], now_ms, extra_sql=extra)
+            self.store.insert(t, rows, parts, sizes, [], now_ms, extra_sql=extra,
+                              streaming_buffer=False)
         except BaseException:
             for s in streams:
                 s.state, s.commit_ms = "FINALIZED", None
@@ -374,7 +375,8 @@ class WriteApi:
         s.flushed = end
         extra.append(self._save_sql(s))
         try:
-            self.store.insert(t, rows, parts, sizes, [], int(clock.time() * 1000), extra_sql=extra)
+            self.store.insert(t, rows, parts, sizes, [], int(clock.time() * 1000), extra_sql=extra,
+                              streaming_buffer=False)
         except BaseException:
             s.flushed = old
             raise
@@ -463,7 +465,7 @@ class WriteApi:
                 return self._error(resp, grpc.StatusCode.INVALID_ARGUMENT,
                                    "Stream is finalized: %s" % name, SE.Value("STREAM_FINALIZED"), name)
             if s is None:
-                self.store.insert(t, rows, parts, sizes, [], now_ms)
+                self.store.insert(t, rows, parts, sizes, [], now_ms, streaming_buffer=False)
             else:
                 end = s.row_count
                 if req.HasField("offset"):
@@ -479,7 +481,8 @@ class WriteApi:
                 s.row_count = end + len(rows)
                 try:
                     if s.type == COMMITTED:
-                        self.store.insert(t, rows, parts, sizes, [], now_ms, extra_sql=[self._save_sql(s)])
+                        self.store.insert(t, rows, parts, sizes, [], now_ms, extra_sql=[self._save_sql(s)],
+                                          streaming_buffer=False)
                     else:
                         self._exec([("INSERT INTO bq_stream_rows VALUES (?, ?, ?, ?)",
                                      (name, end, len(rows), pickle.dumps((rows, parts, sizes), protocol=4))),

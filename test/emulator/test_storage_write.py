@@ -410,6 +410,24 @@ class WriteStreamTests(StorageWriteBase):
         self.assertEqual(self.rows(table), [[[{"v": "0.0"}, {"v": "1.700000000000001E9"}],
                                              {"f": [{"v": "86400.0"}]}, "case aside"]])
 
+    def test_dml_may_change_rows_appended_at_once(self):
+        """Unlike insertAll's streaming buffer, rows written through the Storage
+        Write API can be changed by DML at once (Google's DML limitations)."""
+        table = self.new_table()
+        tid = table.rsplit("/", 1)[1]
+        self.client.append([request(table + "/streams/_default", [Order(id=1), Order(id=2)], ORDER_DESC)])
+        self.query("DELETE FROM d.%s WHERE id = 1" % tid)
+        self.assertEqual(self.rows(table), [["2", None]])
+        st, body = self.bq("GET", "/bigquery/v2/%s" % table)
+        self.assertNotIn("streamingBuffer", body)
+        self.assertEqual(body["numRows"], "1")
+        # an insertAll row is in the streaming buffer: DML over it is refused
+        self.bq("POST", "/bigquery/v2/%s/insertAll" % table, {"rows": [{"json": {"id": 3}}]})
+        st, body = self.bq("POST", "/bigquery/v2/projects/p/queries",
+                           {"query": "DELETE FROM d.%s WHERE id = 3" % tid, "useLegacySql": False})
+        self.assertEqual(st, 400, body)
+        self.assertIn("streaming buffer", body["error"]["message"])
+
     def test_timestamp_out_of_range_is_a_row_error(self):
         table = self.new_table([{"name": "ts", "type": "TIMESTAMP"}])
         desc = descriptor("T", [("ts", 1, FD.TYPE_INT64)])
