@@ -499,6 +499,7 @@ class FaultTests(StorageWriteBase):
 
     def tearDown(self):
         self.bq("DELETE", "/emulator/bigquerystorage/faults")
+        self.bq("POST", "/emulator/bigquerystorage/counters/reset")
 
     def test_stream_broken_after_the_rows_were_stored(self):
         table = self.new_table()
@@ -540,6 +541,60 @@ class FaultTests(StorageWriteBase):
         self.assertEqual(sorted(int(r[0]) for r in self.rows(table)), [1, 2])
         out = self.client.append([request(ws.name, [Order(id=2)], ORDER_DESC, offset=1)])
         self.assertEqual(out[0].error.code, grpc.StatusCode.ALREADY_EXISTS.value[0])
+
+    def test_concurrent_writers_with_lost_answers_store_each_row_once(self):
+        """Four writers, each on its own committed stream, a fifth of the answers
+        lost: retrying at the same offset (ALREADY_EXISTS = it is there) stores
+        every row exactly once."""
+        table = self.new_table()
+        self.faults({"lost_rate": 0.2, "drop_rate": 0.05, "methods": ["AppendRows"]})
+        errors = []
+
+        def writer(w):
+            try:
+                ws = self.stream(table)
+                offset = 0
+                while offset < 200:
+                    batch = [Order(id=w * 1000 + offset + i) for i in range(10)]
+                    for _ in range(50):
+                        try:
+                            out = self.client.append([request(ws.name, batch, ORDER_DESC, offset=offset)])
+                        except grpc.RpcError as e:
+                            if e.code() != grpc.StatusCode.UNAVAILABLE:
+                                raise
+                            continue                    # broken: send the same offset again
+                        kind = out[0].WhichOneof("response")
+                        if kind == "append_result" or out[0].error.code == grpc.StatusCode.ALREADY_EXISTS.value[0]:
+                            break
+                        raise AssertionError(out[0])
+                    else:
+                        raise AssertionError("offset %d never acknowledged" % offset)
+                    offset += 10
+            except Exception as e:  # noqa: BLE001 - reported by the test thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        ids = [int(r[0]) for r in self.rows_all(table)]
+        self.assertEqual(len(ids), 800)
+        self.assertEqual(sorted(ids), sorted(w * 1000 + i for w in range(4) for i in range(200)))
+        st, counters = self.bq("GET", "/emulator/bigquerystorage/counters")
+        self.assertGreater(counters["faults_lost"], 0)
+
+    def rows_all(self, table):
+        out, token = [], None
+        while True:
+            path = "/bigquery/v2/%s/data?maxResults=1000" % table + ("&pageToken=" + token if token else "")
+            st, body = self.bq("GET", path)
+            self.assertEqual(st, 200, body)
+            out += [[c["v"] for c in r["f"]] for r in body.get("rows", [])]
+            token = body.get("pageToken")
+            if not token:
+                return out
 
     def test_unavailable_stores_nothing(self):
         table = self.new_table()
