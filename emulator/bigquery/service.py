@@ -471,6 +471,35 @@ class BigQueryService:
                 'expirationTime': str(job.end_ms + 24 * 3600 * 1000),
                 'location': job.location or self.location}
 
+    def _result_table_rows(self, req, job):
+        """tabledata.list of a query's anonymous result table: the job's result rows."""
+        q = req.query
+        r = job.result
+        rows = r.rows if r.rows is not None else self.jobs.rerun(job)
+        max_results = _int_param(q.get('maxResults'), 'maxResults', TABLEDATA_DEFAULT_ROWS)
+        start = _int_param(q.get('startIndex'), 'startIndex', 0)
+        if q.get('pageToken'):
+            start = _decode_page_token(q['pageToken'], job)
+        int64_ts = _bool(q.get('formatOptions.useInt64Timestamp')) or \
+            q.get('formatOptions.timestampOutputFormat') == 'INT64'
+        cols = list(range(len(r.columns)))
+        if q.get('selectedFields'):
+            by = {c[0].lower(): i for i, c in enumerate(r.columns)}
+            wanted = set()
+            for name in q['selectedFields'].split(','):
+                if name.strip().lower() not in by:
+                    raise _invalid('Invalid field selection %s' % name.strip())
+                wanted.add(by[name.strip().lower()])
+            cols = sorted(wanted)
+        start = min(start, len(rows))
+        page = [tuple(row[i] for i in cols) for row in rows[start:start + max_results]]
+        texts = _cap_page(self._row_encoder([r.columns[i] for i in cols], int64_ts)(page))
+        out = {'kind': 'bigquery#tableDataList', 'etag': _etag(job.end_ms, job.job_id),
+               'totalRows': str(len(rows))}
+        if start + len(texts) < len(rows):
+            out['pageToken'] = _encode_page_token(job, start + len(texts))
+        return RawJSON(_with_rows(out, texts))
+
     def tables_patch(self, req, p, d, t):
         """Metadata-only patch (description, labels, friendlyName, expirationTime)."""
         body = req.json()
@@ -633,6 +662,10 @@ class BigQueryService:
         return {i: RowError('', ROW_FAULT_MESSAGES[reason], reason) for i in good_index[:n]}
 
     def tabledata_list(self, req, p, d, t):
+        if self.store.get_dataset(p, d) is None:
+            job = self.jobs.destination_job(p, d, t)
+            if job is not None:
+                return self._result_table_rows(req, job)
         tb = self._table(p, d, t)
         if tb.type != 'TABLE':
             raise _invalid('Cannot list a table of type %s.' % tb.type)

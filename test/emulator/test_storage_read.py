@@ -609,6 +609,20 @@ class ReadApiTest(unittest.TestCase):
         self.assertEqual(status, 200, t)
         self.assertEqual([f['name'] for f in t['schema']['fields']], ['twice', 's'])
         self.assertEqual(t['numRows'], '20')
+        # and tabledata.list pages through its rows
+        data_path = '/bigquery/v2/projects/%s/datasets/%s/tables/%s/data' % (
+            P, dest['datasetId'], dest['tableId'])
+        status, page = self.bq.call('GET', data_path, query={'maxResults': 15,
+                                                             'selectedFields': 'twice'})
+        self.assertEqual(status, 200, page)
+        self.assertEqual(page['totalRows'], '20')
+        self.assertEqual([r['f'][0]['v'] for r in page['rows']],
+                         [str(2 * i) for i in range(19, 4, -1)])
+        status, page = self.bq.call('GET', data_path, query={'pageToken': page['pageToken']})
+        self.assertEqual(status, 200, page)
+        self.assertEqual([r['f'] for r in page['rows']],
+                         [[{'v': str(2 * i)}, {'v': 'row %d' % i}] for i in range(4, -1, -1)])
+        self.assertNotIn('pageToken', page)
 
     # ------------------------------------------------------------------ faults
     def test_injected_status(self):
