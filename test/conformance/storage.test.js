@@ -581,3 +581,92 @@ test('rows appended with JSONWriter are what BigQueryReadClient reads', async ()
     await reader.close();
   }
 });
+
+test('ARROW: every column type, read with Apache Arrow from the IPC schema and record batches', async () => {
+  const arrow = require('apache-arrow');
+  const schema = [
+    {name: 'i', type: 'INT64', mode: 'REQUIRED'},
+    {name: 'f', type: 'FLOAT64'},
+    {name: 'b', type: 'BOOL'},
+    {name: 's', type: 'STRING'},
+    {name: 'y', type: 'BYTES'},
+    {name: 'n', type: 'NUMERIC'},
+    {name: 'bn', type: 'BIGNUMERIC'},
+    {name: 'ts', type: 'TIMESTAMP'},
+    {name: 'd', type: 'DATE'},
+    {name: 't', type: 'TIME'},
+    {name: 'dt', type: 'DATETIME'},
+    {name: 'g', type: 'GEOGRAPHY'},
+    {name: 'j', type: 'JSON'},
+    {name: 'arr', type: 'INT64', mode: 'REPEATED'},
+    {name: 'rec', type: 'RECORD', fields: [
+      {name: 'x', type: 'INT64', mode: 'REQUIRED'},
+      {name: 'tags', type: 'STRING', mode: 'REPEATED'},
+    ]},
+  ];
+  await bq.dataset(DATASET).createTable('arrowtypes', {schema});
+  await bq.dataset(DATASET).table('arrowtypes').insert([
+    {i: -5, f: 1.5, b: true, s: 'h\u00e9llo', y: Buffer.from([0, 255, 97]).toString('base64'),
+      n: '-12.5', bn: '1.00000000000000000000000000000000000001', ts: '2024-01-02T03:04:05.123456Z',
+      d: '2024-01-02', t: '12:34:56.5', dt: '2024-01-02 03:04:05.25', g: 'POINT(1 2)',
+      j: '{"a": [1, 2]}', arr: [1, -2, 300000], rec: {x: 7, tags: ['a', 'b']}},
+    {i: 0, arr: []},
+  ]);
+  const client = readClient();
+  try {
+    const [session] = await client.createReadSession({
+      parent: `projects/${PROJECT}`,
+      readSession: {table: `projects/${PROJECT}/datasets/${DATASET}/tables/arrowtypes`, dataFormat: 'ARROW'},
+    });
+    const parts = [Buffer.from(session.arrowSchema.serializedSchema)];
+    for (const stream of session.streams) {
+      for await (const resp of client.readRows({readStream: stream.name})) {
+        parts.push(Buffer.from(resp.arrowRecordBatch.serializedRecordBatch));
+      }
+    }
+    const table = arrow.tableFromIPC(Buffer.concat(parts));
+    const types = Object.fromEntries(table.schema.fields.map((f) => [f.name, String(f.type)]));
+    assert.deepEqual(types, {
+      i: 'Int64', f: 'Float64', b: 'Bool', s: 'Utf8', y: 'Binary', n: 'Decimal[38e+9]',
+      bn: 'Decimal[76e+38]', ts: 'Timestamp<MICROSECOND, UTC>', d: 'Date32<DAY>',
+      t: 'Time64<MICROSECOND>', dt: 'Timestamp<MICROSECOND>', g: 'Utf8', j: 'Utf8',
+      arr: 'List<Int64>', rec: 'Struct<{x:Int64, tags:List<Utf8>}>'});
+    assert.equal(table.schema.fields.find((f) => f.name === 'j').metadata.get('ARROW:extension:name'),
+      'google:sqlType:json');
+    assert.equal(table.numRows, 2);
+    const col = (name) => table.getChild(name);
+    // a decimal's unscaled value from its little-endian 32-bit words, two's complement
+    // (Apache Arrow's JS bigNumToBigInt does not read a decimal256's eight words)
+    const unscaled = (v) => {
+      const words = [...v];
+      let x = 0n;
+      words.forEach((w, k) => { x |= BigInt(w >>> 0) << BigInt(32 * k); });
+      return words[words.length - 1] >>> 31 ? x - (1n << BigInt(32 * words.length)) : x;
+    };
+    assert.equal(col('i').get(0), -5n);
+    assert.equal(col('f').get(0), 1.5);
+    assert.equal(col('b').get(0), true);
+    assert.equal(col('s').get(0), 'h\u00e9llo');
+    assert.deepEqual([...col('y').get(0)], [0, 255, 97]);
+    assert.equal(unscaled(col('n').get(0)), -12500000000n);
+    assert.equal(unscaled(col('bn').get(0)), 10n ** 38n + 1n);
+    assert.equal(col('d').get(0), Date.UTC(2024, 0, 2));
+    assert.equal(col('t').get(0), BigInt((12 * 3600 + 34 * 60 + 56) * 1e6 + 500000));
+    assert.equal(col('g').get(0), 'POINT(1 2)');
+    assert.equal(col('j').get(0), '{"a":[1,2]}');
+    assert.deepEqual([...col('arr').get(0)], [1n, -2n, 300000n]);
+    assert.equal(col('rec').get(0).x, 7n);
+    assert.deepEqual([...col('rec').get(0).tags], ['a', 'b']);
+    // timestamps: microseconds in the batch's buffer (Apache Arrow's JS getter gives ms)
+    assert.equal(col('ts').data[0].values[0], BigInt(Date.UTC(2024, 0, 2, 3, 4, 5)) * 1000n + 123456n);
+    assert.equal(col('dt').data[0].values[0], BigInt(Date.UTC(2024, 0, 2, 3, 4, 5)) * 1000n + 250000n);
+    // the second row: NULLs, an empty list, a NULL record
+    for (const name of ['f', 'b', 's', 'y', 'n', 'bn', 'ts', 'd', 't', 'dt', 'g', 'j', 'rec']) {
+      assert.equal(col(name).get(1), null, name);
+    }
+    assert.equal(col('i').get(1), 0n);
+    assert.equal(col('arr').get(1).length, 0);
+  } finally {
+    await client.close();
+  }
+});
