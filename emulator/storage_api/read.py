@@ -34,6 +34,7 @@ Session expiry follows the emulator's clock (core/clock.py), which tests can adv
 
 import collections
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -215,8 +216,75 @@ class ReadApi:
                          'read_blocks_cached')
 
     def attach(self, bigquery_service):
+        if self.bq is bigquery_service:
+            return
         self.bq = bigquery_service
-        self.store = bigquery_service.store
+        self.store = store = bigquery_service.store
+        with store.lock:
+            store.conn.executescript("""
+                CREATE TABLE IF NOT EXISTS bq_read_sessions (
+                    id TEXT PRIMARY KEY, spec TEXT NOT NULL, expires REAL NOT NULL);
+                CREATE TABLE IF NOT EXISTS bq_read_streams (
+                    name TEXT PRIMARY KEY, session TEXT NOT NULL, lo INTEGER NOT NULL,
+                    hi INTEGER NOT NULL, total INTEGER);
+            """)
+            saved = store.conn.execute(
+                'SELECT id, spec FROM bq_read_sessions ORDER BY rowid').fetchall()
+            streams = {}
+            for name, sid, lo, hi, total in store.conn.execute(
+                    'SELECT name, session, lo, hi, total FROM bq_read_streams ORDER BY rowid'):
+                streams.setdefault(sid, []).append((name, lo, hi, total))
+        for sid, spec in saved:
+            self._restore(sid, json.loads(spec), streams.get(sid, []))
+
+    # ------------------------------------------------------------------ persistence
+    # A table's sessions are kept in the BigQuery service's database (with --data-dir
+    # they survive a restart, as BigQuery's survive a server's): what was asked for and
+    # the snapshot's stream bounds; the SQL is compiled again when they are loaded. A
+    # query result's sessions are not: the emulator's jobs live in memory.
+
+    def _persist(self, session, streams, spec=None):
+        conn = self.store.conn
+        with self.store.lock:
+            conn.execute('BEGIN')
+            try:
+                if spec is not None:
+                    conn.execute('INSERT INTO bq_read_sessions VALUES (?, ?, ?)',
+                                 (session.id, json.dumps(spec), session.expires))
+                conn.executemany('INSERT INTO bq_read_streams VALUES (?, ?, ?, ?, ?)',
+                                 [(st.name, session.id, st.lo, st.hi, st.total)
+                                  for st in streams])
+                conn.execute('COMMIT')
+            except BaseException:
+                conn.execute('ROLLBACK')
+                raise
+
+    def _unpersist(self, session_ids):
+        with self.store.lock:
+            for sid in session_ids:
+                self.store.conn.execute('DELETE FROM bq_read_streams WHERE session = ?', (sid,))
+                self.store.conn.execute('DELETE FROM bq_read_sessions WHERE id = ?', (sid,))
+
+    def _restore(self, sid, spec, streams):
+        t = self.store.get_table(spec['project'], spec['dataset'], spec['table'])
+        if t is None or t.key != spec['table_key'] or \
+                spec['expires'] + FORGET_AFTER_S <= clock.time():
+            self._unpersist([sid])
+            return
+        source = _Source(table=t, ref=(spec['project'], spec['dataset'], spec['table']))
+        try:
+            session, _, _ = self._table_session(
+                sid, spec['name'], source, spec['selected'], spec['restriction'],
+                spec['location'], spec['format'], spec['codec'], spec['now_us'],
+                snapshot=False)
+        except ReadError:
+            self._unpersist([sid])
+            return
+        session.created = spec['created']
+        session.expires = spec['expires']
+        self.sessions[sid] = session
+        for name, lo, hi, total in streams:
+            self.streams[name] = Stream(session, name, lo, hi, total)
 
     def _incr(self, name, n=1):
         self.counters.incr(name, n)
@@ -271,12 +339,19 @@ class ReadApi:
         name = 'projects/%s/locations/%s/sessions/%s' % (parent[len('projects/'):], location,
                                                         session_id)
         if source.table is not None:
+            now_us = int(clock.time() * 1e6)
             session, row_ids, total_bytes = self._table_session(
                 session_id, name, source, list(opts.selected_fields), restriction, location,
-                fmt, opts.response_compression_codec)
+                fmt, opts.response_compression_codec, now_us)
             streams = self._split(session, row_ids, request.max_stream_count,
                                   request.preferred_min_stream_count)
             estimated_rows = len(row_ids)
+            self._persist(session, streams, {
+                'name': name, 'project': project, 'dataset': dataset, 'table': table_id,
+                'table_key': source.table.key, 'selected': list(opts.selected_fields),
+                'restriction': restriction, 'location': location, 'format': fmt,
+                'codec': opts.response_compression_codec, 'now_us': now_us,
+                'created': session.created, 'expires': session.expires})
         else:
             if restriction.strip():
                 raise _unimplemented('A row_restriction on the result table of a query is not '
@@ -346,7 +421,9 @@ class ReadApi:
         return sorted(wanted)
 
     def _table_session(self, session_id, name, source, selected, restriction, location, fmt,
-                       codec):
+                       codec, now_us, snapshot=True):
+        """The session of a stored table, its snapshot's rowids (when `snapshot`) and the
+        bytes it reads. now_us is CURRENT_TIMESTAMP() for the restriction."""
         t = source.table
         idx = self._selected([f.name for f in t.fields], selected)
         columns = [(t.fields[i].name, t.fields[i].type, t.fields[i].mode) for i in idx]
@@ -365,7 +442,7 @@ class ReadApi:
                                            pos=(1, 1))],
                           N.TableRef([project, dataset, table_id], None, None, pos=(1, 1)),
                           where, [], None, [], None, None, None, pos=(1, 1))
-        ctx = QueryContext(_Catalog(self.store, t), project, now_us=int(clock.time() * 1e6))
+        ctx = QueryContext(_Catalog(self.store, t), project, now_us=now_us)
         with self.store.lock:
             if getattr(t, 'deleted', False):
                 raise ReadError(grpc.StatusCode.NOT_FOUND, 'Not found: Table %s:%s.%s'
@@ -383,13 +460,16 @@ class ReadApi:
                                                            t.partition_field))
             # the snapshot: the rows the table has now. Without gaps (no row deleted) the
             # rowids are first..last and need not be listed.
-            count, first, last = self.store.conn.execute(
-                'SELECT count(*), min(rowid), max(rowid) FROM "%s"' % t.sqlite_name).fetchone()
-            if count and last - first + 1 == count:
-                row_ids = range(first, last + 1)
-            else:
-                row_ids = [r[0] for r in self.store.conn.execute(
-                    'SELECT rowid FROM "%s" ORDER BY rowid' % t.sqlite_name)]
+            row_ids = None
+            if snapshot:
+                count, first, last = self.store.conn.execute(
+                    'SELECT count(*), min(rowid), max(rowid) FROM "%s"'
+                    % t.sqlite_name).fetchone()
+                if count and last - first + 1 == count:
+                    row_ids = range(first, last + 1)
+                else:
+                    row_ids = [r[0] for r in self.store.conn.execute(
+                        'SELECT rowid FROM "%s" ORDER BY rowid' % t.sqlite_name)]
             total_bytes = self.store.scan_bytes(scan)
         alias = 's1'
         inner = 'SELECT %s.rowid AS _rid, %s' % (alias, comp.sql[len('SELECT '):])
@@ -468,6 +548,7 @@ class ReadApi:
         """Forget sessions expired for a while (until then their streams answer that they
         expired) and the oldest past MAX_SESSIONS. Called with the lock held."""
         now = clock.time()
+        gone = []
         while self.sessions:
             sid, s = next(iter(self.sessions.items()))
             if s.expires + FORGET_AFTER_S > now and len(self.sessions) < MAX_SESSIONS:
@@ -475,6 +556,10 @@ class ReadApi:
             del self.sessions[sid]
             for name in [n for n, st in self.streams.items() if st.session is s]:
                 del self.streams[name]
+            if s.source.table is not None:
+                gone.append(sid)
+        if gone:
+            self._unpersist(gone)
 
     def _stream(self, name):
         if not name:
@@ -702,6 +787,8 @@ class ReadApi:
                              None if s.restricted else k)
             rest = Stream(s, '%s/streams/%s' % (s.name, _new_id()), cut, st.hi,
                           None if s.restricted else len(ids) - k)
+        if s.rows is None:
+            self._persist(s, [primary, rest])
         with self.lock:
             self.streams[primary.name] = primary
             self.streams[rest.name] = rest

@@ -726,5 +726,46 @@ class ReadProcessTest(EmulatorTestCase):
             client.channel.close()
 
 
+class ReadRestartTest(EmulatorTestCase):
+    """With --data-dir a table's read sessions survive the emulator's kill -9, as
+    BigQuery's survive its servers: a reader goes on with the same streams and offsets."""
+
+    services = ('bigquery', 'bigquerystorage')
+    data_dir = True
+
+    def test_session_survives_kill(self):
+        base = '/bigquery/v2/projects/%s' % P
+        self.assertEqual(self.call('POST', base + '/datasets',
+                                   {'datasetReference': {'projectId': P, 'datasetId': 'd'}},
+                                   service='bigquery')[0], 200)
+        self.assertEqual(self.call('POST', base + '/datasets/d/tables', {
+            'tableReference': {'projectId': P, 'datasetId': 'd', 'tableId': 't'},
+            'schema': {'fields': [{'name': 'id', 'type': 'INTEGER'}]}}, service='bigquery')[0], 200)
+        self.assertEqual(self.call('POST', base + '/datasets/d/tables/t/insertAll',
+                                   {'rows': [{'json': {'id': i}} for i in range(10)]},
+                                   service='bigquery')[0], 200)
+        client = ReadClient(self.emu.ports['bigquerystorage'])
+        s = client.session('t', max_streams=2, restriction='id != 3')
+        split = client.split(s.streams[1].name, 0.5)
+        first = [r['id'] for r in client.stream_rows(s, s.streams[0].name, 1)]
+        client.channel.close()
+        self.emu.restart(hard=True)
+        # appended after the session: not in it, also after the restart
+        self.assertEqual(self.call('POST', base + '/datasets/d/tables/t/insertAll',
+                                   {'rows': [{'json': {'id': 99}}]}, service='bigquery')[0], 200)
+        client = ReadClient(self.emu.ports['bigquerystorage'])
+        try:
+            again = [r['id'] for r in client.stream_rows(s, s.streams[0].name, 1)]
+            self.assertEqual(again, first)
+            self.assertEqual([r['id'] for r in client.all_rows(s)],
+                             [0, 1, 2, 4, 5, 6, 7, 8, 9])
+            halves = [[r['id'] for r in client.stream_rows(s, st.name)]
+                      for st in (split.primary_stream, split.remainder_stream)]
+            self.assertEqual(sum(halves, []), [5, 6, 7, 8, 9])
+            self.assertTrue(all(halves))
+        finally:
+            client.channel.close()
+
+
 if __name__ == '__main__':
     unittest.main()
