@@ -145,6 +145,29 @@ class AnswerTests(unittest.TestCase):
                          "bigquery.tables.patch", "bigquery.tables.delete", "bigquery.tabledata.insertAll",
                          "bigquery.tabledata.list"} <= seen)
 
+    def test_query_result_table(self):
+        # a finished query's anonymous destination table, as jobs.get names it: tables.get
+        # and tabledata.list answer it in the shapes of any table's
+        self.call("POST", "/datasets", {"datasetReference": {"projectId": P, "datasetId": "r"}}, 200)
+        self.call("POST", "/datasets/r/tables", {"tableReference": {"projectId": P, "datasetId": "r",
+                                                                    "tableId": "every"},
+                                                 "schema": {"fields": TYPES}}, 200)
+        self.call("POST", "/datasets/r/tables/every/insertAll",
+                  {"rows": [{"json": dict(ROW, s="r%d" % k)} for k in range(12)]}, 200)
+        r = self.call("POST", "/queries", {"query": "SELECT * FROM r.every ORDER BY s",
+                                           "useLegacySql": False}, 200)
+        job = self.call("GET", "/jobs/%s" % r["jobReference"]["jobId"], expect=200)
+        dest = job["configuration"]["query"]["destinationTable"]
+        path = "/datasets/%s/tables/%s" % (dest["datasetId"], dest["tableId"])
+        t = self.call("GET", path, expect=200)
+        self.assertEqual(t["numRows"], "12")
+        page = self.call("GET", path + "/data?maxResults=5", expect=200)
+        self.call("GET", path + "/data?maxResults=5&pageToken=%s" % page["pageToken"], expect=200)
+        self.call("GET", path + "/data?selectedFields=s,tags&formatOptions.useInt64Timestamp=true",
+                  expect=200)
+        seen = self.assertConforms()
+        self.assertTrue({"bigquery.jobs.get", "bigquery.tables.get", "bigquery.tabledata.list"} <= seen)
+
     def test_queries_and_jobs(self):
         self.call("POST", "/datasets", {"datasetReference": {"projectId": P, "datasetId": "c"},
                                         "location": "EU"}, 200)
