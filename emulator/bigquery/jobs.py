@@ -322,7 +322,7 @@ class JobManager:
                         r = hit[0]
                         job.result = Result(r.columns, r.rows, 0, 0, True)
                         self._keep(job)
-                        self._set_destination(job)
+                        self._set_destination(job, cached_from=hit[2])
                         return
             limit = cfg.get('maximumBytesBilled')
             if limit not in (None, ''):
@@ -342,7 +342,7 @@ class JobManager:
         self._set_destination(job)
         if key is not None:
             with store.lock:   # the cache is read under the same lock, in the block above
-                self.cache[key] = (job.result, versions)
+                self.cache[key] = (job.result, versions, job)
                 while len(self.cache) > 64:
                     self.cache.popitem(last=False)
 
@@ -382,12 +382,20 @@ class JobManager:
                 if old is not None and old.result is not None and old is not job:
                     old.result.rows = None
 
-    def _set_destination(self, job):
+    def _set_destination(self, job, cached_from=None):
         """Name the anonymous table that holds a SELECT job's results: BigQuery's hidden
         dataset of the project and location ('_' and 40 hex digits) and a table of the
-        job ('anon' and 40 hex digits)."""
+        job ('anon' and 40 hex digits). A query answered from the cache names the table
+        of the job it was cached from, as BigQuery's does, while that table is known."""
         if job.job_id is None:
             return
+        d = cached_from.destination if cached_from is not None else None
+        if d is not None:
+            with self.lock:
+                if self.destinations.get((d['projectId'], d['datasetId'], d['tableId'])) \
+                        is cached_from:
+                    job.destination = dict(d)
+                    return
         location = (job.location or self.default_location).lower()
         dataset = '_' + hashlib.sha1(('%s\0%s' % (job.project, location)).encode()).hexdigest()
         table = 'anon' + hashlib.sha1(('%s\0%s' % (job.project, job.job_id)).encode()).hexdigest()

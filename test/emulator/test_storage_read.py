@@ -609,6 +609,14 @@ class ReadApiTest(unittest.TestCase):
         self.assertEqual(status, 200, t)
         self.assertEqual([f['name'] for f in t['schema']['fields']], ['twice', 's'])
         self.assertEqual(t['numRows'], '20')
+        # the same query answered from the cache names the same table, as BigQuery's does
+        status, again = self.bq.query('SELECT id * 2 AS twice, s FROM d.qsrc WHERE id < 20 '
+                                      'ORDER BY id DESC')
+        self.assertEqual(status, 200, again)
+        self.assertTrue(again['cacheHit'])
+        status, job2 = self.bq.call('GET', '/bigquery/v2/projects/%s/jobs/%s'
+                                    % (P, again['jobReference']['jobId']))
+        self.assertEqual(job2['configuration']['query']['destinationTable'], dest)
         # and tabledata.list pages through its rows
         data_path = '/bigquery/v2/projects/%s/datasets/%s/tables/%s/data' % (
             P, dest['datasetId'], dest['tableId'])
