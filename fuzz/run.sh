@@ -20,7 +20,7 @@
 set -u
 cd "$(dirname "$0")" || exit 2
 
-ALL="jsonscan pubsub_pull validate bq_page error_body sa_key identifier query_check"
+ALL="jsonscan pubsub_pull validate bq_page error_body sa_key identifier query_check avro"
 seconds=20
 jobs=$(nproc 2>/dev/null || echo 2)
 build=1
