@@ -12,7 +12,7 @@
  * an array blocks of items (a long count, negative when a long byte size
  * follows it) ending with a count of 0.  BigQuery's schema marks its types
  * with logicalType (timestamp-micros, date, time-micros, decimal) or
- * sqlType (DATETIME, GEOGRAPHY, JSON); a NULLABLE column is a union with
+ * sqlType (DATETIME, GEOGRAPHY, JSON, INTERVAL); a NULLABLE column is a union with
  * "null", a REPEATED one an array.
  *
  * The schema is compiled once per session into one step per column.
@@ -22,7 +22,7 @@
  * text BigQuery's JSON would have sent, through the same converter as the
  * JSON path (convert.c's bq_convert_cell), so both paths give the same
  * values and the same errors.  Types this decoder does not take (RECORD,
- * RANGE, INTERVAL) make the caller read through JSON paging instead.
+ * RANGE) make the caller read through JSON paging instead.
  *
  * Every length and count is checked against the bytes left before it is
  * used: hostile or truncated input is an ERROR, never a read past the end.
@@ -251,6 +251,9 @@ read_type(json_t *type, const char *name, AvroKind *kind, int *null_branch, int 
 			return "GEOGRAPHY";
 		if (pg_strcasecmp(mark, "JSON") == 0)
 			return "JSON";
+		/* canonical '[-]Y-M [-]D [-]H:M:S[.F]', as in JSON: convert.c reads it */
+		if (pg_strcasecmp(mark, "INTERVAL") == 0)
+			return "INTERVAL";
 		*why = psprintf("column \"%s\" is a BigQuery %s", name, mark);
 		return NULL;
 	}
