@@ -39,7 +39,7 @@ typedef struct BqAvroBlock
  * Compile the read session's Avro schema (JSON text of a record with one
  * field per selected column) for "columns", in the current memory context.
  * NULL, with *why set, when a column has a type this path does not decode
- * (RECORD, RANGE, INTERVAL...): the caller reads through JSON paging
+ * (RECORD, RANGE): the caller reads through JSON paging
  * instead.  A schema that is not what BigQuery sends, or a column type the
  * JSON path refuses too, raises an ERROR.
  */

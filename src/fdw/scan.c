@@ -15,7 +15,7 @@
  * session: only its columns, in several ReadRows streams at once, each
  * block of Avro rows decoded straight into the row's values (avro.c).  A
  * session whose schema holds a type the decoder does not take (RECORD,
- * RANGE, INTERVAL) is left unread and the scan runs its query as a job,
+ * RANGE) is left unread and the scan runs its query as a job,
  * without an error.  A cancel or statement_timeout stops the streams at
  * once: they belong to the scan's memory, which the ERROR releases.
  *
