@@ -848,8 +848,21 @@ make_plan(BqRemoteQuery *q, Oid relid, List *tlist, List *local, Index scanrelid
  * when the planner expects more than BQ_READ_API_MIN_ROWS rows and no
  * LIMIT keeps fewer: below that, the job's first page costs less.  A
  * WHERE clause BigQuery evaluates, or an ORDER BY, keeps the scan a job:
- * the session's row_restriction takes no query parameters.
+ * the session's row_restriction takes no query parameters.  'auto' also
+ * needs the Storage endpoint to go with the BigQuery one (both Google's,
+ * or neither): a server naming an emulator's bigquery_endpoint without its
+ * bigquery_storage_endpoint keeps reading as it did.
  */
+/* whether an API root is at Google's endpoint */
+static bool
+is_google(const char *api_root, const char *endpoint)
+{
+	size_t		len = strlen(endpoint);
+
+	return api_root && strncmp(api_root, endpoint, len) == 0 &&
+		(api_root[len] == '\0' || api_root[len] == '/');
+}
+
 static int
 read_api_streams(PlannerInfo *root, RelOptInfo *baserel, List *retrieved, bool filtered)
 {
@@ -865,6 +878,9 @@ read_api_streams(PlannerInfo *root, RelOptInfo *baserel, List *retrieved, bool f
 	if (ref->read_api == BQ_READ_API_AUTO)
 	{
 		if (baserel->rows <= BQ_READ_API_MIN_ROWS)
+			return 0;
+		if (is_google(srv->api_root[GCP_BIGQUERY], "https://bigquery.googleapis.com") !=
+			is_google(srv->api_root[GCP_BIGQUERY_STORAGE], "https://bigquerystorage.googleapis.com"))
 			return 0;
 		if (limit && IsA(limit, Const) && !((Const *) limit)->constisnull &&
 			DatumGetInt64(((Const *) limit)->constvalue) <= BQ_READ_API_MIN_ROWS)
