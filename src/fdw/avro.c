@@ -582,6 +582,98 @@ decimal_text(const uint8 *bytes, size_t len, int scale)
 	return out.data;
 }
 
+/*
+ * A FLOAT64 as BigQuery's JSON writes it, which is Java's Double.toString:
+ * the shortest digits that read back as the value, positional from 10^-3
+ * to below 10^7 with at least one digit after the point, else d.dddE<n>;
+ * NaN, Infinity and -Infinity by name.  "buf" holds 64 bytes.
+ */
+static int
+float_text(double v, char *buf)
+{
+	char		shortest[64];
+	char		digits[32];
+	int			ndigits = 0;
+	int			exp10 = 0;
+	int			point = -1;
+	bool		negative = false;
+	int			n = 0;
+	double		mag = fabs(v);
+
+	if (isnan(v))
+		return snprintf(buf, 64, "NaN");
+	if (isinf(v))
+		return snprintf(buf, 64, v > 0 ? "Infinity" : "-Infinity");
+	if (v == 0)
+		return snprintf(buf, 64, signbit(v) ? "-0.0" : "0.0");
+
+	/* the shortest digits and their decimal exponent, from d2s's text */
+	(void) double_to_shortest_decimal_buf(v, shortest);
+	for (const char *p = shortest; *p; p++)
+	{
+		if (*p == '-')
+			negative = true;
+		else if (*p == '.')
+			point = ndigits;
+		else if (*p == 'e' || *p == 'E')
+		{
+			exp10 = atoi(p + 1);
+			break;
+		}
+		else if (ndigits < (int) sizeof(digits) - 1)
+			digits[ndigits++] = *p;
+	}
+	if (point < 0)
+		point = ndigits;
+	/* leading and trailing zeros out: d.ddd x 10^e */
+	{
+		int			lead = 0;
+
+		while (lead < ndigits - 1 && digits[lead] == '0')
+			lead++;
+		memmove(digits, digits + lead, ndigits - lead);
+		ndigits -= lead;
+		exp10 += point - lead - 1;
+		while (ndigits > 1 && digits[ndigits - 1] == '0')
+			ndigits--;
+	}
+	if (negative)
+		buf[n++] = '-';
+	if (mag >= 1e-3 && mag < 1e7)
+	{
+		if (exp10 >= 0)
+		{
+			for (int i = 0; i <= exp10; i++)
+				buf[n++] = i < ndigits ? digits[i] : '0';
+			buf[n++] = '.';
+			if (ndigits > exp10 + 1)
+				for (int i = exp10 + 1; i < ndigits; i++)
+					buf[n++] = digits[i];
+			else
+				buf[n++] = '0';
+		}
+		else
+		{
+			buf[n++] = '0';
+			buf[n++] = '.';
+			for (int i = 0; i < -exp10 - 1; i++)
+				buf[n++] = '0';
+			for (int i = 0; i < ndigits; i++)
+				buf[n++] = digits[i];
+		}
+		buf[n] = '\0';
+		return n;
+	}
+	buf[n++] = digits[0];
+	buf[n++] = '.';
+	if (ndigits > 1)
+		for (int i = 1; i < ndigits; i++)
+			buf[n++] = digits[i];
+	else
+		buf[n++] = '0';
+	return n + snprintf(buf + n, 64 - n, "E%d", exp10);
+}
+
 /* microseconds since the Unix epoch to PostgreSQL's, exactly, or an ERROR */
 static int64
 unix_micros_to_pg(int64 us)
@@ -672,11 +764,15 @@ read_value(BqAvroPlan *plan, AvroStep *step, BqAvroBlock *b, Datum *result)
 					*result = TimeADTGetDatum(us);
 				else
 				{
-					int			n = snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%06d",
+					/* as BigQuery's JSON: a fraction only when there is one */
+					int			n = snprintf(buf, sizeof(buf), "%02d:%02d:%02d",
 											 (int) (us / USECS_PER_HOUR),
 											 (int) (us / USECS_PER_MINUTE % 60),
-											 (int) (us / USECS_PER_SEC % 60),
-											 (int) (us % USECS_PER_SEC));
+											 (int) (us / USECS_PER_SEC % 60));
+
+					if (us % USECS_PER_SEC != 0)
+						n += snprintf(buf + n, sizeof(buf) - n, ".%06d",
+									  (int) (us % USECS_PER_SEC));
 
 					*result = convert_text(step, buf, n, scratch);
 				}
@@ -715,13 +811,7 @@ read_value(BqAvroPlan *plan, AvroStep *step, BqAvroBlock *b, Datum *result)
 				{
 					int			n;
 
-					/* BigQuery's JSON names the special values so */
-					if (isnan(v))
-						n = snprintf(buf, sizeof(buf), "NaN");
-					else if (isinf(v))
-						n = snprintf(buf, sizeof(buf), v > 0 ? "Infinity" : "-Infinity");
-					else
-						n = double_to_shortest_decimal_buf(v, buf);
+					n = float_text(v, buf);
 					*result = convert_text(step, buf, n, scratch);
 				}
 				return true;
