@@ -128,6 +128,14 @@ member_string(json_t *obj, const char *key)
 	return json_string_value(json_object_get(obj, key));
 }
 
+/* *kind set, and the BigQuery type returned */
+static const char *
+with_kind(AvroKind *kind, AvroKind value, const char *bq_type)
+{
+	*kind = value;
+	return bq_type;
+}
+
 /*
  * A field's type: its Avro kind and BigQuery type (NULL with *why when this
  * decoder does not take it), and whether "null" is a branch of its union.
@@ -199,28 +207,28 @@ read_type(json_t *type, const char *name, AvroKind *kind, int *null_branch, int 
 	if (strcmp(base, "long") == 0)
 	{
 		if (logical && strcmp(logical, "timestamp-micros") == 0)
-			return *kind = AK_TIMESTAMP, "TIMESTAMP";
+			return with_kind(kind, AK_TIMESTAMP, "TIMESTAMP");
 		if (logical && strcmp(logical, "time-micros") == 0)
-			return *kind = AK_TIME, "TIME";
+			return with_kind(kind, AK_TIME, "TIME");
 		if (logical && strcmp(logical, "local-timestamp-micros") == 0)
 		{
 			*why = psprintf("column \"%s\" has logical type %s", name, logical);
 			return NULL;
 		}
-		return *kind = AK_LONG, "INT64";
+		return with_kind(kind, AK_LONG, "INT64");
 	}
 	if (strcmp(base, "int") == 0)
 	{
 		if (logical && strcmp(logical, "date") == 0)
-			return *kind = AK_DATE, "DATE";
-		return *kind = AK_INT, "INT64";
+			return with_kind(kind, AK_DATE, "DATE");
+		return with_kind(kind, AK_INT, "INT64");
 	}
 	if (strcmp(base, "double") == 0)
-		return *kind = AK_DOUBLE, "FLOAT64";
+		return with_kind(kind, AK_DOUBLE, "FLOAT64");
 	if (strcmp(base, "float") == 0)
-		return *kind = AK_FLOAT, "FLOAT64";
+		return with_kind(kind, AK_FLOAT, "FLOAT64");
 	if (strcmp(base, "boolean") == 0)
-		return *kind = AK_BOOLEAN, "BOOL";
+		return with_kind(kind, AK_BOOLEAN, "BOOL");
 	if (strcmp(base, "bytes") == 0)
 	{
 		if (logical && strcmp(logical, "decimal") == 0)
@@ -236,7 +244,7 @@ read_type(json_t *type, const char *name, AvroKind *kind, int *null_branch, int 
 			*kind = AK_DECIMAL;
 			return precision > 38 || sc > 9 ? "BIGNUMERIC" : "NUMERIC";
 		}
-		return *kind = AK_BYTES, "BYTES";
+		return with_kind(kind, AK_BYTES, "BYTES");
 	}
 	if (strcmp(base, "string") == 0)
 	{

@@ -232,6 +232,12 @@ is($node->safe_psql('postgres', q{SET bqstream.enable_pushdown = off;
 	SELECT count(*) FROM big WHERE k % 1000 = 0}), '12',
 	'a filter evaluated here over the Read API rows');
 
+# rescanned (the inner side of a nested loop): a new session each time
+is($node->safe_psql('postgres', q{
+	SELECT count(*), sum(s.k) FROM generate_series(1, 3) x(v)
+	CROSS JOIN LATERAL (SELECT * FROM big r WHERE r.k = x.v + (random() * 0)::int OFFSET 0) s}),
+	'3|6', 'a rescanned Read API scan reads the table again each time');
+
 # a server without a Storage endpoint of its own, but an emulator's BigQuery one
 $node->safe_psql('postgres', qq{
 	CREATE SERVER bq_rest FOREIGN DATA WRAPPER bqstream_fdw
