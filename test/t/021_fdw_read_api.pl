@@ -196,6 +196,26 @@ is($node->safe_psql('postgres', 'SET bqstream.enable_pushdown = off; '
 	$node->safe_psql('postgres', 'SELECT id, f, n, b FROM typed_json_narrow ORDER BY id'),
 	'real, numeric(40,3) and boolean as text: the same values');
 
+# a LATIN1 database: strings converted to it, or refused alike when they cannot be
+$node->safe_psql('postgres', q{CREATE DATABASE latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'
+	TEMPLATE template0});
+$node->safe_psql('latin1', qq{
+	CREATE EXTENSION bqstream;
+	CREATE SERVER bq FOREIGN DATA WRAPPER bqstream_fdw
+	  OPTIONS (project_id 'read-project', dataset 'd', bigquery_endpoint 'http://127.0.0.1:$bq',
+	           bigquery_storage_endpoint 'http://127.0.0.1:$bqs');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER bq OPTIONS (auth 'none');
+	CREATE FOREIGN TABLE l_read (id bigint, t text) SERVER bq OPTIONS (table 'typed', read_api 'on');
+	CREATE FOREIGN TABLE l_json (id bigint, t text) SERVER bq OPTIONS (table 'typed', read_api 'off');
+});
+($rr, $ro, $re) = $node->psql('latin1', 'SELECT id, t FROM l_read ORDER BY id');
+($jr, $jo, $je) = $node->psql('latin1', 'SELECT id, t FROM l_json ORDER BY id');
+# the streams may meet another of the rows that cannot be converted first
+s/CONTEXT:.*//s, s/byte sequence [0-9a-fx ]+/byte sequence .../ for $re, $je;
+like($re, qr/has no equivalent in encoding "LATIN1"/,
+	'a string without a LATIN1 equivalent is refused through the Read API');
+is($re, $je, 'as through JSON paging');
+
 # ---------------------------------------------------------------------
 # parallel streams; the planner's rule under 'auto'
 # ---------------------------------------------------------------------
