@@ -395,8 +395,6 @@ grpc_start(const GrpcCallSpec *spec)
 	call->transfer.done = grpc_done;
 
 	set_option(call->easy, CURLOPT_NOSIGNAL, 1L);
-	if (getenv("BQSTREAM_GRPC_DEBUG"))	/* TEMPORARY */
-		set_option(call->easy, CURLOPT_VERBOSE, 1L);
 	set_option(call->easy, CURLOPT_URL, call->url);
 	set_option(call->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	set_option(call->easy, CURLOPT_SSL_VERIFYPEER, 1L);
