@@ -609,8 +609,9 @@ grpc_status(GrpcCall *call)
 		st->code = BQS_INTERNAL;
 		st->message = pstrdup("BigQuery Storage sent a compressed message, which was not asked for");
 	}
-	else if (call->grpc_code > 0 ||
-			 (call->grpc_code == 0 && call->curl_code == CURLE_OK))
+	else if (call->is_grpc &&
+			 (call->grpc_code > 0 ||
+			  (call->grpc_code == 0 && call->curl_code == CURLE_OK)))
 	{
 		st->code = call->grpc_code;
 		if (call->raw_message_len > 0)
