@@ -661,11 +661,26 @@ grpc_free(GrpcCall *call)
 }
 
 void
+grpc_wait_any(long timeout_ms)
+{
+	bool		catch_cancel = gcp_http_catch_cancel;
+
+	/*
+	 * A call of the Storage APIs has no partial result to report: a cancel
+	 * ends it with its ERROR here, whoever asked gcp_http_wait() to return
+	 * with the cancel pending instead.
+	 */
+	gcp_http_catch_cancel = false;
+	gcp_http_wait(timeout_ms);
+	gcp_http_catch_cancel = catch_cancel;
+}
+
+void
 grpc_wait(GrpcCall *call, long timeout_ms)
 {
 	if (call->frames_ready > 0 || call->ended)
 		return;
-	gcp_http_wait(timeout_ms);
+	grpc_wait_any(timeout_ms);
 }
 
 /* ---------------------------------------------------------------------
@@ -702,7 +717,7 @@ sleep_until(TimestampTz at)
 
 		if (now >= at)
 			return;
-		gcp_http_wait((long) ((at - now + 999) / 1000));
+		grpc_wait_any((long) ((at - now + 999) / 1000));
 	}
 }
 
@@ -735,7 +750,7 @@ grpc_unary(const GcpServer *srv, const char *method, const char *routing,
 		attempts++;
 		call = grpc_start(&spec);
 		while (!grpc_ended(call))
-			gcp_http_wait(-1);
+			grpc_wait_any(-1);
 		st = grpc_status(call);
 		result.code = st->code;
 		result.remote = st->remote;
