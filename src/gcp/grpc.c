@@ -122,8 +122,14 @@ grpc_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 
 	if (!call->is_grpc)
 	{
-		/* an error page or the like: measured, never kept */
+		/* an error page or the like: measured, never kept, and not forever */
 		call->other_bytes += n;
+		if (call->other_bytes > call->max_message)
+		{
+			call->oversize = true;
+			call->oversize_bytes = call->other_bytes;
+			return 0;
+		}
 		return n;
 	}
 
