@@ -15,7 +15,7 @@ import importlib
 from .server import GrpcPort
 
 # One module per API, each with register(server, service) -> its API object.
-APIS = ["emulator.storage_api.write"]
+APIS = ["emulator.storage_api.write", "emulator.storage_api.read"]
 
 
 class BigQueryStorageService:
