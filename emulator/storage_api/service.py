@@ -21,7 +21,6 @@ APIS = ["emulator.storage_api.write", "emulator.storage_api.read"]
 class BigQueryStorageService:
     name = "bigquerystorage"
     port_class = GrpcPort
-    needs = ("bigquery",)
 
     @staticmethod
     def add_arguments(parser):

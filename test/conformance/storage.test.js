@@ -6,7 +6,9 @@
 // descriptor by the client's own adapt module) append to a committed stream
 // with offsets and to the _default stream, and a pending stream is finalized
 // and batch-committed; the REST API (@google-cloud/bigquery) then sees the
-// rows. Reads: see the section at the end of this file.
+// rows. Reads: BigQueryReadClient's sessions and ReadRows, decoded with avsc
+// (the "reads" section). Last, rows a pending stream committed are read back
+// through the Read API.
 //
 // Run: node --test test/conformance/   (from the repository root)
 // The emulator comes from BIGQUERY_EMULATOR_HOST and BIGQUERY_STORAGE_EMULATOR_HOST
@@ -99,7 +101,11 @@ before(async () => {
   }
   bqHost = bqHost.replace(/^https?:\/\//, '');
   storageHost = storageHost.replace(/^https?:\/\//, '');
+  // the REST client would take BIGQUERY_EMULATOR_HOST (without a scheme) over apiEndpoint
+  const saved = process.env.BIGQUERY_EMULATOR_HOST;
+  delete process.env.BIGQUERY_EMULATOR_HOST;
   bq = new BigQuery({projectId: PROJECT, apiEndpoint: `http://${bqHost}`, authClient: new PassThroughClient()});
+  if (saved !== undefined) process.env.BIGQUERY_EMULATOR_HOST = saved;
   await bq.createDataset(DATASET, {location: 'US'});
 });
 
@@ -509,5 +515,37 @@ test('a ReadRows stream broken mid-way (UNAVAILABLE) resumes at the offset of th
     assert.deepEqual(ids, Array.from({length: n}, (_, i) => i));
   } finally {
     await client.close();
+  }
+});
+
+// ------------------------------------------------------------------ writes and reads together
+
+test('rows appended with JSONWriter are what BigQueryReadClient reads', async () => {
+  const table = await newTable('roundtrip');
+  const writer = writerClient();
+  const reader = readClient();
+  try {
+    const streamId = await writer.createWriteStream({streamType: managedwriter.PendingStream, destinationTable: table});
+    const {writer: json, connection} = await jsonWriter(writer, streamId);
+    const rows = Array.from({length: 30}, (_, i) => order(i + 1));
+    for (let off = 0; off < rows.length; off += 10) {
+      const r = await json.appendRows(rows.slice(off, off + 10), off).getResult();
+      assert.equal(Number(r.appendResult.offset.value), off);
+    }
+    await connection.finalize();
+    const commit = await writer.batchCommitWriteStream({parent: table, writeStreams: [streamId]});
+    assert.deepEqual(commit.streamErrors, []);
+    const [session] = await reader.createReadSession({
+      parent: `projects/${PROJECT}`,
+      readSession: {table, dataFormat: 'AVRO', readOptions: {selectedFields: ['order_id', 'qty', 'event_time', 'day']}},
+      maxStreamCount: 2,
+    });
+    const got = (await readAll(reader, session)).flat();
+    assert.deepEqual(got.map((r) => [r.order_id, r.qty, r.event_time, r.day]),
+      rows.map((r) => [r.order_id, r.qty, r.event_time.getTime() * 1000, r.day.getTime() / 86400000]));
+    json.close();
+  } finally {
+    writer.close();
+    await reader.close();
   }
 });
