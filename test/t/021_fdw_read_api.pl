@@ -24,10 +24,9 @@ use lib "$FindBin::RealBin/../perl";
 use BqEmulator qw(http);
 
 my $tmp = tempdir(CLEANUP => 1);
-my $emu = BqEmulator->new(dir => $tmp, services => 'bigquery,bigquerystorage',
-	args => [ '--bigquerystorage-port', '0' ]);
+my $emu = BqEmulator->new(dir => $tmp, services => 'bigquery,bigquerystorage');
 my $bq = $emu->{bigquery};
-my $bqs = decode_json(slurp_file("$tmp/ports.json"))->{bigquerystorage};
+my $bqs = $emu->{bigquerystorage};
 ok($bqs, "the emulator's bigquerystorage service listens on port $bqs");
 my $api = "http://127.0.0.1:$bq/bigquery/v2/projects/read-project";
 
