@@ -265,8 +265,9 @@ enum BqPlanPrivate
 	BQ_PRIVATE_SCALES,			/* per retrieved column: numeric scale, or -1 */
 	BQ_PRIVATE_RELID,			/* the foreign table */
 	BQ_PRIVATE_PARAM_KINDS,		/* per fdw_exprs entry: BqParamKind */
-	BQ_PRIVATE_READ_STREAMS,	/* Storage Read API streams at most; 0: a job */
-	BQ_PRIVATE_READ_FIELDS		/* with it: BigQuery name of each retrieved column */
+	BQ_PRIVATE_READ_STREAMS,	/* Storage Read API streams at most; 0: JSON pages */
+	BQ_PRIVATE_READ_FIELDS,		/* with it: BigQuery name of each retrieved column */
+	BQ_PRIVATE_READ_VIA_JOB		/* with it: 1 to read the job's result table */
 };
 
 typedef struct BqRemoteQuery
@@ -291,7 +292,7 @@ extern void bqEndForeignScan(ForeignScanState *node);
 extern void bqExplainForeignScan(ForeignScanState *node, ExplainState *es);
 extern BqScanState *bq_scan_create(Oid relid, Oid userid, char *sql, List *retrieved,
 								   List *averages, List *scales, TupleDesc desc);
-extern void bq_scan_read_api(BqScanState *st, int streams, List *fields);
+extern void bq_scan_read_api(BqScanState *st, int streams, List *fields, bool via_job);
 extern bool bq_scan_next(BqScanState *st, Datum *values, bool *isnull);
 /* {"name":..., "parameterType":..., "parameterValue":...} of one value */
 extern json_t *bq_query_parameter(const char *name, Oid type, Datum value, bool isnull,

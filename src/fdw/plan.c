@@ -817,7 +817,7 @@ bq_append_from(BqRemoteQuery *q, Oid relid)
 static ForeignScan *
 make_plan(BqRemoteQuery *q, Oid relid, List *tlist, List *local, Index scanrelid,
 		  List *scan_tlist, List *recheck, Plan *outer_plan, int read_streams,
-		  List *read_fields)
+		  List *read_fields, bool read_via_job)
 {
 	List	   *exprs = NIL;
 	List	   *kinds = NIL;
@@ -832,26 +832,30 @@ make_plan(BqRemoteQuery *q, Oid relid, List *tlist, List *local, Index scanrelid
 							list_concat(list_make5(makeString(q->sql.data), q->retrieved,
 												   q->averages, q->scales,
 												   makeInteger((int) relid)),
-										list_make3(kinds, makeInteger(read_streams),
-												   read_fields)),
+										list_make4(kinds, makeInteger(read_streams),
+												   read_fields, makeInteger(read_via_job))),
 							scan_tlist, recheck, outer_plan);
 }
 
 /*
  * Whether a scan of the foreign table reads through the Storage Read API,
- * and with how many streams at most (0: it runs its query as a job and
- * reads the result's pages).  The Read API reads a table whole, in no
- * order, with the columns asked for: so only a scan with nothing of its
- * query but the projection, of a table (not a view, whose rows only a
- * query computes, nor a query option), some column asked for (without
- * selected fields a session reads all), and under read_api 'auto' only
- * when the planner expects more than BQ_READ_API_MIN_ROWS rows and no
- * LIMIT keeps fewer: below that, the job's first page costs less.  A
- * WHERE clause BigQuery evaluates, or an ORDER BY, keeps the scan a job:
- * the session's row_restriction takes no query parameters.  'auto' also
- * needs the Storage endpoint to go with the BigQuery one (both Google's,
- * or neither): a server naming an emulator's bigquery_endpoint without its
- * bigquery_storage_endpoint keeps reading as it did.
+ * and with how many streams at most (0: it reads the job's JSON pages).
+ * The Read API reads a table (not a view, whose rows only a query
+ * computes, nor a query option) with the columns asked for (some column:
+ * without selected fields a session reads all), in no order.  A scan with
+ * nothing of its query but the projection reads the table itself.  One
+ * with a WHERE clause BigQuery evaluates or an ORDER BY (the session's
+ * row_restriction takes no query parameters, and values are never
+ * written into query text) runs its query as a job, with typed
+ * parameters, and reads the job's result table, as Google's clients read
+ * large results: in one stream when sorted, which keeps the order; unless
+ * the result fits in the job's first page (scan.c).  Under read_api
+ * 'auto' only when the planner expects more than BQ_READ_API_MIN_ROWS
+ * rows and no LIMIT keeps fewer: below that, the job's first page costs
+ * less than a session.  'auto' also needs the Storage endpoint to go with
+ * the BigQuery one (both Google's, or neither): a server naming an
+ * emulator's bigquery_endpoint without its bigquery_storage_endpoint keeps
+ * reading as it did.
  */
 /* whether an API root is at Google's endpoint */
 static bool
@@ -864,7 +868,7 @@ is_google(const char *api_root, const char *endpoint)
 }
 
 static int
-read_api_streams(PlannerInfo *root, RelOptInfo *baserel, List *retrieved, bool filtered)
+read_api_streams(PlannerInfo *root, RelOptInfo *baserel, List *retrieved, bool sorted)
 {
 	BqRelInfo  *info = (BqRelInfo *) baserel->fdw_private;
 	ForeignTable *ft = GetForeignTable(info->relid);
@@ -872,8 +876,7 @@ read_api_streams(PlannerInfo *root, RelOptInfo *baserel, List *retrieved, bool f
 	BqTableRef *ref = bq_table_ref(ft, srv);
 	Node	   *limit = root->parse->limitCount;
 
-	if (ref->read_api == BQ_READ_API_OFF || ref->query != NULL || filtered ||
-		retrieved == NIL)
+	if (ref->read_api == BQ_READ_API_OFF || ref->query != NULL || retrieved == NIL)
 		return 0;
 	if (ref->read_api == BQ_READ_API_AUTO)
 	{
@@ -888,7 +891,7 @@ read_api_streams(PlannerInfo *root, RelOptInfo *baserel, List *retrieved, bool f
 	}
 	if (!bq_remote_is_table(info->relid, baserel->userid))
 		return 0;
-	return ref->read_streams;
+	return sorted ? 1 : ref->read_streams;
 }
 
 static ForeignScan *
@@ -932,15 +935,16 @@ plan_scan(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path, List *
 	if (best_path->path.pathkeys != NIL)
 		bq_deparse_order_by(&q.sql, baserel, rel, best_path->path.pathkeys, NIL, NIL, &q.params);
 
-	read_streams = read_api_streams(root, baserel, q.retrieved,
-									remote != NIL || best_path->path.pathkeys != NIL);
+	read_streams = read_api_streams(root, baserel, q.retrieved, best_path->path.pathkeys != NIL);
 	if (read_streams > 0)
 		foreach(lc, q.retrieved)
 			read_fields = lappend(read_fields, makeString(bq_column_name(rel, lfirst_int(lc))));
 	table_close(rel, NoLock);
 
+	/* filtered or sorted: the job runs, and its result table is read */
 	plan = make_plan(&q, info->relid, tlist, local, baserel->relid, NIL, remote, outer_plan,
-					 read_streams, read_fields);
+					 read_streams, read_fields,
+					 read_streams > 0 && (remote != NIL || best_path->path.pathkeys != NIL));
 	return plan;
 }
 
@@ -1072,7 +1076,7 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	table_close(rel, NoLock);
 
 	return make_plan(&q, info->relid, tlist, grouped ? qinfo->local_having : NIL, 0,
-					 scan_tlist, NIL, outer_plan, 0, NIL);
+					 scan_tlist, NIL, outer_plan, 0, NIL, false);
 }
 
 /* a foreign table in FROM, named r<varno> */
@@ -1142,7 +1146,8 @@ plan_join(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path, List *
 	bq_deparse_where(&q.sql, "ON", joinrel, NULL, on, false, &q.params);
 	bq_deparse_where(&q.sql, "WHERE", joinrel, NULL, where, false, &q.params);
 
-	return make_plan(&q, info->relid, tlist, NIL, 0, scan_tlist, NIL, outer_plan, 0, NIL);
+	return make_plan(&q, info->relid, tlist, NIL, 0, scan_tlist, NIL, outer_plan, 0, NIL,
+					 false);
 }
 
 /*

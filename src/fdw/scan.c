@@ -13,7 +13,9 @@
  * A scan the planner gave to the Storage Read API (plan.c's
  * read_api_streams() says which) reads the table instead through a read
  * session: only its columns, in several ReadRows streams at once, each
- * block of Avro rows decoded straight into the row's values (avro.c).  A
+ * block of Avro rows decoded straight into the row's values (avro.c).
+ * A filtered or sorted one runs its job and reads the job's result table
+ * so, when the result is more than the job's first page.  A
  * session whose schema holds a type the decoder does not take (RECORD,
  * RANGE) is left unread and the scan runs its query as a job,
  * without an error.  A cancel or statement_timeout stops the streams at
@@ -49,6 +51,7 @@
 #include "fdw/fdw.h"
 #include "gcp/bigquery.h"
 #include "gcp/bqstorage.h"
+#include "gcp/options.h"
 
 /*
  * The first request returns soon, so that the job's ID is known and a
@@ -110,7 +113,9 @@ struct BqScanState
 	char	  **read_fields;	/* BigQuery name of each retrieved column */
 	bool		read_started;
 	bool		read_done;		/* every stream has ended */
-	char	   *read_fallback;	/* why the planned read ran as a job */
+	bool		read_via_job;	/* the job runs; its result table is read */
+	char	   *read_fallback;	/* why the planned read took the JSON pages */
+	char	   *read_table;		/* the table the session reads */
 	BqsReadSession *session;
 	BqsReader **readers;
 	int			nreaders;
@@ -179,16 +184,18 @@ bq_scan_create(Oid relid, Oid userid, char *sql, List *retrieved, List *averages
 /*
  * Read the scan's table through the Storage Read API, in at most "streams"
  * streams, "fields" (String nodes) being the BigQuery names of the
- * retrieved columns; streams 0 keeps the job.
+ * retrieved columns; with via_job, the result table of the scan's job
+ * instead.  streams 0 keeps the JSON pages.
  */
 void
-bq_scan_read_api(BqScanState *st, int streams, List *fields)
+bq_scan_read_api(BqScanState *st, int streams, List *fields, bool via_job)
 {
 	ListCell   *lc;
 
 	if (streams <= 0 || list_length(fields) != st->nretrieved || st->ref->table == NULL)
 		return;
 	st->read_streams = streams;
+	st->read_via_job = via_job;
 	st->read_fields = palloc(sizeof(char *) * st->nretrieved);
 	foreach(lc, fields)
 		st->read_fields[foreach_current_index(lc)] = strVal(lfirst(lc));
@@ -228,7 +235,8 @@ bqBeginForeignScan(ForeignScanState *node, int eflags)
 		st->param_types = lappend_oid(st->param_types, exprType(lfirst(lc)));
 	st->param_kinds = (List *) list_nth(priv, BQ_PRIVATE_PARAM_KINDS);
 	bq_scan_read_api(st, intVal(list_nth(priv, BQ_PRIVATE_READ_STREAMS)),
-					 (List *) list_nth(priv, BQ_PRIVATE_READ_FIELDS));
+					 (List *) list_nth(priv, BQ_PRIVATE_READ_FIELDS),
+					 intVal(list_nth(priv, BQ_PRIVATE_READ_VIA_JOB)) != 0);
 	node->fdw_state = st;
 }
 
@@ -1006,16 +1014,35 @@ combine_float(BqCombine how, Datum *cells, bool *nulls, bool *isnull)
  * Create the read session and start its streams; or, when its schema has
  * a type the Avro decoder does not take, fall back to the job.
  */
+/*
+ * The Read API is not used after all: the scan reads the job's JSON pages,
+ * from its first (the job runs now if it has not yet).
+ */
 static void
-start_read_session(BqScanState *st)
+fall_back_to_pages(BqScanState *st, const char *why)
+{
+	st->read_fallback = MemoryContextStrdup(st->query_cxt, why);
+	st->read_streams = 0;
+	st->rows_left = false;
+	st->last_page = false;
+	if (st->page_token)
+		pfree(st->page_token);
+	st->page_token = NULL;
+	ereport(DEBUG1,
+			(errmsg_internal("foreign table \"%s\" read through JSON pages: %s",
+							 st->relname, st->read_fallback)));
+}
+
+static void
+start_read_session(BqScanState *st, const char *table_path)
 {
 	MemoryContext old = MemoryContextSwitchTo(st->read_cxt);
 	BqAvroColumn *cols = palloc(sizeof(BqAvroColumn) * Max(st->nretrieved, 1));
 	const char *why = NULL;
 
 	st->read_started = true;
-	st->session = bqs_create_read_session(st->srv,
-										  bqs_table_path(st->srv, st->ref->dataset, st->ref->table),
+	st->read_table = MemoryContextStrdup(st->query_cxt, table_path);
+	st->session = bqs_create_read_session(st->srv, table_path,
 										  (const char *const *) st->read_fields, st->nretrieved,
 										  NULL, st->read_streams);
 	for (int i = 0; i < st->nretrieved; i++)
@@ -1033,14 +1060,9 @@ start_read_session(BqScanState *st)
 	if (st->avro == NULL)
 	{
 		/* an unread session costs nothing and expires by itself */
-		MemoryContextSwitchTo(st->query_cxt);
-		st->read_fallback = pstrdup(why);
-		st->read_streams = 0;
 		MemoryContextSwitchTo(old);
+		fall_back_to_pages(st, why);
 		MemoryContextReset(st->read_cxt);
-		ereport(DEBUG1,
-				(errmsg_internal("foreign table \"%s\" read through a job: %s",
-								 st->relname, st->read_fallback)));
 		return;
 	}
 	st->nreaders = st->session->nstreams;
@@ -1080,12 +1102,96 @@ read_api_row(BqScanState *st)
 	}
 }
 
+/* a BigQuery ID as a part of a table path: what the REST API would take */
+static bool
+valid_path_part(const char *id, bool project)
+{
+	return id != NULL && id[0] != '\0' &&
+		(project ? gcp_valid_project_id(id) : strspn(id, "abcdefghijklmnopqrstuvwxyz"
+													 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+		 == strlen(id));
+}
+
+/*
+ * The result table of the scan's finished job (jobs.get's
+ * configuration.query.destinationTable) as a table path, or NULL when
+ * BigQuery names none.
+ */
+static char *
+job_result_table(BqScanState *st)
+{
+	json_t	   *job;
+	json_t	   *dest;
+	const char *project;
+	const char *dataset;
+	const char *table;
+
+	job = gcp_call(st->srv, GCP_BIGQUERY, "GET",
+				   gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/jobs/%s%s%s",
+						   gcp_url_escape(st->srv->project_id), gcp_url_escape(st->job_id),
+						   st->job_location ? "?location=" : "",
+						   st->job_location ? gcp_url_escape(st->job_location) : ""),
+				   NULL, psprintf("read foreign table \"%s\"", st->relname), NULL, NULL);
+	dest = json_object_get(json_object_get(json_object_get(job, "configuration"), "query"),
+						   "destinationTable");
+	project = json_string_value(json_object_get(dest, "projectId"));
+	dataset = json_string_value(json_object_get(dest, "datasetId"));
+	table = json_string_value(json_object_get(dest, "tableId"));
+	if (!valid_path_part(project, true) || !valid_path_part(dataset, false) ||
+		!valid_path_part(table, false))
+		return NULL;
+	return psprintf("projects/%s/datasets/%s/tables/%s", project, dataset, table);
+}
+
+/*
+ * A filtered or sorted scan: its job runs as for JSON pages, and when the
+ * result is more than its first page, the job's result table is read
+ * through a session instead (the first page is dropped, and the page after
+ * it, asked for ahead, is not read).
+ */
+static void
+start_job_read(BqScanState *st)
+{
+	char	   *table;
+
+	fetch_page(st);
+	if (st->last_page)
+	{
+		fall_back_to_pages(st, "the result fits in one page");
+		/* the page is the whole result: read it as it is */
+		st->rows_left = true;
+		st->last_page = true;
+		st->read_started = true;
+		return;
+	}
+	table = job_result_table(st);
+	if (table == NULL)
+	{
+		/* the rows of the page fetched are read, and the pages after it */
+		fall_back_to_pages(st, "BigQuery names no result table for the job");
+		st->rows_left = true;
+		st->read_started = true;
+		return;
+	}
+	MemoryContextReset(st->next_cxt);	/* aborts the prefetch */
+	st->next_call = NULL;
+	st->rows_left = false;
+	start_read_session(st, table);
+	/* the pages are not read: JSON paging, if it comes back, starts again */
+	st->last_page = st->read_streams > 0;
+}
+
 /* the next row's cells, from the read session or the job's pages */
 static bool
 next_cells(BqScanState *st)
 {
 	if (st->read_streams > 0 && !st->read_started)
-		start_read_session(st);
+	{
+		if (st->read_via_job)
+			start_job_read(st);
+		else
+			start_read_session(st, bqs_table_path(st->srv, st->ref->dataset, st->ref->table));
+	}
 	if (st->read_streams > 0)
 		return read_api_row(st);
 	while (!st->started || !next_row(st, st->cells, st->cell_nulls))
@@ -1212,7 +1318,9 @@ bqExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Remote SQL", strVal(list_nth(plan->fdw_private, BQ_PRIVATE_SQL)), es);
 	if (es->verbose && read_streams > 0)
 	{
-		ExplainPropertyText("Read Path", "Storage Read API", es);
+		ExplainPropertyText("Read Path",
+							intVal(list_nth(plan->fdw_private, BQ_PRIVATE_READ_VIA_JOB))
+							? "Storage Read API of the job's result" : "Storage Read API", es);
 		ExplainPropertyInteger("Read Streams Max", NULL, read_streams, es);
 	}
 	if (es->analyze && st && st->read_fallback)

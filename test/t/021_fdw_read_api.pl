@@ -239,14 +239,36 @@ is($node->safe_psql('postgres', 'SELECT count(*), sum(k), sum(amount) FROM (SELE
 	'the same sums as through JSON paging');
 for my $case (
 	[ 'SELECT * FROM small', 'a small table' ],
-	[ 'SELECT * FROM big WHERE k = 7', 'a WHERE clause BigQuery evaluates' ],
-	[ 'SELECT * FROM big ORDER BY k', 'an ORDER BY' ],
+	[ 'SELECT * FROM big WHERE k = 7', 'a WHERE clause expected to keep few rows' ],
 	[ 'SELECT * FROM big LIMIT 5', 'a LIMIT' ],
 	[ 'SELECT count(*) FROM big', 'an aggregate' ])
 {
 	unlike($node->safe_psql('postgres', "EXPLAIN (VERBOSE, COSTS OFF) $case->[0]"), qr/Read Path/,
 		"read_api 'auto' keeps $case->[1] on a job");
 }
+# filtered or sorted: the job runs with its typed parameters, and its result table is read
+$explain = $node->safe_psql('postgres', 'EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM big ORDER BY k DESC');
+like($explain, qr/ORDER BY `k` DESC.*\n.*Read Path: Storage Read API of the job's result\n.*Read Streams Max: 1\b/,
+	"'auto' reads a large sorted result from the job's result table, in one stream");
+is($node->safe_psql('postgres', q{SELECT md5(string_agg(k || v || amount, ',')) FROM
+	  (SELECT * FROM big WHERE v <> 'it''s' ORDER BY k DESC OFFSET 0) s}),
+	$node->safe_psql('postgres', q{SELECT md5(string_agg(k || v || amount, ',')) FROM
+	  (SELECT * FROM big_json WHERE v <> 'it''s' ORDER BY k DESC OFFSET 0) s}),
+	'the same rows in the same order as through JSON pages');
+$node->safe_psql('postgres', q{ALTER FOREIGN TABLE big OPTIONS (ADD read_api 'on')});
+$explain = $node->safe_psql('postgres',
+	'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM big WHERE k > 100');
+like($explain, qr/Read Path: Storage Read API of the job's result/, 'a filtered scan reads the job\'s result table');
+like($explain, qr/Read Streams: 3\b.*BigQuery Job: /s, 'in several streams, after the job');
+is($node->safe_psql('postgres', 'SELECT count(*), sum(k), sum(amount) FROM (SELECT * FROM big WHERE k > 100 OFFSET 0) s'),
+	$node->safe_psql('postgres', 'SELECT count(*), sum(k), sum(amount) FROM (SELECT * FROM big_json WHERE k > 100 OFFSET 0) s'),
+	'with the rows of the JSON pages');
+like($node->safe_psql('postgres',
+	'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM big WHERE k <= 100'),
+	qr/Read API Fallback: the result fits in one page/, 'a result of one page is read from it');
+is($node->safe_psql('postgres', 'SELECT count(*), sum(k) FROM (SELECT * FROM big WHERE k <= 100 OFFSET 0) s'),
+	'100|5050', 'all of it');
+$node->safe_psql('postgres', q{ALTER FOREIGN TABLE big OPTIONS (DROP read_api)});
 is($node->safe_psql('postgres', q{SET bqstream.enable_pushdown = off;
 	SELECT count(*) FROM big WHERE k % 1000 = 0}), '12',
 	'a filter evaluated here over the Read API rows');
