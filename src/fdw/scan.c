@@ -1016,18 +1016,22 @@ combine_float(BqCombine how, Datum *cells, bool *nulls, bool *isnull)
  */
 /*
  * The Read API is not used after all: the scan reads the job's JSON pages,
- * from its first (the job runs now if it has not yet).
+ * from where they are, or with "restart" from the first (the job runs now
+ * if it has not yet).
  */
 static void
-fall_back_to_pages(BqScanState *st, const char *why)
+fall_back_to_pages(BqScanState *st, const char *why, bool restart)
 {
 	st->read_fallback = MemoryContextStrdup(st->query_cxt, why);
 	st->read_streams = 0;
-	st->rows_left = false;
-	st->last_page = false;
-	if (st->page_token)
-		pfree(st->page_token);
-	st->page_token = NULL;
+	if (restart)
+	{
+		st->rows_left = false;
+		st->last_page = false;
+		if (st->page_token)
+			pfree(st->page_token);
+		st->page_token = NULL;
+	}
 	ereport(DEBUG1,
 			(errmsg_internal("foreign table \"%s\" read through JSON pages: %s",
 							 st->relname, st->read_fallback)));
@@ -1061,7 +1065,7 @@ start_read_session(BqScanState *st, const char *table_path)
 	{
 		/* an unread session costs nothing and expires by itself */
 		MemoryContextSwitchTo(old);
-		fall_back_to_pages(st, why);
+		fall_back_to_pages(st, why, true);
 		MemoryContextReset(st->read_cxt);
 		return;
 	}
@@ -1154,23 +1158,19 @@ start_job_read(BqScanState *st)
 {
 	char	   *table;
 
+	st->read_started = true;
 	fetch_page(st);
 	if (st->last_page)
 	{
-		fall_back_to_pages(st, "the result fits in one page");
 		/* the page is the whole result: read it as it is */
-		st->rows_left = true;
-		st->last_page = true;
-		st->read_started = true;
+		fall_back_to_pages(st, "the result fits in one page", false);
 		return;
 	}
 	table = job_result_table(st);
 	if (table == NULL)
 	{
 		/* the rows of the page fetched are read, and the pages after it */
-		fall_back_to_pages(st, "BigQuery names no result table for the job");
-		st->rows_left = true;
-		st->read_started = true;
+		fall_back_to_pages(st, "BigQuery names no result table for the job", false);
 		return;
 	}
 	MemoryContextReset(st->next_cxt);	/* aborts the prefetch */

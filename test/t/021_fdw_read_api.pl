@@ -318,6 +318,17 @@ like($explain, qr/Read API Fallback: column "rec" is a RECORD/,
 is($node->safe_psql('postgres', 'SELECT id, rec FROM nested'), '1|{"a": "x"}',
 	'and the rows come through a job, without an error');
 
+# the same for a job's result: its JSON pages are read from the first, each row once
+insert_rows('nested', map { { id => $_, rec => { a => "r$_" } } } 2 .. 30);
+$node->safe_psql('postgres', q{ALTER FOREIGN TABLE nested OPTIONS (ADD fetch_size '7')});
+like($node->safe_psql('postgres',
+	'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM nested WHERE id > 0'),
+	qr/Read Path: Storage Read API of the job's result.*Read API Fallback: column "rec" is a RECORD/s,
+	"a RECORD in a job's result: JSON pages after all");
+is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id), sum(id), count(DISTINCT rec->>'a')
+	FROM (SELECT * FROM nested WHERE id > 0 OFFSET 0) s}), '30|30|465|30',
+	'from the first page, every row once');
+
 # ---------------------------------------------------------------------
 # broken streams are resumed where they stopped
 # ---------------------------------------------------------------------
