@@ -115,7 +115,6 @@ struct BqScanState
 	bool		read_done;		/* every stream has ended */
 	bool		read_via_job;	/* the job runs; its result table is read */
 	char	   *read_fallback;	/* why the planned read took the JSON pages */
-	char	   *read_table;		/* the table the session reads */
 	BqsReadSession *session;
 	BqsReader **readers;
 	int			nreaders;
@@ -1045,7 +1044,6 @@ start_read_session(BqScanState *st, const char *table_path)
 	const char *why = NULL;
 
 	st->read_started = true;
-	st->read_table = MemoryContextStrdup(st->query_cxt, table_path);
 	st->session = bqs_create_read_session(st->srv, table_path,
 										  (const char *const *) st->read_fields, st->nretrieved,
 										  NULL, st->read_streams);
@@ -1067,6 +1065,7 @@ start_read_session(BqScanState *st, const char *table_path)
 		MemoryContextSwitchTo(old);
 		fall_back_to_pages(st, why, true);
 		MemoryContextReset(st->read_cxt);
+		st->session = NULL;
 		return;
 	}
 	st->nreaders = st->session->nstreams;
@@ -1286,6 +1285,7 @@ bqReScanForeignScan(ForeignScanState *node)
 		MemoryContextReset(st->read_cxt);
 		st->read_started = false;
 		st->read_done = false;
+		st->session = NULL;
 		st->readers = NULL;
 		st->nreaders = 0;
 		memset(&st->block, 0, sizeof(st->block));
@@ -1311,7 +1311,6 @@ bqExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
 	BqScanState *st = (BqScanState *) node->fdw_state;
-
 	int			read_streams = intVal(list_nth(plan->fdw_private, BQ_PRIVATE_READ_STREAMS));
 
 	if (es->verbose)
