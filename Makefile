@@ -6,6 +6,7 @@ OBJS = \
 	src/bqstream.o \
 	src/admin.o \
 	src/fdw/analyze.o \
+	src/fdw/avro.o \
 	src/fdw/convert.o \
 	src/fdw/deparse.o \
 	src/fdw/deparse_time.o \

@@ -29,7 +29,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CORPUS = os.path.join(HERE, 'corpus')
-TARGETS = ['jsonscan', 'pubsub_pull', 'validate', 'bq_page', 'error_body', 'sa_key', 'identifier']
+TARGETS = ['jsonscan', 'pubsub_pull', 'validate', 'bq_page', 'error_body', 'sa_key', 'identifier', 'avro']
 
 
 def put(target, name, data):
@@ -200,6 +200,66 @@ QUERIES = {
     'attack-execute': "EXECUTE IMMEDIATE 'DROP TABLE t'",
     'attack-newline-in-string': "SELECT 'a\n; DROP TABLE t; --'",
 }
+
+
+def avro_long(n):
+    """Avro's zig-zag varint."""
+    z = (n << 1) ^ (n >> 63)
+    z &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = z & 0x7f
+        z >>= 7
+        if z:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def avro_str(b):
+    if isinstance(b, str):
+        b = b.encode()
+    return avro_long(len(b)) + b
+
+
+def avro_decimal(unscaled):
+    n = max(1, (unscaled.bit_length() + 8) // 8)
+    return avro_str(unscaled.to_bytes(n, 'big', signed=True))
+
+
+def avro_seeds():
+    """avro: column letters, a row-count byte, then the Avro rows (see fuzz/avro.c)."""
+    import struct
+
+    def block(letters, rows, body):
+        return letters.encode() + b'\n' + bytes([rows]) + body
+    some = avro_long(1)     # the non-null branch of ["null", T]
+    none = avro_long(0)
+    # raw_orders: three strings, a double, a timestamp
+    row = (some + avro_str('o-1') + some + avro_str('u-7') + some + avro_str('p-3')
+           + some + struct.pack('<d', 12.5) + some + avro_long(1700000000123456))
+    put('avro', 'raw-orders', block('tttfz', 2, row + row))
+    put('avro', 'nulls', block('tifzdn', 1, none * 6))
+    put('avro', 'types', block('iIfFbBzZdDeyYnNjs', 1,
+        some + avro_long(-42) + some + avro_long(2**63 - 1) + some + struct.pack('<d', -0.0)
+        + some + struct.pack('<d', float('inf')) + some + b'\x01' + some + b'\x00'
+        + some + avro_long(-62135596800000000) + some + avro_long(253402300799999999)
+        + some + avro_long(-719162) + some + avro_long(2932896) + some + avro_long(86399999999)
+        + some + avro_str(b'\x00\xff') + some + avro_str(b'hi')
+        + some + avro_decimal(12345000000000) + some + avro_decimal(-10**76 + 1)
+        + some + avro_str('{"a":[1,2]}') + some + avro_str('2024-02-29T23:59:59.999999')))
+    put('avro', 'not-nullable', block('!i!t', 1, avro_long(7) + avro_str('x')))
+    put('avro', 'arrays', block('*t*i*n', 1,
+        avro_long(2) + avro_str('a') + avro_str('b') + avro_long(0)
+        + avro_long(-1) + avro_long(1) + avro_long(5) + avro_long(0)
+        + avro_long(0)))
+    put('avro', 'truncated', block('tt', 2, some + avro_str('abc') + some + avro_long(10) + b'x'))
+    put('avro', 'bad-branch', block('i', 1, avro_long(2) + avro_long(1)))
+    put('avro', 'huge-count', block('*i', 1, avro_long(2**40)))
+    put('avro', 'decimal-16', b'#\x09' + (2**127 - 1).to_bytes(16, 'big'))
+    put('avro', 'decimal-neg', b'#\x26' + (-(10**38) + 7).to_bytes(17, 'big', signed=True))
+    put('avro', 'decimal-zero', b'#\x05\x00')
 
 
 def query_check_seeds():
@@ -508,6 +568,7 @@ def main():
     for t in TARGETS:
         os.makedirs(os.path.join(CORPUS, t), exist_ok=True)
     static_seeds()
+    avro_seeds()
     query_check_seeds()
     sa_key_seeds()
     keyless_seeds()

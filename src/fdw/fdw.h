@@ -32,6 +32,22 @@
 #define BQ_DEFAULT_BATCH_SIZE 500
 
 /*
+ * The Storage Read API (option read_api): 'auto' reads a whole table
+ * through it when the planner expects more than BQ_READ_API_MIN_ROWS rows
+ * (below that, a job's first page costs less than a read session), 'on'
+ * whenever the scan can, 'off' never.  Streams read at once: read_streams.
+ */
+typedef enum BqReadApi
+{
+	BQ_READ_API_AUTO,
+	BQ_READ_API_ON,
+	BQ_READ_API_OFF
+} BqReadApi;
+
+#define BQ_READ_API_MIN_ROWS	10000
+#define BQ_DEFAULT_READ_STREAMS 4
+
+/*
  * Where a foreign table's rows come from, and how it is queried: a table
  * option, else the server's, else the default.
  */
@@ -45,6 +61,8 @@ typedef struct BqTableRef
 	char	   *maximum_bytes_billed;	/* NULL: no limit */
 	int			use_query_cache;	/* -1: BigQuery's default */
 	int			timeout_ms;		/* 0: none */
+	BqReadApi	read_api;
+	int			read_streams;
 } BqTableRef;
 
 extern BqTableRef *bq_table_ref(ForeignTable *ft, const GcpServer *srv);
@@ -235,6 +253,7 @@ extern void bqGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel, RelOpt
 								  JoinPathExtraData *extra);
 extern Oid	bq_join_member_relid(RelOptInfo *joinrel, Index varno);
 extern double bq_remote_row_count(Oid relid, Oid userid, double *row_bytes);
+extern bool bq_remote_is_table(Oid relid, Oid userid);
 extern void bq_forget_row_count(Oid relid);
 
 /* What the executor needs of a plan, in ForeignScan.fdw_private. */
@@ -245,7 +264,10 @@ enum BqPlanPrivate
 	BQ_PRIVATE_AVERAGES,		/* per retrieved column: its BqCombine */
 	BQ_PRIVATE_SCALES,			/* per retrieved column: numeric scale, or -1 */
 	BQ_PRIVATE_RELID,			/* the foreign table */
-	BQ_PRIVATE_PARAM_KINDS		/* per fdw_exprs entry: BqParamKind */
+	BQ_PRIVATE_PARAM_KINDS,		/* per fdw_exprs entry: BqParamKind */
+	BQ_PRIVATE_READ_STREAMS,	/* Storage Read API streams at most; 0: JSON pages */
+	BQ_PRIVATE_READ_FIELDS,		/* with it: BigQuery name of each retrieved column */
+	BQ_PRIVATE_READ_VIA_JOB		/* with it: 1 to read the job's result table */
 };
 
 typedef struct BqRemoteQuery
@@ -270,6 +292,7 @@ extern void bqEndForeignScan(ForeignScanState *node);
 extern void bqExplainForeignScan(ForeignScanState *node, ExplainState *es);
 extern BqScanState *bq_scan_create(Oid relid, Oid userid, char *sql, List *retrieved,
 								   List *averages, List *scales, TupleDesc desc);
+extern void bq_scan_read_api(BqScanState *st, int streams, List *fields, bool via_job);
 extern bool bq_scan_next(BqScanState *st, Datum *values, bool *isnull);
 /* {"name":..., "parameterType":..., "parameterValue":...} of one value */
 extern json_t *bq_query_parameter(const char *name, Oid type, Datum value, bool isnull,

@@ -71,6 +71,7 @@ typedef struct RowCount
 	Oid			relid;			/* the hash key */
 	double		rows;
 	double		row_bytes;		/* average logical bytes per stored row, or -1 */
+	bool		is_table;		/* a table, which the Storage Read API reads */
 	TimestampTz fetched_at;
 } RowCount;
 
@@ -136,6 +137,7 @@ bq_remote_row_count(Oid relid, Oid userid, double *row_bytes)
 	RowCount   *rc = row_count_entry(relid);
 	double		rows = -1;
 	double		bytes = -1;
+	bool		is_table = false;
 
 	if (rc->fetched_at != 0 && now - rc->fetched_at < ROW_COUNT_TTL_S * USECS_PER_SEC)
 	{
@@ -161,22 +163,34 @@ bq_remote_row_count(Oid relid, Oid userid, double *row_bytes)
 																 "estimatedRows"));
 
 		const char *stored_bytes = json_string_value(json_object_get(table, "numBytes"));
+		const char *type = json_string_value(json_object_get(table, "type"));
 
 		if (n)
 			rows = strtod(n, NULL) + (buffered ? strtod(buffered, NULL) : 0);
 		/* numBytes leaves out the streaming buffer, as numRows does */
 		if (n && stored_bytes && strtod(n, NULL) > 0)
 			bytes = strtod(stored_bytes, NULL) / strtod(n, NULL);
+		/* not a view, logical or materialized, nor an external table */
+		is_table = type != NULL && strcmp(type, "TABLE") == 0;
 	}
 
 	/* looked up again: the request may have run invalidations */
 	rc = row_count_entry(relid);
 	rc->rows = rows;
 	rc->row_bytes = bytes;
+	rc->is_table = is_table;
 	rc->fetched_at = now;
 	if (row_bytes)
 		*row_bytes = bytes;
 	return rows;
+}
+
+/* whether the foreign table reads a BigQuery table (not a view or query) */
+bool
+bq_remote_is_table(Oid relid, Oid userid)
+{
+	(void) bq_remote_row_count(relid, userid, NULL);
+	return row_count_entry(relid)->is_table;
 }
 
 /*
@@ -802,7 +816,8 @@ bq_append_from(BqRemoteQuery *q, Oid relid)
 
 static ForeignScan *
 make_plan(BqRemoteQuery *q, Oid relid, List *tlist, List *local, Index scanrelid,
-		  List *scan_tlist, List *recheck, Plan *outer_plan)
+		  List *scan_tlist, List *recheck, Plan *outer_plan, int read_streams,
+		  List *read_fields, bool read_via_job)
 {
 	List	   *exprs = NIL;
 	List	   *kinds = NIL;
@@ -814,9 +829,69 @@ make_plan(BqRemoteQuery *q, Oid relid, List *tlist, List *local, Index scanrelid
 		kinds = lappend_int(kinds, ((BqParam *) lfirst(lc))->kind);
 	}
 	return make_foreignscan(tlist, local, scanrelid, exprs,
-							lappend(list_make5(makeString(q->sql.data), q->retrieved, q->averages,
-											   q->scales, makeInteger((int) relid)), kinds),
+							list_concat(list_make5(makeString(q->sql.data), q->retrieved,
+												   q->averages, q->scales,
+												   makeInteger((int) relid)),
+										list_make4(kinds, makeInteger(read_streams),
+												   read_fields, makeInteger(read_via_job))),
 							scan_tlist, recheck, outer_plan);
+}
+
+/*
+ * Whether a scan of the foreign table reads through the Storage Read API,
+ * and with how many streams at most (0: it reads the job's JSON pages).
+ * The Read API reads a table (not a view, whose rows only a query
+ * computes, nor a query option) with the columns asked for (some column:
+ * without selected fields a session reads all), in no order.  A scan with
+ * nothing of its query but the projection reads the table itself.  One
+ * with a WHERE clause BigQuery evaluates or an ORDER BY (the session's
+ * row_restriction takes no query parameters, and values are never
+ * written into query text) runs its query as a job, with typed
+ * parameters, and reads the job's result table, as Google's clients read
+ * large results: in one stream when sorted, which keeps the order; unless
+ * the result fits in the job's first page (scan.c).  Under read_api
+ * 'auto' only when the planner expects more than BQ_READ_API_MIN_ROWS
+ * rows and no LIMIT keeps fewer: below that, the job's first page costs
+ * less than a session.  'auto' also needs the Storage endpoint to go with
+ * the BigQuery one (both Google's, or neither): a server naming an
+ * emulator's bigquery_endpoint without its bigquery_storage_endpoint keeps
+ * reading as it did.
+ */
+/* whether an API root is at Google's endpoint */
+static bool
+is_google(const char *api_root, const char *endpoint)
+{
+	size_t		len = strlen(endpoint);
+
+	return api_root && strncmp(api_root, endpoint, len) == 0 &&
+		(api_root[len] == '\0' || api_root[len] == '/');
+}
+
+static int
+read_api_streams(PlannerInfo *root, RelOptInfo *baserel, List *retrieved, bool sorted)
+{
+	BqRelInfo  *info = (BqRelInfo *) baserel->fdw_private;
+	ForeignTable *ft = GetForeignTable(info->relid);
+	GcpServer  *srv = bq_server_of(info->relid, InvalidOid, GCP_LOOKUP_NO_CREDENTIAL);
+	BqTableRef *ref = bq_table_ref(ft, srv);
+	Node	   *limit = root->parse->limitCount;
+
+	if (ref->read_api == BQ_READ_API_OFF || ref->query != NULL || retrieved == NIL)
+		return 0;
+	if (ref->read_api == BQ_READ_API_AUTO)
+	{
+		if (baserel->rows <= BQ_READ_API_MIN_ROWS)
+			return 0;
+		if (is_google(srv->api_root[GCP_BIGQUERY], "https://bigquery.googleapis.com") !=
+			is_google(srv->api_root[GCP_BIGQUERY_STORAGE], "https://bigquerystorage.googleapis.com"))
+			return 0;
+		if (limit && IsA(limit, Const) && !((Const *) limit)->constisnull &&
+			DatumGetInt64(((Const *) limit)->constvalue) <= BQ_READ_API_MIN_ROWS)
+			return 0;
+	}
+	if (!bq_remote_is_table(info->relid, baserel->userid))
+		return 0;
+	return sorted ? 1 : ref->read_streams;
 }
 
 static ForeignScan *
@@ -831,6 +906,8 @@ plan_scan(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path, List *
 	BqRemoteQuery q = {0};
 	ListCell   *lc;
 	ForeignScan *plan;
+	int			read_streams;
+	List	   *read_fields = NIL;
 
 	/* the columns the query needs: targets and local quals */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
@@ -857,9 +934,17 @@ plan_scan(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path, List *
 	bq_deparse_where(&q.sql, "WHERE", baserel, rel, remote, false, &q.params);
 	if (best_path->path.pathkeys != NIL)
 		bq_deparse_order_by(&q.sql, baserel, rel, best_path->path.pathkeys, NIL, NIL, &q.params);
+
+	read_streams = read_api_streams(root, baserel, q.retrieved, best_path->path.pathkeys != NIL);
+	if (read_streams > 0)
+		foreach(lc, q.retrieved)
+			read_fields = lappend(read_fields, makeString(bq_column_name(rel, lfirst_int(lc))));
 	table_close(rel, NoLock);
 
-	plan = make_plan(&q, info->relid, tlist, local, baserel->relid, NIL, remote, outer_plan);
+	/* filtered or sorted: the job runs, and its result table is read */
+	plan = make_plan(&q, info->relid, tlist, local, baserel->relid, NIL, remote, outer_plan,
+					 read_streams, read_fields,
+					 read_streams > 0 && (remote != NIL || best_path->path.pathkeys != NIL));
 	return plan;
 }
 
@@ -991,7 +1076,7 @@ plan_upper(PlannerInfo *root, RelOptInfo *upperrel, ForeignPath *best_path, List
 	table_close(rel, NoLock);
 
 	return make_plan(&q, info->relid, tlist, grouped ? qinfo->local_having : NIL, 0,
-					 scan_tlist, NIL, outer_plan);
+					 scan_tlist, NIL, outer_plan, 0, NIL, false);
 }
 
 /* a foreign table in FROM, named r<varno> */
@@ -1061,7 +1146,8 @@ plan_join(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path, List *
 	bq_deparse_where(&q.sql, "ON", joinrel, NULL, on, false, &q.params);
 	bq_deparse_where(&q.sql, "WHERE", joinrel, NULL, where, false, &q.params);
 
-	return make_plan(&q, info->relid, tlist, NIL, 0, scan_tlist, NIL, outer_plan);
+	return make_plan(&q, info->relid, tlist, NIL, 0, scan_tlist, NIL, outer_plan, 0, NIL,
+					 false);
 }
 
 /*

@@ -10,6 +10,17 @@
  * the request's timeout is polled until it has, never taken for an empty
  * result.  ANALYZE reads its sample through the same scan.
  *
+ * A scan the planner gave to the Storage Read API (plan.c's
+ * read_api_streams() says which) reads the table instead through a read
+ * session: only its columns, in several ReadRows streams at once, each
+ * block of Avro rows decoded straight into the row's values (avro.c).
+ * A filtered or sorted one runs its job and reads the job's result table
+ * so, when the result is more than the job's first page.  A
+ * session whose schema holds a type the decoder does not take (RECORD,
+ * RANGE) is left unread and the scan runs its query as a job,
+ * without an error.  A cancel or statement_timeout stops the streams at
+ * once: they belong to the scan's memory, which the ERROR releases.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -36,8 +47,11 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "fdw/avro.h"
 #include "fdw/fdw.h"
 #include "gcp/bigquery.h"
+#include "gcp/bqstorage.h"
+#include "gcp/options.h"
 
 /*
  * The first request returns soon, so that the job's ID is known and a
@@ -93,6 +107,22 @@ struct BqScanState
 	MemoryContext row_cxt;		/* the current row's values */
 	TupleDesc	desc;			/* of the tuples made: the scan slot's */
 	ExprContext *econtext;		/* where parameters are computed */
+
+	/* the Storage Read API: read_streams > 0 */
+	int			read_streams;	/* streams asked for at most */
+	char	  **read_fields;	/* BigQuery name of each retrieved column */
+	bool		read_started;
+	bool		read_done;		/* every stream has ended */
+	bool		read_via_job;	/* the job runs; its result table is read */
+	char	   *read_fallback;	/* why the planned read took the JSON pages */
+	BqsReadSession *session;
+	BqsReader **readers;
+	int			nreaders;
+	BqAvroPlan *avro;
+	BqAvroBlock block;			/* the block being decoded */
+	int64		read_blocks;
+	int64		read_bytes;		/* of Avro rows */
+	MemoryContext read_cxt;		/* the session and its streams */
 };
 
 /* ---------------------------------------------------------------------
@@ -151,6 +181,28 @@ bq_scan_create(Oid relid, Oid userid, char *sql, List *retrieved, List *averages
 }
 
 /*
+ * Read the scan's table through the Storage Read API, in at most "streams"
+ * streams, "fields" (String nodes) being the BigQuery names of the
+ * retrieved columns; with via_job, the result table of the scan's job
+ * instead.  streams 0 keeps the JSON pages.
+ */
+void
+bq_scan_read_api(BqScanState *st, int streams, List *fields, bool via_job)
+{
+	ListCell   *lc;
+
+	if (streams <= 0 || list_length(fields) != st->nretrieved || st->ref->table == NULL)
+		return;
+	st->read_streams = streams;
+	st->read_via_job = via_job;
+	st->read_fields = palloc(sizeof(char *) * st->nretrieved);
+	foreach(lc, fields)
+		st->read_fields[foreach_current_index(lc)] = strVal(lfirst(lc));
+	st->read_cxt = AllocSetContextCreate(st->query_cxt, "bqstream_fdw read session",
+										 ALLOCSET_DEFAULT_SIZES);
+}
+
+/*
  * bqBeginForeignScan
  *		Prepare the scan; the job starts at the first row.
  */
@@ -181,6 +233,9 @@ bqBeginForeignScan(ForeignScanState *node, int eflags)
 	foreach(lc, plan->fdw_exprs)
 		st->param_types = lappend_oid(st->param_types, exprType(lfirst(lc)));
 	st->param_kinds = (List *) list_nth(priv, BQ_PRIVATE_PARAM_KINDS);
+	bq_scan_read_api(st, intVal(list_nth(priv, BQ_PRIVATE_READ_STREAMS)),
+					 (List *) list_nth(priv, BQ_PRIVATE_READ_FIELDS),
+					 intVal(list_nth(priv, BQ_PRIVATE_READ_VIA_JOB)) != 0);
 	node->fdw_state = st;
 }
 
@@ -949,6 +1004,204 @@ combine_float(BqCombine how, Datum *cells, bool *nulls, bool *isnull)
 	return Float8GetDatum(sum / (float8) count);
 }
 
+/* ---------------------------------------------------------------------
+ * the Storage Read API
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Create the read session and start its streams; or, when its schema has
+ * a type the Avro decoder does not take, fall back to the job.
+ */
+/*
+ * The Read API is not used after all: the scan reads the job's JSON pages,
+ * from where they are, or with "restart" from the first (the job runs now
+ * if it has not yet).
+ */
+static void
+fall_back_to_pages(BqScanState *st, const char *why, bool restart)
+{
+	st->read_fallback = MemoryContextStrdup(st->query_cxt, why);
+	st->read_streams = 0;
+	if (restart)
+	{
+		st->rows_left = false;
+		st->last_page = false;
+		if (st->page_token)
+			pfree(st->page_token);
+		st->page_token = NULL;
+	}
+	ereport(DEBUG1,
+			(errmsg_internal("foreign table \"%s\" read through JSON pages: %s",
+							 st->relname, st->read_fallback)));
+}
+
+static void
+start_read_session(BqScanState *st, const char *table_path)
+{
+	MemoryContext old = MemoryContextSwitchTo(st->read_cxt);
+	BqAvroColumn *cols = palloc(sizeof(BqAvroColumn) * Max(st->nretrieved, 1));
+	const char *why = NULL;
+
+	st->read_started = true;
+	st->session = bqs_create_read_session(st->srv, table_path,
+										  (const char *const *) st->read_fields, st->nretrieved,
+										  NULL, st->read_streams);
+	for (int i = 0; i < st->nretrieved; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(st->desc, st->retrieved[i] - 1);
+
+		cols[i].bq_name = st->read_fields[i];
+		cols[i].colname = pstrdup(NameStr(att->attname));
+		cols[i].index = i;
+		cols[i].pg_type = att->atttypid;
+		cols[i].typmod = att->atttypmod;
+	}
+	st->avro = bq_avro_plan_create(st->session->avro_schema, strlen(st->session->avro_schema),
+								   cols, st->nretrieved, &why);
+	if (st->avro == NULL)
+	{
+		/* an unread session costs nothing and expires by itself */
+		MemoryContextSwitchTo(old);
+		fall_back_to_pages(st, why, true);
+		MemoryContextReset(st->read_cxt);
+		st->session = NULL;
+		return;
+	}
+	st->nreaders = st->session->nstreams;
+	st->readers = palloc0(sizeof(BqsReader *) * Max(st->nreaders, 1));
+	for (int i = 0; i < st->nreaders; i++)
+		st->readers[i] = bqs_reader_start(st->srv, st->session->streams[i], 0);
+	st->read_done = st->nreaders == 0;
+	memset(&st->block, 0, sizeof(st->block));
+	MemoryContextSwitchTo(old);
+}
+
+/* the next row of the streams into st->cells; false when all have ended */
+static bool
+read_api_row(BqScanState *st)
+{
+	for (;;)
+	{
+		BqsRowBlock block;
+		int			reader;
+		MemoryContext old;
+
+		if (bq_avro_next_row(st->avro, &st->block, st->cells, st->cell_nulls))
+			return true;
+		if (st->read_done)
+			return false;
+		old = MemoryContextSwitchTo(st->read_cxt);
+		reader = bqs_readers_next(st->readers, st->nreaders, &block);
+		MemoryContextSwitchTo(old);
+		if (reader < 0)
+		{
+			st->read_done = true;
+			return false;
+		}
+		st->read_blocks++;
+		st->read_bytes += block.len;
+		bq_avro_block_init(&st->block, block.avro_rows, block.len, block.row_count);
+	}
+}
+
+/* a BigQuery ID as a part of a table path: what the REST API would take */
+static bool
+valid_path_part(const char *id, bool project)
+{
+	return id != NULL && id[0] != '\0' &&
+		(project ? gcp_valid_project_id(id) : strspn(id, "abcdefghijklmnopqrstuvwxyz"
+													 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+		 == strlen(id));
+}
+
+/*
+ * The result table of the scan's finished job (jobs.get's
+ * configuration.query.destinationTable) as a table path, or NULL when
+ * BigQuery names none.
+ */
+static char *
+job_result_table(BqScanState *st)
+{
+	json_t	   *job;
+	json_t	   *dest;
+	const char *project;
+	const char *dataset;
+	const char *table;
+
+	job = gcp_call(st->srv, GCP_BIGQUERY, "GET",
+				   gcp_url(st->srv, GCP_BIGQUERY, "projects/%s/jobs/%s%s%s",
+						   gcp_url_escape(st->srv->project_id), gcp_url_escape(st->job_id),
+						   st->job_location ? "?location=" : "",
+						   st->job_location ? gcp_url_escape(st->job_location) : ""),
+				   NULL, psprintf("read foreign table \"%s\"", st->relname), NULL, NULL);
+	dest = json_object_get(json_object_get(json_object_get(job, "configuration"), "query"),
+						   "destinationTable");
+	project = json_string_value(json_object_get(dest, "projectId"));
+	dataset = json_string_value(json_object_get(dest, "datasetId"));
+	table = json_string_value(json_object_get(dest, "tableId"));
+	if (!valid_path_part(project, true) || !valid_path_part(dataset, false) ||
+		!valid_path_part(table, false))
+		return NULL;
+	return psprintf("projects/%s/datasets/%s/tables/%s", project, dataset, table);
+}
+
+/*
+ * A filtered or sorted scan: its job runs as for JSON pages, and when the
+ * result is more than its first page, the job's result table is read
+ * through a session instead (the first page is dropped, and the page after
+ * it, asked for ahead, is not read).
+ */
+static void
+start_job_read(BqScanState *st)
+{
+	char	   *table;
+
+	st->read_started = true;
+	fetch_page(st);
+	if (st->last_page)
+	{
+		/* the page is the whole result: read it as it is */
+		fall_back_to_pages(st, "the result fits in one page", false);
+		return;
+	}
+	table = job_result_table(st);
+	if (table == NULL)
+	{
+		/* the rows of the page fetched are read, and the pages after it */
+		fall_back_to_pages(st, "BigQuery names no result table for the job", false);
+		return;
+	}
+	MemoryContextReset(st->next_cxt);	/* aborts the prefetch */
+	st->next_call = NULL;
+	st->rows_left = false;
+	start_read_session(st, table);
+	/* the pages are not read: JSON paging, if it comes back, starts again */
+	st->last_page = st->read_streams > 0;
+}
+
+/* the next row's cells, from the read session or the job's pages */
+static bool
+next_cells(BqScanState *st)
+{
+	if (st->read_streams > 0 && !st->read_started)
+	{
+		if (st->read_via_job)
+			start_job_read(st);
+		else
+			start_read_session(st, bqs_table_path(st->srv, st->ref->dataset, st->ref->table));
+	}
+	if (st->read_streams > 0)
+		return read_api_row(st);
+	while (!st->started || !next_row(st, st->cells, st->cell_nulls))
+	{
+		if (st->started && st->last_page)
+			return false;
+		fetch_page(st);
+	}
+	return true;
+}
+
 /*
  * The next row of the scan into values/isnull (one per column of st->desc;
  * the columns not retrieved are NULL), allocated in the row context, which
@@ -962,14 +1215,10 @@ bq_scan_next(BqScanState *st, Datum *values, bool *isnull)
 
 	MemoryContextReset(st->row_cxt);
 	old = MemoryContextSwitchTo(st->row_cxt);
-	while (!st->started || !next_row(st, st->cells, st->cell_nulls))
+	if (!next_cells(st))
 	{
-		if (st->started && st->last_page)
-		{
-			MemoryContextSwitchTo(old);
-			return false;
-		}
-		fetch_page(st);
+		MemoryContextSwitchTo(old);
+		return false;
 	}
 
 	memset(isnull, true, sizeof(bool) * st->desc->natts);
@@ -1030,6 +1279,17 @@ bqReScanForeignScan(ForeignScanState *node)
 	st->started = false;
 	st->last_page = false;
 	st->page_token = NULL;
+	if (st->read_cxt)
+	{
+		/* the streams are cancelled with their memory */
+		MemoryContextReset(st->read_cxt);
+		st->read_started = false;
+		st->read_done = false;
+		st->session = NULL;
+		st->readers = NULL;
+		st->nreaders = 0;
+		memset(&st->block, 0, sizeof(st->block));
+	}
 }
 
 /*
@@ -1051,9 +1311,25 @@ bqExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
 	BqScanState *st = (BqScanState *) node->fdw_state;
+	int			read_streams = intVal(list_nth(plan->fdw_private, BQ_PRIVATE_READ_STREAMS));
 
 	if (es->verbose)
 		ExplainPropertyText("Remote SQL", strVal(list_nth(plan->fdw_private, BQ_PRIVATE_SQL)), es);
+	if (es->verbose && read_streams > 0)
+	{
+		ExplainPropertyText("Read Path",
+							intVal(list_nth(plan->fdw_private, BQ_PRIVATE_READ_VIA_JOB))
+							? "Storage Read API of the job's result" : "Storage Read API", es);
+		ExplainPropertyInteger("Read Streams Max", NULL, read_streams, es);
+	}
+	if (es->analyze && st && st->read_fallback)
+		ExplainPropertyText("Read API Fallback", st->read_fallback, es);
+	if (es->analyze && st && st->session && st->read_streams > 0)
+	{
+		ExplainPropertyInteger("Read Streams", NULL, st->session->nstreams, es);
+		ExplainPropertyInteger("Read Blocks", NULL, st->read_blocks, es);
+		ExplainPropertyInteger("Read Bytes", NULL, st->read_bytes, es);
+	}
 	bq_explain_dry_run(node, es);
 	if (es->analyze && st && st->job_id)
 	{

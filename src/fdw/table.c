@@ -56,6 +56,11 @@ bq_table_ref(ForeignTable *ft, const GcpServer *srv)
 	v = bq_table_option(ft, "timeout");
 	if (v)
 		(void) parse_int(v, &ref->timeout_ms, GUC_UNIT_MS, NULL);
+	v = bq_table_option(ft, "read_api");
+	ref->read_api = v == NULL || strcmp(v, "auto") == 0 ? BQ_READ_API_AUTO
+		: strcmp(v, "on") == 0 ? BQ_READ_API_ON : BQ_READ_API_OFF;
+	v = bq_table_option(ft, "read_streams");
+	ref->read_streams = v ? atoi(v) : BQ_DEFAULT_READ_STREAMS;
 	return ref;
 }
 

@@ -329,13 +329,13 @@ bqs_readers_next(BqsReader **readers, int nreaders, BqsRowBlock *block)
 
 			if (rd == NULL || rd->finished)
 				continue;
-			any_left = true;
 			if (rd->call == NULL)
 			{
 				if (now < rd->resume_at)
 				{
 					if (soonest < 0 || rd->resume_at < soonest)
 						soonest = rd->resume_at;
+					any_left = true;
 					continue;
 				}
 				start_read_rows(rd);
@@ -357,13 +357,14 @@ bqs_readers_next(BqsReader **readers, int nreaders, BqsRowBlock *block)
 				k--;
 				continue;
 			}
+			any_left = true;
 		}
 		if (!any_left)
 			return -1;
 		wait_ms = -1;
 		if (soonest >= 0)
 			wait_ms = (long) Max((soonest - now) / 1000 + 1, 0);
-		gcp_http_wait(wait_ms);
+		grpc_wait_any(wait_ms);
 	}
 }
 

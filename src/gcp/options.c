@@ -192,6 +192,20 @@ is_float_aggregates(const char *v)
 	return strcmp(v, "remote") == 0 || strcmp(v, "local") == 0;
 }
 
+/* read_api: when scans read through the Storage Read API (fdw/scan.c) */
+static bool
+is_read_api(const char *v)
+{
+	return strcmp(v, "auto") == 0 || strcmp(v, "on") == 0 || strcmp(v, "off") == 0;
+}
+
+/* read_streams: ReadRows streams read at once by one scan */
+static bool
+is_read_streams(const char *v)
+{
+	return is_count_up_to(v, 64);
+}
+
 static bool
 is_server_file_path(const char *v)
 {
@@ -212,6 +226,8 @@ is_auth_mode(const char *v)
 #define BOOLEAN_EXPECTED "The value is a boolean such as true or false."
 #define TIMEOUT_EXPECTED "The timeout is a duration between 1 ms and 6 h, such as 30s or 5min."
 #define FLOAT_AGGREGATES_EXPECTED "Valid values are \"remote\" and \"local\"."
+#define READ_API_EXPECTED "Valid values are \"auto\", \"on\" and \"off\"."
+#define READ_STREAMS_EXPECTED "The number of streams is between 1 and 64."
 
 /*
  * Query options may be set on the server and overridden per foreign table;
@@ -236,6 +252,8 @@ static const BqOption bq_options[] = {
 	{"explain_dry_run", ForeignServerRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"float_aggregates", ForeignServerRelationId, is_float_aggregates,
 	FLOAT_AGGREGATES_EXPECTED, false},
+	{"read_api", ForeignServerRelationId, is_read_api, READ_API_EXPECTED, false},
+	{"read_streams", ForeignServerRelationId, is_read_streams, READ_STREAMS_EXPECTED, false},
 	{"credentials_file", UserMappingRelationId, is_server_file_path,
 	"The credentials file must be given by an absolute path.", false},
 	{"credentials_json", UserMappingRelationId, NULL, NULL, true},	/* checked whole below */
@@ -254,6 +272,8 @@ static const BqOption bq_options[] = {
 	{"explain_dry_run", ForeignTableRelationId, is_boolean, BOOLEAN_EXPECTED, false},
 	{"float_aggregates", ForeignTableRelationId, is_float_aggregates,
 	FLOAT_AGGREGATES_EXPECTED, false},
+	{"read_api", ForeignTableRelationId, is_read_api, READ_API_EXPECTED, false},
+	{"read_streams", ForeignTableRelationId, is_read_streams, READ_STREAMS_EXPECTED, false},
 	{"column_name", AttributeRelationId, gcp_valid_bq_id,
 	"A BigQuery column name has only letters, digits and underscores.", false},
 	/* the columns that identify a row for UPDATE and DELETE (dml.c) */

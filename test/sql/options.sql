@@ -165,5 +165,19 @@ ALTER SERVER gcp OPTIONS (SET project_id 'a-b.c9.example:project-1');
 ALTER SERVER gcp OPTIONS (SET project_id 'my-project');
 SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'gcp';
 
+-- the Storage Read API: read_api and read_streams on a server or a table
+ALTER SERVER emu OPTIONS (ADD read_api 'auto', ADD read_streams '8');
+CREATE FOREIGN TABLE read_api_t (a bigint) SERVER emu OPTIONS (read_api 'off', read_streams '1');
+ALTER FOREIGN TABLE read_api_t OPTIONS (SET read_api 'on', SET read_streams '64');
+CREATE FOREIGN TABLE bad (a bigint) SERVER emu OPTIONS (read_api 'yes');
+CREATE FOREIGN TABLE bad (a bigint) SERVER emu OPTIONS (read_api 'ON');
+CREATE FOREIGN TABLE bad (a bigint) SERVER emu OPTIONS (read_streams '0');
+CREATE FOREIGN TABLE bad (a bigint) SERVER emu OPTIONS (read_streams '65');
+CREATE FOREIGN TABLE bad (a bigint) SERVER emu OPTIONS (read_streams '4x');
+ALTER USER MAPPING FOR CURRENT_USER SERVER emu OPTIONS (ADD read_api 'on');
+SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'read_api_t'::regclass;
+DROP FOREIGN TABLE read_api_t;
+ALTER SERVER emu OPTIONS (DROP read_api, DROP read_streams);
+
 SET client_min_messages = warning;
 DROP SERVER emu, gcp CASCADE;
