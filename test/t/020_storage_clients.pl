@@ -4,7 +4,8 @@
 # offsets, pending with finalize and commit, _default), BigQuery's answers
 # (ALREADY_EXISTS, OUT_OF_RANGE, row errors) returned, not raised; one
 # AppendRows connection kept across appends and reopened after the emulator
-# restarts; unary calls retried through injected failures; the Read API's
+# restarts, requests up to BigQuery's 10 MB limit sent whole (and larger
+# ones refused); unary calls retried through injected failures; the Read API's
 # sessions read over several streams at once, resumed after broken streams;
 # errors as SQLSTATEs; a cancel served during a slow call.
 use strict;
@@ -162,6 +163,18 @@ like(sq("SELECT append('st', '$c', 1, ARRAY[201])"), qr/^error 14: /,
 $emu->start;
 is(sq("SELECT append('st', '$c', 1, ARRAY[201])"), 'ok offset=1',
 	'the next append opens a new connection, writer schema included');
+
+# requests near BigQuery's 10 MB limit: HTTP/2 flow control holds most of
+# such a request back at first, and all of it must still go
+my $default_t = "projects/$project/datasets/ds/tables/t/streams/_default";
+is(sq("SELECT append('st', '$default_t', NULL, array_agg(g)) FROM generate_series(1000000, 1450000) g"),
+	'ok', 'an append of 9.5 MB is sent whole and answered');
+my $t0 = time();
+like(sq("SELECT append('st', '$default_t', NULL, array_agg(g)) FROM generate_series(2000000, 2550000) g"),
+	qr/^error 3: AppendRows request of \d+ bytes is larger than BigQuery's limit of 10485760 bytes$/,
+	'one above 10 MB is INVALID_ARGUMENT, as BigQuery answers it');
+cmp_ok(time() - $t0, '<', 10, 'at once');
+is(sq("SELECT append('st', '$default_t', NULL, ARRAY[3000000])"), 'ok', 'and the connection goes on');
 is(sq("SELECT close_appender()"), 't', 'the appender half-closes');
 
 # ---------------------------------------------------------------- reads
