@@ -25,6 +25,14 @@
  * such as a proxy's error page, is described by its HTTP status, media
  * type and size, never quoted.
  *
+ * Debian 12's libcurl (7.88.1) needs three workarounds, each explained
+ * where it is made: an h2c connection with prior knowledge is never reused
+ * (it cannot be, before curl 8.0.0); a paused upload is resumed until the
+ * server has answered, since curl does not send what flow control held
+ * back while the read callback pauses (grpc_flush_upload); and a call is
+ * over as soon as its grpc-status came, whether or not curl saw its
+ * transfer end.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
