@@ -67,6 +67,11 @@ for my $t ('t', 'big')
 				{ name => 'name', type => 'STRING' } ] } }));
 }
 
+# the emulator variables, for a server without endpoint options
+($ENV{BIGQUERY_EMULATOR_HOST} = $bq) =~ s{^http://}{};
+($ENV{PUBSUB_EMULATOR_HOST} = $bq) =~ s{^http://}{};
+($ENV{BIGQUERY_STORAGE_EMULATOR_HOST} = $storage) =~ s{^http://}{};
+
 my $node = PostgreSQL::Test::Cluster->new('storage_clients');
 $node->init;
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'bqstream'");
@@ -77,6 +82,7 @@ $node->safe_psql('postgres', qq{
 	  OPTIONS (project_id '$project', bigquery_endpoint '$bq',
 	           bigquery_storage_endpoint '$storage');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER st OPTIONS (auth 'none');
+	CREATE SERVER env FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id '$project');
 	CREATE FUNCTION create_stream(text, text, text, text) RETURNS text
 	  AS '$module', 'bqs_test_create_stream' LANGUAGE C STRICT;
 	CREATE FUNCTION append(text, text, bigint, int[]) RETURNS text
@@ -126,6 +132,9 @@ like(sq("SELECT append('st', '$s', 5, ARRAY[6,-7])"), qr/^row errors: 1 \d+;$/,
 is(sq("SELECT append('st', '$s', 5, ARRAY[6,7])"), 'ok offset=5',
 	'nothing of a request with a row error was appended, and the connection goes on');
 is(table_ids('t'), '1,2,3,4,5,6,7', 'the rows of a committed stream are in the table once each');
+
+like(sq("SELECT create_stream('env', 'ds', 't', 'committed')"), qr{^projects/$project/datasets/ds/tables/t/streams/\w+$},
+	'BIGQUERY_STORAGE_EMULATOR_HOST names the Storage endpoint of a server without the option, without credentials');
 
 # ---------------------------------------------------------------- _default stream
 is(sq("SELECT append('st', 'projects/$project/datasets/ds/tables/t/streams/_default', NULL, ARRAY[8])"), 'ok',
