@@ -16,8 +16,8 @@
  *							  estimated_row_count 14
  *	TableReadOptions		  selected_fields 1 (repeated), row_restriction 2
  *	ReadRowsRequest			  read_stream 1, offset 2
- *	ReadRowsResponse		  avro_rows 3 (AvroRows: serialized_binary_rows 1),
- *							  row_count 6
+ *	ReadRowsResponse		  avro_rows 3 (AvroRows: serialized_binary_rows 1,
+ *							  row_count 2, deprecated), row_count 6
  *
  * A stream broken by a transient failure is read again from the row after
  * the last one received, as Google's clients do; the blocks already
@@ -218,6 +218,7 @@ decode_read_rows(BqsReader *rd, const uint8 *data, size_t len, BqsRowBlock *bloc
 	PbReader	r;
 	PbField		f;
 	bool		have_rows = false;
+	int64		avro_row_count = 0;
 	char	   *action = NULL;
 
 	block->avro_rows = NULL;
@@ -245,6 +246,9 @@ decode_read_rows(BqsReader *rd, const uint8 *data, size_t len, BqsRowBlock *bloc
 					block->len = g.len;
 					have_rows = true;
 				}
+				/* AvroRows.row_count (2): deprecated, but servers of before v1's row_count send it */
+				else if (g.number == 2 && g.wire_type == PB_VARINT)
+					avro_row_count = pb_int64(&g);
 			}
 			if (ar.error)
 				bqs_invalid_answer("AvroRows", ar.error,
@@ -256,6 +260,8 @@ decode_read_rows(BqsReader *rd, const uint8 *data, size_t len, BqsRowBlock *bloc
 	if (r.error)
 		bqs_invalid_answer("ReadRowsResponse", r.error,
 						   psprintf("read stream \"%s\"", rd->stream));
+	if (block->row_count == 0)
+		block->row_count = avro_row_count;
 	if (block->row_count < 0 || (block->row_count > 0 && !have_rows))
 		bqs_invalid_answer("ReadRowsResponse", "a row count without rows, or a negative one",
 						   psprintf("read stream \"%s\"", rd->stream));

@@ -46,6 +46,13 @@
 /* sent beside the rows of each request: offset, trace_id, the wrappers' tags */
 #define APPEND_OVERHEAD_BYTES	64
 
+/*
+ * While an append waits for its answer, its upload is resumed this often in
+ * case libcurl holds part of it back (grpc_flush_upload()); most resumes
+ * follow the server's flow-control updates at once, this is the fallback.
+ */
+#define FLUSH_INTERVAL_MS	20
+
 /* what a connection that got no answer may take to be closed gracefully */
 #define CLOSE_WAIT_MS	2000
 
@@ -559,6 +566,24 @@ bqs_append(BqsAppender *appender, int64 offset,
 		first = true;
 	}
 	build_append_request(a, first, offset, rows, row_lens, nrows);
+
+	/*
+	 * BigQuery refuses a request above its limit, and does so before it has
+	 * read all of it, which libcurl 7.88 does not notice while the rest of
+	 * the request is still to be sent: the call would hang until its
+	 * timeout.  So the refusal is made here, as BigQuery would make it.
+	 */
+	if (a->request.len > BQS_APPEND_MAX_BYTES)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		result->status.code = BQS_INVALID_ARGUMENT;
+		result->status.message =
+			psprintf("AppendRows request of %d bytes is larger than BigQuery's limit of %d bytes",
+					 a->request.len, BQS_APPEND_MAX_BYTES);
+		if (first)
+			drop_connection(a);
+		return;
+	}
 	grpc_send(a->call, a->request.data, a->request.len);
 	a->awaiting = true;
 	MemoryContextSwitchTo(oldcxt);
@@ -613,7 +638,8 @@ bqs_append(BqsAppender *appender, int64 offset,
 		wait_ms = (long) Min((deadline - now) / 1000 + 1, 1000);
 		if (tick)
 			wait_ms = Min(wait_ms, (long) ((next_tick - now) / 1000 + 1));
-		grpc_wait(a->call, wait_ms);
+		grpc_flush_upload(a->call);
+		grpc_wait(a->call, Min(wait_ms, FLUSH_INTERVAL_MS));
 	}
 }
 

@@ -25,6 +25,14 @@
  * such as a proxy's error page, is described by its HTTP status, media
  * type and size, never quoted.
  *
+ * Debian 12's libcurl (7.88.1) needs three workarounds, each explained
+ * where it is made: an h2c connection with prior knowledge is never reused
+ * (it cannot be, before curl 8.0.0); a paused upload is resumed until the
+ * server has answered, since curl does not send what flow control held
+ * back while the read callback pauses (grpc_flush_upload); and a call is
+ * over as soon as its grpc-status came, whether or not curl saw its
+ * transfer end.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -75,6 +83,7 @@ struct GrpcCall
 	size_t		sendpos;
 	bool		send_paused;
 	bool		send_closed;
+	bool		upload_unconfirmed;	/* sent since the last answer came */
 	char	   *request;		/* the framed request of a non-bidi call */
 
 	/* responses (malloc'd: filled inside callbacks) */
@@ -182,6 +191,8 @@ grpc_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 			break;
 		call->rscan += FRAME_HEADER + len;
 		call->frames_ready++;
+		/* an answer: the server has read the request it answers */
+		call->upload_unconfirmed = false;
 		gcp_http_note_progress();
 	}
 	return n;
@@ -289,6 +300,8 @@ grpc_done(GcpHttpTransfer *t, int curl_code)
  * calls
  * ---------------------------------------------------------------------
  */
+
+static void grpc_after_io(GcpHttpTransfer *t);
 
 /* memory-context reset callback: whatever happens, leave nothing behind */
 static void
@@ -399,6 +412,7 @@ grpc_start(const GrpcCallSpec *spec)
 				 errdetail("Could not create a libcurl handle.")));
 	call->transfer.easy = call->easy;
 	call->transfer.done = grpc_done;
+	call->transfer.after_io = grpc_after_io;
 
 	set_option(call->easy, CURLOPT_NOSIGNAL, 1L);
 	set_option(call->easy, CURLOPT_URL, call->url);
@@ -499,8 +513,31 @@ grpc_send(GrpcCall *call, const void *msg, size_t len)
 		call->sendpos = 0;
 	}
 	append_frame(&call->sendbuf, msg, len);
+	call->upload_unconfirmed = true;
 	if (call->send_paused)
 		resume_transfer(call);
+}
+
+/*
+ * libcurl 7.88 does not send what it still holds of a request while the
+ * read callback has paused the upload: when HTTP/2 flow control held part
+ * of a large request back, that part waits until the upload is resumed,
+ * and the server, waiting for the rest of the request, never answers.  So
+ * a paused upload is resumed (the read callback pauses it again at once)
+ * until the server has answered what was sent: after each time curl acted
+ * on a socket (a WINDOW_UPDATE came), and by the caller now and then.
+ */
+void
+grpc_flush_upload(GrpcCall *call)
+{
+	if (call->bidi && call->send_paused && call->upload_unconfirmed && !call->ended)
+		resume_transfer(call);
+}
+
+static void
+grpc_after_io(GcpHttpTransfer *t)
+{
+	grpc_flush_upload((GrpcCall *) t);
 }
 
 void
@@ -542,7 +579,13 @@ grpc_next_message(GrpcCall *call, const uint8 **data, size_t *len)
 bool
 grpc_ended(GrpcCall *call)
 {
-	return call->ended;
+	/*
+	 * grpc-status is the last thing of a call: once it came, the call is
+	 * over, even if libcurl does not see its transfer done yet (7.88 does
+	 * not end a transfer whose upload is paused when the server answers
+	 * before reading the whole request, as it does one too large).
+	 */
+	return call->ended || (call->is_grpc && call->grpc_code >= 0);
 }
 
 /* gRPC's mapping of HTTP statuses of answers that are not gRPC */
@@ -598,7 +641,7 @@ grpc_status(GrpcCall *call)
 	GrpcStatus *st = &call->status;
 	MemoryContext oldcxt;
 
-	Assert(call->ended);
+	Assert(grpc_ended(call));
 	if (call->status_made)
 		return st;
 	oldcxt = MemoryContextSwitchTo(call->cxt);
@@ -684,7 +727,7 @@ grpc_wait_any(long timeout_ms)
 void
 grpc_wait(GrpcCall *call, long timeout_ms)
 {
-	if (call->frames_ready > 0 || call->ended)
+	if (call->frames_ready > 0 || grpc_ended(call))
 		return;
 	grpc_wait_any(timeout_ms);
 }

@@ -52,6 +52,13 @@ extern GrpcCall *grpc_start(const GrpcCallSpec *spec);
 /* queue one request message of a bidirectional call */
 extern void grpc_send(GrpcCall *call, const void *msg, size_t len);
 
+/*
+ * Resume a bidirectional call's paused upload if the server has not
+ * answered all that was sent (a libcurl 7.88 workaround, see grpc.c): the
+ * caller waiting for an answer calls it now and then.
+ */
+extern void grpc_flush_upload(GrpcCall *call);
+
 /* end the requests of a bidirectional call (half-close) */
 extern void grpc_close_send(GrpcCall *call);
 

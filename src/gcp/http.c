@@ -170,6 +170,7 @@ static int	wait_events_cap = 0;
 /* calls finished and progress noted by attached transfers */
 static uint64 calls_finished = 0;
 static int	attached_transfers = 0;
+static dlist_head attached_list = DLIST_STATIC_INIT(attached_list);
 static CURL *easy_pool[EASY_POOL_SIZE];
 static int	easy_pool_len = 0;
 
@@ -880,6 +881,7 @@ gcp_http_attach(GcpHttpTransfer *t)
 				 errmsg("could not start an HTTP transfer")));
 	t->attached = true;
 	attached_transfers++;
+	dlist_push_tail(&attached_list, &t->node);
 }
 
 void
@@ -890,6 +892,22 @@ gcp_http_detach(GcpHttpTransfer *t)
 	curl_multi_remove_handle(multi, t->easy);
 	t->attached = false;
 	attached_transfers--;
+	dlist_delete(&t->node);
+}
+
+/* let attached transfers act on what curl just did (see GcpHttpTransfer) */
+static void
+attached_after_io(void)
+{
+	dlist_mutable_iter it;
+
+	dlist_foreach_modify(it, &attached_list)
+	{
+		GcpHttpTransfer *t = dlist_container(GcpHttpTransfer, node, it.cur);
+
+		if (t->after_io)
+			t->after_io(t);
+	}
 }
 
 void
@@ -1021,6 +1039,7 @@ gcp_http_wait(long timeout_ms)
 		WaitEventSet *set;
 		int			nfired;
 		bool		latch_set = false;
+		bool		acted = false;
 		int			running;
 
 		if (gcp_http_catch_cancel && QueryCancelPending && !ProcDiePending)
@@ -1074,8 +1093,13 @@ gcp_http_wait(long timeout_ms)
 			if (wait_events[i].events & WL_SOCKET_WRITEABLE)
 				mask |= CURL_CSELECT_OUT;
 			if (mask)
+			{
 				curl_multi_socket_action(multi, wait_events[i].fd, mask, &running);
+				acted = true;
+			}
 		}
+		if (acted && attached_transfers > 0)
+			attached_after_io();
 
 		if (latch_set)
 		{

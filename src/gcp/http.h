@@ -19,6 +19,7 @@
 #ifndef GCP_HTTP_H
 #define GCP_HTTP_H
 
+#include "lib/ilist.h"
 #include "lib/stringinfo.h"
 
 typedef struct GcpHttpRequest
@@ -127,7 +128,10 @@ typedef struct GcpHttpTransfer
 {
 	void	   *easy;			/* CURL * */
 	void		(*done) (struct GcpHttpTransfer *t, int curl_code);
+	/* called after curl acted on socket events, outside its callbacks; or NULL */
+	void		(*after_io) (struct GcpHttpTransfer *t);
 	bool		attached;		/* in the multi handle */
+	dlist_node	node;			/* in the list of attached transfers */
 } GcpHttpTransfer;
 
 extern void gcp_http_attach(GcpHttpTransfer *t);

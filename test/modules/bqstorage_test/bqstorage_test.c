@@ -3,7 +3,7 @@
  * bqstorage_test.c
  *	  SQL functions that drive bqstream's BigQuery Storage Write and Read
  *	  clients directly, for the TAP test of those clients
- *	  (test/t/020_storage_clients.pl).  Not part of the extension.
+ *	  (test/t/022_storage_clients.pl).  Not part of the extension.
  *
  * Rows are messages of a fixed writer schema, (id INT64 = 1, name STRING
  * = 2), as a table (id INT64 REQUIRED, name STRING) takes them.  A row
