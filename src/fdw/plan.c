@@ -880,7 +880,8 @@ read_api_streams(PlannerInfo *root, RelOptInfo *baserel, List *retrieved, bool s
 		return 0;
 	if (ref->read_api == BQ_READ_API_AUTO)
 	{
-		if (baserel->rows <= BQ_READ_API_MIN_ROWS)
+		if (baserel->rows <= BQ_READ_API_MIN_ROWS ||
+			srv->api_root[GCP_BIGQUERY_STORAGE] == NULL)
 			return 0;
 		if (is_google(srv->api_root[GCP_BIGQUERY], "https://bigquery.googleapis.com") !=
 			is_google(srv->api_root[GCP_BIGQUERY_STORAGE], "https://bigquerystorage.googleapis.com"))

@@ -245,6 +245,21 @@ gcp_server_lookup_as(Oid serverid, Oid userid, int flags)
 										services[s].version_path);
 			srv->cred[s].kind = GCP_AUTH_NONE;
 		}
+		else if (s == GCP_BIGQUERY_STORAGE &&
+				 strcmp(srv->api_root[GCP_BIGQUERY],
+						psprintf("%s%s", services[GCP_BIGQUERY].google_root,
+								 services[GCP_BIGQUERY].version_path)) != 0)
+		{
+			/*
+			 * Google's Storage API goes with Google's BigQuery only: rows and
+			 * tokens meant for another BigQuery endpoint (an emulator, a
+			 * proxy) must not go to Google, and a server made before the
+			 * Storage APIs existed must not start needing a user mapping.
+			 * The Storage clients say that none is configured.
+			 */
+			srv->api_root[s] = NULL;
+			srv->cred[s].kind = GCP_AUTH_NONE;
+		}
 		else
 		{
 			srv->api_root[s] = psprintf("%s%s", services[s].google_root,

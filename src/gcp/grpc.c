@@ -37,11 +37,15 @@
  */
 #include "postgres.h"
 
+/* first: jansson beside builtins.h */
+#include "gcp/gcp_json.h"
+
 #include <curl/curl.h>
 
 #include "common/pg_prng.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -384,7 +388,17 @@ grpc_start(const GrpcCallSpec *spec)
 	MemoryContextCallback *cb;
 	GcpHttpRequest auth;
 	const char *root = spec->srv->api_root[GCP_BIGQUERY_STORAGE];
-	bool		tls = pg_strncasecmp(root, "https://", 8) == 0;
+	bool		tls;
+
+	if (root == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("server \"%s\" has no BigQuery Storage endpoint",
+						spec->srv->servername),
+				 errdetail("Its BigQuery endpoint is not Google's, and the Storage APIs are used only where BigQuery is."),
+				 errhint("Name the Storage endpoint that goes with it, e.g. ALTER SERVER %s OPTIONS (ADD bigquery_storage_endpoint 'http://127.0.0.1:9060').",
+						 quote_identifier(spec->srv->servername))));
+	tls = pg_strncasecmp(root, "https://", 8) == 0;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "bqstream gRPC call",
 								ALLOCSET_SMALL_SIZES);
