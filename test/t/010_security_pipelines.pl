@@ -163,11 +163,11 @@ sql(q{
 	SELECT bqstream.create_raw_orders_table('emu', 'bob_orders');
 });
 
-($ret, $out, $err) = as_role('alice', "SELECT bqstream.create_pipeline('alice_p', 'emu', 'orders-alice', 'alice_orders')");
+($ret, $out, $err) = as_role('alice', "SELECT bqstream.create_pipeline('alice_p', 'emu', 'orders-alice', 'alice_orders', write_mode => 'insert_all')");
 is($ret, 0, 'a role with USAGE and a user mapping creates a pipeline, without any grant on the catalog')
   or diag($err);
 is(sql("SELECT owner::text FROM bqstream.pipelines WHERE name = 'alice_p'"), 'alice', 'owned by its creator');
-($ret, $out, $err) = as_role('bob', "SELECT bqstream.create_pipeline('bob_p', 'emu', 'orders-bob', 'bob_orders')");
+($ret, $out, $err) = as_role('bob', "SELECT bqstream.create_pipeline('bob_p', 'emu', 'orders-bob', 'bob_orders', write_mode => 'insert_all')");
 is($ret, 0, 'so does bob') or diag($err);
 
 # what it takes to create one
@@ -304,7 +304,7 @@ sql(qq{
 	SELECT bqstream.create_subscription('emu', 'orders-carol', 'orders', ack_deadline_seconds => 10);
 });
 ($ret, $out, $err) = as_role('carol',
-	"SELECT bqstream.create_pipeline('carol_p', 'emu_shared', 'orders-carol', start => false)");
+	"SELECT bqstream.create_pipeline('carol_p', 'emu_shared', 'orders-carol', start => false, write_mode => 'insert_all')");
 is($ret, 0, 'carol creates a pipeline through her group and a PUBLIC mapping') or diag($err);
 refused('postgres', 'DROP ROLE carol',
 	qr/role "carol" cannot be dropped because some objects depend on it\nDETAIL:  owner of bqstream pipeline "carol_p"\nHINT:  .*REASSIGN OWNED or DROP OWNED/,
@@ -316,7 +316,7 @@ refused('postgres', 'DROP ROLE carol',
 	qr/owner of bqstream pipeline "carol_p" in database "postgres"/,
 	'also from another database that has the extension', 'other');
 # no wait between the creation and the DROP ROLE: the launcher is asked
-($ret, $out, $err) = as_role('dave', "SELECT bqstream.create_pipeline('dave_p', 'emu_shared', 'orders-carol', start => false)");
+($ret, $out, $err) = as_role('dave', "SELECT bqstream.create_pipeline('dave_p', 'emu_shared', 'orders-carol', start => false, write_mode => 'insert_all')");
 refused('postgres', 'DROP ROLE dave', qr/owner of bqstream pipeline "dave_p" in database "postgres"/,
 	'even at once after the pipeline was created', 'plain');
 refused('carol', 'REASSIGN OWNED BY dave TO carol', qr/permission denied to reassign objects/,
@@ -363,7 +363,7 @@ sql(q{
 	CREATE ROLE frank LOGIN IN ROLE tenants;
 	SELECT bqstream.create_subscription('emu', 'orders-frank', 'orders', ack_deadline_seconds => 10);
 });
-is((as_role('frank', "SELECT bqstream.create_pipeline('frank_p', 'emu_shared', 'orders-frank')"))[0], 0,
+is((as_role('frank', "SELECT bqstream.create_pipeline('frank_p', 'emu_shared', 'orders-frank', write_mode => 'insert_all')"))[0], 0,
 	'frank runs a pipeline on the shared server');
 ok(wait_for('frank_p', 20, sub { sql("SELECT count(pid) FROM bqstream.worker_stats WHERE pipeline = 'frank_p'") == 1 }),
 	'it runs');
