@@ -21,11 +21,16 @@ OBJS = \
 	src/fdw/table.o \
 	src/gcp/auth.o \
 	src/gcp/bigquery.o \
+	src/gcp/bqstorage.o \
+	src/gcp/bqstorage_read.o \
+	src/gcp/bqstorage_write.o \
 	src/gcp/client.o \
+	src/gcp/grpc.o \
 	src/gcp/http.o \
 	src/gcp/jsonscan.o \
 	src/gcp/options.o \
 	src/gcp/policy.o \
+	src/gcp/protobuf.o \
 	src/gcp/pubsub.o \
 	src/generator/orders.o \
 	src/generator/publish.o \

@@ -5,7 +5,11 @@ Starts every requested service on its own port in one process, writes the
 servers, lets each service flush its state, and exits 0.
 
 Services are named here by module path and imported only when requested, so
-the Pub/Sub half runs even if the BigQuery half is absent or broken.
+the Pub/Sub half runs even if the BigQuery half is absent or broken, and only
+the `bigquerystorage` service (gRPC) needs grpcio and protobuf. A service may
+bring its own port class (`port_class`: the gRPC one) and may need another
+service in the same process (`attach(services)`: the Storage APIs use the
+BigQuery service's tables).
 """
 
 import argparse
@@ -30,6 +34,8 @@ from .core.server import ServicePort
 SERVICES = {
     "pubsub": ("emulator.pubsub.service:PubSubService", 8085),
     "bigquery": ("emulator.bigquery.service:BigQueryService", 9050),
+    # gRPC (h2c): the Storage Write and Read APIs on the bigquery service's tables
+    "bigquerystorage": ("emulator.storage_api.service:BigQueryStorageService", 9060),
 }
 
 log = logging.getLogger("emulator")
@@ -52,9 +58,10 @@ def _service_list(text):
 def build_parser(service_classes):
     p = argparse.ArgumentParser(
         prog="python3 -m emulator",
-        description="Local emulator of the Google Pub/Sub v1 and BigQuery v2 REST APIs.")
+        description="Local emulator of the Google Pub/Sub v1 and BigQuery v2 REST APIs and the "
+                    "BigQuery Storage v1 gRPC APIs.")
     p.add_argument("--services", type=_service_list, default=list(SERVICES),
-                   help="comma-separated services to run (default: pubsub,bigquery)")
+                   help="comma-separated services to run (default: %s)" % ",".join(SERVICES))
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     for name, (_, port) in SERVICES.items():
         p.add_argument("--%s-port" % name, type=int, default=port,
@@ -166,7 +173,7 @@ def main(argv=None):
                                                 args.auth_impersonable)
 
     lock_fd = lock_data_dir(args.data_dir) if args.data_dir else None
-    ports, services = [], []
+    ports, services, counters_of = [], [], {}
     try:
         for cls in classes:
             counters = Counters()
@@ -176,12 +183,24 @@ def main(argv=None):
             except (OSError, journal.JournalCorrupt) as e:
                 raise SystemExit("emulator: cannot load %s state: %s" % (cls.name, e))
             services.append(service)
+            counters_of[service.name] = counters
+        by_name = {s.name: s for s in services}
+        for service in services:
+            if hasattr(service, "attach"):
+                service.attach(by_name)
+        for service in services:
             faults = FaultInjector(seed=args.fault_seed, initial=fault_cfg)
-            port = getattr(args, "%s_port" % cls.name)
+            port = getattr(args, "%s_port" % service.name)
+            port_class = getattr(service, "port_class", ServicePort)
             try:
-                ports.append(ServicePort(service, args.host, port, counters, faults, auth))
+                ports.append(port_class(service, args.host, port, counters_of[service.name], faults, auth))
             except OSError as e:
-                raise SystemExit("emulator: %s cannot listen on %s:%d: %s" % (cls.name, args.host, port, e))
+                raise SystemExit("emulator: %s cannot listen on %s:%d: %s" % (service.name, args.host, port, e))
+        # every HTTP port answers /emulator/<service>/... for the others (the
+        # gRPC port has no HTTP side for its counters, faults and state)
+        for sp in ports:
+            if hasattr(sp, "peers"):
+                sp.peers.update({other.name: other for other in ports if other is not sp})
     except SystemExit:
         for s in services:
             s.close()
@@ -189,7 +208,7 @@ def main(argv=None):
 
     threads = []
     for sp in ports:
-        t = threading.Thread(target=sp.serve_forever, name="http-" + sp.name, daemon=True)
+        t = threading.Thread(target=sp.serve_forever, name="serve-" + sp.name, daemon=True)
         t.start()
         threads.append(t)
     port_map = {sp.name: sp.port for sp in ports}

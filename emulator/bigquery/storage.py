@@ -485,11 +485,13 @@ class Store:
         """The live insertId map of a table (entries older than the window are ignored)."""
         return self.insert_ids.get(t.key, {})
 
-    def insert(self, t, rows, parts, sizes, insert_ids, now_ms):
+    def insert(self, t, rows, parts, sizes, insert_ids, now_ms, extra_sql=()):
         """Append validated rows (lists of internal values) in one transaction.
 
         parts[i] is row i's partition id, sizes[i] its per-column logical bytes,
         insert_ids the (id, time) pairs to remember for de-duplication.
+        extra_sql: (sql, params) statements run in the same transaction, so a
+        caller's own bookkeeping (a write stream's offset) commits with the rows.
         """
         n = len(t.fields)
         acc = {}
@@ -528,6 +530,8 @@ class Store:
                 if insert_ids:
                     conn.executemany('INSERT OR REPLACE INTO bq_insert_ids VALUES (?, ?, ?)',
                                      [(t.key, iid, now_ms) for iid in insert_ids])
+                for sql, params in extra_sql:
+                    conn.execute(sql, params)
                 conn.execute('UPDATE bq_tables SET num_rows = num_rows + ?, '
                              "num_bytes = num_bytes + ?, meta = json_set(meta, '$.modified_ms', ?) "
                              'WHERE id = ?', (len(rows), total,

@@ -7,7 +7,8 @@ Owns everything between the socket and a service's handler:
   and more) when the client sends `Accept-Encoding: gzip` and a User-Agent
   containing "gzip", as Google's front ends require;
 - routing through `service.route(method, path)` and the control endpoints
-  under /emulator/ (health, counters, faults, state), which cannot collide
+  under /emulator/ (health, counters, faults, state, clock; those of another
+  service of the process under /emulator/<service>/), which cannot collide
   with Google API paths (those start with /v1, /v2, /bigquery, /projects...);
 - fault injection before the handler runs, per-method request counters and
   per-status response counters;
@@ -28,6 +29,7 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
+from . import clock
 from .errors import ApiError
 from .federation import STS_PATH
 from .oauth import OAuthError
@@ -105,6 +107,7 @@ class ServicePort:
         self.counters = counters
         self.faults = faults
         self.name = service.name
+        self.peers = {}             # other services' ports by name, for /emulator/<name>/...
         counters.declare("faults_injected", "faults_dropped", "faults_lost", "response_bytes", "response_bytes_sent",
                          "responses_gzipped")
         if auth is not None:
@@ -358,8 +361,16 @@ class _Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- control
     def _control(self, req, ctx):
         p, m = req.path.rstrip("/"), req.method
+        # /emulator/<other service>/...: that service's counters, faults and
+        # state (the gRPC service has no HTTP port of its own)
+        parts = p.split("/", 3)
+        if len(parts) >= 4 and parts[2] in ctx.peers:
+            ctx = ctx.peers[parts[2]]
+            p = "/emulator/" + parts[3]
         try:
-            if p == "/emulator/health" and m in ("GET", "HEAD"):
+            if p == "/emulator/clock" and m in ("GET", "POST"):
+                out = clock.control(m, req.json() if m == "POST" else {})
+            elif p == "/emulator/health" and m in ("GET", "HEAD"):
                 out = {"ok": True}
             elif p == "/emulator/counters" and m == "GET":
                 out = ctx.counters.snapshot()

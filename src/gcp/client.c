@@ -8,7 +8,8 @@
  * call, a pipeline and a foreign table naming the same server reach the same
  * endpoints with the same credential.  Endpoints default to Google's, or to
  * an emulator named by the standard PUBSUB_EMULATOR_HOST and
- * BIGQUERY_EMULATOR_HOST environment variables of the server process; an
+ * BIGQUERY_EMULATOR_HOST environment variables of the server process (and
+ * BIGQUERY_STORAGE_EMULATOR_HOST, following their pattern); an
  * emulator found that way is called without credentials, as Google's client
  * libraries do.
  *
@@ -41,6 +42,9 @@ static const struct
 	"https://pubsub.googleapis.com", "/v1"},
 	{"BigQuery", "bigquery_endpoint", "BIGQUERY_EMULATOR_HOST",
 	"https://bigquery.googleapis.com", "/bigquery/v2"},
+	/* gRPC: a call's path is /<package>.<Service>/<Method> */
+	{"BigQuery Storage", "bigquery_storage_endpoint", "BIGQUERY_STORAGE_EMULATOR_HOST",
+	"https://bigquerystorage.googleapis.com", ""},
 };
 
 const char *

@@ -2,7 +2,8 @@
  *
  * client.h
  *	  A GCP project as configured in SQL/MED (foreign server and user
- *	  mapping), and authorized JSON calls to its Pub/Sub and BigQuery APIs.
+ *	  mapping), and authorized JSON calls to its Pub/Sub and BigQuery APIs
+ *	  (the BigQuery Storage APIs, gRPC, are called by gcp/bqstorage_*.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -18,10 +19,11 @@
 typedef enum GcpService
 {
 	GCP_PUBSUB,
-	GCP_BIGQUERY
+	GCP_BIGQUERY,
+	GCP_BIGQUERY_STORAGE		/* gRPC: its root has no version path */
 } GcpService;
 
-#define GCP_NUM_SERVICES 2
+#define GCP_NUM_SERVICES 3
 
 typedef struct GcpServer
 {
@@ -31,7 +33,10 @@ typedef struct GcpServer
 	char	   *project_id;
 	char	   *location;		/* NULL when the server names none */
 	char	   *dataset;
-	/* per service: API root URL ("https://pubsub.googleapis.com/v1") */
+	/*
+	 * per service: API root URL ("https://pubsub.googleapis.com/v1"; for
+	 * the Storage APIs the endpoint itself, "https://bigquerystorage.googleapis.com")
+	 */
 	char	   *api_root[GCP_NUM_SERVICES];
 	GcpCredential cred[GCP_NUM_SERVICES];
 } GcpServer;

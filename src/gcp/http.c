@@ -112,6 +112,7 @@ typedef enum CallState
 
 struct GcpHttpCall
 {
+	GcpHttpTransfer transfer;	/* first: CURLOPT_PRIVATE points here */
 	dlist_node	node;			/* in active_calls while not freed */
 	MemoryContext cxt;			/* owns this struct; deleting it ends the call */
 	CallState	state;
@@ -166,7 +167,9 @@ static Latch *wait_set_latch = NULL;
 static bool wait_set_stale = true;
 static WaitEvent *wait_events = NULL;
 static int	wait_events_cap = 0;
+/* calls finished and progress noted by attached transfers */
 static uint64 calls_finished = 0;
+static int	attached_transfers = 0;
 static CURL *easy_pool[EASY_POOL_SIZE];
 static int	easy_pool_len = 0;
 
@@ -512,6 +515,8 @@ call_cleanup(void *arg)
 	call->state = CALL_DONE;
 }
 
+static void call_done(GcpHttpTransfer *t, int curl_code);
+
 static TimestampTz
 deadline_of(const GcpHttpRequest *req)
 {
@@ -589,13 +594,15 @@ gcp_http_start(const GcpHttpRequest *req)
 				 errmsg("out of memory"),
 				 errdetail("Could not create a libcurl handle.")));
 	call->easy = easy;
+	call->transfer.easy = easy;
+	call->transfer.done = call_done;
 	call->retry = req->retry;
 	call->deadline = deadline_of(req);
 	call->attempt_timeout_ms = req->attempt_timeout_ms > 0
 		? req->attempt_timeout_ms : gcp_http_timeout_ms;
 	call->max_bytes = (size_t) gcp_http_max_response_kb * 1024;
 
-	set_easy_option(easy, CURLOPT_PRIVATE, call);
+	set_easy_option(easy, CURLOPT_PRIVATE, &call->transfer);
 	set_easy_option(easy, CURLOPT_NOSIGNAL, 1L);
 	set_easy_option(easy, CURLOPT_URL, req->url);
 	set_easy_option(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -830,6 +837,12 @@ finish_attempt(GcpHttpCall *call, CURLcode rc)
 }
 
 static void
+call_done(GcpHttpTransfer *t, int curl_code)
+{
+	finish_attempt((GcpHttpCall *) t, (CURLcode) curl_code);
+}
+
+static void
 collect_finished(void)
 {
 	CURLMsg    *msg;
@@ -837,13 +850,52 @@ collect_finished(void)
 
 	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 	{
-		GcpHttpCall *call;
+		GcpHttpTransfer *t;
+		CURLcode	rc = msg->data.result;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &call);
-		finish_attempt(call, msg->data.result);
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+		if (t->done == call_done)
+		{
+			call_done(t, rc);
+			continue;
+		}
+		/* msg is invalid once its handle is removed */
+		gcp_http_detach(t);
+		calls_finished++;
+		t->done(t, rc);
 	}
+}
+
+void
+gcp_http_attach(GcpHttpTransfer *t)
+{
+	ensure_multi();
+	Assert(!t->attached);
+	set_easy_option(t->easy, CURLOPT_PRIVATE, t);
+	if (curl_multi_add_handle(multi, t->easy) != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not start an HTTP transfer")));
+	t->attached = true;
+	attached_transfers++;
+}
+
+void
+gcp_http_detach(GcpHttpTransfer *t)
+{
+	if (!t->attached)
+		return;
+	curl_multi_remove_handle(multi, t->easy);
+	t->attached = false;
+	attached_transfers--;
+}
+
+void
+gcp_http_note_progress(void)
+{
+	calls_finished++;
 }
 
 /*
@@ -874,6 +926,9 @@ static bool
 any_call_in_flight(void)
 {
 	dlist_iter	it;
+
+	if (attached_transfers > 0)
+		return true;
 
 	dlist_foreach(it, &active_calls)
 	{

@@ -102,7 +102,8 @@ extern GcpHttpCall *gcp_http_start(const GcpHttpRequest *req);
 
 /*
  * Drive every call in flight until one of them finishes (after its
- * retries), the timeout passes (-1: none), or the latch is set.  Serves
+ * retries) or an attached transfer notes progress or ends, the timeout
+ * passes (-1: none), or the latch is set.  Serves
  * interrupts: a cancel raises an ERROR here, unless gcp_http_catch_cancel
  * is set.
  */
@@ -111,6 +112,33 @@ extern void gcp_http_wait(long timeout_ms);
 extern bool gcp_http_finished(GcpHttpCall *call);
 extern const GcpHttpResult *gcp_http_result(GcpHttpCall *call);
 extern void gcp_http_free(GcpHttpCall *call);
+
+/*
+ * A transfer owned by another module (gcp/grpc.c's streams) but driven by
+ * the same multi handle and wait loop as the calls here, so that every
+ * transfer of the process shares connections and is served by
+ * gcp_http_wait().  "easy" is a CURL handle set up by the owner; its
+ * CURLOPT_PRIVATE is taken.  When the transfer ends, it is removed from
+ * the multi handle and done(t, curl result code) is called from inside
+ * gcp_http_wait(): done must not raise an ERROR.  Detaching a transfer
+ * that has not ended stops it.
+ */
+typedef struct GcpHttpTransfer
+{
+	void	   *easy;			/* CURL * */
+	void		(*done) (struct GcpHttpTransfer *t, int curl_code);
+	bool		attached;		/* in the multi handle */
+} GcpHttpTransfer;
+
+extern void gcp_http_attach(GcpHttpTransfer *t);
+extern void gcp_http_detach(GcpHttpTransfer *t);
+
+/*
+ * Make the current or next gcp_http_wait() return: a transfer's callback
+ * says so when it received something its owner waits for (a message of a
+ * stream that goes on).  Safe inside libcurl callbacks.
+ */
+extern void gcp_http_note_progress(void);
 
 /* Start a call and wait for its end. */
 extern GcpHttpCall *gcp_http_run(const GcpHttpRequest *req);

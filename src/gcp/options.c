@@ -225,6 +225,8 @@ static const BqOption bq_options[] = {
 	"An endpoint is an http:// or https:// URL such as https://pubsub.googleapis.com.", false},
 	{"bigquery_endpoint", ForeignServerRelationId, gcp_is_endpoint_url,
 	"An endpoint is an http:// or https:// URL such as https://bigquery.googleapis.com.", false},
+	{"bigquery_storage_endpoint", ForeignServerRelationId, gcp_is_endpoint_url,
+	"An endpoint is an http:// or https:// URL such as https://bigquerystorage.googleapis.com.", false},
 	{"dataset", ForeignServerRelationId, gcp_valid_bq_id, DATASET_EXPECTED, false},
 	{"fetch_size", ForeignServerRelationId, is_fetch_size, FETCH_SIZE_EXPECTED, false},
 	{"batch_size", ForeignServerRelationId, is_batch_size, BATCH_SIZE_EXPECTED, false},
@@ -404,7 +406,8 @@ bqstream_fdw_validator(PG_FUNCTION_ARGS)
 								   has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES));
 
 		if (strcmp(opt->name, "pubsub_endpoint") == 0 ||
-			strcmp(opt->name, "bigquery_endpoint") == 0)
+			strcmp(opt->name, "bigquery_endpoint") == 0 ||
+			strcmp(opt->name, "bigquery_storage_endpoint") == 0)
 			gcp_check_endpoint(opt->name, value, GetUserId());
 
 		/*

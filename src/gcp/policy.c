@@ -80,8 +80,8 @@ gcp_policy_define_gucs(void)
 	DefineCustomStringVariable("bqstream.allowed_endpoints",
 							   "Endpoints, besides Google's, that roles other than superusers may use.",
 							   "A comma-separated list of URL prefixes, such as http://127.0.0.1:8085 "
-							   "for an emulator; it applies to servers' pubsub_endpoint and "
-							   "bigquery_endpoint and to the token_uri of service-account keys.",
+							   "for an emulator; it applies to servers' pubsub_endpoint, bigquery_endpoint and "
+							   "bigquery_storage_endpoint and to the token_uri of service-account keys.",
 							   &gcp_allowed_endpoints,
 							   "",
 							   PGC_SUSET,

@@ -27,6 +27,7 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 START_TIMEOUT = 20.0
+GRPC_SERVICES = ("bigquerystorage",)
 
 
 class EmulatorError(Exception):
@@ -87,7 +88,14 @@ class EmulatorProcess:
         with open(self.ports_file) as f:
             self.ports = json.load(f)
         for name in self.services:
-            status, body = self.call("GET", "/emulator/health", service=name)
+            if name in GRPC_SERVICES:
+                # no HTTP on a gRPC port: its control endpoints are on the others'
+                http_port = next((n for n in self.services if n not in GRPC_SERVICES), None)
+                if http_port is None:
+                    continue
+                status, body = self.call("GET", "/emulator/%s/health" % name, service=http_port)
+            else:
+                status, body = self.call("GET", "/emulator/health", service=name)
             if status != 200 or body != {"ok": True}:
                 raise EmulatorError("health check of %s failed: %s %r" % (name, status, body))
         return self

@@ -5,7 +5,8 @@
 CREATE SERVER emu FOREIGN DATA WRAPPER bqstream_fdw
   OPTIONS (project_id 'demo-project', location 'US',
            pubsub_endpoint 'http://127.0.0.1:8085',
-           bigquery_endpoint 'http://127.0.0.1:9050', dataset 'shop');
+           bigquery_endpoint 'http://127.0.0.1:9050',
+           bigquery_storage_endpoint 'http://127.0.0.1:9060', dataset 'shop');
 CREATE SERVER gcp FOREIGN DATA WRAPPER bqstream_fdw
   OPTIONS (project_id 'example.com:my-project', location 'europe-west1');
 
@@ -19,6 +20,7 @@ CREATE FOREIGN DATA WRAPPER other_fdw VALIDATOR bqstream.fdw_validator OPTIONS (
 CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'Demo_Project');
 CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (pubsub_endpoint 'ftp://x');
 CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (bigquery_endpoint 'http://a b');
+CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (bigquery_storage_endpoint 'grpc://127.0.0.1:9060');
 CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (dataset 'shop; DROP TABLE x');
 CREATE SERVER bad FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (location '');
 ALTER SERVER emu OPTIONS (SET dataset 'a`b');

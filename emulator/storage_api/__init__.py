@@ -1,0 +1,1 @@
+"""The BigQuery Storage API service (`bigquerystorage`): gRPC, Write and Read APIs."""
