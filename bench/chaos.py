@@ -140,7 +140,7 @@ class Emulator:
         self.data_dir = os.path.join(tmp, "emulator-data")
         self.ports_file = os.path.join(tmp, "ports.json")
         self.log_path = os.path.join(tmp, "emulator.log")
-        self.ports = {"pubsub": 0, "bigquery": 0}
+        self.ports = {"pubsub": 0, "bigquery": 0, "bigquerystorage": 0}
         self.proc = None
         self.starts = 0
         self.totals = collections.Counter()   # counters summed over the emulator's lifetimes
@@ -168,9 +168,10 @@ class Emulator:
                 logf.write("---- chaos.py: start %d\n" % self.starts)
                 logf.flush()
                 self.proc = subprocess.Popen(
-                    ["/usr/bin/python3", "-m", "emulator", "--services", "pubsub,bigquery",
+                    ["/usr/bin/python3", "-m", "emulator", "--services", "pubsub,bigquery,bigquerystorage",
                      "--pubsub-port", str(self.ports["pubsub"]),
                      "--bigquery-port", str(self.ports["bigquery"]),
+                     "--bigquerystorage-port", str(self.ports["bigquerystorage"]),
                      "--data-dir", self.data_dir, "--ports-file", self.ports_file,
                      # empty pulls answered after 1 s rather than Google's 90 (the
                      # audit's pulls time out after 30 s; killed workers' held pulls

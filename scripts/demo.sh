@@ -52,6 +52,7 @@ PGDATA=$DEMO/pgdata
 PGPORT=${BQSTREAM_DEMO_PGPORT:-54329}
 PUBSUB_PORT=${BQSTREAM_DEMO_PUBSUB_PORT:-8085}
 BIGQUERY_PORT=${BQSTREAM_DEMO_BIGQUERY_PORT:-9050}
+BIGQUERY_STORAGE_PORT=${BQSTREAM_DEMO_BIGQUERY_STORAGE_PORT:-9060}
 
 stop_all() {
 	if [ -f "$PGDATA/postmaster.pid" ]; then
@@ -84,10 +85,11 @@ make -s -C "$ROOT" >/dev/null
 make -s -C "$ROOT" install >/dev/null
 echo "bqstream built and installed into $(pg_config --pkglibdir)"
 
-step "2. the local emulator (Pub/Sub on :$PUBSUB_PORT, BigQuery on :$BIGQUERY_PORT)"
+step "2. the local emulator (Pub/Sub on :$PUBSUB_PORT, BigQuery on :$BIGQUERY_PORT, BigQuery Storage gRPC on :$BIGQUERY_STORAGE_PORT)"
 rm -f "$DEMO/ports.json"
-(cd "$ROOT" && exec "$PYTHON" -m emulator --services pubsub,bigquery \
+(cd "$ROOT" && exec "$PYTHON" -m emulator --services pubsub,bigquery,bigquerystorage \
 	--pubsub-port "$PUBSUB_PORT" --bigquery-port "$BIGQUERY_PORT" \
+	--bigquerystorage-port "$BIGQUERY_STORAGE_PORT" \
 	--data-dir "$DEMO/emulator-data" --ports-file "$DEMO/ports.json" \
 	>"$DEMO/emulator.log" 2>&1) &
 echo $! >"$DEMO/emulator.pid"

@@ -11,7 +11,8 @@ PACKAGES=(
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15
 	libcurl4-openssl-dev libjansson-dev libssl-dev openssl ca-certificates
 	libipc-run-perl		# PostgreSQL::Test::Cluster
-	python3			# the emulator (standard library only)
+	python3			# the emulator (its REST services: standard library only)
+	python3-grpcio python3-protobuf	# the emulator's bigquerystorage service (gRPC)
 	gnuplot-nox		# the demo's chart of orders per minute (PNG)
 	clang libclang-rt-14-dev	# the libFuzzer targets under fuzz/ (ASan, UBSan)
 	valgrind		# bench/memcheck.py: leaks of the workers and the FDW

@@ -144,11 +144,13 @@ cd "$WORK/src"
 # a plain command in the background, so that $! is the process to signal
 if [ "$(id -u)" -eq 0 ]; then
 	runuser -u "$TEST_USER" -- env HOME="$WORK/home" PATH=/usr/bin:/bin \
-		"$PYTHON" -m emulator --services pubsub,bigquery --pubsub-port 0 --bigquery-port 0 \
+		"$PYTHON" -m emulator --services pubsub,bigquery,bigquerystorage \
+		--pubsub-port 0 --bigquery-port 0 --bigquerystorage-port 0 \
 		--data-dir "$WORK/emulator-data" --ports-file "$WORK/ports.json" \
 		>"$WORK/logs/emulator-server.log" 2>&1 &
 else
-	"$PYTHON" -m emulator --services pubsub,bigquery --pubsub-port 0 --bigquery-port 0 \
+	"$PYTHON" -m emulator --services pubsub,bigquery,bigquerystorage \
+		--pubsub-port 0 --bigquery-port 0 --bigquerystorage-port 0 \
 		--data-dir "$WORK/emulator-data" --ports-file "$WORK/ports.json" \
 		>"$WORK/logs/emulator-server.log" 2>&1 &
 fi
@@ -168,10 +170,15 @@ if [ ! -s "$WORK/ports.json" ]; then
 fi
 PUBSUB_PORT=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["pubsub"])' "$WORK/ports.json")
 BIGQUERY_PORT=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["bigquery"])' "$WORK/ports.json")
-note "emulator: Pub/Sub on 127.0.0.1:$PUBSUB_PORT, BigQuery on 127.0.0.1:$BIGQUERY_PORT"
+BIGQUERY_STORAGE_PORT=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["bigquerystorage"])' \
+	"$WORK/ports.json")
+note "emulator: Pub/Sub on 127.0.0.1:$PUBSUB_PORT, BigQuery on 127.0.0.1:$BIGQUERY_PORT," \
+	"BigQuery Storage (gRPC) on 127.0.0.1:$BIGQUERY_STORAGE_PORT"
 # what the TAP and regression tests read to reach the shared emulator
 export BQSTREAM_TEST_PUBSUB_ENDPOINT="http://127.0.0.1:$PUBSUB_PORT"
 export BQSTREAM_TEST_BIGQUERY_ENDPOINT="http://127.0.0.1:$BIGQUERY_PORT"
+# plain http: h2c with prior knowledge, as the extension's bigquery_storage_endpoint reads it
+export BQSTREAM_TEST_BIGQUERY_STORAGE_ENDPOINT="http://127.0.0.1:$BIGQUERY_STORAGE_PORT"
 export BQSTREAM_TEST_EMULATOR_PORTS_FILE="$WORK/ports.json"
 
 # run_suite NAME COMMAND...: run one suite as the test user, log its output
@@ -182,6 +189,7 @@ run_suite() {
 	(cd "$WORK/src" && as_tester env \
 		BQSTREAM_TEST_PUBSUB_ENDPOINT="$BQSTREAM_TEST_PUBSUB_ENDPOINT" \
 		BQSTREAM_TEST_BIGQUERY_ENDPOINT="$BQSTREAM_TEST_BIGQUERY_ENDPOINT" \
+		BQSTREAM_TEST_BIGQUERY_STORAGE_ENDPOINT="$BQSTREAM_TEST_BIGQUERY_STORAGE_ENDPOINT" \
 		BQSTREAM_TEST_EMULATOR_PORTS_FILE="$BQSTREAM_TEST_EMULATOR_PORTS_FILE" \
 		timeout --kill-after=30 "$SUITE_TIMEOUT" "$@") 2>&1 | tee "$WORK/logs/$name.log"
 	return "${PIPESTATUS[0]}"
@@ -232,6 +240,7 @@ suite_regress() {
 	fi
 	note "suite regress: make installcheck on a plain server without the emulator"
 	(cd "$WORK/src" && as_tester env -u BQSTREAM_TEST_PUBSUB_ENDPOINT -u BQSTREAM_TEST_BIGQUERY_ENDPOINT \
+		-u BQSTREAM_TEST_BIGQUERY_STORAGE_ENDPOINT \
 		-u BQSTREAM_TEST_EMULATOR_PORTS_FILE PGHOST="$WORK" PGPORT="$port" \
 		timeout --kill-after=30 "$SUITE_TIMEOUT" make -s installcheck) 2>&1 | tee "$WORK/logs/installcheck.log"
 	local rc=${PIPESTATUS[0]}
@@ -308,6 +317,7 @@ suite_conformance() {
 	fi
 	run_suite conformance env PUBSUB_EMULATOR_HOST="127.0.0.1:$PUBSUB_PORT" \
 		BIGQUERY_EMULATOR_HOST="127.0.0.1:$BIGQUERY_PORT" BQSTREAM_ORACLE_PGURL="$oracle_url" \
+		BIGQUERY_STORAGE_EMULATOR_HOST="127.0.0.1:$BIGQUERY_STORAGE_PORT" \
 		node --test --test-reporter=spec test/conformance/*.test.js
 	local rc=$? log="$WORK/logs/conformance.log"
 	[ -n "$oracle_url" ] && as_tester "$pgbin/pg_ctl" -D "$WORK/oracle" -m immediate -w stop >/dev/null

@@ -17,6 +17,7 @@ import threading
 import time
 from json.encoder import encode_basestring_ascii as _json_str
 
+from emulator.core import clock
 from emulator.core.errors import ApiError
 from emulator.core.server import RawJSON
 
@@ -552,7 +553,7 @@ class BigQueryService:
         if errors:
             out['insertErrors'] = [{'index': i, 'errors': [_row_error(e)]} for i, e in errors]
             self.counters.incr('rows_rejected', len(errors) - len(refused))
-        now_ms = int(time.time() * 1000)
+        now_ms = int(clock.time() * 1000)   # the insertId window follows the emulator's clock
         with self.store.lock:
             seen = self.store.seen_insert_ids(tb, now_ms)
             cutoff = now_ms - int(self.store.dedup_window_s * 1000)

@@ -27,6 +27,7 @@ import sqlite3
 import threading
 import time
 
+from ..core import clock
 from . import types as T
 from .sql import functions as F
 from .sql.errors import SqlError, SqlNotFound
@@ -374,7 +375,7 @@ class Store:
             t.num_bytes = nbytes
             self.tables[(project, dataset, table_id)] = t
             self.by_key[key] = t
-        cutoff = int((time.time() - self.dedup_window_s) * 1000)
+        cutoff = int((clock.time() - self.dedup_window_s) * 1000)
         self.conn.execute('DELETE FROM bq_insert_ids WHERE ts_ms < ?', (cutoff,))
         for tid, iid, ts in self.conn.execute('SELECT tid, insert_id, ts_ms FROM bq_insert_ids'):
             self.insert_ids.setdefault(tid, {})[iid] = ts
@@ -582,7 +583,7 @@ class Store:
         """(rows, bytes, oldest_ms) still in the modelled streaming buffer."""
         if not t.buffer:
             return 0, 0, None
-        now = time.time()
+        now = clock.time()
         with self.lock:
             # each batch leaves when the buffer time of its insert has passed
             if any(b[5] <= now for b in t.buffer):

@@ -38,6 +38,7 @@ import threading
 import time
 from collections import deque
 
+from ..core import clock
 from ..core.errors import ApiError, unavailable
 from ..core.journal import Journal
 from ..core.wire import rfc3339_ms_offset, rfc3339_ns
@@ -49,7 +50,7 @@ MAX_PULL = 1000
 HOUSEKEEPING_S = 0.1
 RETENTION_SWEEP_S = 5.0
 
-_monotonic = time.monotonic
+_monotonic = clock.monotonic      # leases, redelivery: the emulator's clock
 _heappush = heapq.heappush
 _heappop = heapq.heappop
 
@@ -292,7 +293,7 @@ class Broker:
             t = self.topics.get(topic_name)
             if t is None:
                 raise names.not_found(names.leaf(topic_name))
-            ns = time.time_ns()
+            ns = clock.time_ns()
             base = self.next_id
             self.next_id = base + len(prefixes)
             ids = [str(i) for i in range(base, base + len(prefixes))]
@@ -350,7 +351,7 @@ class Broker:
         prefix = self._ack_prefix
         seq = self._seq
         deadline = now + sub.ack_deadline
-        cutoff = time.time_ns() - sub.retention_ns
+        cutoff = clock.time_ns() - sub.retention_ns
         parts = []
         aids = []
         expired = []
@@ -524,7 +525,7 @@ class Broker:
         ones) and remove them from the source subscription."""
         t = self.topics[sub.dlq_topic]
         project = sub.name.split("/")[1]
-        ns = time.time_ns()
+        ns = clock.time_ns()
         ptime = rfc3339_ns(ns)
         by_key = {}   # one publish per ordering key, as a publish request has one key
         for m in dead:
@@ -595,7 +596,7 @@ class Broker:
         Pulls drop them anyway as they reach the head of the queue; this only
         bounds memory and journal growth, so a cheap test is enough: scan only
         when the head, usually the oldest message, is past retention."""
-        now_ns = time.time_ns()
+        now_ns = clock.time_ns()
         for sub in self.subs.values():
             cutoff = now_ns - sub.retention_ns
             avail = sub.available

@@ -256,8 +256,12 @@ def _micros_text(us):
     return T.timestamp_to_text(us, sep="T", suffix="Z")
 
 
+_MIN_DAY = T.days_from_civil(1, 1, 1)
+_MAX_DAY = T.days_from_civil(9999, 12, 31)
+
+
 def _days_text(days):
-    if not T.date_days("0001-01-01") <= days <= T.date_days("9999-12-31"):
+    if not _MIN_DAY <= days <= _MAX_DAY:
         raise _BadValue("Date field value is out of range: %d" % days)
     return T.date_text(days)
 

@@ -389,6 +389,9 @@ class WriteApi:
                 resp = self._append(conn, req)
             except _Abort as e:
                 _abort(context, e)
+            except Exception:  # noqa: BLE001 - a bug must not look like a transport error
+                log.exception("AppendRows on %s failed", conn.stream_name)
+                context.abort(grpc.StatusCode.INTERNAL, "Internal error encountered.")
             if action == "lost":
                 self.svc.gate.lost(context)
             yield resp

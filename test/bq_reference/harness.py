@@ -95,9 +95,11 @@ def client_of(ex):
 
 class Stack:
     """An emulator (in its own temp dir, free ports) with a recording proxy
-    in front of its BigQuery port."""
+    in front of its BigQuery port. The Storage APIs (gRPC, service
+    bigquerystorage) run beside it unrecorded: the discovery document
+    describes the REST API only."""
 
-    def __init__(self, services=("bigquery",), extra_args=()):
+    def __init__(self, services=("bigquery", "bigquerystorage"), extra_args=()):
         self.emulator = EmulatorProcess(services=services, extra_args=list(extra_args),
                                         data_dir=None)
         try:
@@ -112,6 +114,12 @@ class Stack:
     def bigquery_url(self):
         """The proxy: what clients under test are pointed at."""
         return self.proxy.url
+
+    @property
+    def storage_url(self):
+        """The Storage APIs' h2c endpoint (bigquery_storage_endpoint), or None."""
+        port = self.emulator.ports.get("bigquerystorage")
+        return "http://127.0.0.1:%d" % port if port else None
 
     @property
     def direct_url(self):

@@ -36,7 +36,7 @@ KNOWN_NOTES = set()
 def setUpModule():
     global STACK, PG
     H.require_google_tools()
-    STACK = H.Stack(services=("pubsub", "bigquery"))
+    STACK = H.Stack(services=("pubsub", "bigquery", "bigquerystorage"))
     try:
         PG = H.Postgres()
     except BaseException:

@@ -1,11 +1,17 @@
 # The local Pub/Sub + BigQuery emulator (emulator/) for TAP tests: started on
 # free ports in the test's own directory, stopped when the test ends, and
-# restartable on the same ports (with --data-dir, on the same state).
+# restartable on the same ports (with --data-dir, on the same state). By
+# default it runs Pub/Sub, BigQuery and the BigQuery Storage APIs (gRPC,
+# service "bigquerystorage", on BigQuery's tables).
 #
 #   my $emu = BqEmulator->new(dir => $tmp, services => 'bigquery',
 #                             args => ['--bq-job-delay-ms', '3000']);
-#   ... $emu->{bigquery} (port), $emu->{pubsub}, $emu->url('bigquery') ...
+#   ... $emu->{bigquery} (port), $emu->{pubsub}, $emu->{bigquerystorage},
+#   $emu->url('bigquery') (http://127.0.0.1:PORT; for bigquerystorage the
+#   h2c endpoint the server option bigquery_storage_endpoint takes) ...
 #   $emu->stop; $emu->start;    # same ports
+#   http('POST', $emu->url('bigquery') . '/emulator/bigquerystorage/faults', '{...}')
+#   http('POST', $emu->url('bigquery') . '/emulator/clock', '{"advance_s": 660}')
 #
 # Also two helpers the tests share: http(METHOD, URL[, JSON body]) returns
 # the body of the answer, wait_for(WHAT, SECONDS, CODE) polls CODE until it
@@ -32,7 +38,7 @@ my @captures;
 sub new
 {
 	my ($class, %opts) = @_;
-	my $services = $opts{services} // 'pubsub,bigquery';
+	my $services = $opts{services} // 'pubsub,bigquery,bigquerystorage';
 	my @args = @{ $opts{args} // [] };
 
 	# The emulator holds an empty pull for 90 s, as Google does; the tests'
@@ -47,6 +53,7 @@ sub new
 		args => \@args,
 		pubsub => 0,
 		bigquery => 0,
+		bigquerystorage => 0,
 		pid => undef,
 	}, $class;
 	$self->start;
@@ -67,6 +74,7 @@ sub start
 		open(STDERR, '>&', \*STDOUT);
 		exec('/usr/bin/python3', '-m', 'emulator', '--services', $self->{services},
 			'--pubsub-port', $self->{pubsub}, '--bigquery-port', $self->{bigquery},
+			'--bigquerystorage-port', $self->{bigquerystorage},
 			'--ports-file', $ports_file, @{ $self->{args} })
 		  or die "cannot start the emulator: $!";
 	}
@@ -79,7 +87,7 @@ sub start
 	}
 	BAIL_OUT('the emulator did not start: ' . slurp_file($log)) unless -s $ports_file;
 	my $ports = decode_json(slurp_file($ports_file));
-	$self->{$_} = $ports->{$_} // 0 for qw(pubsub bigquery);
+	$self->{$_} = $ports->{$_} // 0 for qw(pubsub bigquery bigquerystorage);
 	return $self;
 }
 
@@ -143,13 +151,18 @@ sub capture_server
 }
 
 # pipeline_node(NAME, PROJECT, PUBSUB_URL, BIGQUERY_URL, server => 'emu',
-# conf => '...'): a started cluster with bqstream preloaded (the launcher
-# looking every 200 ms), the extension, a server for those endpoints with
-# dataset "shop", and the current user's mapping with auth 'none'.
+# conf => '...', bigquery_storage => URL): a started cluster with bqstream
+# preloaded (the launcher looking every 200 ms), the extension, a server for
+# those endpoints with dataset "shop" (and bigquery_storage_endpoint when
+# bigquery_storage names the emulator's Storage API, e.g.
+# $emu->url('bigquerystorage')), and the current user's mapping with auth 'none'.
 sub pipeline_node
 {
 	my ($name, $project, $pubsub, $bigquery, %opts) = @_;
 	my $server = $opts{server} // 'emu';
+	my $storage = defined $opts{bigquery_storage}
+	  ? ", bigquery_storage_endpoint '$opts{bigquery_storage}'"
+	  : '';
 	my $node = PostgreSQL::Test::Cluster->new($name);
 
 	$node->init;
@@ -162,7 +175,7 @@ bqstream.launcher_naptime = 200
 		CREATE EXTENSION bqstream;
 		CREATE SERVER $server FOREIGN DATA WRAPPER bqstream_fdw
 		  OPTIONS (project_id '$project', dataset 'shop',
-		           pubsub_endpoint '$pubsub', bigquery_endpoint '$bigquery');
+		           pubsub_endpoint '$pubsub', bigquery_endpoint '$bigquery'$storage);
 		CREATE USER MAPPING FOR CURRENT_USER SERVER $server OPTIONS (auth 'none');
 	});
 	return $node;
