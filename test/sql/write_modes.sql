@@ -27,6 +27,8 @@ SELECT pg_get_constraintdef(oid) FROM pg_constraint
    AND conname IN ('pipelines_write_mode_check', 'pipelines_dedup_retention_check')
  ORDER BY conname;
 
+-- (the rows' details name the role running the test and the time: not shown)
+\set VERBOSITY terse
 BEGIN;
 INSERT INTO bqstream.pipelines (name, server, subscription, owner)
 VALUES ('defaults', 'srv', 'sub', current_user::regrole);
@@ -61,9 +63,13 @@ SELECT (SELECT count(*) FROM bqstream.write_streams) AS streams,
        (SELECT count(*) FROM bqstream.write_intents) AS intents,
        (SELECT count(*) FROM bqstream.write_ledger) AS ledger;
 ROLLBACK;
+\set VERBOSITY default
 
 -- ordinary roles read their own rows and write nothing, as for pipelines
-SELECT c.relname, c.relacl, c.relrowsecurity,
+SELECT c.relname,
+       (SELECT array_agg(a.privilege_type ORDER BY a.privilege_type)
+          FROM aclexplode(c.relacl) a WHERE a.grantee = 0) AS public_privileges,
+       c.relrowsecurity,
        (SELECT string_agg(polname, ',' ORDER BY polname) FROM pg_policy WHERE polrelid = c.oid) AS policies
   FROM pg_class c
  WHERE c.relnamespace = 'bqstream'::regnamespace
@@ -71,10 +77,10 @@ SELECT c.relname, c.relacl, c.relrowsecurity,
  ORDER BY c.relname;
 
 -- the statistics count the Storage Write API's work
-SELECT attname FROM pg_attribute
- WHERE attrelid = 'bqstream.pipeline_stats'::regclass AND attnum > 22
- ORDER BY attnum;
-SELECT attname FROM pg_attribute
- WHERE attrelid = 'bqstream.worker_stats'::regclass AND attnum > 22
- ORDER BY attnum;
+SELECT v.relname, a.attname
+  FROM pg_class v JOIN pg_attribute a ON a.attrelid = v.oid
+ WHERE v.oid IN ('bqstream.pipeline_stats'::regclass, 'bqstream.worker_stats'::regclass)
+   AND a.attnum > (SELECT l.attnum FROM pg_attribute l
+                    WHERE l.attrelid = v.oid AND l.attname = 'last_error_at')
+ ORDER BY v.relname, a.attnum;
 

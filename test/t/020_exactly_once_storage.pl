@@ -1,0 +1,278 @@
+# Pipelines on the Storage Write API (issue 18): an exactly_once pipeline
+# stores each valid order in BigQuery exactly once through everything that
+# can happen between an append and its acknowledgement: an append whose
+# answer is lost, a worker killed with SIGKILL while BigQuery takes the
+# append, messages Pub/Sub delivers again after they landed, an emulator
+# restart, a stream that does not hold what PostgreSQL recorded
+# (OUT_OF_RANGE), rows BigQuery refuses (row_errors) and stream rotation.
+# default_stream and insert_all pipelines still stream.
+use strict;
+use warnings;
+
+use File::Temp qw(tempdir);
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BqEmulator qw(http wait_for);
+
+my $tmp = tempdir(CLEANUP => 1);
+my $emu = BqEmulator->new(dir => $tmp, args => [ '--data-dir', "$tmp/emulator-data" ]);
+my ($ps, $bq) = ($emu->{pubsub}, $emu->{bigquery});
+my $project = 'eos-project';
+
+my $node = PostgreSQL::Test::Cluster->new('eos');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'bqstream'
+bqstream.launcher_naptime = 200
+max_worker_processes = 16
+restart_after_crash = on
+});
+$node->start;
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+sub setup_server
+{
+	sql(qq{ALTER SERVER emu OPTIONS (SET pubsub_endpoint 'http://127.0.0.1:$emu->{pubsub}',
+	                                 SET bigquery_endpoint 'http://127.0.0.1:$emu->{bigquery}',
+	                                 SET bigquery_storage_endpoint 'http://127.0.0.1:$emu->{bigquerystorage}')});
+}
+
+sql(qq{
+	CREATE EXTENSION bqstream;
+	CREATE SERVER emu FOREIGN DATA WRAPPER bqstream_fdw
+	  OPTIONS (project_id '$project', dataset 'shop',
+	           pubsub_endpoint 'http://127.0.0.1:$ps', bigquery_endpoint 'http://127.0.0.1:$bq',
+	           bigquery_storage_endpoint 'http://127.0.0.1:$emu->{bigquerystorage}');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER emu OPTIONS (auth 'none');
+	SELECT count(*) FROM bqstream.setup_demo('emu');
+	SELECT bqstream.create_subscription('emu', 'orders-eos', 'orders', ack_deadline_seconds => 10);
+});
+
+sub stat_of
+{
+	my ($pipeline, $column) = @_;
+	return sql("SELECT $column FROM bqstream.pipeline_stats WHERE pipeline = '$pipeline'");
+}
+
+sub bq_counts
+{
+	my ($table) = @_;
+	my $r = decode_json(http('POST', "http://127.0.0.1:$emu->{bigquery}/bigquery/v2/projects/$project/queries",
+			encode_json({ useLegacySql => JSON::PP::false,
+				query => "SELECT COUNT(*), COUNT(DISTINCT order_id) FROM shop.$table" })));
+	die 'query failed: ' . encode_json($r) unless $r->{rows};
+	return map { $_->{v} } @{ $r->{rows}[0]{f} };
+}
+
+sub storage_faults
+{
+	my ($cfg) = @_;
+	my $url = "http://127.0.0.1:$emu->{bigquery}/emulator/bigquerystorage/faults";
+	return defined $cfg ? http('POST', $url, $cfg) : http('DELETE', $url);
+}
+
+sub storage_counters
+{
+	return decode_json(http('GET', "http://127.0.0.1:$emu->{bigquery}/emulator/bigquerystorage/counters"));
+}
+
+sub publish
+{
+	my ($n, $seed, %o) = @_;
+	my $extra = $o{malformed} ? ", malformed_fraction => $o{malformed}" : '';
+	my $topic = $o{topic} ? ", topic => '$o{topic}'" : '';
+	my ($published, $malformed) = split /\|/, sql(
+		"SELECT published, malformed FROM bqstream.publish_orders($n, 'emu', seed => $seed$extra$topic, progress_interval => 0)");
+	return ($published, $malformed);
+}
+
+# exactly once: every valid order once, and nothing left open
+sub check_exactly_once
+{
+	my ($what, $table, $expected, $pipeline) = @_;
+	ok(wait_for("$what: the orders", 120, sub { (bq_counts($table))[0] >= $expected }),
+		"$what: the orders arrive");
+	sleep 1;
+	my ($rows, $distinct) = bq_counts($table);
+	is($rows, $expected, "$what: no order lost");
+	is($distinct, $rows, "$what: no order duplicated");
+	ok(wait_for("$what: the intents", 30,
+			sub { sql("SELECT count(*) FROM bqstream.write_intents WHERE pipeline = '$pipeline'") == 0 }),
+		"$what: no append left open");
+}
+
+my $expected = 0;
+
+# ------------------------------------------------------------------ the mode itself
+sql("SELECT bqstream.create_pipeline('eos', 'emu', 'orders-eos', batch_size => 200)");
+is(sql("SELECT write_mode FROM bqstream.pipelines WHERE name = 'eos'"), 'exactly_once',
+	'new pipelines write exactly once');
+ok(wait_for('the worker', 20, sub { stat_of('eos', 'workers') >= 1 }), 'the worker runs');
+my ($published, $malformed) = publish(2000, 1, malformed => 0.05);
+$expected += $published - $malformed;
+check_exactly_once('streaming', 'raw_orders', $expected, 'eos');
+is(sql("SELECT count(*) FROM bqstream.dead_letters WHERE pipeline = 'eos'"), $malformed,
+	'the malformed orders are dead letters');
+is(sql("SELECT count(*) FROM bqstream.write_streams WHERE pipeline = 'eos'"), '1', 'one committed stream');
+like(sql("SELECT stream FROM bqstream.write_streams WHERE pipeline = 'eos'"),
+	qr{^projects/$project/datasets/shop/tables/raw_orders/streams/}, 'of the pipeline\'s table');
+is(sql("SELECT next_offset FROM bqstream.write_streams WHERE pipeline = 'eos'"), $expected,
+	'its next offset follows the rows appended');
+is(sql("SELECT count(*) FROM bqstream.write_ledger WHERE pipeline = 'eos'"), $expected,
+	'the ledger holds every message appended');
+cmp_ok(stat_of('eos', 'appends'), '>', 0, 'appends are counted');
+is(stat_of('eos', 'streams_created'), '1', 'and the stream created');
+is(sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 16977 AND granted"), '1',
+	'the worker holds its stream\'s lock');
+
+# ------------------------------------------------------------------ an answer lost
+# BigQuery stores the next append and the answer never comes: the intent
+# stays open, is sent again, and BigQuery says ALREADY_EXISTS.
+my $already = stat_of('eos', 'already_existed');
+storage_faults('{"lost_rate":1.0,"methods":["AppendRows"],"count":1}');
+($published, $malformed) = publish(300, 2);
+$expected += $published - $malformed;
+check_exactly_once('an answer lost', 'raw_orders', $expected, 'eos');
+cmp_ok(stat_of('eos', 'already_existed'), '>', $already, 'the append sent again was already there');
+is(storage_counters()->{faults_lost}, 1, 'after its answer was lost');
+storage_faults(undef);
+
+# ------------------------------------------------------------------ kill -9 mid-append
+# Appends take 3 s: the worker is killed while BigQuery holds one, which
+# lands after the worker is gone.  The worker started after the crash takes
+# the stream's lock and sends the open intent again.
+storage_faults('{"latency_ms":3000,"methods":["AppendRows"]}');
+$already = stat_of('eos', 'already_existed');
+($published, $malformed) = publish(500, 3);
+$expected += $published - $malformed;
+ok(wait_for('an open intent', 30,
+		sub { sql("SELECT count(*) FROM bqstream.write_intents WHERE pipeline = 'eos'") > 0 }),
+	'an append is under way');
+my $pid = sql("SELECT pid FROM bqstream.worker_stats WHERE pipeline = 'eos' AND pid IS NOT NULL LIMIT 1");
+kill 'KILL', $pid;
+diag("killed worker $pid with SIGKILL during an append");
+ok(wait_for('the server after the crash', 60, sub { my ($ret) = $node->psql('postgres', 'SELECT 1'); $ret == 0 }),
+	'the server is back after the SIGKILL');
+storage_faults(undef);
+check_exactly_once('kill -9 mid-append', 'raw_orders', $expected, 'eos');
+cmp_ok(stat_of('eos', 'replays'), '>', 0, 'the open intent was sent again');
+
+# ------------------------------------------------------------------ redelivery of landed messages
+# Every acknowledge fails for a while: the messages landed, come back after
+# their lease, and the ledger acknowledges them without a second append.
+http('POST', "http://127.0.0.1:$emu->{pubsub}/emulator/faults",
+	'{"error_rate":1,"error_codes":[400],"methods":["acknowledge"],"count":3}');
+($published, $malformed) = publish(200, 4);
+$expected += $published - $malformed;
+ok(wait_for('the redelivered duplicates', 90, sub { stat_of('eos', 'duplicates_skipped') > 0 }),
+	'Pub/Sub delivers landed messages again');
+http('DELETE', "http://127.0.0.1:$emu->{pubsub}/emulator/faults");
+check_exactly_once('redelivery', 'raw_orders', $expected, 'eos');
+
+# ------------------------------------------------------------------ the emulator restarted
+$emu->stop;
+sleep 1;
+$emu->start;
+diag("restarted the emulator");
+($published, $malformed) = publish(500, 5);
+$expected += $published - $malformed;
+check_exactly_once('emulator restart', 'raw_orders', $expected, 'eos');
+
+# ------------------------------------------------------------------ OUT_OF_RANGE
+# PostgreSQL's record of the stream runs ahead of what the stream holds:
+# the append is refused with OUT_OF_RANGE, and moves to a new stream.
+sql("SELECT bqstream.stop_pipeline('eos')");
+ok(wait_for('the worker to stop', 30, sub { stat_of('eos', 'workers') == 0 }), 'the pipeline stops');
+sql("UPDATE bqstream.write_streams SET next_offset = next_offset + 7 WHERE pipeline = 'eos'");
+my $streams = stat_of('eos', 'streams_created');
+my $log_offset = -s $node->logfile;
+sql("SELECT bqstream.start_pipeline('eos')");
+($published, $malformed) = publish(300, 6);
+$expected += $published - $malformed;
+check_exactly_once('OUT_OF_RANGE', 'raw_orders', $expected, 'eos');
+like(slurp_file($node->logfile, $log_offset), qr/cannot take the append at offset/,
+	'the stream that cannot take the append is reported');
+cmp_ok(stat_of('eos', 'streams_created'), '>', $streams, 'and a new stream takes it');
+
+# ------------------------------------------------------------------ rotation
+sql("ALTER SYSTEM SET bqstream.write_stream_max_rows = 150");
+sql("SELECT pg_reload_conf()");
+my $finalized = stat_of('eos', 'streams_finalized');
+($published, $malformed) = publish(1000, 7);
+$expected += $published - $malformed;
+check_exactly_once('rotation', 'raw_orders', $expected, 'eos');
+cmp_ok(stat_of('eos', 'streams_finalized'), '>', $finalized, 'full streams are finalized');
+cmp_ok(sql("SELECT count(*) FROM bqstream.write_streams WHERE pipeline = 'eos'"), '<=', 2,
+	'and forgotten');
+sql("ALTER SYSTEM RESET bqstream.write_stream_max_rows");
+sql("SELECT pg_reload_conf()");
+
+# ------------------------------------------------------------------ row errors
+# A NUMERIC beyond BigQuery's range passes validation (a finite number) but
+# not BigQuery: its request has row_errors, nothing of it is appended, the
+# order becomes a dead letter and the others are appended again.
+my $topic_msgs = '';
+for my $i (1 .. 5)
+{
+	my $amount = $i == 3 ? '1e40' : "$i.5";
+	my $order = qq({"order_id":"rowerr-$i","user_id":"u","product_id":"p","amount":$amount,"event_time":"2026-11-25T10:00:00Z"});
+	$topic_msgs .= ($topic_msgs ? ',' : '') . encode_json({ data => MIME::Base64::encode_base64($order, '') });
+}
+use MIME::Base64;
+http('POST', "http://127.0.0.1:$emu->{pubsub}/v1/projects/$project/topics/orders:publish",
+	qq({"messages":[$topic_msgs]}));
+$expected += 4;
+check_exactly_once('row errors', 'raw_orders', $expected, 'eos');
+is(sql("SELECT reason FROM bqstream.dead_letters WHERE pipeline = 'eos' AND convert_from(payload, 'UTF8') LIKE '%rowerr-3%'"),
+	'bigquery_rejected', 'the refused order is a dead letter');
+
+# ------------------------------------------------------------------ the other modes
+sql(q{
+	SELECT bqstream.create_raw_orders_table('emu', 'orders_default');
+	SELECT bqstream.create_raw_orders_table('emu', 'orders_insert');
+	SELECT bqstream.create_subscription('emu', 'orders-default', 'orders', ack_deadline_seconds => 10);
+	SELECT bqstream.create_subscription('emu', 'orders-insert', 'orders', ack_deadline_seconds => 10);
+	SELECT bqstream.create_pipeline('dflt', 'emu', 'orders-default', 'orders_default', write_mode => 'default_stream');
+	SELECT bqstream.create_pipeline('ins', 'emu', 'orders-insert', 'orders_insert', write_mode => 'insert_all');
+});
+ok(wait_for('their workers', 20, sub { stat_of('dflt', 'workers') >= 1 && stat_of('ins', 'workers') >= 1 }),
+	'default_stream and insert_all pipelines run');
+($published, $malformed) = publish(1000, 8, malformed => 0.02);
+$expected += $published - $malformed;
+for my $t ([ 'dflt', 'orders_default' ], [ 'ins', 'orders_insert' ])
+{
+	my ($p, $table) = @$t;
+	ok(wait_for("$p: the orders", 120, sub { (bq_counts($table))[0] >= $published - $malformed }),
+		"$p streams");
+	my ($rows, $distinct) = bq_counts($table);
+	is($rows, $published - $malformed, "$p: every order");
+	is($distinct, $rows, "$p: once, without failures");
+}
+is(sql("SELECT count(*) FROM bqstream.write_streams WHERE pipeline IN ('dflt', 'ins')"), '0',
+	'they keep no write streams');
+cmp_ok(stat_of('dflt', 'appends'), '>', 0, 'default_stream appends');
+is(stat_of('ins', 'appends'), '0', 'insert_all does not');
+check_exactly_once('beside the other modes', 'raw_orders', $expected, 'eos');
+
+# ------------------------------------------------------------------ a mode changed
+sql("SELECT bqstream.alter_pipeline('dflt', write_mode => 'exactly_once')");
+is(sql("SELECT write_mode FROM bqstream.pipelines WHERE name = 'dflt'"), 'exactly_once', 'alter_pipeline changes the mode');
+my ($before) = bq_counts('orders_default');
+($published, $malformed) = publish(200, 9);
+$expected += $published - $malformed;
+ok(wait_for('the altered pipeline', 60,
+		sub { sql("SELECT count(*) FROM bqstream.write_streams WHERE pipeline = 'dflt'") == 1
+			  && (bq_counts('orders_default'))[0] >= $before + $published - $malformed }),
+	'and its workers take it up');
+
+is(sql("SELECT string_agg(DISTINCT coalesce(last_error, ''), ',') FROM bqstream.pipeline_stats"), '',
+	'no pipeline shows an error') or diag(sql("SELECT pipeline, last_error FROM bqstream.pipeline_stats"));
+
+$node->stop;
+done_testing();
