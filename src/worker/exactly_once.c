@@ -877,7 +877,7 @@ prune_ledger(PipelineConfig *cfg)
 		pvalues[1] = IntervalPGetDatum(retention);
 		run_sql("DELETE FROM bqstream.write_ledger WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 				"SELECT l.ctid FROM bqstream.write_ledger l WHERE l.pipeline OPERATOR(pg_catalog.=) $1 "
-				"AND l.recorded_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) $2 "
+				"AND l.recorded_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $2) "
 				"AND NOT EXISTS (SELECT FROM bqstream.write_intents i "
 				"WHERE i.stream_id OPERATOR(pg_catalog.=) l.stream_id "
 				"AND i.first_offset OPERATOR(pg_catalog.=) l.intent_offset) "
