@@ -329,13 +329,13 @@ bqs_readers_next(BqsReader **readers, int nreaders, BqsRowBlock *block)
 
 			if (rd == NULL || rd->finished)
 				continue;
-			any_left = true;
 			if (rd->call == NULL)
 			{
 				if (now < rd->resume_at)
 				{
 					if (soonest < 0 || rd->resume_at < soonest)
 						soonest = rd->resume_at;
+					any_left = true;
 					continue;
 				}
 				start_read_rows(rd);
@@ -357,6 +357,7 @@ bqs_readers_next(BqsReader **readers, int nreaders, BqsRowBlock *block)
 				k--;
 				continue;
 			}
+			any_left = true;
 		}
 		if (!any_left)
 			return -1;

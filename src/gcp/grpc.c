@@ -402,8 +402,21 @@ grpc_start(const GrpcCallSpec *spec)
 	/* TLS with ALPN to Google; an emulator's h2c is known to be HTTP/2 */
 	set_option(call->easy, CURLOPT_HTTP_VERSION,
 			   tls ? (long) CURL_HTTP_VERSION_2TLS : (long) CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
-	/* a new stream on a connection already open rather than a new one */
-	set_option(call->easy, CURLOPT_PIPEWAIT, 1L);
+	if (tls)
+		/* a new stream on a connection already open rather than a new one */
+		set_option(call->easy, CURLOPT_PIPEWAIT, 1L);
+	else
+	{
+		/*
+		 * libcurl before 8.0.0 cannot reuse an h2c connection made with prior
+		 * knowledge: the next request on it fails at once with "Error in the
+		 * HTTP2 framing layer" (curl issue 10634, fixed by pull request
+		 * 10643).  Debian 12 has 7.88.1, so each call to a clear-text
+		 * endpoint (an emulator) has a connection of its own.
+		 */
+		set_option(call->easy, CURLOPT_FRESH_CONNECT, 1L);
+		set_option(call->easy, CURLOPT_FORBID_REUSE, 1L);
+	}
 	set_option(call->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	set_option(call->easy, CURLOPT_USERAGENT, "bqstream/" BQSTREAM_VERSION);
 	set_option(call->easy, CURLOPT_ERRORBUFFER, call->errbuf);
