@@ -907,6 +907,11 @@ record_intent(PipelineConfig *cfg, Message *msgs, int *idx, char **data, int *le
 
 	for (int r = 0; r < n; r++)
 		ids[r] = msgs[idx[r]].message_id;
+	/* the intent outlives the transaction (SPI's memory goes at its end) */
+	in->ids = palloc(sizeof(char *) * n);
+	in->data = palloc(sizeof(char *) * n);
+	in->lens = palloc(sizeof(int) * n);
+	in->msg = palloc(sizeof(int) * n);
 
 	worker_transaction_begin(&xact, NULL);
 	prune_ledger(cfg);
@@ -949,10 +954,6 @@ record_intent(PipelineConfig *cfg, Message *msgs, int *idx, char **data, int *le
 
 	/* the intent: the new messages in the batch's order, each once */
 	taken = palloc0(sizeof(bool) * Max(nfresh, 1));
-	in->ids = palloc(sizeof(char *) * n);
-	in->data = palloc(sizeof(char *) * n);
-	in->lens = palloc(sizeof(int) * n);
-	in->msg = palloc(sizeof(int) * n);
 	for (int r = 0; r < n; r++)
 	{
 		char	  **hit = bsearch(&ids[r], fresh, nfresh, sizeof(char *), cmp_str);
@@ -1079,7 +1080,7 @@ exactly_once_write(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
 			continue;
 		}
 		lens[n] = buf.len;
-		data[n] = pnstrdup(buf.data, buf.len);
+		data[n] = row_copy(&buf);
 		idx[n++] = rows[r];
 		if (bqs_append_request_size(lens, n) > max_bytes)
 		{

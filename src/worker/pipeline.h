@@ -100,6 +100,16 @@ extern void pipeline_wait_holding_leases(PipelineConfig *cfg, long ms);
 extern bool storage_write_encode(PipelineConfig *cfg, Message *m, StringInfo buf);
 extern int	default_stream_write(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
 								 const char **reason);
+/* an encoded row's bytes (which hold zeros: not a string) as a palloc'd copy */
+static inline char *
+row_copy(StringInfo buf)
+{
+	char	   *copy = palloc(Max(buf->len, 1));
+
+	memcpy(copy, buf->data, buf->len);
+	return copy;
+}
+
 /* close the connections (after an error: their state is unknown) */
 extern void storage_write_reset(void);
 /* the most bytes of rows one AppendRows request of this pipeline takes */

@@ -234,7 +234,7 @@ default_stream_write(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
 				continue;
 			}
 			lens[nchunk] = buf.len;
-			data[nchunk] = pnstrdup(buf.data, buf.len);
+			data[nchunk] = row_copy(&buf);
 			chunk[nchunk++] = rows[r];
 			if (bqs_append_request_size(lens, nchunk) <= max_bytes)
 				continue;
