@@ -615,15 +615,17 @@ retire_stream(PipelineConfig *cfg, int64 id, const char *stream)
 	WorkerTransaction xact;
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(id)};
+	bool		forgotten;
 
 	worker_transaction_begin(&xact, NULL);
 	run_sql("DELETE FROM bqstream.write_streams WHERE id OPERATOR(pg_catalog.=) $1 "
 			"AND NOT EXISTS (SELECT FROM bqstream.write_intents i WHERE i.stream_id OPERATOR(pg_catalog.=) $1)",
 			1, types, values, NULL, SPI_OK_DELETE);
+	forgotten = SPI_processed == 1;
 	worker_transaction_commit(&xact);
 	stream_unlock(id);
 	storage_write_forget(stream);
-	if (SPI_processed == 0)
+	if (!forgotten)
 		return;
 	PG_TRY();
 	{

@@ -11,6 +11,7 @@ use warnings;
 
 use File::Temp qw(tempdir);
 use JSON::PP;
+use MIME::Base64;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -214,23 +215,37 @@ sql("ALTER SYSTEM RESET bqstream.write_stream_max_rows");
 sql("SELECT pg_reload_conf()");
 
 # ------------------------------------------------------------------ row errors
-# A NUMERIC beyond BigQuery's range passes validation (a finite number) but
-# not BigQuery: its request has row_errors, nothing of it is appended, the
-# order becomes a dead letter and the others are appended again.
-my $topic_msgs = '';
-for my $i (1 .. 5)
-{
-	my $amount = $i == 3 ? '1e40' : "$i.5";
-	my $order = qq({"order_id":"rowerr-$i","user_id":"u","product_id":"p","amount":$amount,"event_time":"2026-11-25T10:00:00Z"});
-	$topic_msgs .= ($topic_msgs ? ',' : '') . encode_json({ data => MIME::Base64::encode_base64($order, '') });
-}
-use MIME::Base64;
-http('POST', "http://127.0.0.1:$emu->{pubsub}/v1/projects/$project/topics/orders:publish",
-	qq({"messages":[$topic_msgs]}));
-$expected += 4;
-check_exactly_once('row errors', 'raw_orders', $expected, 'eos');
-is(sql("SELECT reason FROM bqstream.dead_letters WHERE pipeline = 'eos' AND convert_from(payload, 'UTF8') LIKE '%rowerr-3%'"),
-	'bigquery_rejected', 'the refused order is a dead letter');
+# A DATETIME column takes any value through validation (BigQuery judges
+# it); a value that is no DATETIME literal is a row error.  Nothing of its
+# request is appended: the order becomes a dead letter, the others are
+# appended again at the same offset.
+my $tables = "http://127.0.0.1:$emu->{bigquery}/bigquery/v2/projects/$project/datasets/shop/tables";
+http('POST', $tables, encode_json({
+	tableReference => { projectId => $project, datasetId => 'shop', tableId => 'orders_dt' },
+	schema => { fields => [
+		{ name => 'order_id', type => 'STRING', mode => 'REQUIRED' },
+		{ name => 'at', type => 'DATETIME', mode => 'NULLABLE' } ] } }));
+sql(q{
+	SELECT bqstream.create_topic('emu', 'dt');
+	SELECT bqstream.create_subscription('emu', 'orders-dt', 'dt', ack_deadline_seconds => 10);
+	SELECT bqstream.create_pipeline('dt', 'emu', 'orders-dt', 'orders_dt');
+});
+my $msgs = join(',', map {
+	my $at = $_ == 3 ? 'the third of May' : "2026-11-25 10:00:0$_";
+	encode_json({ data => encode_base64(qq({"order_id":"rowerr-$_","at":"$at"}), '') })
+} 1 .. 5);
+http('POST', "http://127.0.0.1:$emu->{pubsub}/v1/projects/$project/topics/dt:publish", qq({"messages":[$msgs]}));
+check_exactly_once('row errors', 'orders_dt', 4, 'dt');
+ok(wait_for('the dead letter', 30, sub { sql("SELECT count(*) FROM bqstream.dead_letters WHERE pipeline = 'dt'") == 1 }),
+	'the refused order is a dead letter');
+like(sql("SELECT reason || ': ' || detail FROM bqstream.dead_letters WHERE pipeline = 'dt'"),
+	qr/^bigquery_rejected: invalid: /, 'refused by BigQuery');
+is(sql("SELECT convert_from(payload, 'UTF8') FROM bqstream.dead_letters WHERE pipeline = 'dt'"),
+	'{"order_id":"rowerr-3","at":"the third of May"}', 'with its payload');
+is(sql("SELECT next_offset FROM bqstream.write_streams WHERE pipeline = 'dt'"), '4',
+	'the refused row takes no offset');
+ok(wait_for('the acknowledgements', 30,
+		sub { stat_of('dt', 'acked') == 5 }), 'all five are acknowledged');
 
 # ------------------------------------------------------------------ the other modes
 sql(q{
@@ -263,13 +278,20 @@ check_exactly_once('beside the other modes', 'raw_orders', $expected, 'eos');
 # ------------------------------------------------------------------ a mode changed
 sql("SELECT bqstream.alter_pipeline('dflt', write_mode => 'exactly_once')");
 is(sql("SELECT write_mode FROM bqstream.pipelines WHERE name = 'dflt'"), 'exactly_once', 'alter_pipeline changes the mode');
+# the batch pulled when the change came is written the old way; the next the new
 my ($before) = bq_counts('orders_default');
 ($published, $malformed) = publish(200, 9);
+$expected += $published - $malformed;
+ok(wait_for('the batch', 60, sub { (bq_counts('orders_default'))[0] >= $before + $published - $malformed }),
+	'the altered pipeline streams');
+($before) = bq_counts('orders_default');
+($published, $malformed) = publish(200, 10);
 $expected += $published - $malformed;
 ok(wait_for('the altered pipeline', 60,
 		sub { sql("SELECT count(*) FROM bqstream.write_streams WHERE pipeline = 'dflt'") == 1
 			  && (bq_counts('orders_default'))[0] >= $before + $published - $malformed }),
-	'and its workers take it up');
+	'and its workers take up the new mode');
+check_exactly_once('after the other modes', 'raw_orders', $expected, 'eos');
 
 is(sql("SELECT string_agg(DISTINCT coalesce(last_error, ''), ',') FROM bqstream.pipeline_stats"), '',
 	'no pipeline shows an error') or diag(sql("SELECT pipeline, last_error FROM bqstream.pipeline_stats"));
