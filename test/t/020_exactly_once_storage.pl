@@ -226,15 +226,15 @@ http('POST', $tables, encode_json({
 		{ name => 'order_id', type => 'STRING', mode => 'REQUIRED' },
 		{ name => 'at', type => 'DATETIME', mode => 'NULLABLE' } ] } }));
 sql(q{
-	SELECT bqstream.create_topic('emu', 'dt');
-	SELECT bqstream.create_subscription('emu', 'orders-dt', 'dt', ack_deadline_seconds => 10);
+	SELECT bqstream.create_topic('emu', 'dt-orders');
+	SELECT bqstream.create_subscription('emu', 'orders-dt', 'dt-orders', ack_deadline_seconds => 10);
 	SELECT bqstream.create_pipeline('dt', 'emu', 'orders-dt', 'orders_dt');
 });
 my $msgs = join(',', map {
 	my $at = $_ == 3 ? 'the third of May' : "2026-11-25 10:00:0$_";
 	encode_json({ data => encode_base64(qq({"order_id":"rowerr-$_","at":"$at"}), '') })
 } 1 .. 5);
-http('POST', "http://127.0.0.1:$emu->{pubsub}/v1/projects/$project/topics/dt:publish", qq({"messages":[$msgs]}));
+http('POST', "http://127.0.0.1:$emu->{pubsub}/v1/projects/$project/topics/dt-orders:publish", qq({"messages":[$msgs]}));
 check_exactly_once('row errors', 'orders_dt', 4, 'dt');
 ok(wait_for('the dead letter', 30, sub { sql("SELECT count(*) FROM bqstream.dead_letters WHERE pipeline = 'dt'") == 1 }),
 	'the refused order is a dead letter');
@@ -290,7 +290,10 @@ $expected += $published - $malformed;
 ok(wait_for('the altered pipeline', 60,
 		sub { sql("SELECT count(*) FROM bqstream.write_streams WHERE pipeline = 'dflt'") == 1
 			  && (bq_counts('orders_default'))[0] >= $before + $published - $malformed }),
-	'and its workers take up the new mode');
+	'and its workers take up the new mode')
+  or diag(sql("SELECT write_mode, workers, received, inserted, appends, streams_created, last_error FROM bqstream.pipeline_stats WHERE pipeline = 'dflt'")
+	  . "\n" . sql("SELECT id, stream, next_offset FROM bqstream.write_streams WHERE pipeline = 'dflt'")
+	  . "\n" . join(',', bq_counts('orders_default')) . " rows, expected $before + $published - $malformed");
 check_exactly_once('after the other modes', 'raw_orders', $expected, 'eos');
 
 is(sql("SELECT string_agg(DISTINCT coalesce(last_error, ''), ',') FROM bqstream.pipeline_stats"), '',
