@@ -14,13 +14,13 @@
 # Exit status: 0 nothing found, 1 something found (crash, leak, UBSan
 # report, timeout, out of memory, property violated), 2 build failure.
 #
-# An hour in all:   fuzz/run.sh --seconds 900    (8 targets, 2 at a time)
+# 75 min in all:    fuzz/run.sh --seconds 900    (10 targets, 2 at a time)
 # One target long:  fuzz/run.sh --seconds 3600 bq_page
 # Past a known bug: BQFUZZ_SKIP=property[,property] fuzz/run.sh ...  (see README.md)
 set -u
 cd "$(dirname "$0")" || exit 2
 
-ALL="jsonscan pubsub_pull validate bq_page error_body sa_key identifier query_check"
+ALL="jsonscan pubsub_pull validate bq_page error_body sa_key identifier query_check protobuf grpc_stream"
 seconds=20
 jobs=$(nproc 2>/dev/null || echo 2)
 build=1

@@ -364,7 +364,7 @@ bqs_readers_next(BqsReader **readers, int nreaders, BqsRowBlock *block)
 		wait_ms = -1;
 		if (soonest >= 0)
 			wait_ms = (long) Max((soonest - now) / 1000 + 1, 0);
-		gcp_http_wait(wait_ms);
+		grpc_wait_any(wait_ms);
 	}
 }
 

@@ -122,8 +122,14 @@ grpc_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 
 	if (!call->is_grpc)
 	{
-		/* an error page or the like: measured, never kept */
+		/* an error page or the like: measured, never kept, and not forever */
 		call->other_bytes += n;
+		if (call->other_bytes > call->max_message)
+		{
+			call->oversize = true;
+			call->oversize_bytes = call->other_bytes;
+			return 0;
+		}
 		return n;
 	}
 
@@ -609,8 +615,9 @@ grpc_status(GrpcCall *call)
 		st->code = BQS_INTERNAL;
 		st->message = pstrdup("BigQuery Storage sent a compressed message, which was not asked for");
 	}
-	else if (call->grpc_code > 0 ||
-			 (call->grpc_code == 0 && call->curl_code == CURLE_OK))
+	else if (call->is_grpc &&
+			 (call->grpc_code > 0 ||
+			  (call->grpc_code == 0 && call->curl_code == CURLE_OK)))
 	{
 		st->code = call->grpc_code;
 		if (call->raw_message_len > 0)
@@ -660,11 +667,26 @@ grpc_free(GrpcCall *call)
 }
 
 void
+grpc_wait_any(long timeout_ms)
+{
+	bool		catch_cancel = gcp_http_catch_cancel;
+
+	/*
+	 * A call of the Storage APIs has no partial result to report: a cancel
+	 * ends it with its ERROR here, whoever asked gcp_http_wait() to return
+	 * with the cancel pending instead.
+	 */
+	gcp_http_catch_cancel = false;
+	gcp_http_wait(timeout_ms);
+	gcp_http_catch_cancel = catch_cancel;
+}
+
+void
 grpc_wait(GrpcCall *call, long timeout_ms)
 {
 	if (call->frames_ready > 0 || call->ended)
 		return;
-	gcp_http_wait(timeout_ms);
+	grpc_wait_any(timeout_ms);
 }
 
 /* ---------------------------------------------------------------------
@@ -701,7 +723,7 @@ sleep_until(TimestampTz at)
 
 		if (now >= at)
 			return;
-		gcp_http_wait((long) ((at - now + 999) / 1000));
+		grpc_wait_any((long) ((at - now + 999) / 1000));
 	}
 }
 
@@ -734,7 +756,7 @@ grpc_unary(const GcpServer *srv, const char *method, const char *routing,
 		attempts++;
 		call = grpc_start(&spec);
 		while (!grpc_ended(call))
-			gcp_http_wait(-1);
+			grpc_wait_any(-1);
 		st = grpc_status(call);
 		result.code = st->code;
 		result.remote = st->remote;

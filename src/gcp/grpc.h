@@ -78,6 +78,13 @@ extern void grpc_free(GrpcCall *call);
 extern void grpc_wait(GrpcCall *call, long timeout_ms);
 
 /*
+ * gcp_http_wait() for the Storage clients: the same, for any transfer of
+ * the process, but a query cancel always raises its ERROR (even under
+ * gcp_http_catch_cancel): a gRPC call has no partial result to report.
+ */
+extern void grpc_wait_any(long timeout_ms);
+
+/*
  * One unary call, retried with backoff like REST calls when its status is
  * transient and "retry" is set, and once with a new token after
  * UNAUTHENTICATED.  The response message is put in *response (palloc'd).

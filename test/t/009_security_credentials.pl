@@ -193,6 +193,34 @@ is($out, 't', "an allowed endpoint and Google's are fine for an ordinary role");
 	ALTER SERVER mine OPTIONS (SET bigquery_endpoint 'http://127.0.0.1:$cap');
 });
 like($err, qr/permission denied to use/, 'nor can it repoint its server later');
+
+# the Storage APIs' endpoint (gRPC) follows the same rule
+for my $evil ("http://127.0.0.1:$cap", 'https://bigquerystorage.googleapis.com.attacker.example')
+{
+	($out, $err) = as_role('tenant', qq{
+		CREATE SERVER evil_storage FOREIGN DATA WRAPPER bqstream_fdw
+		  OPTIONS (project_id 'sec-project', bigquery_storage_endpoint '$evil');
+	});
+	like($err, qr/42501: permission denied to use "\Q$evil\E" as bigquery_storage_endpoint/,
+		"an ordinary role cannot point bigquery_storage_endpoint at $evil");
+}
+($out, $err) = as_role('tenant', qq{
+	ALTER SERVER mine OPTIONS (ADD bigquery_storage_endpoint 'https://bigquerystorage.googleapis.com');
+	ALTER SERVER mine OPTIONS (SET bigquery_storage_endpoint 'http://127.0.0.1:$cap');
+});
+like($err, qr/42501: permission denied to use "http:\/\/127.0.0.1:$cap" as bigquery_storage_endpoint/,
+	"Google's Storage endpoint is fine for an ordinary role, repointing it is not");
+$node->safe_psql('postgres', qq{
+	CREATE SERVER given_storage FOREIGN DATA WRAPPER bqstream_fdw
+	  OPTIONS (project_id 'sec-project', pubsub_endpoint 'http://127.0.0.1:$ps',
+	           bigquery_storage_endpoint 'http://127.0.0.1:$cap');
+	ALTER SERVER given_storage OWNER TO tenant;
+	CREATE USER MAPPING FOR tenant SERVER given_storage OPTIONS (auth 'none');
+});
+($out, $err) = as_role('tenant', "SELECT bqstream.create_topic('given_storage', 'probe-storage')");
+like($err, qr/permission denied to use "http:\/\/127.0.0.1:$cap" as bigquery_storage_endpoint/,
+	'a Storage endpoint is checked at use against the server owner too');
+
 ($out, $err) = as_role('tenant', "SET bqstream.allowed_endpoints = 'http://127.0.0.1:$cap'");
 like($err, qr/permission denied to set parameter "bqstream.allowed_endpoints"/,
 	'bqstream.allowed_endpoints is for superusers');
