@@ -274,7 +274,8 @@ def live_seeds():
     """Bodies the emulator really answers, captured over HTTP."""
     tmp = tempfile.mkdtemp(prefix='bqfuzz-emu-')
     ports = os.path.join(tmp, 'ports.json')
-    proc = subprocess.Popen([sys.executable, '-m', 'emulator', '--pubsub-port', '0', '--bigquery-port', '0',
+    proc = subprocess.Popen([sys.executable, '-m', 'emulator', '--services', 'pubsub,bigquery',
+                             '--pubsub-port', '0', '--bigquery-port', '0',
                              '--ports-file', ports, '--log-level', 'warning'], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -127,7 +127,7 @@ sql "SELECT bqstream.version()"
 sql "SELECT * FROM bqstream.library_versions()"
 
 step "4b. GCP configuration the SQL/MED way (checked as it is written)"
-sql "CREATE SERVER emulator FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'demo-project', location 'US', pubsub_endpoint 'http://127.0.0.1:$PUBSUB_PORT', bigquery_endpoint 'http://127.0.0.1:$BIGQUERY_PORT', dataset 'shop')"
+sql "CREATE SERVER emulator FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (project_id 'demo-project', location 'US', pubsub_endpoint 'http://127.0.0.1:$PUBSUB_PORT', bigquery_endpoint 'http://127.0.0.1:$BIGQUERY_PORT', bigquery_storage_endpoint 'http://127.0.0.1:$BIGQUERY_STORAGE_PORT', dataset 'shop')"
 sql "CREATE USER MAPPING FOR CURRENT_USER SERVER emulator OPTIONS (auth 'none')"
 sql "ALTER SERVER emulator OPTIONS (ADD projectid 'typo')" || echo "(refused, as it should be)"
 

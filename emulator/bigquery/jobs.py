@@ -7,6 +7,12 @@ once and kept for paging, ``jobs.cancel`` stops it, ``requestId`` maps a retried
 ``jobs.query`` to the original job, and the query cache answers an identical
 deterministic query over unchanged tables with ``cacheHit`` and 0 bytes.
 
+A finished SELECT job has a destination table, as in BigQuery: the anonymous
+table (dataset `_<hex>` of the project and location, table `anon<hex>`) that
+jobs.get reports in configuration.query.destinationTable. Its rows are the job's
+result rows; tables.get and the Storage Read API read them there
+(``destination_job``), as Google's clients read large query results.
+
 It also runs DDL statements (CREATE SCHEMA/TABLE/VIEW/MATERIALIZED VIEW, DROP …)
 against storage, and computes totalBytesProcessed / totalBytesBilled (10 MiB
 minimum per table read, rounded up to whole MiB per table, as BigQuery bills) and
@@ -14,6 +20,7 @@ enforces ``maximumBytesBilled`` against bytes *billed*.
 """
 
 import collections
+import hashlib
 import json
 import logging
 import secrets
@@ -72,6 +79,7 @@ class Job:
         self.statement_type = None
         self.ddl = None               # (operation, kind, target ref dict)
         self.dml = None               # DmlOutcome of an UPDATE or DELETE
+        self.destination = None       # SELECT: the anonymous result table's reference
         self.cancel_event = threading.Event()
         self.done = threading.Event()
         self.compiled = None
@@ -121,6 +129,7 @@ class JobManager:
         self.cache = collections.OrderedDict()   # key -> (Result, versions)
         self.kept_rows = collections.OrderedDict()  # job key -> row count (result budget)
         self.kept_total = 0
+        self.destinations = {}                   # (project, dataset, table) -> Job
 
     # ------------------------------------------------------------------ creation
     def new_job_id(self):
@@ -160,6 +169,7 @@ class JobManager:
                 while len(self.jobs) > MAX_JOBS:
                     old_key, old = self.jobs.popitem(last=False)
                     self._forget_rows(old_key)
+                    self._forget_destination(old)
                 if request_id:
                     self.request_ids[(project, request_id)] = (job, time.time())
         self.counters.incr('queries')
@@ -312,6 +322,7 @@ class JobManager:
                         r = hit[0]
                         job.result = Result(r.columns, r.rows, 0, 0, True)
                         self._keep(job)
+                        self._set_destination(job)
                         return
             limit = cfg.get('maximumBytesBilled')
             if limit not in (None, ''):
@@ -328,6 +339,7 @@ class JobManager:
         self.counters.incr('rows_returned', len(rows))
         job.result = Result(columns, rows, processed, billed, False)
         self._keep(job)
+        self._set_destination(job)
         if key is not None:
             with store.lock:   # the cache is read under the same lock, in the block above
                 self.cache[key] = (job.result, versions)
@@ -369,6 +381,38 @@ class JobManager:
                 old = self.jobs.get(old_key)
                 if old is not None and old.result is not None and old is not job:
                     old.result.rows = None
+
+    def _set_destination(self, job):
+        """Name the anonymous table that holds a SELECT job's results: BigQuery's hidden
+        dataset of the project and location ('_' and 40 hex digits) and a table of the
+        job ('anon' and 40 hex digits)."""
+        if job.job_id is None:
+            return
+        location = (job.location or self.default_location).lower()
+        dataset = '_' + hashlib.sha1(('%s\0%s' % (job.project, location)).encode()).hexdigest()
+        table = 'anon' + hashlib.sha1(('%s\0%s' % (job.project, job.job_id)).encode()).hexdigest()
+        job.destination = {'projectId': job.project, 'datasetId': dataset, 'tableId': table}
+        with self.lock:
+            self.destinations[(job.project, dataset, table)] = job
+
+    def _forget_destination(self, job):
+        d = job.destination
+        if d is not None:
+            self.destinations.pop((d['projectId'], d['datasetId'], d['tableId']), None)
+
+    def destination_job(self, project, dataset, table):
+        """The finished SELECT job whose anonymous result table this is, or None."""
+        with self.lock:
+            job = self.destinations.get((project, dataset, table))
+        if job is None or not job.done.is_set() or job.error or job.result is None:
+            return None
+        return job
+
+    def forget(self, job):
+        """jobs.delete: the job and its result table are gone."""
+        with self.lock:
+            self.jobs.pop((job.project, job.job_id), None)
+            self._forget_destination(job)
 
     def _forget_rows(self, key):
         n = self.kept_rows.pop(key, None)

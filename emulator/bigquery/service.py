@@ -441,6 +441,10 @@ class BigQueryService:
         return meta
 
     def tables_get(self, req, p, d, t):
+        if self.store.get_dataset(p, d) is None:
+            job = self.jobs.destination_job(p, d, t)
+            if job is not None:
+                return self._result_table_resource(req, job)
         tb = self._table(p, d, t)
         r = self._table_resource(req, tb)
         sel = req.query.get('selectedFields')
@@ -450,6 +454,22 @@ class BigQueryService:
             r['schema'] = {'fields': [r['schema']['fields'][i]
                                       for i in _selected_columns(tb, sel)]}
         return r
+
+    def _result_table_resource(self, req, job):
+        """tables.get of a query's anonymous result table (expiring 24 h after the job)."""
+        r = job.result
+        rows = r.rows if r.rows is not None else self.jobs.rerun(job)
+        ref = job.destination
+        return {'kind': 'bigquery#table', 'etag': _etag(job.end_ms, job.job_id),
+                'id': '%s:%s.%s' % (ref['projectId'], ref['datasetId'], ref['tableId']),
+                'selfLink': '%s/projects/%s/datasets/%s/tables/%s' % (
+                    self._base(req), ref['projectId'], ref['datasetId'], ref['tableId']),
+                'tableReference': dict(ref), 'type': 'TABLE',
+                'schema': {'fields': _schema_fields(r.columns)},
+                'numRows': str(len(rows)), 'numBytes': '0', 'numLongTermBytes': '0',
+                'creationTime': str(job.end_ms), 'lastModifiedTime': str(job.end_ms),
+                'expirationTime': str(job.end_ms + 24 * 3600 * 1000),
+                'location': job.location or self.location}
 
     def tables_patch(self, req, p, d, t):
         """Metadata-only patch (description, labels, friendlyName, expirationTime)."""
@@ -790,6 +810,8 @@ class BigQueryService:
         """A Job resource, or with list_item=True one item of jobs.list (which
         has state and errorResult at its top level, and no etag or selfLink)."""
         qconf = {k: v for k, v in job.config.items() if k not in QUERY_REQUEST_ONLY}
+        if job.destination is not None and job.done.is_set() and not job.error:
+            qconf['destinationTable'] = dict(job.destination)
         mbb = qconf.get('maximumBytesBilled')
         if isinstance(mbb, int) and not isinstance(mbb, bool):
             qconf['maximumBytesBilled'] = str(mbb)     # int64: a string in every answer
@@ -867,8 +889,7 @@ class BigQueryService:
         job = self.jobs.get(p, job_id, req.query.get('location'))
         if not job.done.is_set():
             raise _invalid('Job %s is still running; cancel it first' % job.ref_text())
-        with self.jobs.lock:
-            self.jobs.jobs.pop((job.project, job.job_id), None)
+        self.jobs.forget(job)
         return RawJSON(b'', 204)
 
     def jobs_list(self, req, p):

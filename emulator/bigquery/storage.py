@@ -197,6 +197,11 @@ class Validator:
                 # text forms only; epoch-seconds strings fail here and take the general path
                 ns['co%d' % i] = T.parse_timestamp_text if t == 'TIMESTAMP' else T.coercer(t)
                 size = T.size_function(t)
+                if t == 'TIMESTAMP':
+                    # microseconds already (the Storage Write API's int64 form)
+                    ns['Micros'] = T.Micros
+                    lines += ['        elif v.__class__ is Micros and %d <= v <= %d:' % (T.MIN_TS, T.MAX_TS),
+                              '            c%d = int(v)' % i, '            s%d = 8' % i]
                 lines += ['        elif v.__class__ is str:',
                           '            c%d = co%d(v)' % (i, i)]
                 if isinstance(size, int):
@@ -486,13 +491,15 @@ class Store:
         """The live insertId map of a table (entries older than the window are ignored)."""
         return self.insert_ids.get(t.key, {})
 
-    def insert(self, t, rows, parts, sizes, insert_ids, now_ms, extra_sql=()):
+    def insert(self, t, rows, parts, sizes, insert_ids, now_ms, extra_sql=(), streaming_buffer=True):
         """Append validated rows (lists of internal values) in one transaction.
 
         parts[i] is row i's partition id, sizes[i] its per-column logical bytes,
         insert_ids the (id, time) pairs to remember for de-duplication.
         extra_sql: (sql, params) statements run in the same transaction, so a
         caller's own bookkeeping (a write stream's offset) commits with the rows.
+        streaming_buffer: the rows enter the modelled streaming buffer (insertAll's
+        rows do; the Storage Write API's do not: DML may change them at once).
         """
         n = len(t.fields)
         acc = {}
@@ -550,6 +557,7 @@ class Store:
             if rows:
                 t.version += 1
                 t.modified_ms = now_ms
+            if rows and streaming_buffer:
                 t.buffer.append((now_ms / 1000.0, len(rows), total,
                                  last_rowid - len(rows) + 1, last_rowid,
                                  now_ms / 1000.0 + self.buffer_seconds(t)))

@@ -588,7 +588,17 @@ def _coerce_bytes(v):
     raise ValueError_('type')
 
 
+class Micros(int):
+    """A TIMESTAMP given as microseconds since the epoch (the Storage Write API's
+    int64 form), which insertAll's rule for numbers (seconds) must not rescale."""
+    __slots__ = ()
+
+
 def _coerce_timestamp(v):
+    if v.__class__ is Micros:
+        if v < MIN_TS or v > MAX_TS:
+            raise ValueError_('range')
+        return int(v)
     if isinstance(v, bool):
         raise ValueError_('bool')
     if isinstance(v, (int, float)):

@@ -31,6 +31,7 @@ table with UNAVAILABLE after M responses, as a connection lost mid-stream would.
 Session expiry follows the emulator's clock (core/clock.py), which tests can advance.
 """
 
+import collections
 import logging
 import secrets
 import threading
@@ -59,6 +60,8 @@ FIRST_BLOCK_ROWS = 1024
 MAX_BLOCK_ROWS = 100_000
 MAX_RESTRICTION_BYTES = 1 << 20
 MAX_SESSIONS = 2000                 # the oldest sessions are forgotten past this
+FORGET_AFTER_S = 24 * 3600          # an expired session is forgotten this long after
+BLOCK_CACHE_BYTES = 256 << 20       # encoded blocks kept for repeated reads
 
 class ReadError(Exception):
     """A call's failure: gRPC status code and message."""
@@ -119,17 +122,60 @@ class Stream:
         self.total = total            # rows the stream yields, once known
 
 
+class _BlockCache:
+    """Encoded blocks of recent reads, so that reading the same rows again (a benchmark's
+    repeated scans, several readers of one table) costs neither SQL nor encoding. The key
+    holds everything that decides a block's bytes, the table's version included (every
+    insert and DML statement changes it); least recently used blocks go first."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.used = 0
+        self.items = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is not None:
+                self.items.move_to_end(key)
+            return hit
+
+    def put(self, key, value):
+        size = len(value[0])
+        if size > self.limit // 8:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = value
+            self.used += size
+            while self.used > self.limit:
+                _, old = self.items.popitem(last=False)
+                self.used -= len(old[0])
+
+
+def _cache_key(*parts):
+    """A hashable key, or None when a part cannot be one (a parameter holding a list)."""
+    try:
+        hash(parts)
+    except TypeError:
+        return None
+    return parts
+
+
 class _Catalog:
     """What the SQL compiler sees of storage: only the session's table."""
 
-    def __init__(self, table):
+    def __init__(self, store, table):
+        self.store = store
         self.table = table
 
     def lookup_table(self, project, dataset, table):
         return self.table
 
     def eval_const(self, sql, params):
-        raise SqlError('Constant expressions over tables are not supported in a row restriction')
+        return self.store.eval_const(sql, params)
 
 
 class ReadApi:
@@ -144,8 +190,10 @@ class ReadApi:
         self.sessions = {}            # session id -> Session, oldest first
         self.streams = {}             # stream name -> Stream
         self._breaks_done = {}        # (table key, breaks, after) -> ReadRows calls broken
+        self.cache = _BlockCache(BLOCK_CACHE_BYTES)
         counters.declare('read_sessions', 'read_streams_created', 'read_rows_sent',
-                         'read_bytes_sent', 'read_responses', 'read_streams_broken')
+                         'read_bytes_sent', 'read_responses', 'read_streams_broken',
+                         'read_blocks_cached')
 
     def attach(self, bigquery_service):
         self.bq = bigquery_service
@@ -247,8 +295,7 @@ class ReadApi:
     def _resolve(self, project, dataset, table_id):
         t = self.store.get_table(project, dataset, table_id)
         if t is None:
-            job = getattr(self.bq.jobs, 'destination_job', lambda *a: None)(
-                project, dataset, table_id)
+            job = self.bq.jobs.destination_job(project, dataset, table_id)
             if job is not None:
                 return _Source(job=job, ref=(project, dataset, table_id))
             raise ReadError(grpc.StatusCode.NOT_FOUND, 'Not found: Table %s:%s.%s'
@@ -300,7 +347,7 @@ class ReadApi:
                                            pos=(1, 1))],
                           N.TableRef([project, dataset, table_id], None, None, pos=(1, 1)),
                           where, [], None, [], None, None, None, pos=(1, 1))
-        ctx = QueryContext(_Catalog(t), project, now_us=int(clock.time() * 1e6))
+        ctx = QueryContext(_Catalog(self.store, t), project, now_us=int(clock.time() * 1e6))
         with self.store.lock:
             if getattr(t, 'deleted', False):
                 raise ReadError(grpc.StatusCode.NOT_FOUND, 'Not found: Table %s:%s.%s'
@@ -316,9 +363,15 @@ class ReadApi:
                                "without a filter over column(s) '%s' that can be used for "
                                "partition elimination" % (project, dataset, table_id,
                                                            t.partition_field))
-            # the snapshot: the rows the table has now
-            row_ids = [r[0] for r in self.store.conn.execute(
-                'SELECT rowid FROM "%s" ORDER BY rowid' % t.sqlite_name)]
+            # the snapshot: the rows the table has now. Without gaps (no row deleted) the
+            # rowids are first..last and need not be listed.
+            count, first, last = self.store.conn.execute(
+                'SELECT count(*), min(rowid), max(rowid) FROM "%s"' % t.sqlite_name).fetchone()
+            if count and last - first + 1 == count:
+                row_ids = range(first, last + 1)
+            else:
+                row_ids = [r[0] for r in self.store.conn.execute(
+                    'SELECT rowid FROM "%s" ORDER BY rowid' % t.sqlite_name)]
             total_bytes = self.store.scan_bytes(scan)
         alias = 's1'
         inner = 'SELECT %s.rowid AS _rid, %s' % (alias, comp.sql[len('SELECT '):])
@@ -394,11 +447,12 @@ class ReadApi:
         return streams
 
     def _expire(self):
-        """Forget expired sessions, and the oldest past MAX_SESSIONS (called with the lock)."""
+        """Forget sessions expired for a while (until then their streams answer that they
+        expired) and the oldest past MAX_SESSIONS. Called with the lock held."""
         now = clock.time()
         while self.sessions:
             sid, s = next(iter(self.sessions.items()))
-            if s.expires > now and len(self.sessions) < MAX_SESSIONS:
+            if s.expires + FORGET_AFTER_S > now and len(self.sessions) < MAX_SESSIONS:
                 break
             del self.sessions[sid]
             for name in [n for n, st in self.streams.items() if st.session is s]:
@@ -443,6 +497,9 @@ class ReadApi:
                                     'Connection closed by the server mid-stream (emulator '
                                     'fault injection)')
                 sent += 1
+                self._incr('read_responses')
+                self._incr('read_rows_sent', response.row_count)
+                self._incr('read_bytes_sent', len(response.avro_rows.serialized_binary_rows))
                 yield response
         except ReadError as e:
             context.abort(e.code, e.message)
@@ -486,9 +543,6 @@ class ReadApi:
             # rows go uncompressed, which the field's -1 says ("compression would not have
             # reduced the size"): a reader that asked for LZ4 must accept that
             resp.uncompressed_byte_size = -1
-        self._incr('read_responses')
-        self._incr('read_rows_sent', nrows)
-        self._incr('read_bytes_sent', len(data))
         return resp
 
     def _table_total(self, st):
@@ -525,18 +579,32 @@ class ReadApi:
         nrows = FIRST_BLOCK_ROWS
         first = True
         encode = s.encoder
+        t = s.source.table
+        params = tuple(s.params)
         while done < total:
-            with self.store.lock:
+            key = _cache_key(t.key, t.version, s.sql, params, cursor, st.hi, nrows)
+            hit = self.cache.get(key) if key is not None else None
+            if hit is not None:
                 self._check_table(s)
-                rows = self.store.conn.execute(s.sql, s.params + [cursor, st.hi, nrows]).fetchall()
-            if not rows:
-                break
-            cursor = rows[-1][0]
-            data = encode(rows)
-            yield self._response(st, data, len(rows), done, total, first)
+                data, got, cursor = hit
+                self._incr('read_blocks_cached')
+            else:
+                with self.store.lock:
+                    self._check_table(s)
+                    key = _cache_key(t.key, t.version, s.sql, params, cursor, st.hi, nrows)
+                    rows = self.store.conn.execute(s.sql, s.params + [cursor, st.hi,
+                                                                      nrows]).fetchall()
+                if not rows:
+                    break
+                cursor = rows[-1][0]
+                data = encode(rows)
+                got = len(rows)
+                if key is not None:
+                    self.cache.put(key, (data, got, cursor))
+            yield self._response(st, data, got, done, total, first)
             first = False
-            done += len(rows)
-            nrows = _next_block_rows(nrows, len(rows), len(data))
+            done += got
+            nrows = _next_block_rows(nrows, got, len(data))
 
     def _result_blocks(self, st, offset):
         s = st.session
@@ -549,15 +617,25 @@ class ReadApi:
         nrows = FIRST_BLOCK_ROWS
         first = True
         idx = s.col_index
+        job = s.source.job
         while pos < st.hi:
-            chunk = s.rows[pos:min(st.hi, pos + nrows)]
-            if idx is not None:
-                chunk = [tuple(r[i] for i in idx) for r in chunk]
-            data = s.encoder(chunk)
-            yield self._response(st, data, len(chunk), pos - st.lo, total, first)
+            end = min(st.hi, pos + nrows)
+            key = ('job', job.project, job.job_id, idx and tuple(idx), pos, end)
+            hit = self.cache.get(key)
+            if hit is not None:
+                data, got, _ = hit
+                self._incr('read_blocks_cached')
+            else:
+                chunk = s.rows[pos:end]
+                if idx is not None:
+                    chunk = [tuple(r[i] for i in idx) for r in chunk]
+                data = s.encoder(chunk)
+                got = len(chunk)
+                self.cache.put(key, (data, got, None))
+            yield self._response(st, data, got, pos - st.lo, total, first)
             first = False
-            pos += len(chunk)
-            nrows = _next_block_rows(nrows, len(chunk), len(data))
+            pos += got
+            nrows = _next_block_rows(nrows, got, len(data))
 
     # ------------------------------------------------------------------ SplitReadStream
     def split_read_stream(self, request, context):

@@ -62,6 +62,7 @@ def message_class(proto_descriptor):
     if cls is not None:
         return cls
     desc = descriptor_pb2.DescriptorProto.FromString(raw)
+    _proto2(desc)
     if not desc.name:
         raise SchemaError("Invalid proto schema: the descriptor has no message name.")
     fdp = descriptor_pb2.FileDescriptorProto(name="writer_schema.proto", syntax="proto2")
@@ -77,6 +78,27 @@ def message_class(proto_descriptor):
             _CLASS_CACHE.clear()
         _CLASS_CACHE[key] = cls
     return cls
+
+
+def _proto2(desc):
+    """Make a proto3 writer's descriptor loadable as proto2, in place: a
+    `proto3_optional` field is a plain proto2 optional one (both track
+    presence), and its synthetic oneof goes."""
+    synthetic = {f.oneof_index for f in desc.field if f.proto3_optional and f.HasField("oneof_index")}
+    if synthetic:
+        keep = [i for i in range(len(desc.oneof_decl)) if i not in synthetic]
+        renumber = {old: new for new, old in enumerate(keep)}
+        for f in desc.field:
+            if f.proto3_optional:
+                f.ClearField("proto3_optional")
+                f.ClearField("oneof_index")
+            elif f.HasField("oneof_index"):
+                f.oneof_index = renumber[f.oneof_index]
+        decls = [desc.oneof_decl[i] for i in keep]
+        del desc.oneof_decl[:]
+        desc.oneof_decl.extend(decls)
+    for nested in desc.nested_type:
+        _proto2(nested)
 
 
 class RowDecoder:
@@ -110,10 +132,11 @@ class _BadValue(Exception):
 
 
 def _plan(desc, columns, prefix):
-    """[(proto field descriptor, column name, column type, repeated, converter)] for
-    each proto field; SchemaError when a field has no column or cannot feed it."""
+    """{proto field number: (column name, repeated, converter or None for a value
+    taken as it is)} for the proto fields; SchemaError when a field has no column
+    or cannot feed it."""
     by_lower = {name.lower(): (name, typ, mode) for name, typ, mode in columns}
-    plan = []
+    plan = {}
     for f in desc.fields:
         col = by_lower.get(f.name.lower())
         if col is None:
@@ -128,20 +151,27 @@ def _plan(desc, columns, prefix):
                               % (prefix, f.name, "repeated" if is_rep_field else "not repeated",
                                  "REPEATED" if repeated else mode or "NULLABLE"))
         conv = _converter(f, base, prefix + name)
-        plan.append((f, name, repeated, conv))
+        plan[f.number] = (name, repeated, None if conv is _same else conv)
     return plan
 
 
 def _convert(msg, plan):
+    """The fields set in msg (ListFields: present scalars, non-empty repeated
+    fields) as the JSON object insertAll would have received."""
     obj = {}
-    for f, name, repeated, conv in plan:
-        if repeated:
-            values = getattr(msg, f.name)
-            if values:
-                obj[name] = [conv(v) for v in values]
-        elif msg.HasField(f.name):
-            obj[name] = conv(getattr(msg, f.name))
+    for fd, value in msg.ListFields():
+        name, repeated, conv = plan[fd.number]
+        if conv is None:
+            obj[name] = list(value) if repeated else value
+        elif repeated:
+            obj[name] = [conv(v) for v in value]
+        else:
+            obj[name] = conv(value)
     return obj
+
+
+def _same(v):
+    return v
 
 
 def _mismatch(f, base, where):
@@ -170,29 +200,29 @@ def _converter(f, base, where):
     if t in (FD.TYPE_MESSAGE, FD.TYPE_GROUP):
         raise _mismatch(f, base, where)
     if base == "INT64":
-        if t in _INTS:
-            return int
-        if t == FD.TYPE_ENUM:
-            return int
+        if t in _INTS or t == FD.TYPE_ENUM:
+            return _same        # Python ints already; the Validator checks the range
         if t == FD.TYPE_BOOL:
             return lambda v: 1 if v else 0
         if t == FD.TYPE_STRING:
             return _int_text
     elif base == "FLOAT64":
-        if t in _FLOATS or t in _INTS:
+        if t in _FLOATS:
+            return _same
+        if t in _INTS:
             return float
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
     elif base == "BOOL":
         if t == FD.TYPE_BOOL:
-            return bool
+            return _same
         if t in _INTS:
             return lambda v: v != 0
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
     elif base in ("STRING", "JSON", "GEOGRAPHY", "INTERVAL"):
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
         if t == FD.TYPE_ENUM and base == "STRING":
             values = f.enum_type.values_by_number
             return lambda v: values[v].name if v in values else str(v)
@@ -204,7 +234,7 @@ def _converter(f, base, where):
     elif base in ("NUMERIC", "BIGNUMERIC"):
         scale = _SCALE[base]
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
         if t == FD.TYPE_BYTES:
             return lambda v: _scaled_bytes(v, scale)
         if t in _INTS:
@@ -213,24 +243,24 @@ def _converter(f, base, where):
             return lambda v: repr(float(v))
     elif base == "TIMESTAMP":
         if t in _INT64S or t in _INTS:
-            return _micros_text
+            return _micros
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
         if t in _FLOATS:
-            return lambda v: v      # seconds since the epoch, as insertAll reads numbers
+            return _same      # seconds since the epoch, as insertAll reads numbers
     elif base == "DATE":
         if t in _INTS:
             return _days_text
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
     elif base == "DATETIME":
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
         if t in _INT64S:
             return _packed_datetime
     elif base == "TIME":
         if t == FD.TYPE_STRING:
-            return lambda v: v
+            return _same
         if t in _INT64S:
             return _packed_time
     raise _mismatch(f, base, where)
@@ -250,10 +280,10 @@ def _scaled_bytes(v, scale):
         return str(decimal.Decimal(n).scaleb(-scale))
 
 
-def _micros_text(us):
+def _micros(us):
     if us < T.MIN_TS or us > T.MAX_TS:
         raise _BadValue("Timestamp field value is out of range: %d" % us)
-    return T.timestamp_to_text(us, sep="T", suffix="Z")
+    return T.Micros(us)
 
 
 _MIN_DAY = T.days_from_civil(1, 1, 1)

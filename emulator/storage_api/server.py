@@ -41,7 +41,11 @@ GRPC_FAULTS = {
 }
 
 MAX_MESSAGE = 64 << 20
-WORKERS = 64        # AppendRows streams hold a worker for their whole life
+# AppendRows and ReadRows calls hold a worker thread for their whole life. A call
+# beyond the pool is refused at once with RESOURCE_EXHAUSTED (as Google refuses
+# connections past its concurrency quota) rather than queued behind streams that
+# may stay open for hours.
+WORKERS = 128
 
 
 class Drop(Exception):
@@ -68,6 +72,8 @@ class CallGate:
             except ApiError as e:
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, e.message)
         p.counters.incr_group("requests", method)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s from %s", p.name, method, context.peer())
         latency, action = p.faults.decide(method)
         if latency:
             time.sleep(latency)
@@ -107,7 +113,7 @@ class GrpcPort:
             options=[("grpc.max_receive_message_length", MAX_MESSAGE),
                      ("grpc.max_send_message_length", MAX_MESSAGE),
                      ("grpc.so_reuseport", 0)],
-            maximum_concurrent_rpcs=WORKERS * 4)
+            maximum_concurrent_rpcs=WORKERS)
         self.gate = CallGate(self)
         service.register(self.server, self.gate)
         addr = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)

@@ -15,13 +15,12 @@ import importlib
 from .server import GrpcPort
 
 # One module per API, each with register(server, service) -> its API object.
-APIS = ["emulator.storage_api.write"]
+APIS = ["emulator.storage_api.write", "emulator.storage_api.read"]
 
 
 class BigQueryStorageService:
     name = "bigquerystorage"
     port_class = GrpcPort
-    needs = ("bigquery",)
 
     @staticmethod
     def add_arguments(parser):

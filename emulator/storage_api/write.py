@@ -325,7 +325,8 @@ class WriteApi:
             extra.append(self._save_sql(s))
             extra.append(("DELETE FROM bq_stream_rows WHERE name = ?", (s.name,)))
         try:
-            self.store.insert(t, rows, parts, sizes, [], now_ms, extra_sql=extra)
+            self.store.insert(t, rows, parts, sizes, [], now_ms, extra_sql=extra,
+                              streaming_buffer=False)
         except BaseException:
             for s in streams:
                 s.state, s.commit_ms = "FINALIZED", None
@@ -374,7 +375,8 @@ class WriteApi:
         s.flushed = end
         extra.append(self._save_sql(s))
         try:
-            self.store.insert(t, rows, parts, sizes, [], int(clock.time() * 1000), extra_sql=extra)
+            self.store.insert(t, rows, parts, sizes, [], int(clock.time() * 1000), extra_sql=extra,
+                              streaming_buffer=False)
         except BaseException:
             s.flushed = old
             raise
@@ -422,7 +424,6 @@ class WriteApi:
             try:
                 conn.decoder = RowDecoder(t, data.writer_schema.proto_descriptor)
                 conn.table_key = t.key
-                conn.table_version = t.fields
             except SchemaError as e:
                 conn.decoder = None
                 return self._error(resp, grpc.StatusCode.INVALID_ARGUMENT, str(e),
@@ -464,7 +465,7 @@ class WriteApi:
                 return self._error(resp, grpc.StatusCode.INVALID_ARGUMENT,
                                    "Stream is finalized: %s" % name, SE.Value("STREAM_FINALIZED"), name)
             if s is None:
-                self.store.insert(t, rows, parts, sizes, [], now_ms)
+                self.store.insert(t, rows, parts, sizes, [], now_ms, streaming_buffer=False)
             else:
                 end = s.row_count
                 if req.HasField("offset"):
@@ -480,7 +481,8 @@ class WriteApi:
                 s.row_count = end + len(rows)
                 try:
                     if s.type == COMMITTED:
-                        self.store.insert(t, rows, parts, sizes, [], now_ms, extra_sql=[self._save_sql(s)])
+                        self.store.insert(t, rows, parts, sizes, [], now_ms, extra_sql=[self._save_sql(s)],
+                                          streaming_buffer=False)
                     else:
                         self._exec([("INSERT INTO bq_stream_rows VALUES (?, ?, ?, ?)",
                                      (name, end, len(rows), pickle.dumps((rows, parts, sizes), protocol=4))),
@@ -502,13 +504,12 @@ class WriteApi:
 
 class _Connection:
     """What one AppendRows call remembers between its requests."""
-    __slots__ = ("stream_name", "decoder", "table_key", "table_version")
+    __slots__ = ("stream_name", "decoder", "table_key")
 
     def __init__(self):
         self.stream_name = None
         self.decoder = None
         self.table_key = None
-        self.table_version = None
 
 
 def _stream_id():

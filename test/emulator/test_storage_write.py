@@ -9,8 +9,6 @@ a restart, the 24-hour expiry of uncommitted data through the emulator's
 clock, fault injection (a stream broken after the rows were stored), auth.
 """
 
-import json
-import os
 import shutil
 import tempfile
 import threading
@@ -383,6 +381,52 @@ class WriteStreamTests(StorageWriteBase):
         out = self.client.append([req])
         self.assertEqual(out[0].WhichOneof("response"), "append_result", out[0])
         self.assertEqual(self.rows(table), [["5", [{"v": "1"}, {"v": "300"}]]])
+        # `optional` in proto3: a synthetic oneof, and an explicit 0 that is not NULL
+        opt = descriptor("P3opt", [("id", 1, FD.TYPE_INT64)])
+        opt.oneof_decl.add(name="_id")
+        opt.field[0].proto3_optional = True
+        opt.field[0].oneof_index = 0
+        req = request(table + "/streams/_default", [], opt)
+        req.proto_rows.rows.serialized_rows.extend([bytes([0x08, 0]), b""])
+        out = self.client.append([req])
+        self.assertEqual(out[0].WhichOneof("response"), "append_result", out[0])
+        self.assertEqual(self.rows(table)[1:], [["0", []], [None, []]])
+
+    def test_timestamps_in_arrays_and_records(self):
+        """int64 microseconds keep their unit wherever the TIMESTAMP is (insertAll
+        would read a number as seconds)."""
+        table = self.new_table([{"name": "tss", "type": "TIMESTAMP", "mode": "REPEATED"},
+                                {"name": "rec", "type": "RECORD", "fields": [{"name": "at", "type": "TIMESTAMP"}]},
+                                {"name": "extra", "type": "STRING"}])
+        rec = descriptor("Rec", [("at", 1, FD.TYPE_INT64)])
+        desc = descriptor("T", [("tss", 1, FD.TYPE_INT64, FD.LABEL_REPEATED),
+                                ("rec", 2, FD.TYPE_MESSAGE, 1, "T.Rec"),
+                                ("EXTRA", 3, FD.TYPE_STRING)], nested=[rec])
+        Row = message_class(desc)
+        row = Row(tss=[0, 1700000000000001], EXTRA="case aside")
+        row.rec.at = 86400000000
+        out = self.client.append([request(table + "/streams/_default", [row], desc)])
+        self.assertEqual(out[0].WhichOneof("response"), "append_result", out[0])
+        self.assertEqual(self.rows(table), [[[{"v": "0.0"}, {"v": "1.700000000000001E9"}],
+                                             {"f": [{"v": "86400.0"}]}, "case aside"]])
+
+    def test_dml_may_change_rows_appended_at_once(self):
+        """Unlike insertAll's streaming buffer, rows written through the Storage
+        Write API can be changed by DML at once (Google's DML limitations)."""
+        table = self.new_table()
+        tid = table.rsplit("/", 1)[1]
+        self.client.append([request(table + "/streams/_default", [Order(id=1), Order(id=2)], ORDER_DESC)])
+        self.query("DELETE FROM d.%s WHERE id = 1" % tid)
+        self.assertEqual(self.rows(table), [["2", None]])
+        st, body = self.bq("GET", "/bigquery/v2/%s" % table)
+        self.assertNotIn("streamingBuffer", body)
+        self.assertEqual(body["numRows"], "1")
+        # an insertAll row is in the streaming buffer: DML over it is refused
+        self.bq("POST", "/bigquery/v2/%s/insertAll" % table, {"rows": [{"json": {"id": 3}}]})
+        st, body = self.bq("POST", "/bigquery/v2/projects/p/queries",
+                           {"query": "DELETE FROM d.%s WHERE id = 3" % tid, "useLegacySql": False})
+        self.assertEqual(st, 400, body)
+        self.assertIn("streaming buffer", body["error"]["message"])
 
     def test_timestamp_out_of_range_is_a_row_error(self):
         table = self.new_table([{"name": "ts", "type": "TIMESTAMP"}])
@@ -455,6 +499,7 @@ class FaultTests(StorageWriteBase):
 
     def tearDown(self):
         self.bq("DELETE", "/emulator/bigquerystorage/faults")
+        self.bq("POST", "/emulator/bigquerystorage/counters/reset")
 
     def test_stream_broken_after_the_rows_were_stored(self):
         table = self.new_table()
@@ -496,6 +541,60 @@ class FaultTests(StorageWriteBase):
         self.assertEqual(sorted(int(r[0]) for r in self.rows(table)), [1, 2])
         out = self.client.append([request(ws.name, [Order(id=2)], ORDER_DESC, offset=1)])
         self.assertEqual(out[0].error.code, grpc.StatusCode.ALREADY_EXISTS.value[0])
+
+    def test_concurrent_writers_with_lost_answers_store_each_row_once(self):
+        """Four writers, each on its own committed stream, a fifth of the answers
+        lost: retrying at the same offset (ALREADY_EXISTS = it is there) stores
+        every row exactly once."""
+        table = self.new_table()
+        self.faults({"lost_rate": 0.2, "drop_rate": 0.05, "methods": ["AppendRows"]})
+        errors = []
+
+        def writer(w):
+            try:
+                ws = self.stream(table)
+                offset = 0
+                while offset < 200:
+                    batch = [Order(id=w * 1000 + offset + i) for i in range(10)]
+                    for _ in range(50):
+                        try:
+                            out = self.client.append([request(ws.name, batch, ORDER_DESC, offset=offset)])
+                        except grpc.RpcError as e:
+                            if e.code() != grpc.StatusCode.UNAVAILABLE:
+                                raise
+                            continue                    # broken: send the same offset again
+                        kind = out[0].WhichOneof("response")
+                        if kind == "append_result" or out[0].error.code == grpc.StatusCode.ALREADY_EXISTS.value[0]:
+                            break
+                        raise AssertionError(out[0])
+                    else:
+                        raise AssertionError("offset %d never acknowledged" % offset)
+                    offset += 10
+            except Exception as e:  # noqa: BLE001 - reported by the test thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        ids = [int(r[0]) for r in self.rows_all(table)]
+        self.assertEqual(len(ids), 800)
+        self.assertEqual(sorted(ids), sorted(w * 1000 + i for w in range(4) for i in range(200)))
+        st, counters = self.bq("GET", "/emulator/bigquerystorage/counters")
+        self.assertGreater(counters["faults_lost"], 0)
+
+    def rows_all(self, table):
+        out, token = [], None
+        while True:
+            path = "/bigquery/v2/%s/data?maxResults=1000" % table + ("&pageToken=" + token if token else "")
+            st, body = self.bq("GET", path)
+            self.assertEqual(st, 200, body)
+            out += [[c["v"] for c in r["f"]] for r in body.get("rows", [])]
+            token = body.get("pageToken")
+            if not token:
+                return out
 
     def test_unavailable_stores_nothing(self):
         table = self.new_table()
