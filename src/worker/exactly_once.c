@@ -737,7 +737,11 @@ exactly_once_recover(PipelineConfig *cfg)
 			if (stream_due(offsets[i], created[i]))
 				retire_stream(cfg, ids[i], names[i]);
 			else
+			{
+				/* a committed stream takes one connection: leave it to its next owner */
+				storage_write_forget(names[i]);
 				stream_unlock(ids[i]);
+			}
 		}
 	}
 }

@@ -278,7 +278,10 @@ check_exactly_once('beside the other modes', 'raw_orders', $expected, 'eos');
 # ------------------------------------------------------------------ a mode changed
 sql("SELECT bqstream.alter_pipeline('dflt', write_mode => 'exactly_once')");
 is(sql("SELECT write_mode FROM bqstream.pipelines WHERE name = 'dflt'"), 'exactly_once', 'alter_pipeline changes the mode');
-# the batch pulled when the change came is written the old way; the next the new
+# the workers take a change up from the batch after the launcher saw it
+# (bqstream.launcher_naptime, 200 ms here); a batch pulled meanwhile is
+# written the old way
+sleep 2;
 my ($before) = bq_counts('orders_default');
 ($published, $malformed) = publish(200, 9);
 $expected += $published - $malformed;
