@@ -1069,34 +1069,36 @@ exactly_once_write(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
 	int		   *lens = palloc(sizeof(int) * Max(nrows, 1));
 	int		   *idx = palloc(sizeof(int) * Max(nrows, 1));
 	int			n = 0;
+	size_t		bytes = 0;
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	for (int r = 0; r < nrows; r++)
 	{
 		Message    *m = &msgs[rows[r]];
+		size_t		row_bytes;
 
 		resetStringInfo(&buf);
 		if (!storage_write_encode(cfg, m, &buf))
 			continue;
-		if (bqs_append_request_size(&buf.len, 1) > max_bytes)
+		row_bytes = row_request_bytes(buf.len);
+		if (row_bytes > max_bytes)
 		{
 			m->bq_error = psprintf("too large: The row takes %d bytes, more than an AppendRows request takes.",
 								   buf.len);
 			continue;
 		}
+		if (n > 0 && bytes + row_bytes > max_bytes)
+		{
+			/* this row opens the next request */
+			write_request(cfg, msgs, idx, data, lens, n);
+			n = 0;
+			bytes = 0;
+		}
 		lens[n] = buf.len;
 		data[n] = row_copy(&buf);
 		idx[n++] = rows[r];
-		if (bqs_append_request_size(lens, n) > max_bytes)
-		{
-			/* the last row opens the next request */
-			write_request(cfg, msgs, idx, data, lens, n - 1);
-			data[0] = data[n - 1];
-			lens[0] = lens[n - 1];
-			idx[0] = idx[n - 1];
-			n = 1;
-		}
+		bytes += row_bytes;
 	}
 	if (n > 0)
 		write_request(cfg, msgs, idx, data, lens, n);

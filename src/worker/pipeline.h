@@ -110,6 +110,21 @@ row_copy(StringInfo buf)
 	return copy;
 }
 
+/*
+ * The bytes a row adds to an AppendRows request (ProtoRows.serialized_rows:
+ * tag, length, bytes), summed as rows are added; the request's own nesting
+ * takes a few bytes more, inside the headroom of storage_write_max_request().
+ */
+static inline size_t
+row_request_bytes(int len)
+{
+	size_t		n = 1 + len;
+
+	for (uint32 v = (uint32) len; v >= 0x80; v >>= 7)
+		n++;
+	return n + 1;
+}
+
 /* close the connections (after an error: their state is unknown) */
 extern void storage_write_reset(void);
 /* the most bytes of rows one AppendRows request of this pipeline takes */

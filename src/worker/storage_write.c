@@ -213,48 +213,42 @@ default_stream_write(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
 	int		   *lens = palloc(sizeof(int) * Max(nrows, 1));
 	int		   *chunk = palloc(sizeof(int) * Max(nrows, 1));
 	int			nchunk = 0;
+	size_t		bytes = 0;
 	int			unstored = 0;
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	for (int r = 0; r <= nrows; r++)
+	for (int r = 0; r < nrows; r++)
 	{
-		Message    *m = r < nrows ? &msgs[rows[r]] : NULL;
-		int			start;
+		Message    *m = &msgs[rows[r]];
+		size_t		row_bytes;
 
-		if (m)
-		{
-			resetStringInfo(&buf);
-			if (!storage_write_encode(cfg, m, &buf))
-				continue;
-			if (bqs_append_request_size(&buf.len, 1) > max_bytes)
-			{
-				m->bq_error = psprintf("too large: The row takes %d bytes, more than an AppendRows request takes.",
-									   buf.len);
-				continue;
-			}
-			lens[nchunk] = buf.len;
-			data[nchunk] = row_copy(&buf);
-			chunk[nchunk++] = rows[r];
-			if (bqs_append_request_size(lens, nchunk) <= max_bytes)
-				continue;
-			/* this row opens the next request */
-			nchunk--;
-		}
-		if (nchunk == 0)
+		resetStringInfo(&buf);
+		if (!storage_write_encode(cfg, m, &buf))
 			continue;
-		if (unstored == 0 &&
-			!append_default(cfg, stream, msgs, chunk, data, lens, nchunk, reason))
-			unstored += nchunk;
-		else if (unstored > 0)
-			unstored += nchunk;
-		if (m == NULL)
-			break;
-		start = nchunk;
-		data[0] = data[start];
-		lens[0] = lens[start];
-		chunk[0] = chunk[start];
-		nchunk = 1;
+		row_bytes = row_request_bytes(buf.len);
+		if (row_bytes > max_bytes)
+		{
+			m->bq_error = psprintf("too large: The row takes %d bytes, more than an AppendRows request takes.",
+								   buf.len);
+			continue;
+		}
+		if (nchunk > 0 && bytes + row_bytes > max_bytes)
+		{
+			/* after a failed request the rest waits for its redelivery */
+			if (unstored > 0 ||
+				!append_default(cfg, stream, msgs, chunk, data, lens, nchunk, reason))
+				unstored += nchunk;
+			nchunk = 0;
+			bytes = 0;
+		}
+		lens[nchunk] = buf.len;
+		data[nchunk] = row_copy(&buf);
+		chunk[nchunk++] = rows[r];
+		bytes += row_bytes;
 	}
+	if (nchunk > 0 &&
+		(unstored > 0 || !append_default(cfg, stream, msgs, chunk, data, lens, nchunk, reason)))
+		unstored += nchunk;
 	return unstored;
 }
