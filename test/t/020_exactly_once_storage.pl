@@ -275,6 +275,45 @@ cmp_ok(stat_of('dflt', 'appends'), '>', 0, 'default_stream appends');
 is(stat_of('ins', 'appends'), '0', 'insert_all does not');
 check_exactly_once('beside the other modes', 'raw_orders', $expected, 'eos');
 
+# ------------------------------------------------------------------ the ledger stays bounded
+# Entries older than dedup_retention go (at most once a minute, with the
+# next append); on a subscription with exactly-once delivery an entry goes
+# as soon as Pub/Sub confirmed the message's acknowledgement.
+sql("UPDATE bqstream.write_ledger SET recorded_at = now() - interval '2 days' WHERE pipeline = 'eos'");
+my $old_entries = sql("SELECT count(*) FROM bqstream.write_ledger WHERE pipeline = 'eos'");
+# a worker prunes at its first append, then once a minute: a new one here
+sql("SELECT bqstream.stop_pipeline('eos')");
+ok(wait_for('the worker to stop', 30, sub { stat_of('eos', 'workers') == 0 }), 'the pipeline stops again');
+sql("SELECT bqstream.start_pipeline('eos')");
+($published, $malformed) = publish(100, 11);
+$expected += $published - $malformed;
+check_exactly_once('pruning', 'raw_orders', $expected, 'eos');
+is(sql("SELECT count(*) FROM bqstream.write_ledger WHERE pipeline = 'eos' AND recorded_at < now() - interval '1 day'"),
+	'0', "entries past dedup_retention leave the ledger ($old_entries of them)");
+is(sql("SELECT count(*) FROM bqstream.write_ledger WHERE pipeline = 'eos'"), $published - $malformed,
+	'the new ones stay');
+sql("SELECT bqstream.create_topic('emu', 'eod-orders')");
+my $sub = decode_json(http('PUT', "http://127.0.0.1:$emu->{pubsub}/v1/projects/$project/subscriptions/orders-eod",
+		encode_json({ topic => "projects/$project/topics/eod-orders", ackDeadlineSeconds => 10,
+			enableExactlyOnceDelivery => JSON::PP::true })));
+ok($sub->{enableExactlyOnceDelivery}, 'a subscription with exactly-once delivery');
+http('POST', "http://127.0.0.1:$emu->{bigquery}/bigquery/v2/projects/$project/datasets/shop/tables", encode_json({
+	tableReference => { projectId => $project, datasetId => 'shop', tableId => 'orders_eod' },
+	schema => { fields => [
+		{ name => 'order_id', type => 'STRING', mode => 'REQUIRED' },
+		{ name => 'at', type => 'DATETIME', mode => 'NULLABLE' } ] } }));
+sql("SELECT bqstream.create_pipeline('eod', 'emu', 'orders-eod', 'orders_eod')");
+ok(wait_for('the eod worker', 20, sub { stat_of('eod', 'workers') >= 1 }), 'its pipeline runs');
+for my $round (1 .. 3)
+{
+	my $m = join(',', map { encode_json({ data => encode_base64(qq({"order_id":"eod-$round-$_","at":"2026-11-25 10:00:00"}), '') }) } 1 .. 20);
+	http('POST', "http://127.0.0.1:$emu->{pubsub}/v1/projects/$project/topics/eod-orders:publish", qq({"messages":[$m]}));
+	ok(wait_for("round $round", 60, sub { stat_of('eod', 'acked') >= 20 * $round }), "round $round acknowledged");
+}
+cmp_ok(sql("SELECT count(*) FROM bqstream.write_ledger WHERE pipeline = 'eod'"), '<=', 20,
+	'confirmed acknowledgements leave the ledger with the next append');
+is((bq_counts('orders_eod'))[0], 60, 'the orders are stored once');
+
 # ------------------------------------------------------------------ a mode changed
 sql("SELECT bqstream.alter_pipeline('dflt', write_mode => 'exactly_once')");
 is(sql("SELECT write_mode FROM bqstream.pipelines WHERE name = 'dflt'"), 'exactly_once', 'alter_pipeline changes the mode');
