@@ -1366,6 +1366,8 @@ bqstream_pipeline_main(Datum arg)
 			if (cfg == NULL ||
 				GetCurrentTimestamp() - cfg->loaded_at > CONFIG_REFRESH_S * USECS_PER_SEC)
 			{
+				/* the connections use the server of the configuration going */
+				storage_write_reset();
 				MemoryContextReset(config_cxt);
 				cfg = MemoryContextAllocZero(config_cxt, sizeof(PipelineConfig));
 				if (!load_config(cfg, config_cxt))

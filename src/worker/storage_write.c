@@ -43,7 +43,9 @@ typedef struct OpenAppender
 	char	   *stream;
 	MemoryContext cxt;			/* the appender's: deleting it closes it */
 	BqsAppender *appender;
-	const RowProtoSchema *schema;	/* the writer schema it was opened with */
+	char	   *descriptor;		/* the writer schema it was opened with */
+	size_t		descriptor_len;
+	const GcpServer *srv;		/* the configuration's: read again every so often */
 } OpenAppender;
 
 #define MAX_OPEN_APPENDERS	4
@@ -97,6 +99,7 @@ storage_write_appender(PipelineConfig *cfg, const char *stream)
 	MemoryContext old;
 	OpenAppender *a;
 
+	descriptor = row_proto_descriptor(cfg->row_schema, &descriptor_len);
 	for (int i = 0; i < MAX_OPEN_APPENDERS; i++)
 	{
 		if (appenders[i].stream == NULL)
@@ -107,9 +110,15 @@ storage_write_appender(PipelineConfig *cfg, const char *stream)
 		}
 		if (strcmp(appenders[i].stream, stream) != 0)
 			continue;
-		if (appenders[i].schema == cfg->row_schema)
+		/*
+		 * The appender uses the server of the configuration it was opened
+		 * with: a configuration read again (its server with it) or a table
+		 * whose schema changed needs a new connection.
+		 */
+		if (appenders[i].srv == cfg->srv &&
+			appenders[i].descriptor_len == descriptor_len &&
+			memcmp(appenders[i].descriptor, descriptor, descriptor_len) == 0)
 			return appenders[i].appender;
-		/* the configuration was read again: a new writer schema */
 		storage_write_forget(stream);
 		free_slot = i;
 		break;
@@ -125,9 +134,11 @@ storage_write_appender(PipelineConfig *cfg, const char *stream)
 								   ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(a->cxt);
 	a->stream = pstrdup(stream);
-	descriptor = row_proto_descriptor(cfg->row_schema, &descriptor_len);
-	a->appender = bqs_appender_open(cfg->srv, a->stream, descriptor, descriptor_len);
-	a->schema = cfg->row_schema;
+	a->descriptor = palloc(descriptor_len);
+	memcpy(a->descriptor, descriptor, descriptor_len);
+	a->descriptor_len = descriptor_len;
+	a->srv = cfg->srv;
+	a->appender = bqs_appender_open(cfg->srv, a->stream, a->descriptor, descriptor_len);
 	MemoryContextSwitchTo(old);
 	return a->appender;
 }
