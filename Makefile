@@ -37,11 +37,14 @@ OBJS = \
 	src/generator/publish.o \
 	src/worker/catalog.o \
 	src/worker/deadletter.o \
+	src/worker/exactly_once.o \
 	src/worker/launcher.o \
 	src/worker/ownership.o \
 	src/worker/pipeline.o \
+	src/worker/rows_proto.o \
 	src/worker/shmem.o \
 	src/worker/stats.o \
+	src/worker/storage_write.o \
 	src/worker/validate.o \
 	src/worker/xact.o
 

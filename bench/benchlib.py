@@ -145,6 +145,8 @@ class Bench:
             opts.append("pubsub_endpoint 'http://127.0.0.1:%d'" % self.ports["pubsub"])
         if "bigquery" in self.ports:
             opts.append("bigquery_endpoint 'http://127.0.0.1:%d'" % self.ports["bigquery"])
+        if self.ports.get("bigquerystorage"):
+            opts.append("bigquery_storage_endpoint 'http://127.0.0.1:%d'" % self.ports["bigquerystorage"])
         self.psql("CREATE EXTENSION bqstream",
                   "CREATE SERVER bench FOREIGN DATA WRAPPER bqstream_fdw OPTIONS (%s)" % ", ".join(opts),
                   "CREATE USER MAPPING FOR CURRENT_USER SERVER bench OPTIONS (auth 'none')")

@@ -13,6 +13,16 @@ with its own seed, while seeded random chaos happens:
   faults            a burst of 429/503 (and other 5xx), added latency and
                     dropped connections through /emulator/faults
   restart_postgres  pg_ctl -m immediate restart
+  clock_jump        (exactly_once) the emulator's clock moved 11 minutes on
+                    (POST /emulator/clock): every lease and insertId window
+                    runs out at once, so whatever was in flight is delivered
+                    again more than 10 minutes after it was first pulled
+
+The pipeline writes with --write-mode (default exactly_once, as new
+pipelines do; insert_all and default_stream can be audited the same way, but
+only exactly_once promises no duplicate through a clock jump, so the jumps
+happen only in that mode).  Faults hit the Storage Write API too (the
+bigquerystorage service) when a Storage Write API mode runs.
 
 After each PostgreSQL-level event the launcher must bring the workers back
 by itself.  Phases: chaos (all four kinds), soak (emulator chaos only, so
@@ -44,7 +54,7 @@ unexpected crash, worker that does not come back, or drain timeout.
 
 Usage: bench/chaos.py --short            (CI: about 3.5 minutes in all)
        bench/chaos.py --duration 3600    (an hour; see bench/CHAOS.md)
-Options: --seed N (replay a schedule), --rate R, --keep (keep the temp dir).
+Options: --seed N (replay a schedule), --rate R, --write-mode M, --keep (keep the temp dir).
 Requires `make install` first; run as root (PostgreSQL runs as postgres).
 """
 
@@ -77,6 +87,7 @@ DEMO_SUB = "orders-pipeline"
 ARCHIVE_SUB = "orders-dead-letter-archive"   # setup_demo(): Pub/Sub's own dead-letter topic
 MIN_WORKERS, MAX_WORKERS = 2, 4
 KINDS = ("kill_worker", "restart_emulator", "faults", "restart_postgres")
+CLOCK_JUMP_S = 660  # past Pub/Sub's 10-minute maximum ack deadline and the insertId window
 MIN_LIFE = 80       # seconds of a process lifetime (before the soak ended) for a memory verdict
 
 T0 = time.monotonic()
@@ -144,6 +155,9 @@ class Emulator:
         self.proc = None
         self.starts = 0
         self.totals = collections.Counter()   # counters summed over the emulator's lifetimes
+        # the clock moved forward so far: a restarted emulator starts at real
+        # time, and is moved on again so that its clock never goes back
+        self.clock_offset_s = 0.0
 
     COUNTERS = {"pubsub": ("messages_published", "messages_delivered", "messages_acked",
                            "messages_redelivered", "messages_expired", "messages_dead_lettered"),
@@ -183,6 +197,9 @@ class Emulator:
                 if os.path.exists(self.ports_file) and os.path.getsize(self.ports_file) > 0:
                     self.ports = json.load(open(self.ports_file))
                     self.starts += 1
+                    if self.clock_offset_s > 0:
+                        http_retry("clock", "POST", self.url("bigquery", "/emulator/clock"),
+                                   {"advance_s": self.clock_offset_s}, timeout=60)
                     return
                 time.sleep(0.05)
             if self.proc.poll() is None:
@@ -216,11 +233,21 @@ class Emulator:
         return {name.rsplit("/", 1)[-1]: v["available"] + v["outstanding"] + v["backoff"]
                 for name, v in st["subscriptions"].items()}
 
+    def faults_url(self, service):
+        # the gRPC service is controlled through an HTTP port
+        if service == "bigquerystorage":
+            return self.url("bigquery", "/emulator/bigquerystorage/faults")
+        return self.url(service, "/emulator/faults")
+
     def set_faults(self, service, cfg):
         if cfg is None:
-            http_retry("clear faults", "DELETE", self.url(service, "/emulator/faults"), timeout=60)
+            http_retry("clear faults", "DELETE", self.faults_url(service), timeout=60)
         else:
-            http_retry("set faults", "POST", self.url(service, "/emulator/faults"), cfg, timeout=60)
+            http_retry("set faults", "POST", self.faults_url(service), cfg, timeout=60)
+
+    def advance_clock(self, seconds):
+        http_retry("clock", "POST", self.url("bigquery", "/emulator/clock"), {"advance_s": seconds}, timeout=60)
+        self.clock_offset_s += seconds
 
     # -- BigQuery
     def bq_query(self, sql):
@@ -661,11 +688,14 @@ class FdwSoak(threading.Thread):
 # chaos
 # ---------------------------------------------------------------------------
 
-def plan_schedule(rng, chaos_s, soak_s, gap):
+def plan_schedule(rng, chaos_s, soak_s, gap, kinds=KINDS, storage=False):
     """[(offset s, kind, params)]: every kind once first (shuffled), then random."""
     events = []
-    first = list(KINDS)
+    first = list(kinds)
     rng.shuffle(first)
+    fault_services = [["pubsub"], ["bigquery"], ["pubsub", "bigquery"]]
+    if storage:
+        fault_services += [["bigquerystorage"], ["pubsub", "bigquerystorage"]]
     t = rng.uniform(*gap) * 0.5
     while t < chaos_s + soak_s:
         in_soak = t >= chaos_s
@@ -674,13 +704,13 @@ def plan_schedule(rng, chaos_s, soak_s, gap):
         elif in_soak:
             kind = rng.choice(("restart_emulator", "faults", "faults"))
         else:
-            kind = rng.choice(KINDS)
+            kind = rng.choice(kinds)
         if kind == "kill_worker":
             params = {"worker": rng.randrange(MAX_WORKERS)}
         elif kind == "restart_emulator":
             params = {"signal": rng.choice(("KILL", "KILL", "TERM")), "down_s": round(rng.uniform(0.2, 4.0), 1)}
         elif kind == "faults":
-            params = {"services": rng.choice((["pubsub"], ["bigquery"], ["pubsub", "bigquery"])),
+            params = {"services": rng.choice(fault_services),
                       "error_rate": round(rng.uniform(0.1, 0.6), 2),
                       "error_codes": rng.choice(([429, 503], [429, 503], [500, 502, 503, 504, 429])),
                       "latency_ms": rng.choice((0, 0, 50, 300, 2000)),
@@ -754,6 +784,9 @@ class Chaos:
             t = time.monotonic()
             self.emu.start()
             log("  emulator back on %s after %.1f s of start-up" % (self.emu.ports, time.monotonic() - t))
+        elif kind == "clock_jump":
+            log("clock_jump: the emulator's clock %d s on" % CLOCK_JUMP_S)
+            self.emu.advance_clock(CLOCK_JUMP_S)
         elif kind == "faults":
             cfg = {k: p[k] for k in ("error_rate", "error_codes", "latency_ms", "drop_rate")}
             if p["retry_after_s"]:
@@ -766,7 +799,7 @@ class Chaos:
             timer.start()
             self.fault_timers.append(timer)
 
-    def clear_faults(self, services=("pubsub", "bigquery")):
+    def clear_faults(self, services=("pubsub", "bigquery", "bigquerystorage")):
         for s in services:
             try:
                 self.emu.set_faults(s, None)
@@ -878,6 +911,9 @@ def main():
                     "demo's 10 s on purpose: the workers keep shorter leases of their own)")
     ap.add_argument("--demo-subscription", action="store_true",
                     help="use setup_demo()'s orders-pipeline (ack deadline 10 s) instead: see bench/CHAOS.md")
+    ap.add_argument("--write-mode", choices=("exactly_once", "default_stream", "insert_all"),
+                    default="exactly_once",
+                    help="the pipeline's write mode (default exactly_once, with clock jumps)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--rss-csv", metavar="FILE", help="write every RSS sample (t, process, pid, VmRSS kB, RssAnon kB)")
     args = ap.parse_args()
@@ -888,9 +924,11 @@ def main():
     gap = (6, 16) if duration <= 600 else (20, 90)     # the four kinds fit in the chaos phase
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10 ** 6)
     rng = random.Random(seed)
-    schedule = plan_schedule(rng, chaos_s, soak_s, gap)
-    print("chaos.py --seed %d: %d s of chaos, %d s of soak, %d orders/s, %.0f%% malformed, %.0f%% late"
-          % (seed, chaos_s, soak_s, args.rate, args.malformed * 100, args.late * 100))
+    kinds = KINDS + (("clock_jump",) if args.write_mode == "exactly_once" else ())
+    schedule = plan_schedule(rng, chaos_s, soak_s, gap, kinds, storage=args.write_mode != "insert_all")
+    print("chaos.py --seed %d --write-mode %s: %d s of chaos, %d s of soak, %d orders/s, %.0f%% malformed, "
+          "%.0f%% late" % (seed, args.write_mode, chaos_s, soak_s, args.rate, args.malformed * 100,
+                           args.late * 100))
     for t, kind, params in schedule:
         print("  plan +%6.1fs %-17s %s" % (t, kind, json.dumps(params) if params else ""))
     sys.stdout.flush()
@@ -915,8 +953,8 @@ def main():
                        "dead_letter_topic => 'orders-dead-letter', max_delivery_attempts => 5)"
                        % (sub, ack_deadline),
                        "SELECT bqstream.drop_subscription('bench', '%s')" % DEMO_SUB)
-        bench.psql("SELECT bqstream.create_pipeline('%s', 'bench', '%s', workers => %d, max_workers => %d)"
-                   % (PIPELINE, sub, MIN_WORKERS, MAX_WORKERS),
+        bench.psql("SELECT bqstream.create_pipeline('%s', 'bench', '%s', workers => %d, max_workers => %d, "
+                   "write_mode => '%s')" % (PIPELINE, sub, MIN_WORKERS, MAX_WORKERS, args.write_mode),
                    "CREATE SCHEMA fdwsoak",
                    "IMPORT FOREIGN SCHEMA %s LIMIT TO (raw_orders) FROM SERVER bench INTO fdwsoak" % DATASET)
         deadline = time.monotonic() + 60
@@ -972,7 +1010,7 @@ def main():
         publisher.join()
         fdw.join(timeout=120)
         chaos.clear_all()
-        for kind in KINDS:
+        for kind in kinds:
             if duration >= 60 and chaos.counts[kind] == 0:
                 failures.append("no %s event happened" % kind)
 
@@ -1095,14 +1133,20 @@ def main():
             r.check("tail: inserted = new BigQuery rows", tv, d["inserted"], d["inserted"] == tv == b1 - b0)
             r.check("tail: dead_lettered = new dead letters", tail["malformed"], d["dead_lettered"],
                     d["dead_lettered"] == tail["malformed"] == d1 - d0)
-            r.check("tail: late", tail["late"], d["late"])
+            if emu.clock_offset_s > 0:
+                # lateness is publish time (the emulator's clock, moved on) minus
+                # event time (PostgreSQL's): after a clock jump every order is late
+                r.info("tail: late (publish times %d s ahead after the clock jumps: not compared)"
+                       % emu.clock_offset_s, "%d / %d" % (tail["late"], d["late"]))
+            else:
+                r.check("tail: late", tail["late"], d["late"])
         else:
             r.check("tail publish completed without failures", "done, 0 failed",
                     "%s, %s failed" % (tail["status"], tail.get("failed")), False)
         unexpected, log_messages = scan_pg_log(os.path.join(bench.tmp, "pg.log"), chaos.killed)
         emu.collect_counters()
         r.check("server processes terminated by a signal we did not send", 0, len(unexpected))
-        r.info("chaos events: " + ", ".join("%s %d" % (k, chaos.counts[k]) for k in KINDS), "")
+        r.info("chaos events: " + ", ".join("%s %d" % (k, chaos.counts[k]) for k in sorted(chaos.counts)), "")
         if chaos.recoveries:
             r.info("workers back after a crash/restart: max seconds", "%.1f" % max(chaos.recoveries))
         r.info("audit subscription: deliveries / pull errors", "%d / %d" % (tap.deliveries, tap.errors))

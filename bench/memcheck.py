@@ -170,7 +170,7 @@ def main():
         bench.create_server()
         bench.psql("SELECT count(*) FROM bqstream.setup_demo('bench')",
                    "SELECT bqstream.create_subscription('bench', 'orders-mc', 'orders', ack_deadline_seconds => 60)",
-                   "SELECT bqstream.create_pipeline('%s', 'bench', 'orders-mc', workers => 2)" % PIPELINE,
+                   "SELECT bqstream.create_pipeline('%s', 'bench', 'orders-mc', workers => 2, write_mode => 'insert_all')" % PIPELINE,
                    "CREATE SCHEMA mc",
                    "IMPORT FOREIGN SCHEMA shop LIMIT TO (raw_orders) FROM SERVER bench INTO mc")
         deadline = time.monotonic() + 120

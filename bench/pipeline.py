@@ -41,7 +41,7 @@ def main():
         bench.create_server()
         bench.psql("SELECT count(*) FROM bqstream.setup_demo('bench')",
                    "SELECT bqstream.create_pipeline('throughput', 'bench', 'orders-pipeline', "
-                   "workers => %d)" % args.workers)
+                   "workers => %d, write_mode => 'insert_all')" % args.workers)
         while len(bench.worker_pids("throughput")) < args.workers:
             time.sleep(0.1)
         pids = bench.worker_pids("throughput")
@@ -64,7 +64,7 @@ def main():
         # a backlog drained with full pulls: the workers' own cost per order
         bench.psql("SELECT bqstream.create_subscription('bench', 'backlog', 'orders')",
                    "SELECT bqstream.create_pipeline('backlog', 'bench', 'backlog', workers => %d, "
-                   "start => false)" % args.workers)
+                   "start => false, write_mode => 'insert_all')" % args.workers)
         bench.psql("SELECT published FROM bqstream.publish_orders(%d, 'bench', progress_interval => 0)"
                    % args.orders)
         emu0 = proc_cpu(bench.emulator.pid)
@@ -83,7 +83,7 @@ def main():
         bench.psql("SELECT bqstream.stop_pipeline('backlog')")
 
         bench.psql("SELECT bqstream.create_subscription('bench', 'latency', 'orders')",
-                   "SELECT bqstream.create_pipeline('latency', 'bench', 'latency', workers => %d)"
+                   "SELECT bqstream.create_pipeline('latency', 'bench', 'latency', workers => %d, write_mode => 'insert_all')"
                    % args.workers)
         while len(bench.worker_pids("latency")) < args.workers:
             time.sleep(0.1)

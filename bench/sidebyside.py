@@ -407,7 +407,7 @@ def phase_stream(bench, emu, args, at, env):
     for rep in range(args.reps):
         pipeline = "sbs_%d" % (rep + 1)
         bench.psql("SELECT bqstream.create_pipeline('%s', 'bench', 'sbs-bqstream', target_table => 'stream_bqstream', "
-                   "workers => %d, max_workers => %d, batch_size => %d, start => false)"
+                   "workers => %d, max_workers => %d, batch_size => %d, start => false, write_mode => 'insert_all')"
                    % (pipeline, args.workers, args.workers, args.batch_size))
         if rep > 0:
             # a pull the emulator still holds for a consumer that has gone (a

@@ -89,7 +89,7 @@ def drain(bench, name, n, timeout, ack_deadline):
     bench.psql("SELECT bqstream.create_topic('bench', '%s')" % name,
                "SELECT bqstream.create_subscription('bench', '%s', '%s', %d)" % (name, name, ack_deadline),
                "SELECT bqstream.create_pipeline('%s', 'bench', '%s', workers => 1, max_workers => 1, "
-               "start => false)" % (name, name))
+               "start => false, write_mode => 'insert_all')" % (name, name))
     bench.psql("SELECT published FROM bqstream.publish_orders(%d, 'bench', topic => '%s', "
                "progress_interval => 0)" % (n, name))
     bench.psql("SELECT bqstream.start_pipeline('%s')" % name)

@@ -10,7 +10,7 @@
 
 #include "fmgr.h"
 
-#define BQSTREAM_VERSION "0.2.0"
+#define BQSTREAM_VERSION "0.3.0"
 
 /* true when the library was loaded through shared_preload_libraries */
 extern bool bqstream_preloaded;

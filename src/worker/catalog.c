@@ -253,9 +253,32 @@ lock_own_pipeline(const char *name, Oid caller)
 }
 
 /*
+ * A write mode named by create_pipeline() or alter_pipeline(): refused here
+ * with the list of valid ones, rather than by the table's constraint.
+ */
+static void
+check_write_mode(FunctionCallInfo fcinfo, int argno)
+{
+	const char *mode;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return;
+	mode = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strcmp(mode, "insert_all") != 0 && strcmp(mode, "default_stream") != 0 &&
+		strcmp(mode, "exactly_once") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid write mode \"%s\"", mode),
+				 errhint("Valid write modes are \"exactly_once\", \"default_stream\" and \"insert_all\".")));
+}
+
+/*
  * create_pipeline(name, server, subscription, target_table, workers,
  *				   max_workers, batch_size, max_lateness, max_future_skew,
- *				   dataset, start)
+ *				   dataset, start[, write_mode, dedup_retention])
+ *
+ * The last two come with the 0.3 objects; called through the 0.2 ones the
+ * table has no such columns yet.
  */
 Datum
 bqstream_create_pipeline(PG_FUNCTION_ARGS)
@@ -263,12 +286,15 @@ bqstream_create_pipeline(PG_FUNCTION_ARGS)
 	char	   *name = bqstream_text_arg(fcinfo, 0, "pipeline name");
 	char	   *server = bqstream_text_arg(fcinfo, 1, "server");
 	Oid			caller = GetUserId();
-	Oid			argtypes[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
-	INT4OID, INTERVALOID, INTERVALOID, TEXTOID, BOOLOID, REGROLEOID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			argtypes[14] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
+		INT4OID, INTERVALOID, INTERVALOID, TEXTOID, BOOLOID, REGROLEOID, TEXTOID,
+	INTERVALOID};
+	Datum		values[14];
+	char		nulls[14];
+	bool		with_write_mode = PG_NARGS() >= 13;
 
 	(void) bqstream_text_arg(fcinfo, 2, "subscription");
+	check_write_mode(fcinfo, 11);
 	check_pipeline_database();
 	check_server(server, caller);
 	check_new_owner(caller);
@@ -281,14 +307,25 @@ bqstream_create_pipeline(PG_FUNCTION_ARGS)
 	}
 	values[11] = ObjectIdGetDatum(caller);
 	nulls[11] = ' ';
+	for (int i = 11; i < 13 && with_write_mode; i++)
+	{
+		values[i + 1] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i + 1] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
 
 	SPI_connect();
-	if (pipeline_catalog_execute("INSERT INTO bqstream.pipelines (name, server, subscription, target_table, "
-						   "dataset, min_workers, max_workers, batch_size, max_lateness, "
-						   "max_future_skew, enabled, owner) "
-						   "VALUES ($1, $2, $3, $4, $10, $5, coalesce($6, $5), $7, $8, $9, $11, $12) "
-						   "ON CONFLICT (name) DO NOTHING",
-						   12, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+	if (pipeline_catalog_execute(with_write_mode ?
+								 "INSERT INTO bqstream.pipelines (name, server, subscription, target_table, "
+								 "dataset, min_workers, max_workers, batch_size, max_lateness, "
+								 "max_future_skew, enabled, owner, write_mode, dedup_retention) "
+								 "VALUES ($1, $2, $3, $4, $10, $5, coalesce($6, $5), $7, $8, $9, $11, $12, $13, $14) "
+								 "ON CONFLICT (name) DO NOTHING" :
+								 "INSERT INTO bqstream.pipelines (name, server, subscription, target_table, "
+								 "dataset, min_workers, max_workers, batch_size, max_lateness, "
+								 "max_future_skew, enabled, owner) "
+								 "VALUES ($1, $2, $3, $4, $10, $5, coalesce($6, $5), $7, $8, $9, $11, $12) "
+								 "ON CONFLICT (name) DO NOTHING",
+								 with_write_mode ? 14 : 12, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not create pipeline \"%s\"", name);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -302,17 +339,23 @@ bqstream_create_pipeline(PG_FUNCTION_ARGS)
 
 /*
  * alter_pipeline(name, workers, max_workers, batch_size, max_lateness,
- *				  max_future_skew): NULL keeps a setting
+ *				  max_future_skew[, write_mode, dedup_retention]): NULL keeps a
+ *				  setting.  A new write mode takes effect when the workers
+ *				  read the pipeline again; an exactly_once pipeline's open
+ *				  appends are still finished by its workers in any mode.
  */
 Datum
 bqstream_alter_pipeline(PG_FUNCTION_ARGS)
 {
 	char	   *name = bqstream_text_arg(fcinfo, 0, "pipeline name");
-	Oid			argtypes[6] = {TEXTOID, INT4OID, INT4OID, INT4OID, INTERVALOID, INTERVALOID};
-	Datum		values[6];
-	char		nulls[6];
+	Oid			argtypes[8] = {TEXTOID, INT4OID, INT4OID, INT4OID, INTERVALOID, INTERVALOID,
+	TEXTOID, INTERVALOID};
+	Datum		values[8];
+	char		nulls[8];
+	bool		with_write_mode = PG_NARGS() >= 8;
 
-	for (int i = 0; i < 6; i++)
+	check_write_mode(fcinfo, 6);
+	for (int i = 0; i < (with_write_mode ? 8 : 6); i++)
 	{
 		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
@@ -320,14 +363,24 @@ bqstream_alter_pipeline(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	lock_own_pipeline(name, GetUserId());
-	if (pipeline_catalog_execute("UPDATE bqstream.pipelines p "
-						   "SET min_workers = coalesce($2, p.min_workers), "
-						   "    max_workers = coalesce($3, greatest(p.max_workers, coalesce($2, p.min_workers))), "
-						   "    batch_size = coalesce($4, p.batch_size), "
-						   "    max_lateness = coalesce($5, p.max_lateness), "
-						   "    max_future_skew = coalesce($6, p.max_future_skew) "
-						   "WHERE p.name OPERATOR(pg_catalog.=) $1",
-						   6, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+	if (pipeline_catalog_execute(with_write_mode ?
+								 "UPDATE bqstream.pipelines p "
+								 "SET min_workers = coalesce($2, p.min_workers), "
+								 "    max_workers = coalesce($3, greatest(p.max_workers, coalesce($2, p.min_workers))), "
+								 "    batch_size = coalesce($4, p.batch_size), "
+								 "    max_lateness = coalesce($5, p.max_lateness), "
+								 "    max_future_skew = coalesce($6, p.max_future_skew), "
+								 "    write_mode = coalesce($7, p.write_mode), "
+								 "    dedup_retention = coalesce($8, p.dedup_retention) "
+								 "WHERE p.name OPERATOR(pg_catalog.=) $1" :
+								 "UPDATE bqstream.pipelines p "
+								 "SET min_workers = coalesce($2, p.min_workers), "
+								 "    max_workers = coalesce($3, greatest(p.max_workers, coalesce($2, p.min_workers))), "
+								 "    batch_size = coalesce($4, p.batch_size), "
+								 "    max_lateness = coalesce($5, p.max_lateness), "
+								 "    max_future_skew = coalesce($6, p.max_future_skew) "
+								 "WHERE p.name OPERATOR(pg_catalog.=) $1",
+								 with_write_mode ? 8 : 6, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not alter pipeline \"%s\"", name);
 	SPI_finish();
 

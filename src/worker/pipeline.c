@@ -53,8 +53,10 @@
 #include "utils/timestamp.h"
 
 #include "gcp/bigquery.h"
+#include "gcp/bqstorage.h"
 #include "gcp/jsonscan.h"
 #include "gcp/pubsub.h"
+#include "worker/pipeline.h"
 #include "worker/validate.h"
 #include "worker/worker.h"
 
@@ -102,52 +104,10 @@
  */
 #define PULL_TIMEOUT_MS		120000
 
-typedef struct PipelineConfig
-{
-	char	   *name;
-	char	   *server;
-	char	   *subscription;
-	char	   *dataset;
-	char	   *table;
-	int			batch_size;
-	int64		max_lateness_us;
-	ValidationRules rules;
-	GcpServer  *srv;
-	TableSchema *schema;
-	char	   *pull_url;
-	char	   *ack_url;
-	char	   *modack_url;
-	int			lease_s;		/* ours: at most LEASE_S, or EXACTLY_ONCE_LEASE_S */
-	bool		set_lease;		/* the subscription's ack deadline is another */
-	bool		exactly_once;	/* enableExactlyOnceDelivery */
-	char	   *insert_url;
-	TimestampTz loaded_at;
-} PipelineConfig;
-
-/* one pulled message while its batch is processed */
-typedef struct Message
-{
-	char	   *ack_id;
-	char	   *message_id;
-	/* both again as JSON strings, quotes included, for the request bodies */
-	char	   *ack_id_json;
-	int			ack_id_json_len;
-	char	   *message_id_json;
-	int			message_id_json_len;
-	char	   *attributes;		/* JSON object text, or NULL */
-	TimestampTz publish_time;
-	char	   *payload;		/* decoded data */
-	int			payload_len;
-	Verdict		verdict;
-	bool		stored;			/* inserted, or dead-lettered and committed */
-	char	   *bq_error;		/* row refused by BigQuery: a dead letter */
-	char	   *retry_reason;	/* refused for a reason not its own: again */
-} Message;
-
-static WorkerSlot *slot;
+WorkerSlot *pipeline_slot;
 
 /* the role this worker runs as: its pipeline's owner when it started */
-static Oid	worker_owner;
+Oid			pipeline_worker_owner;
 
 /* a reload was served during a pull: the pipeline is read again after it */
 static bool config_reloaded = false;
@@ -160,7 +120,7 @@ static TimestampTz batch_leased_at;
 static void
 set_state(WorkerState state, const char *activity)
 {
-	pg_atomic_write_u32(&slot->state, state);
+	pg_atomic_write_u32(&pipeline_slot->state, state);
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
 
@@ -187,12 +147,20 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 	WorkerTransaction xact;
 
 	worker_transaction_begin(&xact, NULL);
-	args[0] = CStringGetTextDatum(slot->pipeline);
-	if (SPI_execute_with_args("SELECT server, subscription, coalesce(dataset, ''), target_table, batch_size, "
-							  "extract(epoch FROM max_lateness)::float8, extract(epoch FROM max_future_skew)::float8 "
+	args[0] = CStringGetTextDatum(pipeline_slot->pipeline);
+	/* the write mode and the write streams come with the 0.3 objects */
+	cfg->has_write_streams = OidIsValid(pipeline_catalog_relid("write_streams"));
+	if (SPI_execute_with_args(cfg->has_write_streams ?
+							  "SELECT server, subscription, coalesce(dataset, ''), target_table, batch_size, "
+							  "extract(epoch FROM max_lateness)::float8, extract(epoch FROM max_future_skew)::float8, "
+							  "write_mode, extract(epoch FROM dedup_retention)::float8 "
+							  "FROM bqstream.pipelines WHERE name = $1 AND enabled" :
+							  "SELECT server, subscription, coalesce(dataset, ''), target_table, batch_size, "
+							  "extract(epoch FROM max_lateness)::float8, extract(epoch FROM max_future_skew)::float8, "
+							  "'insert_all', 0::float8 "
 							  "FROM bqstream.pipelines WHERE name = $1 AND enabled",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline \"%s\"", slot->pipeline);
+		elog(ERROR, "could not read pipeline \"%s\"", pipeline_slot->pipeline);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -200,7 +168,7 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 		bool		isnull;
 
 		old = MemoryContextSwitchTo(cxt);
-		cfg->name = pstrdup(slot->pipeline);
+		cfg->name = pstrdup(pipeline_slot->pipeline);
 		cfg->server = SPI_getvalue(tup, desc, 1);
 		cfg->subscription = SPI_getvalue(tup, desc, 2);
 		cfg->dataset = SPI_getvalue(tup, desc, 3);
@@ -209,6 +177,13 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 		cfg->max_lateness_us = (int64) (DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull)) * USECS_PER_SEC);
 		cfg->rules.max_future_skew_us = (int64) (DatumGetFloat8(SPI_getbinval(tup, desc, 7, &isnull)) * USECS_PER_SEC);
 		cfg->rules.max_id_length = 128;
+		{
+			char	   *mode = SPI_getvalue(tup, desc, 8);
+
+			cfg->write_mode = strcmp(mode, "exactly_once") == 0 ? WRITE_EXACTLY_ONCE :
+				strcmp(mode, "default_stream") == 0 ? WRITE_DEFAULT_STREAM : WRITE_INSERT_ALL;
+		}
+		cfg->dedup_retention_us = (int64) (DatumGetFloat8(SPI_getbinval(tup, desc, 9, &isnull)) * USECS_PER_SEC);
 		cfg->srv = gcp_server_lookup(cfg->server);
 		if (cfg->dataset[0] == '\0')
 			cfg->dataset = cfg->srv->dataset;
@@ -238,6 +213,10 @@ load_config(PipelineConfig *cfg, MemoryContext cxt)
 						 NULL, psprintf("read the schema of table \"%s.%s\"", cfg->dataset, cfg->table),
 						 NULL, NULL);
 		cfg->schema = schema_from_table(table, cfg->table);
+		cfg->table_path = bqs_table_path(cfg->srv, cfg->dataset, cfg->table);
+		/* the Storage Write API's rows: a table it cannot take is an error here */
+		if (cfg->write_mode != WRITE_INSERT_ALL)
+			cfg->row_schema = row_proto_schema(table, cfg->table);
 
 		/* a pull leases messages for the subscription's ack deadline */
 		table = gcp_call(cfg->srv, GCP_PUBSUB, "GET",
@@ -429,7 +408,7 @@ reload_config_file(void)
 	config_reloaded = true;
 	ereport(DEBUG1,
 			(errmsg_internal("bqstream pipeline \"%s\" worker reloaded its configuration",
-							 slot->pipeline)));
+							 pipeline_slot->pipeline)));
 }
 
 /* the time allowed for one attempt of a pull */
@@ -519,7 +498,7 @@ pull(PipelineConfig *cfg, Message **messages)
 		call = run_pull(&req);
 		res = gcp_http_result(call);
 		if (res->attempts > 1)
-			count(&slot->retries, res->attempts - 1);
+			count(&pipeline_slot->retries, res->attempts - 1);
 		if (res->oversize == GCP_HTTP_SIZE_OK || ask == 1)
 			break;
 		ereport(LOG,
@@ -600,7 +579,7 @@ pull(PipelineConfig *cfg, Message **messages)
 						JsTokenKind type = js_value(&s, &tok);
 
 						if (type == JT_NUMBER && !(tok.len == 1 && tok.start[0] <= '1'))
-							count(&slot->redelivered, 1);
+							count(&pipeline_slot->redelivered, 1);
 						js_finish(&s, type);
 					}
 					else
@@ -765,7 +744,7 @@ insert_chunk(PipelineConfig *cfg, Message *msgs, int *rows, int nrows)
 		}
 		res = gcp_http_result(call);
 		if (res->attempts > 1)
-			count(&slot->retries, res->attempts - 1);
+			count(&pipeline_slot->retries, res->attempts - 1);
 		if (!gcp_http_ok(res))
 			gcp_http_report(res, ERROR, "BigQuery",
 							psprintf("stream rows into table \"%s.%s\"", cfg->dataset, cfg->table));
@@ -875,6 +854,18 @@ wait_holding_leases(PipelineConfig *cfg, long ms)
 	}
 }
 
+void
+pipeline_wait_holding_leases(PipelineConfig *cfg, long ms)
+{
+	wait_holding_leases(cfg, ms);
+}
+
+void
+pipeline_extend_leases_tick(void *cfg)
+{
+	extend_leases((PipelineConfig *) cfg);
+}
+
 /*
  * Send again, with backoff, the rows BigQuery refused for reasons not
  * their own (a "timeout" or "backendError" of single rows in an answer
@@ -915,7 +906,7 @@ retry_refused_rows(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
 				msgs[again[r]].retry_reason = (char *) *reason;
 			return nagain;
 		}
-		count(&slot->retries, 1);
+		count(&pipeline_slot->retries, 1);
 		ereport(DEBUG1,
 				(errmsg_internal("bqstream pipeline \"%s\": BigQuery refused %d rows with reason \"%s\", sending them again in %ld ms",
 								 cfg->name, nagain, *reason, delay)));
@@ -954,12 +945,12 @@ count_throughput(uint64 n)
 	uint64		sec = (uint64) (GetCurrentTimestamp() / USECS_PER_SEC);
 	int			i = (int) (sec % THROUGHPUT_SECONDS);
 
-	if (pg_atomic_read_u64(&slot->per_second_stamp[i]) != sec)
+	if (pg_atomic_read_u64(&pipeline_slot->per_second_stamp[i]) != sec)
 	{
-		pg_atomic_write_u64(&slot->per_second[i], 0);
-		pg_atomic_write_u64(&slot->per_second_stamp[i], sec);
+		pg_atomic_write_u64(&pipeline_slot->per_second[i], 0);
+		pg_atomic_write_u64(&pipeline_slot->per_second_stamp[i], sec);
 	}
-	count(&slot->per_second[i], n);
+	count(&pipeline_slot->per_second[i], n);
 }
 
 /*
@@ -1032,17 +1023,17 @@ store_dead_letters(PipelineConfig *cfg, Message *msgs, int n)
 		values[4] = PointerGetDatum(payload);
 		values[5] = CStringGetTextDatum(dead_letter_reason_names[reason]);
 		values[6] = CStringGetTextDatum(m->verdict.reason >= 0 ? m->verdict.detail : m->bq_error);
-		values[7] = ObjectIdGetDatum(worker_owner);
+		values[7] = ObjectIdGetDatum(pipeline_worker_owner);
 		if (SPI_execute_plan(plans[with_owner], values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not store a dead letter");
 		/* counted even when already stored: like inserted, per delivery */
-		count(&slot->dead_by_reason[reason], 1);
+		count(&pipeline_slot->dead_by_reason[reason], 1);
 		m->stored = true;
 		stored++;
 	}
 	pipeline_catalog_user_pop(&save);
 	worker_transaction_commit(&xact);
-	count(&slot->dead_lettered, stored);
+	count(&pipeline_slot->dead_lettered, stored);
 }
 
 /*
@@ -1073,6 +1064,20 @@ exactly_once_failures(const GcpHttpResult *res)
 			return metadata;
 	}
 	return NULL;
+}
+
+/*
+ * Mark the stored messages of an acknowledge as confirmed, but those whose
+ * ack IDs Pub/Sub named as failed.  Each try of the acknowledge asks for
+ * the ones not confirmed yet, so marking is cumulative.
+ */
+static void
+confirm_acks(Message *msgs, int n, json_t *failed)
+{
+	for (int i = 0; i < n; i++)
+		if (msgs[i].stored && msgs[i].ack_id != NULL &&
+			(failed == NULL || json_object_get(failed, msgs[i].ack_id) == NULL))
+			msgs[i].ack_confirmed = true;
 }
 
 /*
@@ -1110,6 +1115,7 @@ acknowledge(PipelineConfig *cfg, Message *msgs, int n)
 		if (gcp_http_ok(res))
 		{
 			gcp_http_free(call);
+			confirm_acks(msgs, n, NULL);
 			break;
 		}
 		failed = cfg->exactly_once ? exactly_once_failures(res) : NULL;
@@ -1118,6 +1124,7 @@ acknowledge(PipelineConfig *cfg, Message *msgs, int n)
 							psprintf("acknowledge messages of subscription \"%s\"", cfg->subscription));
 		gcp_http_free(call);
 
+		confirm_acks(msgs, n, failed);
 		/* the transient failures are asked again, the others are done */
 		resetStringInfo(&body);
 		appendStringInfoString(&body, "{\"ackIds\":[");
@@ -1149,33 +1156,42 @@ acknowledge(PipelineConfig *cfg, Message *msgs, int n)
 							   invalid, cfg->name, invalid, cfg->subscription),
 				 errdetail("Pub/Sub refused their ack IDs (exactly-once delivery): their leases ran out or the failure persisted."),
 				 errhint("The messages are delivered again; their rows are not stored twice, through their insertId.")));
-	count(&slot->acked, nacks - invalid);
+	count(&pipeline_slot->acked, nacks - invalid);
 }
 
 static void
 run_batch(PipelineConfig *cfg)
 {
 	Message    *msgs = NULL;
-	int			n = pull(cfg, &msgs);
+	int			n;
 	int		   *rows;
 	int			nrows = 0;
 	TimestampTz now = GetCurrentTimestamp();
 	uint64		late = 0;
 	uint64		inserted = 0;
 	uint64		hist[LATENCY_BUCKETS] = {0};
-	int			unstored;
+	int			unstored = 0;
 	const char *unstored_reason = NULL;
 
+	/*
+	 * Appends of an exactly_once pipeline that may not have landed (this
+	 * worker's before an error or a crash, or a dead worker's) are sent
+	 * again before anything new: also in another mode, after a change.
+	 */
+	if (cfg->has_write_streams)
+		exactly_once_recover(cfg);
+
+	n = pull(cfg, &msgs);
 	if (n == 0)
 	{
-		count(&slot->empty_pulls, 1);
+		count(&pipeline_slot->empty_pulls, 1);
 		return;
 	}
 	/* full pulls mean a backlog: the launcher adds workers on them */
 	if (n >= cfg->batch_size)
-		count(&slot->full_pulls, 1);
-	count(&slot->received, n);
-	count(&slot->batches, 1);
+		count(&pipeline_slot->full_pulls, 1);
+	count(&pipeline_slot->received, n);
+	count(&pipeline_slot->batches, 1);
 	batch_msgs = msgs;
 	batch_len = n;
 	batch_leased_at = now;
@@ -1202,8 +1218,19 @@ run_batch(PipelineConfig *cfg)
 	}
 
 	set_state(WS_INSERTING, "inserting");
-	insert_rows(cfg, msgs, rows, nrows);
-	unstored = retry_refused_rows(cfg, msgs, rows, nrows, &unstored_reason);
+	switch (cfg->write_mode)
+	{
+		case WRITE_INSERT_ALL:
+			insert_rows(cfg, msgs, rows, nrows);
+			unstored = retry_refused_rows(cfg, msgs, rows, nrows, &unstored_reason);
+			break;
+		case WRITE_DEFAULT_STREAM:
+			unstored = default_stream_write(cfg, msgs, rows, nrows, &unstored_reason);
+			break;
+		case WRITE_EXACTLY_ONCE:
+			unstored = exactly_once_write(cfg, msgs, rows, nrows, &unstored_reason);
+			break;
+	}
 
 	now = GetCurrentTimestamp();
 	for (int r = 0; r < nrows; r++)
@@ -1213,13 +1240,15 @@ run_batch(PipelineConfig *cfg)
 			inserted++;
 		}
 	for (int b = 0; b < LATENCY_BUCKETS; b++)
-		count(&slot->latency_hist[b], hist[b]);
-	count(&slot->inserted, inserted);
-	count(&slot->late, late);
+		count(&pipeline_slot->latency_hist[b], hist[b]);
+	count(&pipeline_slot->inserted, inserted);
+	count(&pipeline_slot->late, late);
 	count_throughput(inserted);
 
 	store_dead_letters(cfg, msgs, n);
 	acknowledge(cfg, msgs, n);
+	if (cfg->write_mode == WRITE_EXACTLY_ONCE)
+		exactly_once_acknowledged(cfg, msgs, n);
 
 	/* what is left comes back after its lease: the batch counts as failed */
 	if (unstored > 0)
@@ -1228,8 +1257,10 @@ run_batch(PipelineConfig *cfg)
 				 errmsg_plural("could not stream %d row into table \"%s.%s\"",
 							   "could not stream %d rows into table \"%s.%s\"",
 							   unstored, unstored, cfg->dataset, cfg->table),
+				 cfg->write_mode == WRITE_INSERT_ALL ?
 				 errdetail("BigQuery refused them with reason \"%s\" until the retry deadline of %d ms.",
-						   unstored_reason, gcp_http_deadline_ms),
+						   unstored_reason, gcp_http_deadline_ms) :
+				 errdetail("%s", unstored_reason),
 				 errhint("They are left unacknowledged, so Pub/Sub delivers them again.")));
 }
 
@@ -1251,9 +1282,9 @@ backoff(long ms)
 static void
 worker_detach(int code, Datum arg)
 {
-	pg_atomic_write_u32(&slot->state, WS_STOPPED);
-	slot->latch = NULL;
-	slot->pid = 0;
+	pg_atomic_write_u32(&pipeline_slot->state, WS_STOPPED);
+	pipeline_slot->latch = NULL;
+	pipeline_slot->pid = 0;
 }
 
 void
@@ -1287,15 +1318,15 @@ bqstream_pipeline_main(Datum arg)
 #endif
 
 	pipeline_shmem_attach();
-	slot = &pipeline_shared->slots[slotno];
-	BackgroundWorkerInitializeConnectionByOid(slot->database, slot->owner, 0);
-	worker_owner = GetUserId();
-	pgstat_report_appname(psprintf("bqstream pipeline %s", slot->pipeline));
+	pipeline_slot = &pipeline_shared->slots[slotno];
+	BackgroundWorkerInitializeConnectionByOid(pipeline_slot->database, pipeline_slot->owner, 0);
+	pipeline_worker_owner = GetUserId();
+	pgstat_report_appname(psprintf("bqstream pipeline %s", pipeline_slot->pipeline));
 
-	slot->pid = MyProcPid;
-	slot->latch = MyLatch;
+	pipeline_slot->pid = MyProcPid;
+	pipeline_slot->latch = MyLatch;
 	before_shmem_exit(worker_detach, (Datum) 0);
-	slot->started_at = GetCurrentTimestamp();
+	pipeline_slot->started_at = GetCurrentTimestamp();
 	set_state(WS_STARTING, "starting");
 
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "bqstream pipeline",
@@ -1322,11 +1353,11 @@ bqstream_pipeline_main(Datum arg)
 			config_reloaded = false;
 			cfg = NULL;			/* re-read the pipeline too */
 		}
-		if (slot->stop_requested)
+		if (pipeline_slot->stop_requested)
 			break;
-		if (slot->reload_requested)
+		if (pipeline_slot->reload_requested)
 		{
-			slot->reload_requested = false;
+			pipeline_slot->reload_requested = false;
 			cfg = NULL;
 		}
 
@@ -1335,13 +1366,15 @@ bqstream_pipeline_main(Datum arg)
 			if (cfg == NULL ||
 				GetCurrentTimestamp() - cfg->loaded_at > CONFIG_REFRESH_S * USECS_PER_SEC)
 			{
+				/* the connections use the server of the configuration going */
+				storage_write_reset();
 				MemoryContextReset(config_cxt);
 				cfg = MemoryContextAllocZero(config_cxt, sizeof(PipelineConfig));
 				if (!load_config(cfg, config_cxt))
 				{
 					ereport(LOG,
 							(errmsg("bqstream pipeline \"%s\" is stopped or dropped; worker %d exits",
-									slot->pipeline, slot->worker_no)));
+									pipeline_slot->pipeline, pipeline_slot->worker_no)));
 					set_state(WS_STOPPED, "stopped");
 					proc_exit(0);
 				}
@@ -1363,13 +1396,14 @@ bqstream_pipeline_main(Datum arg)
 			{
 				char	   *text = psprintf("%s: %s", edata->message, edata->detail);
 
-				worker_slot_set_error(slot, text);
+				worker_slot_set_error(pipeline_slot, text);
 				pfree(text);
 			}
 			else
-				worker_slot_set_error(slot, edata->message);
+				worker_slot_set_error(pipeline_slot, edata->message);
 			FreeErrorData(edata);
-			count(&slot->retries, 1);
+			count(&pipeline_slot->retries, 1);
+			storage_write_reset();
 			cfg = NULL;			/* the table may have changed: read it again */
 			delay = delay == 0 ? BACKOFF_MIN_MS : Min(delay * 2, BACKOFF_MAX_MS);
 		}

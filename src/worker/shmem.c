@@ -62,6 +62,12 @@ worker_slot_reset(WorkerSlot *slot)
 	pg_atomic_init_u64(&slot->retries, 0);
 	pg_atomic_init_u64(&slot->full_pulls, 0);
 	pg_atomic_init_u64(&slot->empty_pulls, 0);
+	pg_atomic_init_u64(&slot->appends, 0);
+	pg_atomic_init_u64(&slot->replays, 0);
+	pg_atomic_init_u64(&slot->already_existed, 0);
+	pg_atomic_init_u64(&slot->duplicates_skipped, 0);
+	pg_atomic_init_u64(&slot->streams_created, 0);
+	pg_atomic_init_u64(&slot->streams_finalized, 0);
 	for (int i = 0; i < LATENCY_BUCKETS; i++)
 		pg_atomic_init_u64(&slot->latency_hist[i], 0);
 	for (int i = 0; i < THROUGHPUT_SECONDS; i++)
@@ -125,6 +131,8 @@ pipeline_shmem_init(void)
 							8, 1, 256,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+
+	exactly_once_define_gucs();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = pipeline_shmem_request;

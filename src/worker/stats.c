@@ -79,8 +79,8 @@ bqstream_pipeline_stats(PG_FUNCTION_ARGS)
 	for (int i = 0; i < pipeline_shared->nslots; i++)
 	{
 		WorkerSlot *slot = &pipeline_shared->slots[i];
-		Datum		values[22];
-		bool		nulls[22] = {0};
+		Datum		values[28];
+		bool		nulls[28] = {0};
 		uint64		hist[LATENCY_BUCKETS];
 		uint64		total = 0;
 		uint64		last_minute = 0;
@@ -161,7 +161,17 @@ bqstream_pipeline_stats(PG_FUNCTION_ARGS)
 			nulls[c++] = true;
 			nulls[c++] = true;
 		}
-		Assert(c == lengthof(values));
+		/* the Storage Write API's counters: from 0.3 of the SQL objects on */
+		if (rsinfo->setDesc->natts > c)
+		{
+			values[c++] = Int64GetDatum(pg_atomic_read_u64(&slot->appends));
+			values[c++] = Int64GetDatum(pg_atomic_read_u64(&slot->replays));
+			values[c++] = Int64GetDatum(pg_atomic_read_u64(&slot->already_existed));
+			values[c++] = Int64GetDatum(pg_atomic_read_u64(&slot->duplicates_skipped));
+			values[c++] = Int64GetDatum(pg_atomic_read_u64(&slot->streams_created));
+			values[c++] = Int64GetDatum(pg_atomic_read_u64(&slot->streams_finalized));
+		}
+		Assert(c == rsinfo->setDesc->natts);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -84,6 +84,13 @@ typedef struct WorkerSlot
 	pg_atomic_uint64 retries;
 	pg_atomic_uint64 full_pulls;
 	pg_atomic_uint64 empty_pulls;
+	/* the Storage Write API paths (default_stream, exactly_once) */
+	pg_atomic_uint64 appends;	/* AppendRows requests answered OK */
+	pg_atomic_uint64 replays;	/* open intents sent again */
+	pg_atomic_uint64 already_existed;	/* appends BigQuery already had */
+	pg_atomic_uint64 duplicates_skipped;	/* redeliveries the ledger knew */
+	pg_atomic_uint64 streams_created;
+	pg_atomic_uint64 streams_finalized;
 	pg_atomic_uint64 latency_hist[LATENCY_BUCKETS];
 	pg_atomic_uint64 per_second[THROUGHPUT_SECONDS];
 	pg_atomic_uint64 per_second_stamp[THROUGHPUT_SECONDS];
@@ -185,6 +192,9 @@ typedef struct WorkerTransaction
 
 extern void worker_transaction_begin(WorkerTransaction *xact, const char *activity);
 extern void worker_transaction_commit(WorkerTransaction *xact);
+
+/* exactly_once.c: its settings (from pipeline_shmem_init) */
+extern void exactly_once_define_gucs(void);
 
 /* ownership.c: pipelines as dependents of their owner and their server */
 extern void pipeline_install_ownership_hook(void);

@@ -231,7 +231,7 @@ is($sub->{deadLetterPolicy}{deadLetterTopic}, "projects/$project/topics/orders-d
 # (back only after their ack deadline), which the 2 s check below is not
 # about.
 $node->safe_psql('postgres',
-	"SELECT bqstream.create_pipeline('ref', 'gref', 'orders-pipeline', workers => 1, max_workers => 1)");
+	"SELECT bqstream.create_pipeline('ref', 'gref', 'orders-pipeline', workers => 1, max_workers => 1, write_mode => 'insert_all')");
 ok(wait_for('the worker', 20, sub { stat_of('workers') >= 1 }), 'the pipeline runs');
 
 my $t0 = time();

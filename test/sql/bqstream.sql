@@ -1,7 +1,7 @@
 --
 -- The extension loads and reports its versions.
 --
-SELECT bqstream.version() ~ '^bqstream 0\.2\.0 \(libcurl [0-9][0-9.]*, jansson [0-9][0-9.]*, OpenSSL [0-9]'
+SELECT bqstream.version() ~ '^bqstream 0\.3\.0 \(libcurl [0-9][0-9.]*, jansson [0-9][0-9.]*, OpenSSL [0-9]'
   AS version_line_ok;
 
 SELECT component, compiled <> '' AS has_compiled, running <> '' AS has_running

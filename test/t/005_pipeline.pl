@@ -76,7 +76,7 @@ sub stat_of
 
 # ------------------------------------------------------------------ 50,000 orders
 $node->safe_psql('postgres',
-	"SELECT bqstream.create_pipeline('main', 'emu', 'orders-fast', max_workers => 2)");
+	"SELECT bqstream.create_pipeline('main', 'emu', 'orders-fast', max_workers => 2, write_mode => 'insert_all')");
 ok(wait_for('the worker', 20, sub { stat_of('main', 'workers') >= 1 }), 'the launcher starts the worker');
 
 my ($published, $malformed, $late) = split /\|/, $node->safe_psql('postgres',
@@ -139,7 +139,7 @@ faults($bq, '{"error_rate":0.2,"error_codes":[503,429]}');
 $node->safe_psql('postgres', q{
 	SELECT bqstream.create_raw_orders_table('emu', 'orders_faults');
 	SELECT bqstream.create_subscription('emu', 'orders-faults', 'orders', ack_deadline_seconds => 10);
-	SELECT bqstream.create_pipeline('faults', 'emu', 'orders-faults', 'orders_faults');
+	SELECT bqstream.create_pipeline('faults', 'emu', 'orders-faults', 'orders_faults', write_mode => 'insert_all');
 });
 ($published, $malformed) = split /\|/, $node->safe_psql('postgres',
 	"SELECT published, malformed FROM bqstream.publish_orders(10000, 'emu', seed => 6, "
@@ -160,7 +160,7 @@ cmp_ok(stat_of('faults', 'retries'), '>', 0, 'the retries are counted');
 $node->safe_psql('postgres', q{
 	SELECT bqstream.create_raw_orders_table('emu', 'orders_chaos');
 	SELECT bqstream.create_subscription('emu', 'orders-chaos', 'orders', ack_deadline_seconds => 10);
-	SELECT bqstream.create_pipeline('chaos', 'emu', 'orders-chaos', 'orders_chaos', batch_size => 200);
+	SELECT bqstream.create_pipeline('chaos', 'emu', 'orders-chaos', 'orders_chaos', batch_size => 200, write_mode => 'insert_all');
 });
 ok(wait_for('the chaos worker', 20, sub { stat_of('chaos', 'workers') >= 1 }), 'chaos pipeline running');
 # slow BigQuery down so that the kill lands mid-stream
@@ -211,7 +211,7 @@ $node->safe_psql('postgres', q{
 	SELECT bqstream.create_raw_orders_table('emu', 'orders_slow');
 	SELECT bqstream.create_topic('emu', 'orders-slow');
 	SELECT bqstream.create_subscription('emu', 'orders-slow', 'orders-slow', ack_deadline_seconds => 10);
-	SELECT bqstream.create_pipeline('slow', 'emu', 'orders-slow', 'orders_slow', batch_size => 100);
+	SELECT bqstream.create_pipeline('slow', 'emu', 'orders-slow', 'orders_slow', batch_size => 100, write_mode => 'insert_all');
 });
 ok(wait_for('the slow worker', 20, sub { stat_of('slow', 'workers') >= 1 }), 'slow pipeline running');
 my $redelivered_before = emulator_counter('messages_redelivered');

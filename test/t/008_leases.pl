@@ -38,7 +38,7 @@ $node->safe_psql('postgres', qq{
 	CREATE USER MAPPING FOR CURRENT_USER SERVER emu OPTIONS (auth 'none');
 	SELECT count(*) FROM bqstream.setup_demo('emu');
 	SELECT bqstream.create_subscription('emu', 'orders-slow', 'orders', ack_deadline_seconds => 60);
-	SELECT bqstream.create_pipeline('p', 'emu', 'orders-slow');
+	SELECT bqstream.create_pipeline('p', 'emu', 'orders-slow', write_mode => 'insert_all');
 });
 
 sub stat_of

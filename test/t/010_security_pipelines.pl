@@ -5,7 +5,7 @@
 # (DROP ROLE, also from another database, REASSIGN OWNED, DROP OWNED) and of
 # the server (RENAME, DROP, DROP ... CASCADE); pg_dump writes owners by name
 # and a restore reads them by name.  It starts from a 0.1 installation with
-# a running pipeline, updated in place to 0.2.
+# a running pipeline, updated in place to the current version (0.3: its write streams, intents and ledger follow the same rules).
 use strict;
 use warnings;
 
@@ -72,7 +72,7 @@ sub bq_count
 	return $r->{rows}[0]{f}[0]{v};
 }
 
-# ------------------------------------------------------------------ 0.1, updated to 0.2
+# ------------------------------------------------------------------ 0.1, updated to the current version
 sql(qq{
 	CREATE EXTENSION bqstream VERSION '0.1';
 	CREATE SERVER emu FOREIGN DATA WRAPPER bqstream_fdw
@@ -98,15 +98,17 @@ my $legacy_dead = sql("SELECT count(*) FROM bqstream.dead_letters");
 cmp_ok($legacy_dead, '>', 1, "with dead letters ($legacy_dead, one left behind by a dropped pipeline)");
 
 my ($ret, $out, $err) = $node->psql('postgres', 'ALTER EXTENSION bqstream UPDATE');
-is($ret, 0, 'ALTER EXTENSION bqstream UPDATE to 0.2 with pipelines running');
+is($ret, 0, 'ALTER EXTENSION bqstream UPDATE from 0.1 with pipelines running');
 like($err, qr/WARNING:  bqstream pipeline "ghost" is owned by a role that no longer exists \(OID 4000000000\): it is stopped/,
 	'a pipeline of a dropped role is stopped, with a warning');
-is(sql("SELECT extversion FROM pg_extension WHERE extname = 'bqstream'"), '0.2', 'now 0.2');
+is(sql("SELECT extversion FROM pg_extension WHERE extname = 'bqstream'"), '0.3', 'now 0.3');
 is(sql(q{SELECT format_type(atttypid, atttypmod) FROM pg_attribute
           WHERE attrelid = 'bqstream.pipelines'::regclass AND attname = 'owner'}),
 	'regrole', 'the owner is a regrole');
 is(sql("SELECT string_agg(name || ':' || owner::text || ':' || enabled, ',' ORDER BY name) FROM bqstream.pipelines"),
 	'ghost:4000000000:false,legacy:postgres:true', 'existing owners are converted, the orphan stopped');
+is(sql("SELECT string_agg(DISTINCT write_mode, ',') FROM bqstream.pipelines"), 'insert_all',
+	'pipelines made before 0.3 keep writing with insertAll');
 is(sql("SELECT count(*) FROM bqstream.dead_letters WHERE owner = 'postgres'::regrole"), $legacy_dead - 1,
 	'existing dead letters belong to their pipeline\'s owner');
 is(sql("SELECT string_agg(pipeline, ',') FROM bqstream.dead_letters WHERE owner IS NULL"), 'dropped',
@@ -140,7 +142,7 @@ cmp_ok(sql("SELECT count(*) FROM bqstream.dead_letters WHERE owner = 'postgres':
 sql('CREATE DATABASE other');
 sql('CREATE DATABASE plain');
 sql('CREATE EXTENSION bqstream', 'other');
-is(sql("SELECT extversion FROM pg_extension WHERE extname = 'bqstream'", 'other'), '0.2',
+is(sql("SELECT extversion FROM pg_extension WHERE extname = 'bqstream'", 'other'), '0.3',
 	'CREATE EXTENSION in a second database');
 
 # ------------------------------------------------------------------ tenants
@@ -163,11 +165,11 @@ sql(q{
 	SELECT bqstream.create_raw_orders_table('emu', 'bob_orders');
 });
 
-($ret, $out, $err) = as_role('alice', "SELECT bqstream.create_pipeline('alice_p', 'emu', 'orders-alice', 'alice_orders')");
+($ret, $out, $err) = as_role('alice', "SELECT bqstream.create_pipeline('alice_p', 'emu', 'orders-alice', 'alice_orders', write_mode => 'insert_all')");
 is($ret, 0, 'a role with USAGE and a user mapping creates a pipeline, without any grant on the catalog')
   or diag($err);
 is(sql("SELECT owner::text FROM bqstream.pipelines WHERE name = 'alice_p'"), 'alice', 'owned by its creator');
-($ret, $out, $err) = as_role('bob', "SELECT bqstream.create_pipeline('bob_p', 'emu', 'orders-bob', 'bob_orders')");
+($ret, $out, $err) = as_role('bob', "SELECT bqstream.create_pipeline('bob_p', 'emu', 'orders-bob', 'bob_orders', write_mode => 'insert_all')");
 is($ret, 0, 'so does bob') or diag($err);
 
 # what it takes to create one
@@ -240,6 +242,36 @@ is((as_role('stats_reader', "SELECT string_agg(pipeline, ',' ORDER BY pipeline) 
 is((as_role('stats_reader', "SELECT count(*) FROM bqstream.dead_letters"))[1], '0',
 	'but not the dead letters, which hold payloads');
 
+# ------------------------------------------------------------------ the exactly_once state (0.3)
+# The write streams, open appends (with their rows) and the de-duplication
+# ledger of a pipeline are its owner's, like its dead letters: each role
+# reads its own, pg_read_all_stats the streams only, nobody writes them.
+sql(q{
+	INSERT INTO bqstream.write_streams (pipeline, owner, stream)
+	SELECT name, owner, 'projects/sec-project/datasets/shop/tables/t/streams/' || name
+	  FROM bqstream.pipelines WHERE name IN ('alice_p', 'bob_p');
+	INSERT INTO bqstream.write_intents (stream_id, first_offset, pipeline, owner, message_ids, rows)
+	SELECT id, 0, pipeline, owner, ARRAY['m-' || pipeline], ARRAY['\x0a01'::bytea] FROM bqstream.write_streams;
+	INSERT INTO bqstream.write_ledger (pipeline, owner, message_id, stream_id, intent_offset)
+	SELECT pipeline, owner, 'm-' || pipeline, id, 0 FROM bqstream.write_streams;
+});
+for my $t (qw(write_streams write_intents write_ledger))
+{
+	is((as_role('alice', "SELECT string_agg(pipeline, ',') FROM bqstream.$t"))[1], 'alice_p',
+		"alice reads her own $t only");
+	is((as_role('mallory', "SELECT count(*) FROM bqstream.$t"))[1], '0', "mallory reads no $t");
+	refused('alice', "UPDATE bqstream.$t SET pipeline = pipeline", qr/permission denied for table $t/,
+		"alice cannot write $t");
+	refused('alice', "DELETE FROM bqstream.$t", qr/permission denied for table $t/, "nor delete from $t");
+}
+refused('alice', q{INSERT INTO bqstream.write_ledger (pipeline, owner, message_id, stream_id, intent_offset)
+                   VALUES ('bob_p', 'bob', 'forged', 0, 0)},
+	qr/permission denied for table write_ledger/, 'a ledger entry cannot be forged to suppress another\'s message');
+is((as_role('stats_reader', "SELECT count(*) FROM bqstream.write_streams UNION ALL SELECT count(*) FROM bqstream.write_intents "
+		  . "UNION ALL SELECT count(*) FROM bqstream.write_ledger"))[1], "2\n0\n0",
+	'pg_read_all_stats reads the streams, not the rows or message IDs');
+sql("DELETE FROM bqstream.write_streams; DELETE FROM bqstream.write_ledger;");
+
 # ------------------------------------------------------------------ alice's pipeline end to end
 ($ret, $out, $err) = as_role('alice',
 	"SELECT published || ':' || malformed FROM bqstream.publish_orders(200, 'emu', 'orders-alice', seed => 3, "
@@ -304,7 +336,7 @@ sql(qq{
 	SELECT bqstream.create_subscription('emu', 'orders-carol', 'orders', ack_deadline_seconds => 10);
 });
 ($ret, $out, $err) = as_role('carol',
-	"SELECT bqstream.create_pipeline('carol_p', 'emu_shared', 'orders-carol', start => false)");
+	"SELECT bqstream.create_pipeline('carol_p', 'emu_shared', 'orders-carol', start => false, write_mode => 'insert_all')");
 is($ret, 0, 'carol creates a pipeline through her group and a PUBLIC mapping') or diag($err);
 refused('postgres', 'DROP ROLE carol',
 	qr/role "carol" cannot be dropped because some objects depend on it\nDETAIL:  owner of bqstream pipeline "carol_p"\nHINT:  .*REASSIGN OWNED or DROP OWNED/,
@@ -316,7 +348,7 @@ refused('postgres', 'DROP ROLE carol',
 	qr/owner of bqstream pipeline "carol_p" in database "postgres"/,
 	'also from another database that has the extension', 'other');
 # no wait between the creation and the DROP ROLE: the launcher is asked
-($ret, $out, $err) = as_role('dave', "SELECT bqstream.create_pipeline('dave_p', 'emu_shared', 'orders-carol', start => false)");
+($ret, $out, $err) = as_role('dave', "SELECT bqstream.create_pipeline('dave_p', 'emu_shared', 'orders-carol', start => false, write_mode => 'insert_all')");
 refused('postgres', 'DROP ROLE dave', qr/owner of bqstream pipeline "dave_p" in database "postgres"/,
 	'even at once after the pipeline was created', 'plain');
 refused('carol', 'REASSIGN OWNED BY dave TO carol', qr/permission denied to reassign objects/,
@@ -363,7 +395,7 @@ sql(q{
 	CREATE ROLE frank LOGIN IN ROLE tenants;
 	SELECT bqstream.create_subscription('emu', 'orders-frank', 'orders', ack_deadline_seconds => 10);
 });
-is((as_role('frank', "SELECT bqstream.create_pipeline('frank_p', 'emu_shared', 'orders-frank')"))[0], 0,
+is((as_role('frank', "SELECT bqstream.create_pipeline('frank_p', 'emu_shared', 'orders-frank', write_mode => 'insert_all')"))[0], 0,
 	'frank runs a pipeline on the shared server');
 ok(wait_for('frank_p', 20, sub { sql("SELECT count(pid) FROM bqstream.worker_stats WHERE pipeline = 'frank_p'") == 1 }),
 	'it runs');

@@ -314,7 +314,7 @@ $node->safe_psql('postgres', qq{
 	           pubsub_endpoint 'http://127.0.0.1:$port/pull',
 	           bigquery_endpoint 'http://127.0.0.1:$port/pull');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER h_pull OPTIONS (auth 'none');
-	SELECT bqstream.create_pipeline('big_messages', 'h_pull', 'sub');
+	SELECT bqstream.create_pipeline('big_messages', 'h_pull', 'sub', write_mode => 'insert_all');
 });
 sub pull_stats
 {

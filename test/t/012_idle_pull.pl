@@ -32,7 +32,7 @@ $node->safe_psql('postgres', qq{
 	SELECT count(*) FROM bqstream.setup_demo('emu');
 	-- what an abandoned pull takes comes back after 10 s rather than 60
 	SELECT bqstream.create_subscription('emu', 'orders-idle', 'orders', ack_deadline_seconds => 10);
-	SELECT bqstream.create_pipeline('idle', 'emu', 'orders-idle');
+	SELECT bqstream.create_pipeline('idle', 'emu', 'orders-idle', write_mode => 'insert_all');
 });
 
 sub stat_of

@@ -76,7 +76,7 @@ $node->safe_psql('postgres', "SELECT bqstream.create_subscription('emu', 'orders
 is(ack_deadline('orders-default'), 10, 'so has one made by create_subscription() without a deadline');
 
 $node->safe_psql('postgres',
-	"SELECT bqstream.create_pipeline('p', 'emu', 'orders-pipeline', batch_size => 50)");
+	"SELECT bqstream.create_pipeline('p', 'emu', 'orders-pipeline', batch_size => 50, write_mode => 'insert_all')");
 ok(wait_for('the worker', 20, sub { stat_of('workers') >= 1 }), 'the worker runs');
 my $modacks_before = modacks();
 my ($published, $malformed) = split /\|/, $node->safe_psql('postgres',

@@ -52,7 +52,7 @@ sub bq_counts
 	return map { $_->{v} } @{ $r->{rows}[0]{f} };
 }
 
-$node->safe_psql('postgres', "SELECT bqstream.create_pipeline('p', 'emu', 'orders-eod')");
+$node->safe_psql('postgres', "SELECT bqstream.create_pipeline('p', 'emu', 'orders-eod', write_mode => 'insert_all')");
 ok(wait_for('the worker', 20, sub { stat_of('workers') >= 1 }), 'the worker runs');
 
 # -- the lease: 60 s, though the subscription's ack deadline is 10 s ----------

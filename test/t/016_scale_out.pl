@@ -31,7 +31,7 @@ $west->safe_psql('postgres', "SELECT count(*) FROM bqstream.setup_demo('emu')");
 for my $node (@nodes)
 {
 	$node->safe_psql('postgres',
-		"SELECT bqstream.create_pipeline('orders', 'emu', 'orders-pipeline', batch_size => 100)");
+		"SELECT bqstream.create_pipeline('orders', 'emu', 'orders-pipeline', batch_size => 100, write_mode => 'insert_all')");
 }
 
 sub stat_of

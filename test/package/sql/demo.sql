@@ -8,6 +8,7 @@
 --
 \getenv pubsub_endpoint BQSTREAM_TEST_PUBSUB_ENDPOINT
 \getenv bigquery_endpoint BQSTREAM_TEST_BIGQUERY_ENDPOINT
+\getenv bigquery_storage_endpoint BQSTREAM_TEST_BIGQUERY_STORAGE_ENDPOINT
 
 CREATE EXTENSION bqstream;
 SELECT extversion = (SELECT default_version FROM pg_available_extensions WHERE name = 'bqstream') AS default_version
@@ -19,7 +20,8 @@ SELECT name, setting FROM pg_settings WHERE name = 'shared_preload_libraries';
 -- GCP configuration the SQL/MED way; a misspelt option is refused
 CREATE SERVER emulator FOREIGN DATA WRAPPER bqstream_fdw
   OPTIONS (project_id 'package-project', location 'US', pubsub_endpoint :'pubsub_endpoint',
-           bigquery_endpoint :'bigquery_endpoint', dataset 'shop');
+           bigquery_endpoint :'bigquery_endpoint',
+           bigquery_storage_endpoint :'bigquery_storage_endpoint', dataset 'shop');
 CREATE USER MAPPING FOR CURRENT_USER SERVER emulator OPTIONS (auth 'none');
 ALTER SERVER emulator OPTIONS (ADD projectid 'typo');
 
