@@ -22,6 +22,9 @@
  */
 #include "postgres.h"
 
+/* first: jansson beside builtins.h */
+#include "gcp/gcp_json.h"
+
 #include "access/htup_details.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
@@ -40,6 +43,7 @@
 #include "utils/syscache.h"
 
 #include "bqstream.h"
+#include "gcp/client.h"
 #include "worker/worker.h"
 
 PG_FUNCTION_INFO_V1(bqstream_create_pipeline);
@@ -273,6 +277,37 @@ check_write_mode(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * The Storage Write API modes need a Storage endpoint, which a server whose
+ * BigQuery endpoint is not Google's has only when it names one: refused
+ * here rather than by every batch of the workers.
+ */
+static void
+check_storage_endpoint(FunctionCallInfo fcinfo, int argno, const char *servername)
+{
+	const char *mode = "exactly_once";	/* the argument's default */
+	GcpServer  *srv;
+
+	if (PG_NARGS() > argno)
+	{
+		if (PG_ARGISNULL(argno))
+			return;
+		mode = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	}
+	if (strcmp(mode, "insert_all") == 0)
+		return;
+	srv = gcp_server_lookup_as(GetForeignServerByName(servername, false)->serverid,
+							   GetUserId(), GCP_LOOKUP_NO_CREDENTIAL);
+	if (srv->api_root[GCP_BIGQUERY_STORAGE] == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("write mode \"%s\" needs a BigQuery Storage endpoint, which server \"%s\" has not",
+						mode, servername),
+				 errdetail("The server's BigQuery endpoint is not Google's, and Google's Storage endpoint goes only with Google's BigQuery."),
+				 errhint("Name the Storage endpoint with ALTER SERVER %s OPTIONS (ADD bigquery_storage_endpoint '...'), or choose write_mode => 'insert_all'.",
+						 quote_identifier(servername))));
+}
+
+/*
  * create_pipeline(name, server, subscription, target_table, workers,
  *				   max_workers, batch_size, max_lateness, max_future_skew,
  *				   dataset, start[, write_mode, dedup_retention])
@@ -332,6 +367,8 @@ bqstream_create_pipeline(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("pipeline \"%s\" already exists", name)));
 	SPI_finish();
+	if (with_write_mode)
+		check_storage_endpoint(fcinfo, 11, server);
 
 	launcher_wake();
 	PG_RETURN_VOID();

@@ -187,6 +187,10 @@ refused('postgres', "SET ROLE nologin_tenant; SELECT bqstream.create_pipeline('n
 	'a role that may not log in cannot own a pipeline (its workers could not connect)');
 refused('alice', "SELECT bqstream.create_pipeline('legacy', 'emu', 'orders-alice')",
 	qr/pipeline "legacy" already exists/, 'a taken name is refused');
+refused('alice', "SELECT bqstream.create_pipeline('a3', 'emu', 'orders-alice')",
+	qr/write mode "exactly_once" needs a BigQuery Storage endpoint, which server "emu" has not/,
+	'a Storage Write mode on a server whose Storage endpoint would be Google\'s beside an emulator\'s BigQuery is refused');
+is(sql("SELECT count(*) FROM bqstream.pipelines WHERE name = 'a3'"), '0', '(and not made)');
 refused('alice', "SELECT bqstream.create_pipeline('a2', 'emu', 'orders-alice')",
 	qr/pipelines can only be created in database "postgres"/, 'pipelines are created only where the launcher runs them',
 	'other');
