@@ -398,7 +398,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	bqfuzz_begin();
-	slot = &fuzz_slot;
+	pipeline_slot = &fuzz_slot;
 	fake_http_handler = handler;
 	fuzz_data = data;
 	fuzz_size = size;

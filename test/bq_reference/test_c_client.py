@@ -138,7 +138,8 @@ class Steps(CClientCase):
             "seed => 15, progress_interval => 0)").split("|")
         published, malformed = int(published), int(malformed)
         self.assertEqual(published, 400)
-        self.sql("SELECT bqstream.create_pipeline('ref_pipe', 'ref', 'orders-pipeline', batch_size => 100)")
+        self.sql("SELECT bqstream.create_pipeline('ref_pipe', 'ref', 'orders-pipeline', batch_size => 100, "
+                 "write_mode => 'insert_all')")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             inserted, dead = map(int, self.sql("SELECT inserted, dead_lettered FROM bqstream.pipeline_stats "
