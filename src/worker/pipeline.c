@@ -1174,6 +1174,13 @@ run_batch(PipelineConfig *cfg)
 	const char *unstored_reason = NULL;
 
 	/*
+	 * Nothing is leased until the pull: the last batch's messages went with
+	 * its memory, and the replays below extend leases while they wait.
+	 */
+	batch_msgs = NULL;
+	batch_len = 0;
+
+	/*
 	 * Appends of an exactly_once pipeline that may not have landed (this
 	 * worker's before an error or a crash, or a dead worker's) are sent
 	 * again before anything new: also in another mode, after a change.
