@@ -157,6 +157,18 @@ bq_delete_dataset(const GcpServer *srv, const char *dataset, bool cascade)
  * per-product aggregates.
  */
 json_t *
+bq_table_schema_fields(json_t *table, const char *table_name)
+{
+	json_t	   *fields = json_object_get(json_object_get(table, "schema"), "fields");
+
+	if (!json_is_array(fields) || json_array_size(fields) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
+				 errmsg("BigQuery table \"%s\" has no schema", table_name)));
+	return fields;
+}
+
+json_t *
 bq_raw_orders_schema(void)
 {
 	return json_pack("{s:[{s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}]}",

@@ -48,6 +48,12 @@ extern BqType bq_type_from_name(const char *name);
  */
 extern const char *bq_type_pg_name(BqType type);
 
+/*
+ * The fields of a tables.get resource's schema (borrowed from it); an ERROR
+ * when it has none, as a view being defined or an external table may.
+ */
+extern json_t *bq_table_schema_fields(json_t *table, const char *table_name);
+
 /* {"fields":[...]} of raw_orders (new reference) */
 extern json_t *bq_raw_orders_schema(void);
 

@@ -1060,48 +1060,19 @@ write_request(PipelineConfig *cfg, Message *msgs, int *idx, char **data, int *le
 	}
 }
 
+/* a request of storage_write_requests(): see write_request() */
+static void
+send_exactly_once(PipelineConfig *cfg, Message *msgs, int *idx, char **data, int *lens,
+				  int n, void *arg)
+{
+	write_request(cfg, msgs, idx, data, lens, n);
+}
+
 int
 exactly_once_write(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
 				   const char **reason)
 {
-	size_t		max_bytes = storage_write_max_request(cfg);
-	char	  **data = palloc(sizeof(char *) * Max(nrows, 1));
-	int		   *lens = palloc(sizeof(int) * Max(nrows, 1));
-	int		   *idx = palloc(sizeof(int) * Max(nrows, 1));
-	int			n = 0;
-	size_t		bytes = 0;
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int r = 0; r < nrows; r++)
-	{
-		Message    *m = &msgs[rows[r]];
-		size_t		row_bytes;
-
-		resetStringInfo(&buf);
-		if (!storage_write_encode(cfg, m, &buf))
-			continue;
-		row_bytes = row_request_bytes(buf.len);
-		if (row_bytes > max_bytes)
-		{
-			m->bq_error = psprintf("too large: The row takes %d bytes, more than an AppendRows request takes.",
-								   buf.len);
-			continue;
-		}
-		if (n > 0 && bytes + row_bytes > max_bytes)
-		{
-			/* this row opens the next request */
-			write_request(cfg, msgs, idx, data, lens, n);
-			n = 0;
-			bytes = 0;
-		}
-		lens[n] = buf.len;
-		data[n] = row_copy(&buf);
-		idx[n++] = rows[r];
-		bytes += row_bytes;
-	}
-	if (n > 0)
-		write_request(cfg, msgs, idx, data, lens, n);
+	storage_write_requests(cfg, msgs, rows, nrows, send_exactly_once, NULL);
 
 	/*
 	 * Every row is landed, a dead letter, or in an open intent (another

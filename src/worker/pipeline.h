@@ -100,30 +100,21 @@ extern void pipeline_wait_holding_leases(PipelineConfig *cfg, long ms);
 extern bool storage_write_encode(PipelineConfig *cfg, Message *m, StringInfo buf);
 extern int	default_stream_write(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
 								 const char **reason);
-/* an encoded row's bytes (which hold zeros: not a string) as a palloc'd copy */
-static inline char *
-row_copy(StringInfo buf)
-{
-	char	   *copy = palloc(Max(buf->len, 1));
-
-	memcpy(copy, buf->data, buf->len);
-	return copy;
-}
 
 /*
- * The bytes a row adds to an AppendRows request (ProtoRows.serialized_rows:
- * tag, length, bytes), summed as rows are added; the request's own nesting
- * takes a few bytes more, inside the headroom of storage_write_max_request().
+ * One AppendRows request's worth of encoded rows of a batch: msgs[idx[i]]
+ * encoded as data[i] (lens[i] bytes), for i < n.
  */
-static inline size_t
-row_request_bytes(int len)
-{
-	size_t		n = 1 + len;
+typedef void (*StorageWriteSender) (PipelineConfig *cfg, Message *msgs, int *idx,
+									char **data, int *lens, int n, void *arg);
 
-	for (uint32 v = (uint32) len; v >= 0x80; v >>= 7)
-		n++;
-	return n + 1;
-}
+/*
+ * Encode msgs[rows[0..nrows-1]] and hand them to send in requests under
+ * the pipeline's request size; a row that cannot be encoded, or is too
+ * large for any request, becomes a dead letter (m->bq_error) instead.
+ */
+extern void storage_write_requests(PipelineConfig *cfg, Message *msgs, int *rows,
+								   int nrows, StorageWriteSender send, void *arg);
 
 /* close the connections (after an error: their state is unknown) */
 extern void storage_write_reset(void);

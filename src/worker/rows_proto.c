@@ -95,15 +95,10 @@ proto_field_name(const char *name)
 RowProtoSchema *
 row_proto_schema(json_t *table, const char *table_name)
 {
-	json_t	   *fields = json_object_get(json_object_get(table, "schema"), "fields");
+	json_t	   *fields = bq_table_schema_fields(table, table_name);
 	RowProtoSchema *schema;
 	size_t		i;
 	json_t	   *f;
-
-	if (!json_is_array(fields) || json_array_size(fields) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
-				 errmsg("BigQuery table \"%s\" has no schema", table_name)));
 
 	schema = palloc0(sizeof(RowProtoSchema));
 	schema->columns = palloc0(sizeof(RowColumn) * json_array_size(fields));

@@ -214,18 +214,41 @@ append_default(PipelineConfig *cfg, const char *stream, Message *msgs, int *rows
 	return true;
 }
 
-int
-default_stream_write(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
-					 const char **reason)
+/* an encoded row's bytes (which hold zeros: not a string) as a palloc'd copy */
+static char *
+row_copy(StringInfo buf)
 {
-	char	   *stream = bqs_default_stream(cfg->table_path);
+	char	   *copy = palloc(Max(buf->len, 1));
+
+	memcpy(copy, buf->data, buf->len);
+	return copy;
+}
+
+/*
+ * The bytes a row adds to an AppendRows request (ProtoRows.serialized_rows:
+ * tag, length, bytes), summed as rows are added; the request's own nesting
+ * takes a few bytes more, inside the headroom of storage_write_max_request().
+ */
+static size_t
+row_request_bytes(int len)
+{
+	size_t		n = 1 + len;
+
+	for (uint32 v = (uint32) len; v >= 0x80; v >>= 7)
+		n++;
+	return n + 1;
+}
+
+void
+storage_write_requests(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
+					   StorageWriteSender send, void *arg)
+{
 	size_t		max_bytes = storage_write_max_request(cfg);
 	char	  **data = palloc(sizeof(char *) * Max(nrows, 1));
 	int		   *lens = palloc(sizeof(int) * Max(nrows, 1));
-	int		   *chunk = palloc(sizeof(int) * Max(nrows, 1));
-	int			nchunk = 0;
+	int		   *idx = palloc(sizeof(int) * Max(nrows, 1));
+	int			n = 0;
 	size_t		bytes = 0;
-	int			unstored = 0;
 	StringInfoData buf;
 
 	initStringInfo(&buf);
@@ -244,22 +267,48 @@ default_stream_write(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
 								   buf.len);
 			continue;
 		}
-		if (nchunk > 0 && bytes + row_bytes > max_bytes)
+		if (n > 0 && bytes + row_bytes > max_bytes)
 		{
-			/* after a failed request the rest waits for its redelivery */
-			if (unstored > 0 ||
-				!append_default(cfg, stream, msgs, chunk, data, lens, nchunk, reason))
-				unstored += nchunk;
-			nchunk = 0;
+			/* this row opens the next request */
+			send(cfg, msgs, idx, data, lens, n, arg);
+			n = 0;
 			bytes = 0;
 		}
-		lens[nchunk] = buf.len;
-		data[nchunk] = row_copy(&buf);
-		chunk[nchunk++] = rows[r];
+		lens[n] = buf.len;
+		data[n] = row_copy(&buf);
+		idx[n++] = rows[r];
 		bytes += row_bytes;
 	}
-	if (nchunk > 0 &&
-		(unstored > 0 || !append_default(cfg, stream, msgs, chunk, data, lens, nchunk, reason)))
-		unstored += nchunk;
-	return unstored;
+	if (n > 0)
+		send(cfg, msgs, idx, data, lens, n, arg);
+}
+
+/* what default_stream_write() keeps between its requests */
+typedef struct DefaultStreamWrite
+{
+	char	   *stream;
+	int			unstored;
+	const char **reason;
+} DefaultStreamWrite;
+
+static void
+send_default(PipelineConfig *cfg, Message *msgs, int *idx, char **data, int *lens,
+			 int n, void *arg)
+{
+	DefaultStreamWrite *w = (DefaultStreamWrite *) arg;
+
+	/* after a failed request the rest waits for its redelivery */
+	if (w->unstored > 0 ||
+		!append_default(cfg, w->stream, msgs, idx, data, lens, n, w->reason))
+		w->unstored += n;
+}
+
+int
+default_stream_write(PipelineConfig *cfg, Message *msgs, int *rows, int nrows,
+					 const char **reason)
+{
+	DefaultStreamWrite w = {bqs_default_stream(cfg->table_path), 0, reason};
+
+	storage_write_requests(cfg, msgs, rows, nrows, send_default, &w);
+	return w.unstored;
 }

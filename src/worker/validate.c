@@ -30,15 +30,10 @@ PG_FUNCTION_INFO_V1(bqstream_check_order);
 TableSchema *
 schema_from_table(json_t *table, const char *table_name)
 {
-	json_t	   *fields = json_object_get(json_object_get(table, "schema"), "fields");
+	json_t	   *fields = bq_table_schema_fields(table, table_name);
 	TableSchema *schema;
 	size_t		i;
 	json_t	   *f;
-
-	if (!json_is_array(fields) || json_array_size(fields) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
-				 errmsg("BigQuery table \"%s\" has no schema", table_name)));
 
 	schema = palloc0(sizeof(TableSchema));
 	schema->fields = palloc0(sizeof(BqField) * json_array_size(fields));
